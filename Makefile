@@ -1,0 +1,50 @@
+# kitkeeper: `make demo` runs a broker, a controller and an agent for this machine;
+# `make test` installs what the tests need and runs lint, type checks and every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_MQTT_PORT ?= 1884
+DEMO_HTTP_PORT ?= 8000
+DEMO_INTERVAL ?= 5
+APT_PACKAGES := mosquitto mosquitto-clients
+
+.PHONY: demo test lint typecheck pytest system-deps venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the demo and the tests run for real (installed only when missing).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+demo: venv system-deps
+	$(BIN)/python tools/demo.py --mqtt-port $(DEMO_MQTT_PORT) --http-port $(DEMO_HTTP_PORT) --interval $(DEMO_INTERVAL)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv system-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

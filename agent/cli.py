@@ -1,0 +1,98 @@
+"""`kitkeeper-agent`: run the agent, or print one snapshot.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from pydantic import ValidationError
+
+from agent.collectors import SystemCollector
+from agent.config import AgentSettings
+from agent.errors import AgentError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kitkeeper-agent", description=__doc__.splitlines()[0])
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="report this kit's health to the controller until stopped")
+    run.add_argument("--kit-id", help="this kit's id (default: from the host name)")
+    run.add_argument("--mqtt-host", help="broker host (default 127.0.0.1)")
+    run.add_argument("--mqtt-port", type=int, help="broker port (default 1883)")
+    run.add_argument("--interval", type=float, help="seconds between snapshots (default 30)")
+    run.add_argument("--state-dir", type=Path, help="durable state directory (default var/agent)")
+
+    collect = sub.add_parser("collect", help="print one telemetry snapshot as JSON")
+    collect.add_argument(
+        "--once", action="store_true", required=True, help="one snapshot, then exit"
+    )
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> AgentSettings:
+    given = {
+        key: getattr(args, key)
+        for key in ("kit_id", "mqtt_host", "mqtt_port", "interval", "state_dir")
+        if getattr(args, key, None) is not None
+    }
+    return AgentSettings(**given)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from agent.service import Agent  # noqa: PLC0415 - keeps `collect` free of MQTT
+
+    agent = Agent(_settings(args))
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    agent.run(stop)
+    return EXIT_OK
+
+
+def _collect(args: argparse.Namespace) -> int:
+    snapshot = SystemCollector().collect(interval_s=_settings(args).interval)
+    sys.stdout.write(snapshot.model_dump_json(indent=2) + "\n")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `kitkeeper-agent`."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return {"run": _run, "collect": _collect}[args.command](args)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            sys.stderr.write(f"kitkeeper-agent: invalid {where}: {err['msg']}\n")
+        return EXIT_USAGE
+    except AgentError as exc:
+        sys.stderr.write(f"kitkeeper-agent: {exc}\n")
+        return EXIT_USAGE
+    except Exception as exc:
+        logging.getLogger("kitkeeper-agent").exception("failed")
+        sys.stderr.write(f"kitkeeper-agent: failed: {exc}\n")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The psutil facade: CPU, memory, swap, disks, battery, uptime, network interfaces.
+
+Every part is collected on its own: a part that fails (no battery, permission denied, a platform
+without the sensor) becomes `Unavailable` with the reason, and the rest of the snapshot goes out.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import psutil
+
+from agent import __version__
+from protocol.models import (
+    Battery,
+    Cpu,
+    Disk,
+    Memory,
+    NetInterface,
+    Swap,
+    Telemetry,
+    Unavailable,
+)
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Pseudo and virtual file systems that say nothing about the kit's storage.
+_PSEUDO_FS = frozenset(
+    {"squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "autofs", "nsfs", "ramfs"}
+)
+
+
+def _guard(name: str, collect: Callable[[], T]) -> T | Unavailable:
+    try:
+        return collect()
+    except PermissionError as exc:
+        reason = f"permission denied: {exc.filename or exc}"
+    except (NotImplementedError, AttributeError):
+        reason = "not supported on this platform"
+    except Exception as exc:  # noqa: BLE001 - a collector must never stop the snapshot
+        reason = f"{type(exc).__name__}: {exc}"
+    _LOGGER.warning("collector %s unavailable: %s", name, reason)
+    return Unavailable(unavailable=reason)
+
+
+def _os_name() -> str:
+    try:
+        return platform.freedesktop_os_release().get("PRETTY_NAME", platform.platform())
+    except OSError:
+        return platform.platform()
+
+
+class SystemCollector:
+    """Collects the psutil part of a snapshot; keeps CPU counters between calls."""
+
+    def __init__(self) -> None:
+        self._os = _os_name()
+        self._hostname = socket.gethostname()
+        self._primed = False
+
+    def prime(self) -> None:
+        """Start CPU accounting so the next `collect` reports the load since now."""
+        psutil.cpu_percent(interval=None)
+        self._primed = True
+
+    def collect(self, interval_s: float) -> Telemetry:
+        """Take one snapshot; `interval_s` is the agent's reporting interval, sent along."""
+        if not self._primed:
+            # Without a previous reading psutil reports 0.0; measure over a short window instead.
+            psutil.cpu_percent(interval=0.2)
+            self._primed = True
+        boot = psutil.boot_time()
+        return Telemetry(
+            hostname=self._hostname,
+            os=self._os,
+            agent_version=__version__,
+            interval_s=interval_s,
+            uptime_s=max(0.0, time.time() - boot),
+            boot_time=datetime.fromtimestamp(boot, UTC),
+            cpu=_guard("cpu", _cpu),
+            memory=_guard("memory", _memory),
+            swap=_guard("swap", _swap),
+            disks=_guard("disks", _disks),
+            battery=_guard("battery", _battery),
+            network=_guard("network", _network),
+        )
+
+
+def _cpu() -> Cpu:
+    try:
+        load: tuple[float, float, float] | None = psutil.getloadavg()
+    except (OSError, AttributeError):
+        load = None
+    return Cpu(
+        percent=min(100.0, psutil.cpu_percent(interval=None)),
+        count=psutil.cpu_count(),
+        load_1m=load[0] if load else None,
+        load_5m=load[1] if load else None,
+        load_15m=load[2] if load else None,
+    )
+
+
+def _memory() -> Memory:
+    mem = psutil.virtual_memory()
+    return Memory(total_bytes=mem.total, available_bytes=mem.available, used_percent=mem.percent)
+
+
+def _swap() -> Swap:
+    swap = psutil.swap_memory()
+    return Swap(total_bytes=swap.total, used_bytes=swap.used, used_percent=swap.percent)
+
+
+def _disks() -> list[Disk]:
+    disks: list[Disk] = []
+    seen: set[str] = set()
+    for part in psutil.disk_partitions(all=False):
+        if part.fstype in _PSEUDO_FS or part.mountpoint in seen:
+            continue
+        try:
+            usage = psutil.disk_usage(part.mountpoint)
+        except OSError as exc:  # an unreadable mount is skipped, the others still count
+            _LOGGER.debug("skipping %s: %s", part.mountpoint, exc)
+            continue
+        seen.add(part.mountpoint)
+        disks.append(
+            Disk(
+                mountpoint=part.mountpoint,
+                device=part.device,
+                fstype=part.fstype,
+                total_bytes=usage.total,
+                used_bytes=usage.used,
+                free_bytes=usage.free,
+                used_percent=usage.percent,
+            )
+        )
+    if not disks:  # containers: fall back to the root file system
+        usage = psutil.disk_usage("/")
+        disks.append(
+            Disk(
+                mountpoint="/",
+                device="rootfs",
+                fstype="unknown",
+                total_bytes=usage.total,
+                used_bytes=usage.used,
+                free_bytes=usage.free,
+                used_percent=usage.percent,
+            )
+        )
+    return disks
+
+
+def _battery() -> Battery | Unavailable:
+    battery = psutil.sensors_battery()
+    if battery is None:
+        return Unavailable(unavailable="no battery")
+    secs = battery.secsleft
+    return Battery(
+        percent=max(0.0, min(100.0, battery.percent)),
+        plugged=battery.power_plugged,
+        secs_left=secs if isinstance(secs, int) and secs >= 0 else None,
+    )
+
+
+def _network() -> list[NetInterface]:
+    addrs = psutil.net_if_addrs()
+    stats = psutil.net_if_stats()
+    io = psutil.net_io_counters(pernic=True)
+    result: list[NetInterface] = []
+    for name in sorted(set(addrs) | set(stats)):
+        st = stats.get(name)
+        counters = io.get(name)
+        result.append(
+            NetInterface(
+                name=name,
+                is_up=bool(st and st.isup),
+                speed_mbps=st.speed if st and st.speed > 0 else None,
+                mtu=st.mtu if st else None,
+                addresses=[
+                    a.address
+                    for a in addrs.get(name, [])
+                    if a.family in (socket.AF_INET, socket.AF_INET6)
+                ],
+                bytes_sent=counters.bytes_sent if counters else 0,
+                bytes_recv=counters.bytes_recv if counters else 0,
+                errors_in=counters.errin if counters else 0,
+                errors_out=counters.errout if counters else 0,
+            )
+        )
+    return result

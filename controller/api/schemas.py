@@ -1,0 +1,102 @@
+"""Response models of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Health(BaseModel):
+    """Liveness and the state of the controller's two dependencies."""
+
+    status: str = Field(description="ok, or degraded when the database or broker is unreachable")
+    database: str
+    mqtt: str
+    version: str
+
+
+class KitSummary(BaseModel):
+    """One kit in the fleet list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kit_id: str
+    online: bool
+    first_seen_at: datetime
+    last_seen_at: datetime
+    status_changed_at: datetime | None
+    hostname: str | None
+    agent_version: str | None
+    interval_s: float | None
+    last_seq: int = Field(description="highest message sequence number stored for this kit")
+    latest_ts: datetime | None = Field(description="when the latest snapshot was taken on the kit")
+    cpu_percent: float | None
+    memory_percent: float | None
+    disk_used_percent: float | None = Field(description="fullest mounted disk")
+    battery_percent: float | None
+
+
+class KitList(BaseModel):
+    """The fleet."""
+
+    count: int
+    online: int
+    items: list[KitSummary]
+
+
+class HistoryPoint(BaseModel):
+    """Key figures of one past snapshot."""
+
+    seq: int
+    ts: datetime
+    cpu_percent: float | None
+    memory_percent: float | None
+    disk_used_percent: float | None
+    battery_percent: float | None
+
+
+class EventOut(BaseModel):
+    """One event from a kit."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    msg_id: str
+    ts: datetime
+    received_at: datetime
+    kind: str
+    severity: str
+    message: str
+    body: dict[str, Any]
+
+
+class KitDetail(KitSummary):
+    """One kit: its latest snapshot, recent history and events."""
+
+    latest: dict[str, Any] | None = Field(description="the latest telemetry snapshot, as sent")
+    history: list[HistoryPoint]
+    events: list[EventOut]
+
+
+class TelemetryItem(BaseModel):
+    """One stored snapshot, as the kit sent it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    msg_id: str
+    ts: datetime
+    received_at: datetime
+    body: dict[str, Any]
+
+
+class TelemetryPage(BaseModel):
+    """A page of stored snapshots in seq order; ask again with `after_seq=next_after_seq`."""
+
+    kit_id: str
+    items: list[TelemetryItem]
+    next_after_seq: int | None = Field(
+        description="pass as after_seq for the next page; null at end"
+    )

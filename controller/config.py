@@ -1,0 +1,41 @@
+"""The controller's settings: command-line options over `KITKEEPER_*` environment variables."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB_URL = "sqlite:///var/kitkeeper.db"
+
+
+class ControllerSettings(BaseSettings):
+    """Everything `kitkeeper-controller serve` needs."""
+
+    model_config = SettingsConfigDict(env_prefix="KITKEEPER_", extra="forbid")
+
+    db: str = Field(
+        default=DEFAULT_DB_URL,
+        description="SQLAlchemy database URL: sqlite:///path (default) or postgresql+psycopg://...",
+    )
+    mqtt_host: str = Field(default="127.0.0.1", description="Broker host name or address.")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
+    mqtt_client_id: str = Field(
+        default_factory=lambda: f"kitkeeper-controller-{socket.gethostname()}"[:64],
+        description="MQTT client id; stable, so that the broker keeps the session across restarts.",
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
+    batch_size: int = Field(
+        default=500, ge=1, le=100_000, description="Most messages written in one transaction."
+    )
+    batch_wait: float = Field(
+        default=0.05,
+        gt=0,
+        le=5,
+        description="Longest wait in seconds for a batch to fill before it is written anyway.",
+    )
+    history_limit: int = Field(
+        default=60, ge=1, le=1000, description="Snapshots shown as recent history of one kit."
+    )

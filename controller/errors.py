@@ -1,0 +1,17 @@
+"""The controller's exceptions: one root, a few meaningful children."""
+
+
+class ControllerError(Exception):
+    """Root of every error the controller raises on purpose."""
+
+
+class ConfigError(ControllerError):
+    """The controller's configuration is unusable."""
+
+
+class StorageError(ControllerError):
+    """The database cannot be reached or migrated."""
+
+
+class NotFoundError(ControllerError):
+    """A thing asked for by id does not exist."""

@@ -1,0 +1,222 @@
+"""Ingest: the controller's one MQTT adapter, and the batched writer behind it.
+
+paho's network thread decodes each message (`protocol.codec.decode`) and queues it; a writer thread
+takes batches off the queue and commits them in one transaction each. A message that fails the
+contract is counted by reason and logged once, never raised; a batch whose write fails is retried
+until it commits, so nothing taken off the broker is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller.config import ControllerSettings
+from controller.metrics import Metrics
+from controller.store import Received, StoreResult, count_kits, store_batch
+from protocol.codec import decode
+from protocol.errors import ProtocolError
+from protocol.topics import AGENT_TO_CONTROLLER, Channel, shared, wildcard
+
+_LOGGER = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 50_000
+"""Messages held in memory before paho's thread waits (the broker then holds the rest)."""
+
+_CHANNELS = {c.value for c in AGENT_TO_CONTROLLER}
+
+
+def subscriptions() -> list[tuple[str, int]]:
+    """What the controller subscribes to: data through the shared group, status directly.
+
+    Status goes to every instance because retained messages are not delivered to shared
+    subscriptions (MQTT 5, 4.8.2), and a controller must learn every kit's presence at start.
+    """
+    return [
+        (shared(wildcard(Channel.TELEMETRY)), 1),
+        (shared(wildcard(Channel.EVENTS)), 1),
+        (wildcard(Channel.STATUS), 1),
+    ]
+
+
+class Ingest:
+    """Subscribes, validates, and writes in batches."""
+
+    def __init__(
+        self,
+        *,
+        settings: ControllerSettings,
+        sessions: sessionmaker[Session],
+        metrics: Metrics,
+        on_committed: Callable[[list[Received], StoreResult], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._broker = (settings.mqtt_host, settings.mqtt_port)
+        self._sessions = sessions
+        self._metrics = metrics
+        self._on_committed = on_committed
+        self._queue: queue.Queue[Received] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._stopping = threading.Event()
+        self._gauges_at = 0.0
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self.connected = threading.Event()
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=settings.mqtt_client_id,
+            protocol=mqtt.MQTTv5,
+        )
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_connect_fail = self._handle_connect_fail
+        self._client.on_message = self._handle_message
+
+    @property
+    def client(self) -> mqtt.Client:
+        """The underlying client, for publishing from the controller (acks, commands)."""
+        return self._client
+
+    def start(self) -> None:
+        """Start writing and connect in the background (retrying until `stop`)."""
+        self._refresh_kit_gauges()
+        self._writer.start()
+        self._client.connect_async(self._settings.mqtt_host, self._settings.mqtt_port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect, then write out whatever was already received."""
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._stopping.set()
+        self._writer.join(timeout=30)
+        self._metrics.mqtt_connected.set(0)
+
+    # paho callbacks: each catches, logs and counts; none may raise into paho's loop.
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            _LOGGER.warning("broker refused the controller: %s", reason_code)
+            return
+        _LOGGER.info(
+            "connected to broker %s:%s", self._settings.mqtt_host, self._settings.mqtt_port
+        )
+        client.subscribe(subscriptions())
+        self.connected.set()
+        self._metrics.mqtt_connected.set(1)
+
+    def _handle_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        _LOGGER.warning("cannot reach broker %s:%s; retrying", *self._broker)
+
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self.connected.is_set():
+            _LOGGER.warning("disconnected from broker (%s); reconnecting", reason_code)
+        self.connected.clear()
+        self._metrics.mqtt_connected.set(0)
+
+    def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            last = msg.topic.rsplit("/", 1)[-1]
+            self._metrics.received.labels(channel=last if last in _CHANNELS else "other").inc()
+            try:
+                kit_topic, message = decode(msg.topic, bytes(msg.payload))
+            except ProtocolError as exc:
+                self._metrics.rejected.labels(reason=exc.reason.value).inc()
+                _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
+                return
+            self._queue.put(Received(kit_topic.channel, message, datetime.now(UTC)))
+            self._metrics.queue_depth.set(self._queue.qsize())
+        except Exception:
+            self._metrics.callback_errors.inc()
+            _LOGGER.exception("failed to handle message on %s", msg.topic)
+
+    # The writer thread.
+
+    def _next_batch(self) -> list[Received]:
+        try:
+            batch = [self._queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self._settings.batch_wait
+        while len(batch) < self._settings.batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+        return batch
+
+    def _write_loop(self) -> None:
+        while not (self._stopping.is_set() and self._queue.empty()):
+            batch = self._next_batch()
+            if batch:
+                self._write(batch)
+                self._metrics.queue_depth.set(self._queue.qsize())
+
+    def _write(self, batch: list[Received]) -> None:
+        delay = 0.5
+        while True:
+            started = time.perf_counter()
+            try:
+                with self._sessions.begin() as session:
+                    result = store_batch(session, batch)
+                break
+            except SQLAlchemyError:
+                self._metrics.write_errors.inc()
+                _LOGGER.exception(
+                    "writing %d messages failed; retrying in %.1fs", len(batch), delay
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        for channel, n in result.stored.items():
+            self._metrics.stored.labels(channel=channel.value).inc(n)
+        self._metrics.duplicates.inc(result.duplicates)
+        if result.status_changed or time.monotonic() - self._gauges_at > 5:
+            self._refresh_kit_gauges()
+        if self._on_committed is not None:
+            try:
+                self._on_committed(batch, result)
+            except Exception:
+                _LOGGER.exception("post-commit hook failed")
+
+    def _refresh_kit_gauges(self) -> None:
+        self._gauges_at = time.monotonic()
+        try:
+            with self._sessions() as session:
+                known, online = count_kits(session)
+        except SQLAlchemyError:
+            _LOGGER.exception("cannot count kits")
+            return
+        self._metrics.kits_known.set(known)
+        self._metrics.kits_online.set(online)

@@ -1,0 +1,60 @@
+"""Decoding what arrives on a kit topic: the one place the wire is checked."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from protocol.errors import ProtocolError, RejectReason
+from protocol.limits import MAX_PAYLOAD_BYTES, SCHEMA_VERSION
+from protocol.models import Envelope, EventMessage, StatusMessage, TelemetryMessage
+from protocol.topics import Channel, KitTopic, parse_topic
+
+MESSAGE_TYPES: dict[Channel, type[Envelope]] = {
+    Channel.TELEMETRY: TelemetryMessage,
+    Channel.EVENTS: EventMessage,
+    Channel.STATUS: StatusMessage,
+}
+
+
+def _short(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "message"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def decode(topic: str, payload: bytes) -> tuple[KitTopic, Envelope]:
+    """Check and parse one message from an agent; raise ProtocolError with the reason if bad."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ProtocolError(
+            RejectReason.OVERSIZED, f"{len(payload)} bytes > limit {MAX_PAYLOAD_BYTES}"
+        )
+    kit_topic = parse_topic(topic)
+    model = MESSAGE_TYPES.get(kit_topic.channel)
+    if model is None:
+        raise ProtocolError(
+            RejectReason.UNKNOWN_TOPIC, f"{kit_topic.channel.value} is not an agent topic"
+        )
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(RejectReason.MALFORMED_JSON, str(exc)) from None
+    if not isinstance(raw, dict):
+        raise ProtocolError(RejectReason.MALFORMED_JSON, "payload is not a JSON object")
+    if raw.get("schema") != SCHEMA_VERSION:
+        raise ProtocolError(
+            RejectReason.SCHEMA_VERSION,
+            f"schema {raw.get('schema')!r}, this controller reads {SCHEMA_VERSION}",
+        )
+    try:
+        message = model.model_validate(raw)
+    except ValidationError as exc:
+        raise ProtocolError(RejectReason.INVALID, _short(exc)) from None
+    if message.kit_id != kit_topic.kit_id:
+        raise ProtocolError(
+            RejectReason.KIT_MISMATCH,
+            f"envelope kit_id {message.kit_id!r} on topic of kit {kit_topic.kit_id!r}",
+        )
+    return kit_topic, message

@@ -1,0 +1,176 @@
+"""Versioned message models: the envelope and the bodies carried on each agent topic.
+
+Everything read from the wire is lenient (unknown fields are ignored) so that a newer agent can
+talk to an older controller; everything required is checked. A part of the snapshot that could not
+be collected is an `Unavailable` with the reason, never a missing key or a crash.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
+
+from protocol.limits import KIT_ID_PATTERN, SCHEMA_VERSION
+
+
+class WireModel(BaseModel):
+    """Base of everything that crosses the wire: lenient about extra fields, immutable."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Unavailable(WireModel):
+    """A part of the snapshot the agent could not collect, and why."""
+
+    unavailable: str = Field(min_length=1, max_length=500)
+
+
+class Cpu(WireModel):
+    """Processor load."""
+
+    percent: float = Field(ge=0, le=100)
+    count: int | None = Field(default=None, ge=1)
+    load_1m: NonNegativeFloat | None = None
+    load_5m: NonNegativeFloat | None = None
+    load_15m: NonNegativeFloat | None = None
+
+
+class Memory(WireModel):
+    """Physical memory."""
+
+    total_bytes: NonNegativeInt
+    available_bytes: NonNegativeInt
+    used_percent: float = Field(ge=0, le=100)
+
+
+class Swap(WireModel):
+    """Swap space."""
+
+    total_bytes: NonNegativeInt
+    used_bytes: NonNegativeInt
+    used_percent: float = Field(ge=0, le=100)
+
+
+class Disk(WireModel):
+    """One mounted file system."""
+
+    mountpoint: str
+    device: str
+    fstype: str
+    total_bytes: NonNegativeInt
+    used_bytes: NonNegativeInt
+    free_bytes: NonNegativeInt
+    used_percent: float = Field(ge=0, le=100)
+
+
+class Battery(WireModel):
+    """The battery, where the kit has one."""
+
+    percent: float = Field(ge=0, le=100)
+    plugged: bool | None = None
+    secs_left: int | None = Field(default=None, ge=0)
+
+
+class NetInterface(WireModel):
+    """One network interface."""
+
+    name: str
+    is_up: bool
+    speed_mbps: NonNegativeInt | None = None
+    mtu: NonNegativeInt | None = None
+    addresses: list[str] = Field(default_factory=list)
+    bytes_sent: NonNegativeInt = 0
+    bytes_recv: NonNegativeInt = 0
+    errors_in: NonNegativeInt = 0
+    errors_out: NonNegativeInt = 0
+
+
+class Telemetry(WireModel):
+    """The periodic health snapshot (`kits/{id}/telemetry`)."""
+
+    hostname: str
+    os: str
+    agent_version: str
+    interval_s: float = Field(gt=0)
+    uptime_s: NonNegativeFloat
+    boot_time: AwareDatetime
+    cpu: Cpu | Unavailable
+    memory: Memory | Unavailable
+    swap: Swap | Unavailable
+    disks: list[Disk] | Unavailable
+    battery: Battery | Unavailable
+    network: list[NetInterface] | Unavailable
+
+
+class Severity(StrEnum):
+    """How much an event matters to a person."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Event(WireModel):
+    """Something that happened on the kit (`kits/{id}/events`): hotplug, alert, gap, result, ..."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    severity: Severity = Severity.INFO
+    message: str = Field(default="", max_length=2000)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Status(WireModel):
+    """Retained presence (`kits/{id}/status`); `offline` is also the Last Will."""
+
+    state: Literal["online", "offline"]
+    agent_version: str | None = None
+    interval_s: float | None = Field(default=None, gt=0)
+
+
+class Envelope(WireModel):
+    """What every message is wrapped in (DESIGN.md). `body` is typed by the subclasses below."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_by_name=True)
+
+    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schema")
+    kit_id: str = Field(pattern=KIT_ID_PATTERN)
+    msg_id: str = Field(min_length=1, max_length=64)
+    seq: NonNegativeInt
+    ts: AwareDatetime
+    body: Any
+
+    def to_bytes(self) -> bytes:
+        """Serialise for the wire (JSON, with the `schema` field name)."""
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class TelemetryMessage(Envelope):
+    """An envelope carrying a telemetry snapshot."""
+
+    body: Telemetry
+
+
+class EventMessage(Envelope):
+    """An envelope carrying an event."""
+
+    body: Event
+
+
+class StatusMessage(Envelope):
+    """An envelope carrying presence: state, not history, so its `seq` is not acknowledged."""
+
+    body: Status
+
+
+def new_msg_id() -> str:
+    """A fresh unique message id."""
+    return uuid.uuid4().hex
+
+
+def envelope_kwargs(kit_id: str, seq: int, ts: datetime) -> dict[str, Any]:
+    """The envelope fields for a new message (a fresh msg_id)."""
+    return {"kit_id": kit_id, "msg_id": new_msg_id(), "seq": seq, "ts": ts}

@@ -1,0 +1,94 @@
+"""Storing batches: duplicates absorbed, latest state right, against a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller import store
+from controller.db.engine import make_engine, make_sessionmaker
+from controller.db.migrate import upgrade
+from protocol.models import Event, EventMessage, Status, StatusMessage, TelemetryMessage
+from protocol.topics import Channel
+from tests.protocol.test_codec import telemetry_body
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> sessionmaker[Session]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db' / 'k.db'}")
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+def tel(kit_id: str, seq: int, minutes: int = 0, cpu: float = 10.0) -> store.Received:
+    body = telemetry_body() | {"cpu": {"percent": cpu}}
+    msg = TelemetryMessage.model_validate(
+        {
+            "kit_id": kit_id,
+            "msg_id": f"{kit_id}-{seq}",
+            "seq": seq,
+            "ts": T0 + timedelta(minutes=minutes),
+            "body": body,
+        }
+    )
+    return store.Received(Channel.TELEMETRY, msg, T0 + timedelta(minutes=minutes, seconds=1))
+
+
+def status(kit_id: str, state: str) -> store.Received:
+    msg = StatusMessage(kit_id=kit_id, msg_id="s", seq=0, ts=T0, body=Status(state=state))  # type: ignore[arg-type]
+    return store.Received(Channel.STATUS, msg, T0)
+
+
+def test_duplicates_are_absorbed_within_and_across_batches(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        first = store.store_batch(s, [tel("k1", 1), tel("k1", 2), tel("k1", 1)])
+    assert first.stored[Channel.TELEMETRY] == 2
+    assert first.duplicates == 1
+    with sessions.begin() as s:
+        again = store.store_batch(s, [tel("k1", 2), tel("k1", 3)])
+    assert (again.stored[Channel.TELEMETRY], again.duplicates) == (1, 1)
+    with sessions() as s:
+        rows = store.telemetry_page(s, kit_id="k1", after_seq=0, limit=100)
+        assert [r.seq for r in rows] == [1, 2, 3]
+        assert store.get_kit(s, kit_id="k1").last_seq == 3  # type: ignore[union-attr]
+
+
+def test_an_old_snapshot_arriving_late_does_not_replace_the_latest(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        store.store_batch(s, [tel("k1", 5, minutes=5, cpu=55)])
+    with sessions.begin() as s:
+        store.store_batch(s, [tel("k1", 4, minutes=4, cpu=44)])
+    with sessions() as s:
+        kit = store.get_kit(s, kit_id="k1")
+        assert kit is not None
+        assert (kit.cpu_percent, kit.last_seq, kit.latest_ts) == (55, 5, T0 + timedelta(minutes=5))
+        assert kit.disk_used_percent == 91.0
+        assert kit.battery_percent is None
+
+
+def test_status_follows_arrival_order_and_is_not_history(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        result = store.store_batch(s, [status("k1", "online"), status("k1", "offline")])
+    assert result.status_changed
+    with sessions() as s:
+        assert store.get_kit(s, kit_id="k1").online is False  # type: ignore[union-attr]
+        assert store.count_kits(s) == (1, 0)
+        assert store.telemetry_page(s, kit_id="k1", after_seq=0, limit=10) == []
+
+
+def test_events_are_stored_with_their_kind(sessions: sessionmaker[Session]) -> None:
+    msg = EventMessage(
+        kit_id="k2", msg_id="e1", seq=9, ts=T0, body=Event(kind="hotplug", message="webcam")
+    )
+    with sessions.begin() as s:
+        store.store_batch(s, [store.Received(Channel.EVENTS, msg, T0)] * 2)
+    with sessions() as s:
+        events = store.recent_events(s, kit_id="k2", limit=10)
+        assert [(e.kind, e.message, e.seq) for e in events] == [("hotplug", "webcam", 9)]

@@ -1,0 +1,150 @@
+"""Decoding: every good message accepted, every bad one refused for its own reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from protocol.codec import decode
+from protocol.errors import ProtocolError, RejectReason
+from protocol.limits import MAX_PAYLOAD_BYTES
+from protocol.models import (
+    Event,
+    EventMessage,
+    Status,
+    StatusMessage,
+    Telemetry,
+    TelemetryMessage,
+    Unavailable,
+)
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def telemetry_body() -> dict[str, Any]:
+    return {
+        "hostname": "kit-host",
+        "os": "Debian GNU/Linux 12",
+        "agent_version": "0.1.0",
+        "interval_s": 30,
+        "uptime_s": 1200.5,
+        "boot_time": "2026-11-25T08:40:00Z",
+        "cpu": {"percent": 12.5, "count": 4, "load_1m": 0.4},
+        "memory": {
+            "total_bytes": 8_000_000_000,
+            "available_bytes": 4_000_000_000,
+            "used_percent": 50,
+        },
+        "swap": {"unavailable": "permission denied: /proc/swaps"},
+        "disks": [
+            {
+                "mountpoint": "/",
+                "device": "/dev/sda1",
+                "fstype": "ext4",
+                "total_bytes": 100,
+                "used_bytes": 91,
+                "free_bytes": 9,
+                "used_percent": 91.0,
+            }
+        ],
+        "battery": {"unavailable": "no battery"},
+        "network": [{"name": "wlan0", "is_up": True, "addresses": ["192.0.2.7"]}],
+    }
+
+
+def envelope(body: Any, kit_id: str = "kit-1", **over: Any) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "kit_id": kit_id,
+        "msg_id": "m1",
+        "seq": 7,
+        "ts": "2026-11-25T09:00:00Z",
+        "body": body,
+    } | over
+
+
+def raw(obj: Any) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def test_telemetry_round_trip() -> None:
+    topic, message = decode("kits/kit-1/telemetry", raw(envelope(telemetry_body())))
+    assert topic.kit_id == "kit-1"
+    assert isinstance(message, TelemetryMessage)
+    assert isinstance(message.body.swap, Unavailable)
+    assert message.body.disks[0].used_percent == 91.0  # type: ignore[index]
+    assert decode("kits/kit-1/telemetry", message.to_bytes())[1] == message
+
+
+def test_event_and_status_are_typed() -> None:
+    _, event = decode("kits/k/events", raw(envelope({"kind": "hotplug"}, kit_id="k")))
+    assert isinstance(event, EventMessage)
+    assert event.body.severity == "info"
+    _, status = decode("kits/k/status", raw(envelope({"state": "offline"}, kit_id="k")))
+    assert isinstance(status, StatusMessage)
+    assert status.body.state == "offline"
+
+
+def test_unknown_fields_are_ignored() -> None:
+    body = telemetry_body() | {"gpu": {"percent": 3}}
+    _, message = decode("kits/kit-1/telemetry", raw(envelope(body, future_field=1)))
+    assert isinstance(message.body, Telemetry)
+
+
+def test_models_build_what_decode_reads() -> None:
+    message = StatusMessage(
+        kit_id="k", msg_id="x", seq=0, ts=NOW, body=Status(state="online", agent_version="1")
+    )
+    assert decode("kits/k/status", message.to_bytes())[1] == message
+    event = EventMessage(kit_id="k", msg_id="y", seq=1, ts=NOW, body=Event(kind="agent_started"))
+    assert decode("kits/k/events", event.to_bytes())[1] == event
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("kits/kit-1/telemetry", b"{not json", RejectReason.MALFORMED_JSON),
+        ("kits/kit-1/telemetry", b"\xff\xfe", RejectReason.MALFORMED_JSON),
+        ("kits/kit-1/telemetry", b"[1, 2]", RejectReason.MALFORMED_JSON),
+        (
+            "kits/kit-1/telemetry",
+            raw(envelope(telemetry_body(), schema=2)),
+            RejectReason.SCHEMA_VERSION,
+        ),
+        ("kits/kit-1/telemetry", raw({"kit_id": "kit-1"}), RejectReason.SCHEMA_VERSION),
+        (
+            "kits/kit-1/telemetry",
+            raw(envelope(telemetry_body(), kit_id="kit-2")),
+            RejectReason.KIT_MISMATCH,
+        ),
+        ("kits/kit-1/telemetry", raw(envelope({"hostname": "x"})), RejectReason.INVALID),
+        ("kits/kit-1/telemetry", raw(envelope(telemetry_body(), seq=-1)), RejectReason.INVALID),
+        (
+            "kits/kit-1/telemetry",
+            raw(envelope(telemetry_body(), ts="2026-11-25T09:00:00")),
+            RejectReason.INVALID,
+        ),
+        ("kits/kit-1/status", raw(envelope({"state": "sleeping"})), RejectReason.INVALID),
+        ("kits/kit-1/events", raw(envelope({"kind": ""})), RejectReason.INVALID),
+        ("kits/kit-1/cmd", raw(envelope({})), RejectReason.UNKNOWN_TOPIC),
+        ("kits/kit-1/whatever", raw(envelope({})), RejectReason.UNKNOWN_TOPIC),
+        ("kits/kit-1/telemetry", b" " * (MAX_PAYLOAD_BYTES + 1), RejectReason.OVERSIZED),
+    ],
+)
+def test_bad_messages_are_refused_for_their_reason(
+    topic: str, payload: bytes, reason: RejectReason
+) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode(topic, payload)
+    assert info.value.reason is reason
+    assert info.value.detail
+
+
+def test_limit_is_inclusive() -> None:
+    body = raw(envelope(telemetry_body()))
+    padded = body[:-1] + b" " * (MAX_PAYLOAD_BYTES - len(body)) + b"}"
+    assert len(padded) == MAX_PAYLOAD_BYTES
+    decode("kits/kit-1/telemetry", padded)

@@ -1,0 +1,168 @@
+"""`make demo`: a broker, a controller and one agent for this machine, until Ctrl-C.
+
+Everything lives under var/demo/ (configuration, database, logs); run it again and the kit's history
+is still there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from agent.config import default_kit_id
+from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
+from controller.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "demo"
+BIN = Path(sys.executable).parent
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _kit_visible(http_port: int, kit_id: str) -> bool:
+    url = f"http://127.0.0.1:{http_port}/api/v1/kits"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return any(k["kit_id"] == kit_id for k in json.load(resp)["items"])
+    except OSError:
+        return False
+
+
+def _print_urls(base: str, kit_id: str, mqtt_port: int) -> None:
+    print(f"  fleet       {base}/api/v1/kits")
+    print(f"  this kit    {base}/api/v1/kits/{kit_id}")
+    print(f"  telemetry   {base}/api/v1/kits/{kit_id}/telemetry?after_seq=0&limit=10")
+    print(f"  API docs    {base}/docs")
+    print(f"  health      {base}/healthz    metrics {base}/metrics")
+    print(f"  broker      mqtt://127.0.0.1:{mqtt_port}  (logs and data in {VAR})")
+    print("Press Ctrl-C to stop the broker, the controller and the agent.\n", flush=True)
+
+
+def _ports_free(args: argparse.Namespace) -> bool:
+    for name, port in (("MQTT", args.mqtt_port), ("HTTP", args.http_port)):
+        if not _port_free(port):
+            print(
+                f"demo: port {port} ({name}) is already in use; "
+                f"choose another with DEMO_{name}_PORT=... make demo",
+                file=sys.stderr,
+            )
+            return False
+    return True
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mqtt-port", type=int, default=1884)
+    parser.add_argument("--http-port", type=int, default=8000)
+    parser.add_argument("--interval", type=float, default=5.0)
+    args = parser.parse_args()
+
+    if not _ports_free(args):
+        return 2
+    VAR.mkdir(parents=True, exist_ok=True)
+    kit_id = default_kit_id()
+    started = time.monotonic()
+    broker = MosquittoProcess(
+        BrokerConfig(port=args.mqtt_port, data_dir=VAR / "broker-data"),
+        conf_dir=VAR,
+        log_path=VAR / "mosquitto.log",
+    )
+    try:
+        broker.start()
+    except ConfigError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    mqtt = ["--mqtt-host", "127.0.0.1", "--mqtt-port", str(args.mqtt_port)]
+    controller = _spawn(
+        [
+            str(BIN / "kitkeeper-controller"),
+            "serve",
+            "--db",
+            f"sqlite:///{VAR / 'kitkeeper.db'}",
+            *mqtt,
+            "--http-host",
+            "127.0.0.1",
+            "--http-port",
+            str(args.http_port),
+        ],
+        VAR / "controller.log",
+    )
+    agent = _spawn(
+        [
+            str(BIN / "kitkeeper-agent"),
+            "run",
+            "--kit-id",
+            kit_id,
+            *mqtt,
+            "--interval",
+            str(args.interval),
+            "--state-dir",
+            str(VAR / "agent"),
+        ],
+        VAR / "agent.log",
+    )
+    children = {"controller": controller, "agent": agent}
+
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        if not wait_for_port("127.0.0.1", args.http_port, 30):
+            print(f"demo: the controller did not start; see {VAR / 'controller.log'}")
+            return 1
+        base = f"http://127.0.0.1:{args.http_port}"
+        while not stopping and not _kit_visible(args.http_port, kit_id):
+            if time.monotonic() - started > 30:
+                print(f"demo: kit {kit_id} not visible after 30 s; see the logs in {VAR}")
+                break
+            time.sleep(0.2)
+        else:
+            print(f"\nkitkeeper demo: kit {kit_id} reporting ({time.monotonic() - started:.1f} s)")
+        _print_urls(base, kit_id, args.mqtt_port)
+        while not stopping:
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    print(f"demo: the {name} exited ({proc.returncode}); see {VAR / name}.log")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        _stop_all([agent, controller])
+        broker.stop()
+        print("demo: stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
