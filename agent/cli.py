@@ -1,6 +1,6 @@
 """`kitkeeper-agent`: run the agent, or print one snapshot.
 
-Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 3 enrolment refused.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings
-from agent.errors import AgentError
+from agent.errors import AgentError, EnrollError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +33,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt-port", type=int, help="broker port (default 1883)")
     run.add_argument("--interval", type=float, help="seconds between snapshots (default 30)")
     run.add_argument("--state-dir", type=Path, help="durable state directory (default var/agent)")
+    run.add_argument(
+        "--plain-mqtt",
+        action="store_true",
+        default=None,
+        help="development only: connect without TLS or a kit certificate",
+    )
+
+    enroll = sub.add_parser("enroll", help="get this kit's certificate with a one-time token")
+    enroll.add_argument("--controller", required=True, help="the controller, https://HOST:PORT")
+    enroll.add_argument("--token", required=True, help="from `kitkeeper-controller enroll-token`")
+    enroll.add_argument(
+        "--state-dir", type=Path, help="durable state directory (default var/agent)"
+    )
 
     collect = sub.add_parser("collect", help="print one telemetry snapshot as JSON")
     collect.add_argument(
@@ -44,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> AgentSettings:
     given = {
         key: getattr(args, key)
-        for key in ("kit_id", "mqtt_host", "mqtt_port", "interval", "state_dir")
+        for key in ("kit_id", "mqtt_host", "mqtt_port", "interval", "state_dir", "plain_mqtt")
         if getattr(args, key, None) is not None
     }
     return AgentSettings(**given)
@@ -65,6 +78,18 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _enroll(args: argparse.Namespace) -> int:
+    from agent.enroll import enroll  # noqa: PLC0415
+
+    settings = _settings(args)
+    record = enroll(args.controller, args.token, settings.state_dir)
+    sys.stdout.write(
+        f"enrolled as kit {record['kit_id']}; certificate and key in {settings.state_dir}\n"
+        f"start reporting with: kitkeeper-agent run --state-dir {settings.state_dir}\n"
+    )
+    return EXIT_OK
+
+
 def _collect(args: argparse.Namespace) -> int:
     snapshot = SystemCollector().collect(interval_s=_settings(args).interval)
     sys.stdout.write(snapshot.model_dump_json(indent=2) + "\n")
@@ -79,12 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return {"run": _run, "collect": _collect}[args.command](args)
+        return {"run": _run, "collect": _collect, "enroll": _enroll}[args.command](args)
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
             sys.stderr.write(f"kitkeeper-agent: invalid {where}: {err['msg']}\n")
         return EXIT_USAGE
+    except EnrollError as exc:
+        sys.stderr.write(f"kitkeeper-agent: {exc}\n")
+        return EXIT_REFUSED
     except AgentError as exc:
         sys.stderr.write(f"kitkeeper-agent: {exc}\n")
         return EXIT_USAGE

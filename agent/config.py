@@ -23,12 +23,25 @@ class AgentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KITKEEPER_", extra="forbid")
 
-    kit_id: str = Field(
-        default_factory=default_kit_id,
-        description="This kit's id: the MQTT topic level and, once enrolled, the certificate CN.",
+    kit_id: str | None = Field(
+        default=None,
+        description="This kit's id (the MQTT topic level). Once enrolled it is the certificate's "
+        "CN and may be left out; without enrolment it defaults to the host name.",
     )
-    mqtt_host: str = Field(default="127.0.0.1", description="Broker host name or address.")
-    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
+    mqtt_host: str | None = Field(
+        default=None,
+        description="Broker host; default: what enrolment recorded, else 127.0.0.1.",
+    )
+    mqtt_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Broker port; default: what enrolment recorded, else 8883 (1883 if plain).",
+    )
+    plain_mqtt: bool = Field(
+        default=False,
+        description="Development only: connect without TLS or a kit certificate.",
+    )
     interval: float = Field(
         default=30.0, gt=0, le=86400, description="Seconds between telemetry snapshots."
     )
@@ -43,8 +56,31 @@ class AgentSettings(BaseSettings):
     reconnect_max_delay: float = Field(
         default=30.0, gt=0, description="Longest wait between reconnection attempts, seconds."
     )
+    ack_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds without the controller's acknowledgement before unacknowledged "
+        "messages are sent again.",
+    )
+    send_window: int = Field(
+        default=200, ge=1, le=10_000, description="Most messages sent and not yet acknowledged."
+    )
+    outbox_max_messages: int = Field(
+        default=25_000,
+        ge=10,
+        description="Most messages kept while the controller is unreachable (7 days at 30 s).",
+    )
+    outbox_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=64 * 1024, description="Most payload bytes kept in the outbox."
+    )
+    outbox_max_age: float = Field(
+        default=7 * 24 * 3600.0, gt=0, description="Oldest message kept in the outbox, seconds."
+    )
+    renew_before_days: float = Field(
+        default=30.0, gt=0, description="Renew the kit certificate this many days before expiry."
+    )
 
     @field_validator("kit_id")
     @classmethod
-    def _kit_id(cls, value: str) -> str:
-        return validate_kit_id(value)
+    def _kit_id(cls, value: str | None) -> str | None:
+        return None if value is None else validate_kit_id(value)

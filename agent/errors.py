@@ -7,3 +7,11 @@ class AgentError(Exception):
 
 class ConfigError(AgentError):
     """The agent's configuration or state directory is unusable."""
+
+
+class IdentityError(AgentError):
+    """The kit's key or certificate is missing, corrupt or not the one expected."""
+
+
+class EnrollError(AgentError):
+    """Enrolment failed; the message says why in words a technician can act on."""

@@ -1,100 +1,319 @@
-"""The agent's main loop: announce presence, then publish a snapshot every interval."""
+"""The agent's main loop: snapshots into the outbox, a sender draining it, acks and commands.
+
+Three threads: this loop (collects every interval, writes to the outbox), the sender (publishes the
+outbox in `seq` order, at most `send_window` unacknowledged, and starts again from the oldest
+unacknowledged message after a reconnect or when no acknowledgement came for `ack_timeout`), and
+paho's network thread (acks remove messages from the outbox; commands are dispatched by kind).
+"""
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from agent import __version__
 from agent.collectors import SystemCollector
-from agent.config import AgentSettings
-from agent.sequence import SequenceCounter
+from agent.config import AgentSettings, default_kit_id
+from agent.enroll import read_enrollment
+from agent.errors import ConfigError, IdentityError
+from agent.identity import (
+    CA_FILE,
+    CERT_FILE,
+    KEY_FILE,
+    Identity,
+    generate_key,
+    load_identity,
+    make_csr,
+    save_identity,
+    verify_issued,
+)
+from agent.outbox import Bounds, Outbox
 from agent.transport import MqttTransport
+from protocol.codec import decode
+from protocol.errors import ProtocolError
 from protocol.models import (
+    AckMessage,
+    CommandMessage,
     Envelope,
     Event,
     EventMessage,
+    Severity,
     Status,
     StatusMessage,
     TelemetryMessage,
     envelope_kwargs,
 )
-from protocol.topics import Channel, kit_topic
+from protocol.topics import CONTROLLER_TO_AGENT, Channel, kit_topic
 
 _LOGGER = logging.getLogger(__name__)
+RENEWAL_RETRY = timedelta(hours=1)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def tls_context(identity: Identity) -> ssl.SSLContext:
+    """Trust only the kitkeeper CA; present the kit's certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(identity.ca_path))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(identity.cert_path), str(identity.key_path))
+    return context
+
+
 class Agent:
-    """One kit's agent: owns the collector, the sequence counter and the transport."""
+    """One kit's agent: owns the collector, the outbox, the sender and the transport."""
 
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
-        self._seq = SequenceCounter(settings.state_dir)
+        state = settings.state_dir
+        finish_renewal(state)
+        self.identity = None if settings.plain_mqtt else load_identity(state)
+        if self.identity is None and not settings.plain_mqtt:
+            raise ConfigError(
+                f"this kit is not enrolled (no certificate in {state}): run "
+                "`kitkeeper-agent enroll --controller URL --token TOKEN --state-dir DIR` first"
+            )
+        recorded = read_enrollment(state)
+        if self.identity is not None:
+            if settings.kit_id and settings.kit_id != self.identity.kit_id:
+                raise ConfigError(
+                    f"--kit-id {settings.kit_id} differs from the enrolled kit "
+                    f"{self.identity.kit_id}"
+                )
+            self.kit_id = self.identity.kit_id
+        else:
+            self.kit_id = settings.kit_id or default_kit_id()
+        host = settings.mqtt_host or recorded.get("mqtt_host") or "127.0.0.1"
+        port = (
+            settings.mqtt_port
+            or recorded.get("mqtt_port")
+            or (1883 if settings.plain_mqtt else 8883)
+        )
+        self.outbox = Outbox(
+            state / "outbox.db",
+            kit_id=self.kit_id,
+            bounds=Bounds(
+                max_messages=settings.outbox_max_messages,
+                max_bytes=settings.outbox_max_bytes,
+                max_age_s=settings.outbox_max_age,
+            ),
+        )
         self._collector = SystemCollector()
-        self._transport = MqttTransport(
-            client_id=f"kit-{settings.kit_id}",
-            host=settings.mqtt_host,
-            port=settings.mqtt_port,
+        self._wake = threading.Event()
+        self._reconnected = threading.Event()
+        self._acked_at = time.monotonic()
+        self._renewal_key_path = state / (KEY_FILE + ".new")
+        self._renewal_requested_at: datetime | None = None
+        self._commands: dict[str, Callable[[CommandMessage], None]] = {
+            "install_certificate": self._install_certificate,
+        }
+        self._tls = tls_context(self.identity) if self.identity else None
+        self.transport = MqttTransport(
+            client_id=f"kit-{self.kit_id}",
+            host=host,
+            port=int(port),
             keepalive=settings.keepalive,
             reconnect_min_delay=settings.reconnect_min_delay,
             reconnect_max_delay=settings.reconnect_max_delay,
-            will=self._status("offline"),
-            on_connect=self._announce,
+            tls=self._tls,
+            will=self._status("offline", "connection lost"),
+            subscriptions=[kit_topic(self.kit_id, c) for c in (Channel.ACK, Channel.CMD)],
+            on_connect=self._on_connect,
+            on_message=self._on_message,
         )
 
-    def _status(self, state: Literal["online", "offline"]) -> tuple[str, bytes]:
+    # --- presence ----------------------------------------------------------------------------
+
+    def _status(self, state: Literal["online", "offline"], reason: str) -> tuple[str, bytes]:
         # Status is state, not history: it carries the last data seq and is not acknowledged.
         message = StatusMessage(
-            **envelope_kwargs(self.settings.kit_id, self._seq.last, _now()),
+            **envelope_kwargs(self.kit_id, self.outbox.last_seq, _now()),
             body=Status(
                 state=state,
+                reason=reason,
                 agent_version=__version__,
                 interval_s=self.settings.interval,
             ),
         )
-        return kit_topic(self.settings.kit_id, Channel.STATUS), message.to_bytes()
+        return kit_topic(self.kit_id, Channel.STATUS), message.to_bytes()
 
-    def _announce(self, transport: MqttTransport) -> None:
-        topic, payload = self._status("online")
+    def _on_connect(self, transport: MqttTransport) -> None:
+        topic, payload = self._status("online", "connected")
         transport.publish(topic, payload, retain=True)
+        self._reconnected.set()
+        self._wake.set()
 
-    def _publish(self, channel: Channel, message: Envelope) -> None:
-        self._transport.publish(kit_topic(self.settings.kit_id, channel), message.to_bytes())
+    # --- producing ---------------------------------------------------------------------------
+
+    def _enqueue(self, channel: Channel, build: Callable[[dict[str, object]], Envelope]) -> None:
+        self.outbox.add(channel, build)
+        self._wake.set()
 
     def publish_event(self, event: Event) -> None:
-        """Send one event on the kit's events topic."""
-        message = EventMessage(
-            **envelope_kwargs(self.settings.kit_id, self._seq.next(), _now()), body=event
-        )
-        self._publish(Channel.EVENTS, message)
+        """Queue one event for the kit's events topic."""
+        self._enqueue(Channel.EVENTS, lambda f: EventMessage(**f, body=event))
 
     def publish_snapshot(self) -> None:
-        """Collect and send one telemetry snapshot."""
+        """Collect one telemetry snapshot and queue it."""
         body = self._collector.collect(self.settings.interval)
-        message = TelemetryMessage(
-            **envelope_kwargs(self.settings.kit_id, self._seq.next(), _now()), body=body
+        self._enqueue(Channel.TELEMETRY, lambda f: TelemetryMessage(**f, body=body))
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def _send_loop(self, stop: threading.Event) -> None:
+        cursor = 0  # highest seq published on this connection
+        while not stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if not self.transport.connected.is_set():
+                continue
+            if self._reconnected.is_set():
+                self._reconnected.clear()
+                cursor = 0  # replay everything unacknowledged, in order
+            first = self.outbox.first_seq()
+            if first is None:
+                self._acked_at = time.monotonic()
+                continue
+            base = first - 1
+            if cursor > base and time.monotonic() - self._acked_at > self.settings.ack_timeout:
+                _LOGGER.info(
+                    "no acknowledgement for %.0fs: resending from seq %d",
+                    self.settings.ack_timeout,
+                    first,
+                )
+                cursor = base
+                self._acked_at = time.monotonic()
+            cursor = max(cursor, base)
+            room = self.settings.send_window - (cursor - base)
+            if room <= 0:
+                continue
+            for pending in self.outbox.pending_after(cursor, room):
+                if not self.transport.publish(
+                    kit_topic(self.kit_id, pending.channel), pending.payload
+                ):
+                    break
+                cursor = pending.seq
+            else:
+                continue
+            self._wake.set()
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            _, message = decode(topic, payload, accept=CONTROLLER_TO_AGENT)
+        except ProtocolError as exc:
+            _LOGGER.warning("ignoring a message on %s: %s", topic, exc)
+            return
+        if isinstance(message, AckMessage):
+            if self.outbox.acknowledge(message.body.watermark):
+                self._acked_at = time.monotonic()
+                self._wake.set()
+        elif isinstance(message, CommandMessage):
+            self._run_command(message)
+
+    def _run_command(self, command: CommandMessage) -> None:
+        body = command.body
+        if body.expires_at is not None and body.expires_at < _now():
+            self._report_command(command, ok=False, detail="expired before it arrived")
+            return
+        handler = self._commands.get(body.kind)
+        if handler is None:
+            self._report_command(command, ok=False, detail=f"unknown command {body.kind!r}")
+            return
+        try:
+            handler(command)
+        except (IdentityError, ConfigError, OSError) as exc:
+            self._report_command(command, ok=False, detail=str(exc))
+
+    def _report_command(self, command: CommandMessage, *, ok: bool, detail: str) -> None:
+        _LOGGER.log(
+            logging.INFO if ok else logging.WARNING, "command %s: %s", command.body.kind, detail
         )
-        self._publish(Channel.TELEMETRY, message)
+        self.publish_event(
+            Event(
+                kind="command_result",
+                severity=Severity.INFO if ok else Severity.WARNING,
+                message=detail,
+                data={"command_id": command.msg_id, "command": command.body.kind, "ok": ok},
+            )
+        )
+
+    # --- certificate renewal -----------------------------------------------------------------
+
+    def _maybe_request_renewal(self) -> None:
+        identity = self.identity
+        if identity is None:
+            return
+        now = _now()
+        if identity.not_after - now > timedelta(days=self.settings.renew_before_days):
+            return
+        if self._renewal_requested_at and now - self._renewal_requested_at < RENEWAL_RETRY:
+            return
+        key = generate_key(self._renewal_key_path)
+        csr = make_csr(key, self.kit_id).decode()
+        self._renewal_requested_at = now
+        _LOGGER.info(
+            "certificate expires %s: asking the controller for a new one", identity.not_after
+        )
+        self.publish_event(
+            Event(
+                kind="cert_renew_request",
+                message=f"certificate expires {identity.not_after:%Y-%m-%d}",
+                data={"csr_pem": csr, "serial": format(identity.serial, "x")},
+            )
+        )
+
+    def _install_certificate(self, command: CommandMessage) -> None:
+        from agent.identity import load_key  # noqa: PLC0415
+
+        if self.identity is None or not self._renewal_key_path.exists():
+            raise IdentityError("no renewal is pending")
+        cert_pem = str(command.body.args.get("certificate_pem", "")).encode()
+        ca_pem = self.identity.ca_path.read_bytes()
+        key = load_key(self._renewal_key_path)
+        verify_issued(cert_pem, ca_pem, key=key, kit_id=self.kit_id, now=_now())
+        # Certificate beside the new key first; then key, then certificate: a crash in between
+        # is finished by `finish_renewal` at the next start.
+        pending_cert = self.settings.state_dir / (CERT_FILE + ".new")
+        pending_cert.write_bytes(cert_pem)
+        finish_renewal(self.settings.state_dir)
+        self.identity = load_identity(self.settings.state_dir)
+        self._renewal_requested_at = None
+        assert self.identity is not None
+        if self._tls is not None:
+            self._tls.load_cert_chain(str(self.identity.cert_path), str(self.identity.key_path))
+        self._report_command(
+            command,
+            ok=True,
+            detail=f"new certificate valid until {self.identity.not_after:%Y-%m-%d}",
+        )
+        # Reconnect with the new certificate, off paho's thread.
+        threading.Thread(target=self.transport.restart, name="tls-restart", daemon=True).start()
+
+    # --- main loop ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set: snapshot at once, then every interval without drift."""
         _LOGGER.info(
-            "agent %s for kit %s: broker %s:%s, every %ss",
+            "agent %s for kit %s (%s): every %ss, %d messages waiting in the outbox",
             __version__,
-            self.settings.kit_id,
-            self.settings.mqtt_host,
-            self.settings.mqtt_port,
+            self.kit_id,
+            "TLS" if self._tls else "plain MQTT",
             self.settings.interval,
+            len(self.outbox),
         )
         self._collector.prime()
-        self._transport.start()
+        sender = threading.Thread(target=self._send_loop, args=(stop,), name="sender", daemon=True)
+        sender.start()
+        self.transport.start()
         self.publish_event(
             Event(kind="agent_started", message=f"kitkeeper agent {__version__} started")
         )
@@ -103,6 +322,7 @@ class Agent:
             while not stop.is_set():
                 try:
                     self.publish_snapshot()
+                    self._maybe_request_renewal()
                 except Exception:  # one failed snapshot must not stop the agent
                     _LOGGER.exception("snapshot failed")
                 next_at += self.settings.interval
@@ -111,5 +331,26 @@ class Agent:
                     next_at = now + self.settings.interval
                 stop.wait(next_at - now)
         finally:
-            self._transport.stop(final=self._status("offline"))
+            self._wake.set()
+            sender.join(timeout=5)
+            self.transport.stop(final=self._status("offline", "agent stopped"))
+            self.outbox.close()
             _LOGGER.info("agent stopped")
+
+
+def finish_renewal(state_dir: Path) -> None:
+    """Complete (or forget) a certificate renewal that a crash interrupted.
+
+    A renewal writes `kit.crt.new` next to `kit.key.new`, then moves the key, then the
+    certificate. With both `.new` files present the new pair is complete: install it. With only
+    the certificate left, the key already moved: install the certificate. A lone `kit.key.new`
+    is a request still waiting for its answer and is left alone.
+    """
+    new_key, new_cert = state_dir / (KEY_FILE + ".new"), state_dir / (CERT_FILE + ".new")
+    if new_cert.exists() and new_key.exists():
+        new_key.replace(state_dir / KEY_FILE)
+    if new_cert.exists():
+        cert = new_cert.read_bytes()
+        ca = (state_dir / CA_FILE).read_bytes()
+        save_identity(state_dir, cert_pem=cert, ca_pem=ca)
+        new_cert.unlink()

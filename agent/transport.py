@@ -1,26 +1,29 @@
-"""The agent's one MQTT adapter: MQTT 5, QoS 1, Last Will, reconnect with backoff.
+"""The agent's one MQTT adapter: MQTT 5 over TLS, QoS 1, Last Will, reconnect with backoff.
 
 paho's network thread reconnects by itself (first connection included) with a delay that doubles
-from `reconnect_min_delay` to `reconnect_max_delay`; every (re)connection re-announces the kit
-through the `on_connect` hook, so the retained status is `online` again after a broker restart.
+from `reconnect_min_delay` to `reconnect_max_delay`; every (re)connection re-subscribes and calls
+the `on_connect` hook, so the retained status is `online` again after a broker restart. The session
+is persistent (clean start off, with an expiry), so commands sent while the kit is away wait.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_QUEUED = 1000
-"""Messages paho keeps in memory while the broker is away (the durable outbox comes later)."""
+SESSION_EXPIRY_S = 7 * 24 * 3600
+"""How long the broker keeps an absent kit's session (its subscriptions and queued commands)."""
 
 
 class MqttTransport:
@@ -35,39 +38,59 @@ class MqttTransport:
         keepalive: int,
         reconnect_min_delay: float,
         reconnect_max_delay: float,
+        tls: ssl.SSLContext | None = None,
         will: tuple[str, bytes] | None = None,
+        subscriptions: list[str] | None = None,
         on_connect: Callable[[MqttTransport], None] | None = None,
+        on_message: Callable[[str, bytes], None] | None = None,
     ) -> None:
-        self._host, self._port, self._keepalive = host, port, keepalive
         self._broker = (host, port)
+        self._keepalive = keepalive
+        self._subscriptions = subscriptions or []
         self._on_connect_hook = on_connect
+        self._on_message_hook = on_message
         self.connected = threading.Event()
+        self.tls = tls
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5,
         )
-        self._client.max_queued_messages_set(MAX_QUEUED)
+        self._client.max_inflight_messages_set(100)
         self._client.reconnect_delay_set(
             min_delay=max(1, round(reconnect_min_delay)),
             max_delay=max(1, round(reconnect_max_delay)),
         )
+        if tls is not None:
+            self._client.tls_set_context(tls)
         if will is not None:
             self._client.will_set(will[0], will[1], qos=1, retain=True)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_connect_fail = self._handle_connect_fail
+        self._client.on_message = self._handle_message
 
     def start(self) -> None:
         """Connect in the background; returns at once and keeps retrying until `stop`."""
-        self._client.connect_async(self._host, self._port, keepalive=self._keepalive)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        self._client.connect_async(
+            *self._broker, keepalive=self._keepalive, clean_start=False, properties=props
+        )
         self._client.loop_start()
 
+    def restart(self) -> None:
+        """Drop the connection and connect again (after the TLS identity changed)."""
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+        self.start()
+
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> bool:
-        """Queue a QoS 1 message; False if it could not even be queued."""
+        """Hand a QoS 1 message to paho; False if it was not accepted (e.g. not connected)."""
         info = self._client.publish(topic, payload, qos=1, retain=retain)
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            _LOGGER.warning("publish to %s not queued: %s", topic, mqtt.error_string(info.rc))
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            _LOGGER.debug("publish to %s not accepted: %s", topic, mqtt.error_string(info.rc))
             return False
         return True
 
@@ -81,6 +104,9 @@ class MqttTransport:
                 _LOGGER.info("final message not confirmed: %s", exc)
         self._client.disconnect()
         self._client.loop_stop()
+        self.connected.clear()
+
+    # paho callbacks: each catches and logs; none may raise into paho's loop.
 
     def _handle_connect(
         self,
@@ -93,7 +119,9 @@ class MqttTransport:
         if reason_code.is_failure:
             _LOGGER.warning("broker refused connection: %s", reason_code)
             return
-        _LOGGER.info("connected to %s:%s", self._host, self._port)
+        _LOGGER.info("connected to %s:%s", *self._broker)
+        if self._subscriptions:
+            client.subscribe([(t, 1) for t in self._subscriptions])
         self.connected.set()
         if self._on_connect_hook is not None:
             try:
@@ -115,3 +143,11 @@ class MqttTransport:
         if self.connected.is_set():
             _LOGGER.warning("disconnected from broker (%s); reconnecting", reason_code)
         self.connected.clear()
+
+    def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self._on_message_hook is None:
+            return
+        try:
+            self._on_message_hook(msg.topic, bytes(msg.payload))
+        except Exception:
+            _LOGGER.exception("handling a message on %s failed", msg.topic)

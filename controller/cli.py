@@ -1,21 +1,32 @@
-"""`kitkeeper-controller`: serve the API and ingest, or migrate the database.
+"""`kitkeeper-controller`: serve, and manage the database, the device CA, the broker and kits.
 
-Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 3 refused (e.g. a CA that
+already exists, a kit that may not be enrolled).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from controller.config import ControllerSettings
-from controller.errors import ConfigError, ControllerError
+from controller.errors import ConfigError, ControllerError, PkiError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 _LOGGER = logging.getLogger("kitkeeper-controller")
+_DB_HELP = "database URL (default sqlite:///var/kitkeeper.db)"
+_PKI_HELP = "the device CA's directory (default var/pki)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,32 +37,98 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="ingest from the broker and serve the HTTP API")
-    serve.add_argument("--db", help="database URL (default sqlite:///var/kitkeeper.db)")
+    serve.add_argument("--db", help=_DB_HELP)
     serve.add_argument("--mqtt-host", help="broker host (default 127.0.0.1)")
     serve.add_argument("--mqtt-port", type=int, help="broker port (default 1883)")
     serve.add_argument("--http-host", help="API address (default 127.0.0.1)")
     serve.add_argument("--http-port", type=int, help="API port (default 8000)")
+    serve.add_argument("--pki-dir", type=Path, help=_PKI_HELP + "; with it, TLS everywhere")
+    serve.add_argument("--broker-dir", type=Path, help="the broker's config dir (var/broker)")
+    serve.add_argument("--public-mqtt-host", help="broker host told to kits at enrolment")
+    serve.add_argument("--public-mqtt-port", type=int, help="broker port told to kits")
+    serve.add_argument(
+        "--plain", action="store_true", default=None, help="development only: no TLS"
+    )
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply migrations up to the newest schema")
-    upgrade.add_argument("--db", help="database URL (default sqlite:///var/kitkeeper.db)")
+    upgrade.add_argument("--db", help=_DB_HELP)
+
+    pki_cmd = sub.add_parser("pki", help="the device CA")
+    pki_sub = pki_cmd.add_subparsers(dest="pki_command", required=True)
+    init = pki_sub.add_parser("init", help="create the device CA, broker and controller certs")
+    init.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
+    init.add_argument(
+        "--host",
+        action="append",
+        dest="hosts",
+        help="a name or address the broker and controller are reached at (repeatable; "
+        "default: 127.0.0.1, localhost and this host's name)",
+    )
+
+    broker = sub.add_parser("broker-config", help="write the Mosquitto configuration and ACL")
+    broker.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
+    broker.add_argument("--out", type=Path, required=True, help="directory to write into")
+    broker.add_argument("--port", type=int, default=8883, help="TLS listener port (8883)")
+    broker.add_argument("--bind", default="127.0.0.1", help="listener address (127.0.0.1)")
+    broker.add_argument("--data-dir", type=Path, help="persistence directory (OUT/data)")
+    broker.add_argument("--db", help=_DB_HELP + "; revoked kits are read from it")
+
+    token = sub.add_parser("enroll-token", help="one-time enrolment tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="print a one-time token for one kit")
+    create.add_argument("--kit-id", required=True, help="the kit the token enrols")
+    create.add_argument("--hours", type=float, help="lifetime in hours (default 24)")
+    create.add_argument("--db", help=_DB_HELP)
+    create.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
+
+    kit = sub.add_parser("kit", help="kit lifecycle")
+    kit_sub = kit.add_subparsers(dest="kit_command", required=True)
+    mark = kit_sub.add_parser(
+        "mark", help="mark a kit active, lost, retired or returned (the last three revoke it)"
+    )
+    mark.add_argument("--kit-id", required=True)
+    mark.add_argument("state", choices=["active", "lost", "retired", "returned"])
+    mark.add_argument("--db", help=_DB_HELP)
+    mark.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
+    mark.add_argument("--broker-dir", type=Path, help="the broker's config dir (var/broker)")
     return parser
 
 
+_SETTING_KEYS = (
+    "db",
+    "mqtt_host",
+    "mqtt_port",
+    "http_host",
+    "http_port",
+    "pki_dir",
+    "broker_dir",
+    "public_mqtt_host",
+    "public_mqtt_port",
+    "plain",
+)
+
+
 def _settings(args: argparse.Namespace) -> ControllerSettings:
-    keys = ("db", "mqtt_host", "mqtt_port", "http_host", "http_port")
     return ControllerSettings(
-        **{k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+        **{k: getattr(args, k) for k in _SETTING_KEYS if getattr(args, k, None) is not None}
     )
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - only `serve` needs the web stack
 
+    from controller import pki  # noqa: PLC0415
     from controller.api.app import create_app  # noqa: PLC0415
 
     settings = _settings(args)
+    paths = pki.PkiPaths(settings.pki_dir)
+    tls = not settings.plain and paths.exists()
+    if not tls:
+        _LOGGER.warning(
+            "no device CA in %s: plain MQTT and HTTP (development only)", settings.pki_dir
+        )
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -59,6 +136,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.http_port,
         log_level=args.log_level.lower(),
         log_config=None,
+        ssl_certfile=str(paths.controller_cert) if tls else None,
+        ssl_keyfile=str(paths.controller_key) if tls else None,
     )
     return EXIT_OK
 
@@ -67,22 +146,133 @@ def _db(args: argparse.Namespace) -> int:
     from controller.db.engine import make_engine  # noqa: PLC0415
     from controller.db.migrate import upgrade  # noqa: PLC0415
 
-    engine = make_engine(_settings(args).db)
-    upgrade(engine)
+    upgrade(make_engine(_settings(args).db))
     sys.stdout.write("database is at the newest schema\n")
+    return EXIT_OK
+
+
+def _pki(args: argparse.Namespace) -> int:
+    from controller import pki  # noqa: PLC0415
+
+    settings = _settings(args)
+    hosts = args.hosts or ["127.0.0.1", "localhost", socket.gethostname()]
+    paths = pki.init_pki(settings.pki_dir, hosts=hosts, now=datetime.now(UTC))
+    _, ca = pki.load_ca(paths)
+    sys.stdout.write(
+        f"device CA created in {paths.root}\n"
+        f"  CA fingerprint (sha256): {pki.fingerprint(ca)}\n"
+        f"  broker and controller certificates for: {', '.join(hosts)}\n"
+        f"  keep {paths.ca_key} secret and backed up: it signs every kit's certificate\n"
+    )
+    return EXIT_OK
+
+
+def _sessions(settings: ControllerSettings) -> sessionmaker[Session]:
+    from controller.db.engine import make_engine, make_sessionmaker  # noqa: PLC0415
+    from controller.db.migrate import upgrade  # noqa: PLC0415
+
+    engine = make_engine(settings.db)
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+def _broker_config(args: argparse.Namespace) -> int:
+    from controller import broker, pki, trust  # noqa: PLC0415
+
+    settings = _settings(args)
+    revoked: list[str] = []
+    if args.db is not None or Path("var/kitkeeper.db").exists():
+        sessions = _sessions(settings)
+        with sessions() as session:
+            revoked = trust.revoked_kits(session)
+    config = broker.BrokerConfig(
+        port=args.port,
+        data_dir=args.data_dir or args.out / "data",
+        pki=pki.PkiPaths(settings.pki_dir),
+        bind_address=args.bind,
+    )
+    path = broker.write(config, args.out, revoked_kits=revoked)
+    sys.stdout.write(
+        f"wrote {path} and {args.out / broker.ACL_FILE}\n"
+        f"start the broker with: mosquitto -c {path}\n"
+    )
+    return EXIT_OK
+
+
+def _enroll_token(args: argparse.Namespace) -> int:
+    from controller import pki, trust  # noqa: PLC0415
+
+    settings = _settings(args)
+    hours = args.hours if args.hours is not None else settings.token_hours
+    if hours <= 0:
+        raise ConfigError("--hours must be positive")
+    sessions = _sessions(settings)
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        token = trust.create_token(
+            session,
+            kit_id=args.kit_id,
+            paths=pki.PkiPaths(settings.pki_dir),
+            now=now,
+            ttl=timedelta(hours=hours),
+        )
+    sys.stdout.write(token + "\n")
+    sys.stderr.write(
+        f"one-time token for kit {args.kit_id}, valid until "
+        f"{now + timedelta(hours=hours):%Y-%m-%d %H:%M} UTC; on the kit run:\n"
+        f"  kitkeeper-agent enroll --controller https://CONTROLLER:PORT --token <the token>\n"
+    )
+    return EXIT_OK
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from controller import pki, trust  # noqa: PLC0415
+
+    settings = _settings(args)
+    sessions = _sessions(settings)
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        serials = trust.set_lifecycle(session, kit_id=args.kit_id, lifecycle=args.state, now=now)
+        reloaded = False
+        if serials or args.state != "active":
+            reloaded = trust.publish_revocations(
+                session,
+                paths=pki.PkiPaths(settings.pki_dir),
+                broker_dir=settings.broker_dir,
+                now=now,
+            )
+    sys.stdout.write(f"kit {args.kit_id} marked {args.state}\n")
+    if serials:
+        sys.stdout.write(f"  revoked certificates: {', '.join(serials)}\n")
+        sys.stdout.write(
+            "  broker reloaded its CRL and ACL\n"
+            if reloaded
+            else f"  the broker was not running (no pid in {settings.broker_dir}); it will "
+            "read the new CRL and ACL when it starts\n"
+        )
     return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kitkeeper-controller`."""
+    from controller.trust import TrustError  # noqa: PLC0415
+
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "serve": _serve,
+        "db": _db,
+        "pki": _pki,
+        "broker-config": _broker_config,
+        "enroll-token": _enroll_token,
+        "kit": _kit,
+    }
     try:
-        return {"serve": _serve, "db": _db}[args.command](args)
+        return commands[args.command](args)
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
@@ -91,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"kitkeeper-controller: {exc}\n")
         return EXIT_USAGE
+    except (PkiError, TrustError) as exc:
+        sys.stderr.write(f"kitkeeper-controller: {exc}\n")
+        return EXIT_REFUSED
     except ControllerError as exc:
         sys.stderr.write(f"kitkeeper-controller: {exc}\n")
         return EXIT_FAILURE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,4 +39,40 @@ class ControllerSettings(BaseSettings):
     )
     history_limit: int = Field(
         default=60, ge=1, le=1000, description="Snapshots shown as recent history of one kit."
+    )
+    pki_dir: Path = Field(
+        default=Path("var/pki"),
+        description="The device CA and the controller's and broker's certificates "
+        "(`kitkeeper-controller pki init`). When present, MQTT and HTTP use TLS.",
+    )
+    broker_dir: Path = Field(
+        default=Path("var/broker"),
+        description="Where `broker-config` wrote the broker's configuration, ACL and pid file; "
+        "revocation rewrites the ACL there and makes the broker reload.",
+    )
+    plain: bool = Field(
+        default=False,
+        description="Development only: plain MQTT and HTTP even when a PKI exists.",
+    )
+    public_mqtt_host: str | None = Field(
+        default=None,
+        description="Broker host told to kits at enrolment (default: --mqtt-host).",
+    )
+    public_mqtt_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Broker port told to kits at enrolment."
+    )
+    cert_days: int = Field(default=365, ge=1, le=3650, description="Kit certificate lifetime.")
+    token_hours: float = Field(
+        default=24.0, gt=0, le=24 * 30, description="Lifetime of a one-time enrolment token."
+    )
+    offline_factor: float = Field(
+        default=3.0,
+        ge=1.5,
+        description="A kit is offline when its last message is older than this many intervals.",
+    )
+    ack_delay: float = Field(
+        default=0.2,
+        ge=0,
+        le=10,
+        description="Acks to one kit are coalesced for at most this many seconds.",
     )

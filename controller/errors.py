@@ -15,3 +15,7 @@ class StorageError(ControllerError):
 
 class NotFoundError(ControllerError):
     """A thing asked for by id does not exist."""
+
+
+class PkiError(ControllerError):
+    """The device CA cannot do what was asked."""

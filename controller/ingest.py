@@ -3,32 +3,53 @@
 paho's network thread decodes each message (`protocol.codec.decode`) and queues it; a writer thread
 takes batches off the queue and commits them in one transaction each. A message that fails the
 contract is counted by reason and logged once, never raised; a batch whose write fails is retried
-until it commits, so nothing taken off the broker is dropped.
+until it commits. Only after the commit does the controller publish each kit's `ack` watermark
+(retained, coalesced over `ack_delay`), so a kit forgets a message only once it is stored. The
+session is persistent (clean start off, with an expiry): what arrives while the controller is
+down waits in the broker, and the agents' outboxes cover whatever the broker loses.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller import pki, trust
 from controller.config import ControllerSettings
+from controller.errors import PkiError
 from controller.metrics import Metrics
-from controller.store import Received, StoreResult, count_kits, store_batch
+from controller.store import (
+    Received,
+    StoreResult,
+    count_kits,
+    mark_silent_kits_offline,
+    store_batch,
+)
 from protocol.codec import decode
 from protocol.errors import ProtocolError
-from protocol.topics import AGENT_TO_CONTROLLER, Channel, shared, wildcard
+from protocol.models import (
+    Ack,
+    AckMessage,
+    Command,
+    CommandMessage,
+    EventMessage,
+    new_msg_id,
+)
+from protocol.topics import AGENT_TO_CONTROLLER, Channel, kit_topic, shared, wildcard
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,6 +57,18 @@ QUEUE_LIMIT = 50_000
 """Messages held in memory before paho's thread waits (the broker then holds the rest)."""
 
 _CHANNELS = {c.value for c in AGENT_TO_CONTROLLER}
+SESSION_EXPIRY_S = 7 * 24 * 3600
+"""How long the broker keeps the controller's session (and queues for it) while it is away."""
+HOUSEKEEPING_S = 2.0
+CRL_REFRESH = timedelta(hours=24)
+
+
+def tls_context(paths: pki.PkiPaths) -> ssl.SSLContext:
+    """Trust only the kitkeeper CA; present the controller's certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(paths.ca_cert))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(paths.controller_cert), str(paths.controller_key))
+    return context
 
 
 def subscriptions() -> list[tuple[str, int]]:
@@ -64,6 +97,14 @@ class Ingest:
     ) -> None:
         self._settings = settings
         self._broker = (settings.mqtt_host, settings.mqtt_port)
+        self._pki = pki.PkiPaths(settings.pki_dir)
+        self._acks: dict[str, int] = {}
+        self._acks_due = 0.0
+        self._housekeeping_at = 0.0
+        self._crl_at = 0.0
+        self._event_handlers: dict[str, Callable[[EventMessage], None]] = {
+            "cert_renew_request": self._renew_certificate,
+        }
         self._sessions = sessions
         self._metrics = metrics
         self._on_committed = on_committed
@@ -78,6 +119,10 @@ class Ingest:
             protocol=mqtt.MQTTv5,
         )
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.max_inflight_messages_set(1000)
+        self.tls = not settings.plain and self._pki.exists()
+        if self.tls:
+            self._client.tls_set_context(tls_context(self._pki))
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_connect_fail = self._handle_connect_fail
@@ -92,7 +137,10 @@ class Ingest:
         """Start writing and connect in the background (retrying until `stop`)."""
         self._refresh_kit_gauges()
         self._writer.start()
-        self._client.connect_async(self._settings.mqtt_host, self._settings.mqtt_port, keepalive=30)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = 1000
+        self._client.connect_async(*self._broker, keepalive=30, clean_start=False, properties=props)
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -182,6 +230,13 @@ class Ingest:
             if batch:
                 self._write(batch)
                 self._metrics.queue_depth.set(self._queue.qsize())
+            now = time.monotonic()
+            if self._acks and now >= self._acks_due:
+                self._publish_acks()
+            if now - self._housekeeping_at >= HOUSEKEEPING_S:
+                self._housekeeping_at = now
+                self._housekeeping()
+        self._publish_acks()
 
     def _write(self, batch: list[Received]) -> None:
         delay = 0.5
@@ -204,11 +259,97 @@ class Ingest:
         self._metrics.duplicates.inc(result.duplicates)
         if result.status_changed or time.monotonic() - self._gauges_at > 5:
             self._refresh_kit_gauges()
+        if result.watermarks:
+            if not self._acks:
+                self._acks_due = time.monotonic() + self._settings.ack_delay
+            self._acks.update(result.watermarks)
+        for item in batch:
+            message = item.message
+            if (
+                isinstance(message, EventMessage)
+                and message.body.kind in self._event_handlers
+                and (message.kit_id, message.msg_id) in result.inserted
+            ):
+                try:
+                    self._event_handlers[message.body.kind](message)
+                except Exception:
+                    _LOGGER.exception(
+                        "handling %s from %s failed", message.body.kind, message.kit_id
+                    )
         if self._on_committed is not None:
             try:
                 self._on_committed(batch, result)
             except Exception:
                 _LOGGER.exception("post-commit hook failed")
+
+    def _publish_acks(self) -> None:
+        acks, self._acks = self._acks, {}
+        now = datetime.now(UTC)
+        for kit_id, watermark in acks.items():
+            message = AckMessage(
+                kit_id=kit_id, msg_id=new_msg_id(), seq=0, ts=now, body=Ack(watermark=watermark)
+            )
+            self._client.publish(
+                kit_topic(kit_id, Channel.ACK), message.to_bytes(), qos=1, retain=True
+            )
+        self._metrics.acks_published.inc(len(acks))
+
+    def send_command(self, kit_id: str, command: Command) -> str:
+        """Publish a command to one kit (queued by the broker if the kit is away); its id."""
+        message = CommandMessage(
+            kit_id=kit_id, msg_id=new_msg_id(), seq=0, ts=datetime.now(UTC), body=command
+        )
+        self._client.publish(kit_topic(kit_id, Channel.CMD), message.to_bytes(), qos=1)
+        return message.msg_id
+
+    def _renew_certificate(self, message: EventMessage) -> None:
+        csr = str(message.body.data.get("csr_pem", ""))
+        now = datetime.now(UTC)
+        try:
+            with self._sessions.begin() as session:
+                cert_pem = trust.renew(
+                    session,
+                    kit_id=message.kit_id,
+                    csr_pem=csr,
+                    paths=self._pki,
+                    now=now,
+                    days=self._settings.cert_days,
+                )
+        except trust.TrustError as exc:
+            _LOGGER.warning("refused to renew kit %s: %s", message.kit_id, exc)
+            return
+        self.send_command(
+            message.kit_id,
+            Command(
+                kind="install_certificate",
+                expires_at=now + timedelta(days=1),
+                args={"certificate_pem": cert_pem.decode()},
+            ),
+        )
+
+    def _housekeeping(self) -> None:
+        now = datetime.now(UTC)
+        try:
+            with self._sessions.begin() as session:
+                gone = mark_silent_kits_offline(
+                    session, now=now, factor=self._settings.offline_factor
+                )
+                if self.tls and time.monotonic() - self._crl_at > CRL_REFRESH.total_seconds():
+                    # A CRL past its next update makes the broker refuse every kit: keep it fresh.
+                    trust.publish_revocations(
+                        session, paths=self._pki, broker_dir=self._settings.broker_dir, now=now
+                    )
+                    self._crl_at = time.monotonic()
+        except SQLAlchemyError:
+            _LOGGER.exception("housekeeping failed")
+            return
+        except PkiError:
+            _LOGGER.exception("cannot refresh the CRL")
+            self._crl_at = time.monotonic()
+            return
+        if gone:
+            _LOGGER.info("offline (silent too long): %s", ", ".join(gone))
+            self._refresh_kit_gauges()
 
     def _refresh_kit_gauges(self) -> None:
         self._gauges_at = time.monotonic()

@@ -62,6 +62,11 @@ class Metrics:
             "Batches whose write failed and was retried.",
             registry=self.registry,
         )
+        self.acks_published = Counter(
+            "kitkeeper_acks_published",
+            "Ack watermarks published to kits (after their data was committed).",
+            registry=self.registry,
+        )
         self.callback_errors = Counter(
             "kitkeeper_ingest_callback_errors",
             "Messages whose handling failed unexpectedly (a bug: see the log).",

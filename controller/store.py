@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, func, select
@@ -15,6 +17,8 @@ from controller.db.models import Event, Kit, Telemetry
 from protocol.models import Envelope, EventMessage, StatusMessage, TelemetryMessage
 from protocol.models import Telemetry as TelemetryBody
 from protocol.topics import Channel
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,10 @@ class StoreResult:
     stored: Counter[Channel] = field(default_factory=Counter)
     duplicates: int = 0
     status_changed: bool = False
+    watermarks: dict[str, int] = field(default_factory=dict)
+    """Per kit with data in the batch: everything up to this seq is committed (send as ack)."""
+    inserted: set[tuple[str, str]] = field(default_factory=set)
+    """(kit_id, msg_id) of the messages stored for the first time."""
 
 
 def _insert(session: Session, table: Table) -> Any:
@@ -52,27 +60,29 @@ def key_figures(body: TelemetryBody) -> dict[str, float | None]:
     }
 
 
+def _event_row(msg: Envelope, received_at: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "kit_id": msg.kit_id,
+        "seq": msg.seq,
+        "msg_id": msg.msg_id,
+        "ts": msg.ts,
+        "received_at": received_at,
+        "body": msg.body.model_dump(mode="json"),
+    }
+    if isinstance(msg, EventMessage):
+        row |= {
+            "kind": msg.body.kind,
+            "severity": msg.body.severity.value,
+            "message": msg.body.message,
+        }
+    return row
+
+
 def _insert_history(session: Session, items: list[Received], result: StoreResult) -> None:
     rows: dict[Channel, list[dict[str, Any]]] = {Channel.TELEMETRY: [], Channel.EVENTS: []}
     for item in items:
-        msg = item.message
-        if item.channel not in rows:
-            continue
-        row: dict[str, Any] = {
-            "kit_id": msg.kit_id,
-            "seq": msg.seq,
-            "msg_id": msg.msg_id,
-            "ts": msg.ts,
-            "received_at": item.received_at,
-            "body": msg.body.model_dump(mode="json"),
-        }
-        if isinstance(msg, EventMessage):
-            row |= {
-                "kind": msg.body.kind,
-                "severity": msg.body.severity.value,
-                "message": msg.body.message,
-            }
-        rows[item.channel].append(row)
+        if item.channel in rows:
+            rows[item.channel].append(_event_row(item.message, item.received_at))
     for channel, model in ((Channel.TELEMETRY, Telemetry), (Channel.EVENTS, Event)):
         if not rows[channel]:
             continue
@@ -80,33 +90,58 @@ def _insert_history(session: Session, items: list[Received], result: StoreResult
         stmt = (
             _insert(session, table)  # type: ignore[arg-type]
             .on_conflict_do_nothing(index_elements=["kit_id", "msg_id"])
-            .returning(table.c.msg_id)
+            .returning(table.c.kit_id, table.c.msg_id)
         )
-        inserted = len(session.execute(stmt, rows[channel]).all())
-        result.stored[channel] += inserted
-        result.duplicates += len(rows[channel]) - inserted
+        inserted = {(k, m) for k, m in session.execute(stmt, rows[channel]).all()}
+        result.inserted |= inserted
+        result.stored[channel] += len(inserted)
+        result.duplicates += len(rows[channel]) - len(inserted)
 
 
-def _update_kits(session: Session, items: list[Received]) -> bool:
-    kit_ids = sorted({item.message.kit_id for item in items})
-    kits = {
-        kit.kit_id: kit
-        for kit in session.scalars(select(Kit).where(Kit.kit_id.in_(kit_ids)).with_for_update())
+def presence_event(kit_id: str, *, online: bool, reason: str, at: datetime) -> dict[str, Any]:
+    """A row for the events table recording a kit going online or offline (seq 0: ours)."""
+    state = "online" if online else "offline"
+    return {
+        "kit_id": kit_id,
+        "seq": 0,
+        "msg_id": f"ctl-{uuid.uuid4().hex}",
+        "ts": at,
+        "received_at": at,
+        "kind": f"kit_{state}",
+        "severity": "info" if online else "warning",
+        "message": f"kit is {state}: {reason}",
+        "body": {"source": "controller", "reason": reason},
     }
+
+
+def _set_online(
+    kit: Kit, online: bool, reason: str, at: datetime, transitions: list[dict[str, Any]]
+) -> bool:
+    if kit.online == online and kit.status_changed_at is not None:
+        return False
+    kit.online = online
+    kit.status_changed_at = at
+    transitions.append(presence_event(kit.kit_id, online=online, reason=reason, at=at))
+    return True
+
+
+def _update_kits(session: Session, items: list[Received], kits: dict[str, Kit]) -> bool:
     status_changed = False
+    transitions: list[dict[str, Any]] = []
     for item in items:  # arrival order: the last status wins
-        msg, kit = item.message, kits[item.message.kit_id]
-        kit.last_seen_at = max(kit.last_seen_at, item.received_at)
+        msg, kit, at = item.message, kits[item.message.kit_id], item.received_at
+        kit.last_seen_at = at if kit.last_seen_at is None else max(kit.last_seen_at, at)
         if isinstance(msg, StatusMessage):
-            online = msg.body.state == "online"
-            if kit.online != online or kit.status_changed_at is None:
-                kit.online = online
-                kit.status_changed_at = item.received_at
-                status_changed = True
+            reason = msg.body.reason or ("connected" if msg.body.state == "online" else "gone")
+            status_changed |= _set_online(kit, msg.body.state == "online", reason, at, transitions)
             kit.agent_version = msg.body.agent_version or kit.agent_version
             kit.interval_s = msg.body.interval_s or kit.interval_s
             continue
         kit.last_seq = max(kit.last_seq, msg.seq)
+        interval = kit.interval_s or 30.0
+        if not kit.online and at - msg.ts < timedelta(seconds=2 * interval):
+            # A fresh message (not a replay) from a kit we had given up on: it is back.
+            status_changed |= _set_online(kit, True, "heartbeat resumed", at, transitions)
         if isinstance(msg, TelemetryMessage) and (kit.latest_ts is None or msg.ts >= kit.latest_ts):
             body = msg.body
             kit.latest_ts = msg.ts
@@ -116,28 +151,131 @@ def _update_kits(session: Session, items: list[Received]) -> bool:
             kit.interval_s = body.interval_s
             for name, value in key_figures(body).items():
                 setattr(kit, name, value)
+    if transitions:
+        session.execute(_insert(session, Event.__table__), transitions)  # type: ignore[arg-type]
     return status_changed
 
 
+def _stored_seqs(session: Session, kit: Kit, above: int) -> tuple[set[int], list[tuple[int, int]]]:
+    """Seqs of one kit stored above `above` (this life of its outbox only), and its gap spans."""
+    seqs: set[int] = set()
+    gaps: list[tuple[int, int]] = []
+    for model in (Telemetry, Event):
+        query = select(model.seq).where(model.kit_id == kit.kit_id, model.seq > above)
+        if kit.seq_reset_at is not None:
+            query = query.where(model.received_at >= kit.seq_reset_at)
+        seqs.update(session.scalars(query))
+    gap_query = select(Event.body).where(
+        Event.kit_id == kit.kit_id, Event.kind == "gap", Event.seq > above
+    )
+    if kit.seq_reset_at is not None:
+        gap_query = gap_query.where(Event.received_at >= kit.seq_reset_at)
+    for body in session.scalars(gap_query):
+        data = body.get("data", {})
+        gaps.append((int(data.get("first_seq", 0)), int(data.get("last_seq", -1))))
+    return seqs, gaps
+
+
+def _advance(watermark: int, seqs: set[int], gaps: list[tuple[int, int]]) -> int:
+    """Move the watermark over every contiguous seq that is stored or declared dropped."""
+    spans = sorted(gaps)
+    while True:
+        if watermark + 1 in seqs:
+            watermark += 1
+            continue
+        covering = [last for first, last in spans if first <= watermark + 1 <= last]
+        if covering:
+            watermark = max(covering)
+            continue
+        return watermark
+
+
+def _update_watermarks(
+    session: Session, items: list[Received], kits: dict[str, Kit], result: StoreResult
+) -> None:
+    by_kit: dict[str, list[Received]] = {}
+    for item in items:
+        if item.channel is not Channel.STATUS:
+            by_kit.setdefault(item.message.kit_id, []).append(item)
+    for kit_id, kit_items in by_kit.items():
+        kit = kits[kit_id]
+        fresh = [
+            i.message.seq
+            for i in kit_items
+            if (kit_id, i.message.msg_id) in result.inserted and i.message.seq > 0
+        ]
+        restarted = [seq for seq in fresh if seq <= kit.acked_seq]
+        if restarted:
+            # New messages at or below the watermark: the kit's outbox began a new life
+            # (a reinstalled kit). Count again from there, ignoring the old life's rows.
+            _LOGGER.warning(
+                "kit %s restarted its sequence at %d (watermark was %d)",
+                kit_id,
+                min(restarted),
+                kit.acked_seq,
+            )
+            kit.acked_seq = min(restarted) - 1
+            kit.seq_reset_at = min(i.received_at for i in kit_items)
+        seqs = {i.message.seq for i in kit_items if i.message.seq > kit.acked_seq}
+        gaps = [
+            (int(i.message.body.data["first_seq"]), int(i.message.body.data["last_seq"]))
+            for i in kit_items
+            if isinstance(i.message, EventMessage)
+            and i.message.body.kind == "gap"
+            and {"first_seq", "last_seq"} <= i.message.body.data.keys()
+        ]
+        watermark = _advance(kit.acked_seq, seqs, gaps)
+        if seqs and max(seqs) > watermark:
+            # A hole: fill it from what is already stored (another instance, an earlier batch).
+            stored, stored_gaps = _stored_seqs(session, kit, watermark)
+            watermark = _advance(watermark, seqs | stored, gaps + stored_gaps)
+        kit.acked_seq = watermark
+        result.watermarks[kit_id] = watermark
+
+
 def store_batch(session: Session, items: list[Received]) -> StoreResult:
-    """Store a batch in the caller's transaction; a message already stored is counted, not added."""
+    """Store a batch in the caller's transaction; a message already stored is counted, not added.
+
+    The kits' ack watermarks advance in the same transaction, so a watermark is never ahead of
+    what is committed.
+    """
     result = StoreResult()
     if not items:
         return result
-    first_seen: dict[str, datetime] = {}
-    for item in items:
-        first_seen.setdefault(item.message.kit_id, item.received_at)
+    kit_ids = sorted({item.message.kit_id for item in items})
     session.execute(
         _insert(session, Kit.__table__).on_conflict_do_nothing(index_elements=["kit_id"]),  # type: ignore[arg-type]
         [
-            {"kit_id": k, "first_seen_at": t, "last_seen_at": t, "online": False, "last_seq": 0}
-            for k, t in first_seen.items()
+            {"kit_id": k, "online": False, "last_seq": 0, "acked_seq": 0, "lifecycle": "active"}
+            for k in kit_ids
         ],
     )
+    kits = {
+        kit.kit_id: kit
+        for kit in session.scalars(select(Kit).where(Kit.kit_id.in_(kit_ids)).with_for_update())
+    }
+    for item in items:
+        kit = kits[item.message.kit_id]
+        if kit.first_seen_at is None:
+            kit.first_seen_at = item.received_at
     _insert_history(session, items, result)
     result.stored[Channel.STATUS] += sum(1 for i in items if i.channel is Channel.STATUS)
-    result.status_changed = _update_kits(session, items)
+    result.status_changed = _update_kits(session, items, kits)
+    _update_watermarks(session, items, kits, result)
     return result
+
+
+def mark_silent_kits_offline(session: Session, *, now: datetime, factor: float) -> list[str]:
+    """Kits online whose last message is older than `factor` intervals go offline (recorded)."""
+    transitions: list[dict[str, Any]] = []
+    for kit in session.scalars(select(Kit).where(Kit.online.is_(True)).with_for_update()):
+        limit = timedelta(seconds=factor * (kit.interval_s or 30.0))
+        if kit.last_seen_at is not None and now - kit.last_seen_at > limit:
+            silent = int((now - kit.last_seen_at).total_seconds())
+            _set_online(kit, False, f"no message for {silent} s", now, transitions)
+    if transitions:
+        session.execute(_insert(session, Event.__table__), transitions)  # type: ignore[arg-type]
+    return [t["kit_id"] for t in transitions]
 
 
 def count_kits(session: Session) -> tuple[int, int]:
@@ -185,9 +323,18 @@ def recent_events(session: Session, *, kit_id: str, limit: int) -> list[Event]:
     """The latest `limit` events of one kit, newest first."""
     return list(
         session.scalars(
+            select(Event).where(Event.kit_id == kit_id).order_by(Event.id.desc()).limit(limit)
+        )
+    )
+
+
+def event_page(session: Session, *, kit_id: str, after_seq: int, limit: int) -> list[Event]:
+    """Stored events of one kit with seq > after_seq, in seq order (the kit's own events)."""
+    return list(
+        session.scalars(
             select(Event)
-            .where(Event.kit_id == kit_id)
-            .order_by(Event.seq.desc(), Event.id.desc())
+            .where(Event.kit_id == kit_id, Event.seq > after_seq)
+            .order_by(Event.seq, Event.id)
             .limit(limit)
         )
     )

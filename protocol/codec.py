@@ -8,13 +8,22 @@ from pydantic import ValidationError
 
 from protocol.errors import ProtocolError, RejectReason
 from protocol.limits import MAX_PAYLOAD_BYTES, SCHEMA_VERSION
-from protocol.models import Envelope, EventMessage, StatusMessage, TelemetryMessage
-from protocol.topics import Channel, KitTopic, parse_topic
+from protocol.models import (
+    AckMessage,
+    CommandMessage,
+    Envelope,
+    EventMessage,
+    StatusMessage,
+    TelemetryMessage,
+)
+from protocol.topics import AGENT_TO_CONTROLLER, Channel, KitTopic, parse_topic
 
 MESSAGE_TYPES: dict[Channel, type[Envelope]] = {
     Channel.TELEMETRY: TelemetryMessage,
     Channel.EVENTS: EventMessage,
     Channel.STATUS: StatusMessage,
+    Channel.ACK: AckMessage,
+    Channel.CMD: CommandMessage,
 }
 
 
@@ -25,17 +34,22 @@ def _short(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def decode(topic: str, payload: bytes) -> tuple[KitTopic, Envelope]:
-    """Check and parse one message from an agent; raise ProtocolError with the reason if bad."""
+def decode(
+    topic: str, payload: bytes, accept: frozenset[Channel] = AGENT_TO_CONTROLLER
+) -> tuple[KitTopic, Envelope]:
+    """Check and parse one message on a channel in `accept` (by default what agents send).
+
+    Raises ProtocolError with the reason for anything else.
+    """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(
             RejectReason.OVERSIZED, f"{len(payload)} bytes > limit {MAX_PAYLOAD_BYTES}"
         )
     kit_topic = parse_topic(topic)
     model = MESSAGE_TYPES.get(kit_topic.channel)
-    if model is None:
+    if model is None or kit_topic.channel not in accept:
         raise ProtocolError(
-            RejectReason.UNKNOWN_TOPIC, f"{kit_topic.channel.value} is not an agent topic"
+            RejectReason.UNKNOWN_TOPIC, f"{kit_topic.channel.value} is not accepted here"
         )
     try:
         raw = json.loads(payload)

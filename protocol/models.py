@@ -127,8 +127,25 @@ class Status(WireModel):
     """Retained presence (`kits/{id}/status`); `offline` is also the Last Will."""
 
     state: Literal["online", "offline"]
+    reason: str | None = Field(default=None, max_length=200)
     agent_version: str | None = None
     interval_s: float | None = Field(default=None, gt=0)
+
+
+class Ack(WireModel):
+    """The controller's commit watermark (`kits/{id}/ack`, retained)."""
+
+    watermark: NonNegativeInt = Field(
+        description="every message of this kit with seq <= watermark is committed"
+    )
+
+
+class Command(WireModel):
+    """Something the controller asks the agent to do (`kits/{id}/cmd`); `msg_id` is its id."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    expires_at: AwareDatetime | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
 
 
 class Envelope(WireModel):
@@ -164,6 +181,18 @@ class StatusMessage(Envelope):
     """An envelope carrying presence: state, not history, so its `seq` is not acknowledged."""
 
     body: Status
+
+
+class AckMessage(Envelope):
+    """An envelope carrying the ack watermark (controller messages use seq 0)."""
+
+    body: Ack
+
+
+class CommandMessage(Envelope):
+    """An envelope carrying a command."""
+
+    body: Command
 
 
 def new_msg_id() -> str:

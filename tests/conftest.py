@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: real broker, controller and agent processes."""
+"""Fixtures shared by every test: a real TLS broker and a real controller process."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker import MosquittoProcess
-from tests.support import Controller, start_broker
+from tests.support import Broker, Controller, start_broker
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
-    """A real Mosquitto on a free port."""
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A real Mosquitto with TLS, per-kit ACL and CRL, on a free port."""
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         pytest.fail("mosquitto is not installed: run `make test`, which installs it")
     proc = start_broker(tmp_path)
@@ -23,8 +22,8 @@ def broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
 
 
 @pytest.fixture
-def controller(tmp_path: Path, broker: MosquittoProcess) -> Iterator[Controller]:
+def controller(tmp_path: Path, broker: Broker) -> Iterator[Controller]:
     """A real `kitkeeper-controller serve` process on that broker, SQLite in tmp_path."""
-    proc = Controller(tmp_path, broker.port).start()
+    proc = Controller(tmp_path, broker).start()
     yield proc
     proc.stop()

@@ -1,4 +1,4 @@
-"""Real processes for tests: a Mosquitto broker, the controller and agents, on free ports."""
+"""Real processes for tests: a Mosquitto broker with TLS, the controller and agents, free ports."""
 
 from __future__ import annotations
 
@@ -6,19 +6,28 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.identity import generate_key, make_csr, save_identity
+from controller import pki
 from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
+HOSTS = ["127.0.0.1", "localhost"]
 
 
 def free_port() -> int:
@@ -35,7 +44,7 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval:
     while time.monotonic() < deadline:
         try:
             last = probe()
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, TypeError):
             last = None
         if last:
             return last
@@ -43,10 +52,91 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval:
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def http_get(url: str) -> tuple[int, Any]:
+@dataclass
+class Broker:
+    """A real Mosquitto with the generated TLS configuration and its device CA."""
+
+    process: MosquittoProcess
+    pki: pki.PkiPaths
+    dir: Path
+
+    @property
+    def port(self) -> int:
+        """The TLS listener's port."""
+        return self.process.port
+
+    def start(self) -> None:
+        """Start (again)."""
+        self.process.start()
+
+    def stop(self) -> None:
+        """Stop cleanly."""
+        self.process.stop()
+
+    def kill(self) -> None:
+        """Kill -9."""
+        self.process.kill()
+
+
+def start_broker(tmp: Path, port: int | None = None) -> Broker:
+    """A device CA under tmp/pki and a running TLS broker configured from it under tmp/broker."""
+    paths = pki.PkiPaths(tmp / "pki")
+    if not paths.exists():
+        pki.init_pki(paths.root, hosts=HOSTS, now=datetime.now(UTC))
+    process = MosquittoProcess(
+        BrokerConfig(port=port or free_port(), data_dir=tmp / "broker" / "data", pki=paths),
+        conf_dir=tmp / "broker",
+        log_path=tmp / "mosquitto.log",
+    )
+    process.start()
+    return Broker(process, paths, tmp / "broker")
+
+
+def provision_kit(
+    paths: pki.PkiPaths,
+    state_dir: Path,
+    kit_id: str,
+    *,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> None:
+    """Give a kit a key and a certificate from the CA, as enrolment would (without HTTP)."""
+    key = generate_key(state_dir / "kit.key")
+    now = datetime.now(UTC)
+    cert = pki.issue_certificate(
+        paths,
+        common_name=kit_id,
+        public_key=key.public_key(),
+        not_before=not_before or now - timedelta(minutes=5),
+        not_after=not_after or now + timedelta(days=365),
+    )
+    assert make_csr(key, kit_id)  # the same key a CSR would carry
+    save_identity(state_dir, cert_pem=pki.pem(cert), ca_pem=paths.ca_cert.read_bytes())
+
+
+def ssl_context(paths: pki.PkiPaths, cert_dir: Path | None = None) -> ssl.SSLContext:
+    """Trust the test CA (and present a kit's certificate when `cert_dir` has one)."""
+    context = ssl.create_default_context(cafile=str(paths.ca_cert))
+    if cert_dir is not None:
+        context.load_cert_chain(str(cert_dir / "kit.crt"), str(cert_dir / "kit.key"))
+    return context
+
+
+def mqtt_client(
+    broker: Broker, cert_dir: Path, client_id: str = ""
+) -> tuple[mqtt.Client, list[mqtt.MQTTMessage]]:
+    """A raw paho client with a kit's certificate; returns it and the list its messages land in."""
+    received: list[mqtt.MQTTMessage] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.tls_set_context(ssl_context(broker.pki, cert_dir))
+    client.on_message = lambda c, u, m: received.append(m)
+    return client, received
+
+
+def http_get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, Any]:
     """GET a URL; (status, parsed JSON or text)."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(url, timeout=5, context=context) as resp:
             body = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:
@@ -57,15 +147,16 @@ def http_get(url: str) -> tuple[int, Any]:
         return status, body.decode()
 
 
-def start_broker(tmp: Path, port: int | None = None) -> MosquittoProcess:
-    """A running Mosquitto on a free port, with its config and data under `tmp`."""
-    broker = MosquittoProcess(
-        BrokerConfig(port=port or free_port(), data_dir=tmp / "broker-data"),
-        conf_dir=tmp,
-        log_path=tmp / "mosquitto.log",
+def http_post(url: str, data: Any, context: ssl.SSLContext | None = None) -> tuple[int, Any]:
+    """POST JSON; (status, parsed JSON)."""
+    request = urllib.request.Request(
+        url, json.dumps(data).encode(), {"Content-Type": "application/json"}, method="POST"
     )
-    broker.start()
-    return broker
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
 
 
 class Proc:
@@ -111,11 +202,13 @@ class Proc:
 
 
 class Controller(Proc):
-    """`kitkeeper-controller serve` against a broker, with SQLite under `tmp`."""
+    """`kitkeeper-controller serve` against a broker, TLS from its CA, SQLite under `tmp`."""
 
-    def __init__(self, tmp: Path, mqtt_port: int, db: str | None = None) -> None:
+    def __init__(self, tmp: Path, broker: Broker, db: str | None = None, **env: str) -> None:
         self.http_port = free_port()
         self.db = db or f"sqlite:///{tmp / 'controller.db'}"
+        self.pki = broker.pki
+        self.context = ssl_context(broker.pki)
         super().__init__(
             [
                 str(BIN / "kitkeeper-controller"),
@@ -125,53 +218,103 @@ class Controller(Proc):
                 "--mqtt-host",
                 "127.0.0.1",
                 "--mqtt-port",
-                str(mqtt_port),
+                str(broker.port),
                 "--http-host",
                 "127.0.0.1",
                 "--http-port",
                 str(self.http_port),
+                "--pki-dir",
+                str(broker.pki.root),
+                "--broker-dir",
+                str(broker.dir),
             ],
             tmp / f"controller-{self.http_port}.log",
+            env=env,
         )
 
     @property
     def url(self) -> str:
-        """Base URL of its HTTP API."""
-        return f"http://127.0.0.1:{self.http_port}"
+        """Base URL of its HTTPS API."""
+        return f"https://127.0.0.1:{self.http_port}"
 
     def get(self, path: str) -> tuple[int, Any]:
         """GET a path of its API."""
-        return http_get(self.url + path)
+        return http_get(self.url + path, self.context)
 
-    def start(self) -> Controller:
-        """Start and wait until the API answers and ingest is connected."""
+    def post(self, path: str, data: Any) -> tuple[int, Any]:
+        """POST JSON to a path of its API."""
+        return http_post(self.url + path, data, self.context)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `kitkeeper-controller ARGS --db ... --pki-dir ...` against the same files."""
+        return subprocess.run(
+            [
+                str(BIN / "kitkeeper-controller"),
+                *args,
+                "--db",
+                self.db,
+                "--pki-dir",
+                str(self.pki.root),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def start(self, wait_connected: bool = True) -> Controller:
+        """Start and wait until the API answers (and ingest is connected)."""
         super().start()
         assert wait_for_port("127.0.0.1", self.http_port, 30), self.log()
-        wait_for(lambda: self.get("/healthz")[0] == 200, 30, "controller healthy")
+        if wait_connected:
+            wait_for(lambda: self.get("/healthz")[0] == 200, 30, "controller healthy")
         return self
 
 
 class Agent(Proc):
-    """`kitkeeper-agent run` for one kit."""
+    """`kitkeeper-agent run` for one kit, with a certificate from the broker's CA."""
 
-    def __init__(self, tmp: Path, mqtt_port: int, kit_id: str, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        broker: Broker,
+        kit_id: str,
+        interval: float = 1.0,
+        provision: bool = True,
+        **env: str,
+    ) -> None:
         self.kit_id = kit_id
         self.state_dir = tmp / f"agent-{kit_id}"
+        if provision and not (self.state_dir / "kit.crt").exists():
+            provision_kit(broker.pki, self.state_dir, kit_id)
         super().__init__(
             [
                 str(BIN / "kitkeeper-agent"),
                 "run",
-                "--kit-id",
-                kit_id,
                 "--mqtt-host",
                 "127.0.0.1",
                 "--mqtt-port",
-                str(mqtt_port),
+                str(broker.port),
                 "--interval",
                 str(interval),
                 "--state-dir",
                 str(self.state_dir),
             ],
             tmp / f"agent-{kit_id}.log",
-            env={"KITKEEPER_RECONNECT_MAX_DELAY": "2"},
+            env={"KITKEEPER_RECONNECT_MAX_DELAY": "2", "KITKEEPER_ACK_TIMEOUT": "5", **env},
         )
+
+    def last_seq(self) -> int:
+        """The last seq the agent handed out (read from its outbox; the agent may be stopped)."""
+        import sqlite3  # noqa: PLC0415
+
+        with sqlite3.connect(self.state_dir / "outbox.db") as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def outbox_size(self) -> int:
+        """Messages still waiting for the controller's acknowledgement."""
+        import sqlite3  # noqa: PLC0415
+
+        with sqlite3.connect(self.state_dir / "outbox.db") as db:
+            return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])

@@ -23,14 +23,16 @@ class KitSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     kit_id: str
+    lifecycle: str = Field(description="active, or lost / retired / returned (revoked)")
     online: bool
-    first_seen_at: datetime
-    last_seen_at: datetime
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
     status_changed_at: datetime | None
     hostname: str | None
     agent_version: str | None
     interval_s: float | None
     last_seq: int = Field(description="highest message sequence number stored for this kit")
+    acked_seq: int = Field(description="every message up to this seq is stored (the kit's ack)")
     latest_ts: datetime | None = Field(description="when the latest snapshot was taken on the kit")
     cpu_percent: float | None
     memory_percent: float | None
@@ -100,3 +102,31 @@ class TelemetryPage(BaseModel):
     next_after_seq: int | None = Field(
         description="pass as after_seq for the next page; null at end"
     )
+
+
+class EventPage(BaseModel):
+    """A page of stored events in seq order; ask again with `after_seq=next_after_seq`."""
+
+    kit_id: str
+    items: list[EventOut]
+    next_after_seq: int | None
+
+
+class EnrollRequest(BaseModel):
+    """A kit's enrolment: the one-time token and a CSR made with a key that stays on the kit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200)
+    csr_pem: str = Field(min_length=1, max_length=10_000)
+
+
+class EnrollResponse(BaseModel):
+    """The kit's certificate and where its broker is."""
+
+    kit_id: str
+    certificate_pem: str
+    ca_pem: str
+    not_after: datetime
+    mqtt_host: str
+    mqtt_port: int

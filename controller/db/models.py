@@ -23,8 +23,8 @@ class Kit(Base):
     __tablename__ = "kits"
 
     kit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    first_seen_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime]
+    first_seen_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     status_changed_at: Mapped[datetime | None]
     agent_version: Mapped[str | None] = mapped_column(String(64))
@@ -37,6 +37,9 @@ class Kit(Base):
     memory_percent: Mapped[float | None] = mapped_column(Float)
     disk_used_percent: Mapped[float | None] = mapped_column(Float)
     battery_percent: Mapped[float | None] = mapped_column(Float)
+    acked_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    seq_reset_at: Mapped[datetime | None]
+    lifecycle: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
 
 class Telemetry(Base):
@@ -76,3 +79,32 @@ class Event(Base):
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(String(2000))
     body: Mapped[dict[str, Any]]
+
+
+class EnrollToken(Base):
+    """A one-time enrolment token; only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "enroll_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    kit_id: Mapped[str] = mapped_column(String(64), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Certificate(Base):
+    """A kit certificate the CA issued (the public part only; the key never leaves the kit)."""
+
+    __tablename__ = "certificates"
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kit_id: Mapped[str] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    issued_at: Mapped[datetime]
+    issued_via: Mapped[str] = mapped_column(String(16))
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(String(32))

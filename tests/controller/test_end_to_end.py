@@ -10,15 +10,12 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psutil
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.broker import MosquittoProcess
 from protocol.limits import MAX_PAYLOAD_BYTES
-from tests.support import Agent, Controller, wait_for
+from tests.support import Agent, Broker, Controller, mqtt_client, provision_kit, wait_for
 
 
 def metric(controller: Controller, name: str, **labels: str) -> float:
@@ -37,9 +34,9 @@ def kit(controller: Controller, kit_id: str) -> dict | None:
 
 
 def test_agent_reports_real_figures_through_the_broker(
-    tmp_path: Path, broker: MosquittoProcess, controller: Controller
+    tmp_path: Path, broker: Broker, controller: Controller
 ) -> None:
-    agent = Agent(tmp_path, broker.port, "kit-e2e", interval=0.5).start()
+    agent = Agent(tmp_path, broker, "kit-e2e", interval=0.5).start()
     try:
         listed = wait_for(
             lambda: [k for k in controller.get("/api/v1/kits")[1]["items"] if k["last_seq"] >= 4],
@@ -58,7 +55,7 @@ def test_agent_reports_real_figures_through_the_broker(
         assert detail is not None
         assert detail["latest"]["memory"]["total_bytes"] == psutil.virtual_memory().total
         assert len(detail["history"]) >= 3
-        assert [e["kind"] for e in detail["events"]] == ["agent_started"]
+        assert [e["kind"] for e in detail["events"]] == ["kit_online", "agent_started"]
 
         status, page = controller.get("/api/v1/kits/kit-e2e/telemetry?after_seq=0&limit=2")
         assert status == 200
@@ -81,9 +78,9 @@ def test_agent_reports_real_figures_through_the_broker(
 
 
 def test_last_will_marks_a_killed_agent_offline(
-    tmp_path: Path, broker: MosquittoProcess, controller: Controller
+    tmp_path: Path, broker: Broker, controller: Controller
 ) -> None:
-    agent = Agent(tmp_path, broker.port, "kit-will", interval=1).start()
+    agent = Agent(tmp_path, broker, "kit-will", interval=1).start()
     wait_for(lambda: (k := kit(controller, "kit-will")) and k["online"], 20, "kit online")
     agent.stop(signal.SIGKILL)
     wait_for(lambda: kit(controller, "kit-will")["online"] is False, 10, "Last Will: offline")
@@ -116,9 +113,16 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("reason", "topic", "payload"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_is_rejected_counted_and_logged_and_the_controller_keeps_serving(
-    broker: MosquittoProcess, controller: Controller, reason: str, topic: str, payload: bytes
+    tmp_path: Path,
+    broker: Broker,
+    controller: Controller,
+    reason: str,
+    topic: str,
+    payload: bytes,
 ) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    # A kit with a valid certificate that sends garbage on its own topics.
+    provision_kit(broker.pki, tmp_path / "kit-x", "kit-x")
+    client, _ = mqtt_client(broker, tmp_path / "kit-x")
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
     try:
@@ -133,11 +137,11 @@ def test_bad_input_is_rejected_counted_and_logged_and_the_controller_keeps_servi
         assert reason in lines[0]
         assert "Traceback" not in controller.log()
         # Still alive and still ingesting: a good message after the bad one is stored.
-        client.publish("kits/kit-y/events", json.dumps(_good("kit-y")), qos=1).wait_for_publish(5)
-        wait_for(lambda: kit(controller, "kit-y"), 10, "a good message after the bad one")
+        assert kit(controller, "kit-x") is None
+        client.publish("kits/kit-x/events", json.dumps(_good("kit-x")), qos=1).wait_for_publish(5)
+        wait_for(lambda: kit(controller, "kit-x"), 10, "a good message after the bad one")
         assert controller.running
         assert controller.get("/healthz")[0] == 200
-        assert kit(controller, "kit-x") is None
     finally:
         client.loop_stop()
         client.disconnect()
@@ -155,9 +159,9 @@ def test_api_refuses_bad_requests_clearly(controller: Controller) -> None:
 
 @pytest.mark.slow
 def test_broker_down_for_30_seconds_then_everyone_reconnects(
-    tmp_path: Path, broker: MosquittoProcess, controller: Controller
+    tmp_path: Path, broker: Broker, controller: Controller
 ) -> None:
-    agent = Agent(tmp_path, broker.port, "kit-outage", interval=1).start()
+    agent = Agent(tmp_path, broker, "kit-outage", interval=1).start()
     try:
         wait_for(lambda: (k := kit(controller, "kit-outage")) and k["last_seq"] >= 2, 20, "data")
         broker.stop()

@@ -90,5 +90,10 @@ def test_events_are_stored_with_their_kind(sessions: sessionmaker[Session]) -> N
     with sessions.begin() as s:
         store.store_batch(s, [store.Received(Channel.EVENTS, msg, T0)] * 2)
     with sessions() as s:
-        events = store.recent_events(s, kit_id="k2", limit=10)
+        events = store.event_page(s, kit_id="k2", after_seq=0, limit=10)
         assert [(e.kind, e.message, e.seq) for e in events] == [("hotplug", "webcam", 9)]
+        # The controller's own record: a kit heard from for the first time is online.
+        assert [e.kind for e in store.recent_events(s, kit_id="k2", limit=10)] == [
+            "kit_online",
+            "hotplug",
+        ]

@@ -10,6 +10,7 @@ from controller import store
 from controller.api.deps import SessionDep, StateDep
 from controller.api.schemas import (
     EventOut,
+    EventPage,
     HistoryPoint,
     KitDetail,
     KitList,
@@ -79,5 +80,22 @@ def get_telemetry(
     return TelemetryPage(
         kit_id=kit_id,
         items=[TelemetryItem.model_validate(r) for r in rows],
+        next_after_seq=rows[-1].seq if len(rows) == limit else None,
+    )
+
+
+@router.get("/{kit_id}/events", response_model=EventPage)
+def get_events(
+    kit_id: KitIdPath,
+    session: SessionDep,
+    after_seq: Annotated[int, Query(ge=0, description="return events with seq > this")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
+) -> EventPage:
+    """Stored events from the kit in seq order (with telemetry, the kit's whole sequence)."""
+    _kit_or_404(session, kit_id)
+    rows = store.event_page(session, kit_id=kit_id, after_seq=after_seq, limit=limit)
+    return EventPage(
+        kit_id=kit_id,
+        items=[EventOut.model_validate(r) for r in rows],
         next_after_seq=rows[-1].seq if len(rows) == limit else None,
     )

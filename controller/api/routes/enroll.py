@@ -1,0 +1,69 @@
+"""Enrolment: a kit spends its one-time token on a certificate; anyone may fetch the CA."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cryptography import x509
+from fastapi import APIRouter, HTTPException, Response
+
+from controller import pki, trust
+from controller.api.deps import SessionDep, StateDep
+from controller.api.schemas import EnrollRequest, EnrollResponse
+from controller.errors import PkiError
+
+router = APIRouter(prefix="/api/v1", tags=["enrolment"])
+
+_STATUS = {
+    trust.TrustErrorKind.UNKNOWN_TOKEN: 401,
+    trust.TrustErrorKind.TOKEN_USED: 409,
+    trust.TrustErrorKind.TOKEN_EXPIRED: 410,
+    trust.TrustErrorKind.KIT_REVOKED: 403,
+    trust.TrustErrorKind.BAD_REQUEST: 422,
+}
+
+
+@router.get("/pki/ca.pem", response_class=Response)
+def ca_certificate(state: StateDep) -> Response:
+    """The device CA's certificate (public); kits check it against the pin in their token."""
+    paths = pki.PkiPaths(state.settings.pki_dir)
+    if not paths.exists():
+        raise HTTPException(status_code=404, detail="this controller has no device CA")
+    return Response(paths.ca_cert.read_bytes(), media_type="application/x-pem-file")
+
+
+@router.post(
+    "/enroll",
+    response_model=EnrollResponse,
+    status_code=201,
+    responses={s: {"description": k.value} for k, s in _STATUS.items()},
+)
+def enroll(request: EnrollRequest, session: SessionDep, state: StateDep) -> EnrollResponse:
+    """Spend a one-time token on a certificate for the CSR's key; nothing is issued on refusal."""
+    paths = pki.PkiPaths(state.settings.pki_dir)
+    if not paths.exists():
+        raise HTTPException(status_code=503, detail="this controller has no device CA")
+    settings = state.settings
+    try:
+        with session.begin():
+            kit_id, cert_pem = trust.enroll(
+                session,
+                token=request.token,
+                csr_pem=request.csr_pem,
+                paths=paths,
+                now=datetime.now(UTC),
+                days=settings.cert_days,
+            )
+    except trust.TrustError as exc:
+        raise HTTPException(status_code=_STATUS[exc.kind], detail=str(exc)) from exc
+    except PkiError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return EnrollResponse(
+        kit_id=kit_id,
+        certificate_pem=cert_pem.decode(),
+        ca_pem=paths.ca_cert.read_text(encoding="ascii"),
+        not_after=cert.not_valid_after_utc,
+        mqtt_host=settings.public_mqtt_host or settings.mqtt_host,
+        mqtt_port=settings.public_mqtt_port or settings.mqtt_port,
+    )

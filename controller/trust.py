@@ -1,0 +1,226 @@
+"""Device trust: enrolment tokens, enrolment, renewal, revocation, the CRL and the broker's ACL.
+
+Keyword-only functions over a Session and the CA's files; errors are `TrustError` with a kind
+that the HTTP routes map to a status. Only hashes of token secrets are stored, and only the public
+part of kit certificates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import signal
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from cryptography import x509
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from controller import broker, pki
+from controller.db.models import Certificate, EnrollToken, Kit
+from controller.errors import ControllerError, PkiError
+
+_LOGGER = logging.getLogger(__name__)
+
+PIN_LENGTH = 32
+REVOKING_LIFECYCLES = frozenset({"lost", "retired", "returned"})
+LIFECYCLES = frozenset({"active"}) | REVOKING_LIFECYCLES
+
+
+class TrustErrorKind(StrEnum):
+    """Why a trust operation was refused."""
+
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105 - a reason, not a secret
+    TOKEN_USED = "token_used"  # noqa: S105
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105
+    KIT_REVOKED = "kit_revoked"
+    BAD_REQUEST = "bad_request"
+
+
+class TrustError(ControllerError):
+    """A trust operation refused, with the reason in words."""
+
+    def __init__(self, kind: TrustErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _ensure_kit(session: Session, kit_id: str) -> Kit:
+    kit = session.get(Kit, kit_id)
+    if kit is None:
+        kit = Kit(kit_id=kit_id, online=False, last_seq=0, acked_seq=0, lifecycle="active")
+        session.add(kit)
+    return kit
+
+
+def create_token(
+    session: Session, *, kit_id: str, paths: pki.PkiPaths, now: datetime, ttl: timedelta
+) -> str:
+    """Make a one-time enrolment token `<kit id>:<secret>:<CA pin>`; only its hash is stored."""
+    _, ca_cert = pki.load_ca(paths)
+    kit = _ensure_kit(session, kit_id)
+    if kit.lifecycle in REVOKING_LIFECYCLES:
+        raise TrustError(
+            TrustErrorKind.KIT_REVOKED,
+            f"kit {kit_id} is marked {kit.lifecycle}; mark it active before enrolling it again",
+        )
+    secret = secrets.token_urlsafe(24)
+    session.add(
+        EnrollToken(kit_id=kit_id, secret_hash=_hash(secret), created_at=now, expires_at=now + ttl)
+    )
+    return f"{kit_id}:{secret}:{pki.fingerprint(ca_cert)[:PIN_LENGTH]}"
+
+
+def _record(
+    session: Session, *, kit_id: str, cert: x509.Certificate, now: datetime, via: str
+) -> None:
+    session.add(
+        Certificate(
+            serial=format(cert.serial_number, "x"),
+            kit_id=kit_id,
+            fingerprint=pki.fingerprint(cert),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            issued_at=now,
+            issued_via=via,
+        )
+    )
+
+
+def enroll(
+    session: Session,
+    *,
+    token: str,
+    csr_pem: str,
+    paths: pki.PkiPaths,
+    now: datetime,
+    days: int,
+) -> tuple[str, bytes]:
+    """Spend a token on a CSR; returns (kit id, certificate PEM). Nothing is issued on refusal."""
+    parts = token.strip().split(":")
+    if len(parts) != 3 or not all(parts):
+        raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "unknown enrolment token")
+    kit_id, secret, _ = parts
+    row = session.scalar(
+        select(EnrollToken).where(
+            EnrollToken.secret_hash == _hash(secret), EnrollToken.kit_id == kit_id
+        )
+    )
+    if row is None:
+        raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "unknown enrolment token")
+    if row.used_at is not None:
+        raise TrustError(
+            TrustErrorKind.TOKEN_USED,
+            f"this enrolment token was already used at {row.used_at:%Y-%m-%d %H:%M} UTC; "
+            "create a new one",
+        )
+    if row.expires_at <= now:
+        raise TrustError(
+            TrustErrorKind.TOKEN_EXPIRED,
+            f"this enrolment token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC; "
+            "create a new one",
+        )
+    kit = _ensure_kit(session, kit_id)
+    if kit.lifecycle in REVOKING_LIFECYCLES:
+        raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} is marked {kit.lifecycle}")
+    try:
+        cert = pki.sign_csr(paths, csr_pem.encode(), kit_id=kit_id, now=now, days=days)
+    except PkiError as exc:
+        raise TrustError(TrustErrorKind.BAD_REQUEST, str(exc)) from exc
+    # One-time: only the request that flips used_at from NULL gets the certificate.
+    spent = session.execute(
+        update(EnrollToken)
+        .where(EnrollToken.id == row.id, EnrollToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise TrustError(TrustErrorKind.TOKEN_USED, "this enrolment token was already used")
+    _record(session, kit_id=kit_id, cert=cert, now=now, via="enroll")
+    _LOGGER.info("kit %s enrolled, certificate %x", kit_id, cert.serial_number)
+    return kit_id, pki.pem(cert)
+
+
+def renew(
+    session: Session, *, kit_id: str, csr_pem: str, paths: pki.PkiPaths, now: datetime, days: int
+) -> bytes:
+    """Issue a fresh certificate to a kit that asked over its own authenticated MQTT channel."""
+    kit = session.get(Kit, kit_id)
+    if kit is None or kit.lifecycle in REVOKING_LIFECYCLES:
+        raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} may not renew")
+    try:
+        cert = pki.sign_csr(paths, csr_pem.encode(), kit_id=kit_id, now=now, days=days)
+    except PkiError as exc:
+        raise TrustError(TrustErrorKind.BAD_REQUEST, str(exc)) from exc
+    _record(session, kit_id=kit_id, cert=cert, now=now, via="renew")
+    _LOGGER.info("kit %s renewed, certificate %x", kit_id, cert.serial_number)
+    return pki.pem(cert)
+
+
+def set_lifecycle(session: Session, *, kit_id: str, lifecycle: str, now: datetime) -> list[str]:
+    """Mark a kit; lost, retired or returned revokes its certificates. Returns revoked serials."""
+    if lifecycle not in LIFECYCLES:
+        raise TrustError(
+            TrustErrorKind.BAD_REQUEST,
+            f"unknown kit state {lifecycle!r}; one of {', '.join(sorted(LIFECYCLES))}",
+        )
+    kit = _ensure_kit(session, kit_id)
+    kit.lifecycle = lifecycle
+    if lifecycle not in REVOKING_LIFECYCLES:
+        return []
+    certs = session.scalars(
+        select(Certificate).where(Certificate.kit_id == kit_id, Certificate.revoked_at.is_(None))
+    ).all()
+    for cert in certs:
+        cert.revoked_at = now
+        cert.revoke_reason = lifecycle
+    _LOGGER.warning("kit %s marked %s: %d certificates revoked", kit_id, lifecycle, len(certs))
+    return [c.serial for c in certs]
+
+
+def revoked_kits(session: Session) -> list[str]:
+    """Kits whose every right on the broker is withdrawn."""
+    return list(
+        session.scalars(
+            select(Kit.kit_id).where(Kit.lifecycle.in_(REVOKING_LIFECYCLES)).order_by(Kit.kit_id)
+        )
+    )
+
+
+def publish_revocations(
+    session: Session, *, paths: pki.PkiPaths, broker_dir: Path, now: datetime
+) -> bool:
+    """Rewrite the CRL and the broker's ACL, then make the broker reload; True if it was told."""
+    revoked = [
+        (int(serial, 16), at)
+        for serial, at in session.execute(
+            select(Certificate.serial, Certificate.revoked_at).where(
+                Certificate.revoked_at.is_not(None)
+            )
+        )
+        if at is not None
+    ]
+    pki.write_crl(paths, revoked, now=now)
+    if (broker_dir / broker.ACL_FILE).exists():
+        broker.write_acl(broker_dir, revoked_kits=revoked_kits(session))
+    return reload_broker(broker_dir)
+
+
+def reload_broker(broker_dir: Path) -> bool:
+    """SIGHUP the broker whose pid file is in `broker_dir` (it re-reads its CRL and ACL)."""
+    pid_file = broker_dir / broker.PID_FILE
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        _LOGGER.warning("could not make the broker reload (%s): %s", pid_file, exc)
+        return False
+    _LOGGER.info("broker %d told to reload its CRL and ACL", pid)
+    return True
