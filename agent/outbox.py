@@ -169,7 +169,7 @@ class Outbox:
             ).fetchone()
             self._drop(int(aged), reason="age")
         if self._count > self.bounds.max_messages or self._bytes > self.bounds.max_bytes:
-            over = max(self._count - self.bounds.max_messages, 1)
+            over = self._count - self.bounds.max_messages + 1  # +1: room for the gap event
             self._drop(max(over, self.bounds.drop_chunk), reason="size")
 
     def _drop(self, n: int, *, reason: str) -> None:
