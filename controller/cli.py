@@ -244,6 +244,7 @@ def _kit(args: argparse.Namespace) -> int:
     sys.stdout.write(f"kit {args.kit_id} marked {args.state}\n")
     if serials:
         sys.stdout.write(f"  revoked certificates: {', '.join(serials)}\n")
+    if args.state != "active":
         sys.stdout.write(
             "  broker reloaded its CRL and ACL\n"
             if reloaded

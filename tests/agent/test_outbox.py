@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from agent.errors import ConfigError
 from agent.outbox import Bounds, Outbox
 from protocol.codec import decode
 from protocol.models import Event, EventMessage
@@ -126,9 +126,6 @@ def test_byte_bound(tmp_path: Path) -> None:
 
 
 def test_unusable_outbox_is_a_clear_error(tmp_path: Path) -> None:
-    from agent.errors import ConfigError
-
     (tmp_path / "o.db").write_text("not a database")
     with pytest.raises(ConfigError, match="cannot open the outbox"):
         Outbox(tmp_path / "o.db", kit_id="k")
-    assert json  # keep the import honest for payload checks above

@@ -108,7 +108,7 @@ def test_long_outage_is_buffered_and_replayed_in_order(
     stop_when_acknowledged(controller, [agent])
     assert_exactly_once(controller, agent)
     # In order: the replayed snapshots were stored in seq order.
-    status, page = controller.get("/api/v1/kits/kit-far/telemetry?after_seq=0&limit=1000")
+    _, page = controller.get("/api/v1/kits/kit-far/telemetry?after_seq=0&limit=1000")
     by_arrival = sorted(page["items"], key=lambda i: i["received_at"])
     assert [i["seq"] for i in by_arrival] == sorted(i["seq"] for i in by_arrival)
 
@@ -141,5 +141,5 @@ def test_past_its_bound_the_agent_drops_oldest_first_and_says_so(
     kept_inside = {s for s in seqs if min(lost) < s < max(lost)}
     assert kept_inside <= gap_seqs, sorted(kept_inside - gap_seqs)
     assert max(lost) < produced - 10, "the newest messages were kept"
-    status, kit = controller.get("/api/v1/kits/kit-full")
+    _, kit = controller.get("/api/v1/kits/kit-full")
     assert kit["acked_seq"] == produced, "the watermark passed over the dropped span"
