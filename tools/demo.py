@@ -1,7 +1,8 @@
-"""`make demo`: a broker, a controller and one agent for this machine, until Ctrl-C.
+"""`make demo`: a TLS broker, a controller and one enrolled agent for this machine, until Ctrl-C.
 
-Everything lives under var/demo/ (configuration, database, logs); run it again and the kit's history
-is still there.
+Everything lives under var/demo/ (device CA, broker configuration, database, logs, the kit's key);
+run it again and the kit's history is still there. The first run creates the device CA and enrols
+this machine's kit with a one-time token, exactly as a technician would.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ import argparse
 import json
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.config import default_kit_id
+from agent.identity import load_identity
+from controller import pki
 from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
 from controller.errors import ConfigError
 
@@ -35,13 +40,66 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
+PKI = pki.PkiPaths(VAR / "pki")
+
+
+def _context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(PKI.ca_cert))
+
+
 def _kit_visible(http_port: int, kit_id: str) -> bool:
-    url = f"http://127.0.0.1:{http_port}/api/v1/kits"
+    url = f"https://127.0.0.1:{http_port}/api/v1/kits"
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(url, timeout=2, context=_context()) as resp:
             return any(k["kit_id"] == kit_id for k in json.load(resp)["items"])
     except OSError:
         return False
+
+
+def _enroll(http_port: int, kit_id: str, agent_dir: Path) -> bool:
+    """Enrol this machine's kit the way a technician would: token, then `kitkeeper-agent enroll`."""
+    db = f"sqlite:///{VAR / 'kitkeeper.db'}"
+    token = subprocess.run(
+        [
+            str(BIN / "kitkeeper-controller"),
+            "enroll-token",
+            "create",
+            "--kit-id",
+            kit_id,
+            "--db",
+            db,
+            "--pki-dir",
+            str(PKI.root),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if token.returncode != 0:
+        print(f"demo: cannot create an enrolment token: {token.stderr.strip()}", file=sys.stderr)
+        return False
+    enrolled = subprocess.run(
+        [
+            str(BIN / "kitkeeper-agent"),
+            "enroll",
+            "--controller",
+            f"https://127.0.0.1:{http_port}",
+            "--token",
+            token.stdout.strip(),
+            "--state-dir",
+            str(agent_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if enrolled.returncode != 0:
+        print(f"demo: enrolment failed: {enrolled.stderr.strip()}", file=sys.stderr)
+        return False
+    print(f"demo: kit {kit_id} enrolled (key and certificate in {agent_dir})")
+    return True
 
 
 def _print_urls(base: str, kit_id: str, mqtt_port: int) -> None:
@@ -50,7 +108,10 @@ def _print_urls(base: str, kit_id: str, mqtt_port: int) -> None:
     print(f"  telemetry   {base}/api/v1/kits/{kit_id}/telemetry?after_seq=0&limit=10")
     print(f"  API docs    {base}/docs")
     print(f"  health      {base}/healthz    metrics {base}/metrics")
-    print(f"  broker      mqtt://127.0.0.1:{mqtt_port}  (logs and data in {VAR})")
+    print(f"  broker      mqtts://127.0.0.1:{mqtt_port}  (logs and data in {VAR})")
+    print(
+        f"  the API is HTTPS from the demo's own CA: curl --cacert {PKI.ca_cert} {base}/api/v1/kits"
+    )
     print("Press Ctrl-C to stop the broker, the controller and the agent.\n", flush=True)
 
 
@@ -77,6 +138,31 @@ def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.kill()
 
 
+def _ensure_pki() -> None:
+    if not PKI.exists():
+        hosts = ["127.0.0.1", "localhost", socket.gethostname()]
+        pki.init_pki(PKI.root, hosts=hosts, now=datetime.now(UTC))
+        print(f"demo: device CA created in {PKI.root}")
+
+
+def _controller_args(mqtt: list[str], http_port: int) -> list[str]:
+    return [
+        str(BIN / "kitkeeper-controller"),
+        "serve",
+        "--db",
+        f"sqlite:///{VAR / 'kitkeeper.db'}",
+        *mqtt,
+        "--http-host",
+        "127.0.0.1",
+        "--http-port",
+        str(http_port),
+        "--pki-dir",
+        str(PKI.root),
+        "--broker-dir",
+        str(VAR / "broker"),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mqtt-port", type=int, default=1884)
@@ -87,11 +173,14 @@ def main() -> int:
     if not _ports_free(args):
         return 2
     VAR.mkdir(parents=True, exist_ok=True)
-    kit_id = default_kit_id()
     started = time.monotonic()
+    _ensure_pki()
+    agent_dir = VAR / "agent"
+    identity = load_identity(agent_dir)
+    kit_id = identity.kit_id if identity else default_kit_id()
     broker = MosquittoProcess(
-        BrokerConfig(port=args.mqtt_port, data_dir=VAR / "broker-data"),
-        conf_dir=VAR,
+        BrokerConfig(port=args.mqtt_port, data_dir=VAR / "broker" / "data", pki=PKI),
+        conf_dir=VAR / "broker",
         log_path=VAR / "mosquitto.log",
     )
     try:
@@ -100,35 +189,16 @@ def main() -> int:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     mqtt = ["--mqtt-host", "127.0.0.1", "--mqtt-port", str(args.mqtt_port)]
-    controller = _spawn(
-        [
-            str(BIN / "kitkeeper-controller"),
-            "serve",
-            "--db",
-            f"sqlite:///{VAR / 'kitkeeper.db'}",
-            *mqtt,
-            "--http-host",
-            "127.0.0.1",
-            "--http-port",
-            str(args.http_port),
-        ],
-        VAR / "controller.log",
-    )
-    agent = _spawn(
-        [
-            str(BIN / "kitkeeper-agent"),
-            "run",
-            "--kit-id",
-            kit_id,
-            *mqtt,
-            "--interval",
-            str(args.interval),
-            "--state-dir",
-            str(VAR / "agent"),
-        ],
-        VAR / "agent.log",
-    )
-    children = {"controller": controller, "agent": agent}
+    controller = _spawn(_controller_args(mqtt, args.http_port), VAR / "controller.log")
+    agent_args = [
+        str(BIN / "kitkeeper-agent"),
+        "run",
+        *mqtt,
+        "--interval",
+        str(args.interval),
+        "--state-dir",
+        str(agent_dir),
+    ]
 
     stopping = False
 
@@ -138,11 +208,16 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    agent: subprocess.Popen[bytes] | None = None
     try:
         if not wait_for_port("127.0.0.1", args.http_port, 30):
             print(f"demo: the controller did not start; see {VAR / 'controller.log'}")
             return 1
-        base = f"http://127.0.0.1:{args.http_port}"
+        if identity is None and not _enroll(args.http_port, kit_id, agent_dir):
+            return 1
+        agent = _spawn(agent_args, VAR / "agent.log")
+        children = {"controller": controller, "agent": agent}
+        base = f"https://127.0.0.1:{args.http_port}"
         while not stopping and not _kit_visible(args.http_port, kit_id):
             if time.monotonic() - started > 30:
                 print(f"demo: kit {kit_id} not visible after 30 s; see the logs in {VAR}")
@@ -158,7 +233,7 @@ def main() -> int:
                     stopping = True
             time.sleep(0.5)
     finally:
-        _stop_all([agent, controller])
+        _stop_all([p for p in (agent, controller) if p is not None])
         broker.stop()
         print("demo: stopped")
     return 0
