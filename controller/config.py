@@ -71,7 +71,7 @@ class ControllerSettings(BaseSettings):
         description="A kit is offline when its last message is older than this many intervals.",
     )
     ack_delay: float = Field(
-        default=0.2,
+        default=2.0,
         ge=0,
         le=10,
         description="Acks to one kit are coalesced for at most this many seconds.",

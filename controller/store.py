@@ -6,10 +6,10 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,13 +40,51 @@ class StoreResult:
     watermarks: dict[str, int] = field(default_factory=dict)
     """Per kit with data in the batch: everything up to this seq is committed (send as ack)."""
     inserted: set[tuple[str, str]] = field(default_factory=set)
-    """(kit_id, msg_id) of the messages stored for the first time."""
+    """(kit_id, msg_id) stored for the first time: every new event, and each new snapshot at or
+    below its kit's watermark (the sign of a kit whose outbox started again)."""
 
 
 def _insert(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
+
+
+def _db_time(dialect: str) -> Any:
+    """How the driver takes a UTC datetime: SQLite keeps SQLAlchemy's text form."""
+    if dialect != "sqlite":
+        return lambda value: value
+
+    def to_text(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+
+    return to_text
+
+
+def _executemany(session: Session, sql: str, names: list[str], rows: list[dict[str, Any]]) -> int:
+    """Run `sql` (with `{name}` placeholders) for every row through the driver directly.
+
+    The ingest hot path: SQLAlchemy's per-parameter type processing costs more than the insert
+    itself. Columns whose name ends in `_at` or is `ts` are datetimes; the rest pass as they are
+    (JSON as text). Returns the rows changed.
+    """
+    dialect = session.get_bind().dialect.name
+    style = ":{}" if dialect == "sqlite" else "%({})s"
+    statement = sql.format(**{n: style.format(n) for n in names})
+    to_db = _db_time(dialect)
+    times = [n for n in names if n.endswith(("_at", "_ts")) or n == "ts"]
+    for row in rows:
+        for n in times:
+            row[n] = to_db(row[n])
+    result = session.connection().exec_driver_sql(statement, rows)
+    return int(result.rowcount)
+
+
+_FIGURES = ("cpu_percent", "memory_percent", "disk_used_percent", "battery_percent")
 
 
 def key_figures(body: TelemetryBody) -> dict[str, float | None]:
@@ -60,6 +98,17 @@ def key_figures(body: TelemetryBody) -> dict[str, float | None]:
     }
 
 
+_JSON_CACHE: dict[int, str] = {}
+
+
+def _body_json(msg: Envelope) -> str:
+    """The body as JSON text, serialised once per message within a batch."""
+    text = _JSON_CACHE.get(id(msg))
+    if text is None:
+        text = _JSON_CACHE[id(msg)] = msg.body.model_dump_json()
+    return text
+
+
 def _event_row(msg: Envelope, received_at: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {
         "kit_id": msg.kit_id,
@@ -67,7 +116,7 @@ def _event_row(msg: Envelope, received_at: datetime) -> dict[str, Any]:
         "msg_id": msg.msg_id,
         "ts": msg.ts,
         "received_at": received_at,
-        "body": msg.body.model_dump(mode="json"),
+        "body": _body_json(msg),  # JSON text: the column takes it as it is
     }
     if isinstance(msg, EventMessage):
         row |= {
@@ -78,24 +127,54 @@ def _event_row(msg: Envelope, received_at: datetime) -> dict[str, Any]:
     return row
 
 
-def _insert_history(session: Session, items: list[Received], result: StoreResult) -> None:
-    rows: dict[Channel, list[dict[str, Any]]] = {Channel.TELEMETRY: [], Channel.EVENTS: []}
+def _insert_history(
+    session: Session, items: list[Received], kits: dict[str, _KitState], result: StoreResult
+) -> None:
+    telemetry: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    below: list[tuple[str, str]] = []
     for item in items:
-        if item.channel in rows:
-            rows[item.channel].append(_event_row(item.message, item.received_at))
-    for channel, model in ((Channel.TELEMETRY, Telemetry), (Channel.EVENTS, Event)):
-        if not rows[channel]:
-            continue
-        table = model.__table__
+        if item.channel is Channel.TELEMETRY:
+            telemetry.append(_event_row(item.message, item.received_at))
+            if item.message.seq <= kits[item.message.kit_id].acked_seq:
+                below.append((item.message.kit_id, item.message.msg_id))
+        elif item.channel is Channel.EVENTS:
+            events.append(_event_row(item.message, item.received_at))
+    if events:
+        # Events are few and some are acted on: know exactly which ones are new.
+        table = Event.__table__
         stmt = (
             _insert(session, table)  # type: ignore[arg-type]
             .on_conflict_do_nothing(index_elements=["kit_id", "msg_id"])
             .returning(table.c.kit_id, table.c.msg_id)
         )
-        inserted = {(k, m) for k, m in session.execute(stmt, rows[channel]).all()}
+        inserted = {(k, m) for k, m in session.execute(stmt, events).all()}
         result.inserted |= inserted
-        result.stored[channel] += len(inserted)
-        result.duplicates += len(rows[channel]) - len(inserted)
+        result.stored[Channel.EVENTS] += len(inserted)
+        result.duplicates += len(events) - len(inserted)
+    if telemetry:
+        # The hot path: a plain executemany. Only a snapshot at or below its kit's watermark
+        # can tell something (a duplicate, or a kit whose outbox started again): look those up.
+        if below:
+            known = set(
+                session.execute(
+                    select(Telemetry.kit_id, Telemetry.msg_id).where(
+                        tuple_(Telemetry.kit_id, Telemetry.msg_id).in_(below)
+                    )
+                ).all()
+            )
+            result.inserted |= set(below) - known
+        names = ["kit_id", "seq", "msg_id", "ts", "received_at", "body"]
+        added = _executemany(
+            session,
+            f"INSERT INTO telemetry ({', '.join(names)}) "  # noqa: S608 - names are ours
+            f"VALUES ({', '.join('{' + n + '}' for n in names)}) "
+            "ON CONFLICT (kit_id, msg_id) DO NOTHING",
+            names,
+            telemetry,
+        )
+        result.stored[Channel.TELEMETRY] += added
+        result.duplicates += len(telemetry) - added
 
 
 def presence_event(kit_id: str, *, online: bool, reason: str, at: datetime) -> dict[str, Any]:
@@ -114,8 +193,50 @@ def presence_event(kit_id: str, *, online: bool, reason: str, at: datetime) -> d
     }
 
 
+class _Presence(Protocol):
+    kit_id: str
+    online: bool
+    status_changed_at: datetime | None
+
+
+@dataclass(slots=True)
+class _KitState:
+    """The columns of one kit that a batch reads and writes (never the latest snapshot itself)."""
+
+    kit_id: str
+    online: bool
+    status_changed_at: datetime | None
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    last_seq: int
+    acked_seq: int
+    seq_reset_at: datetime | None
+    latest_ts: datetime | None
+    interval_s: float | None
+    agent_version: str | None
+    latest: TelemetryMessage | None = None
+    loaded: tuple[Any, ...] = ()
+
+    def rare(self) -> tuple[Any, ...]:
+        """The columns that seldom change (written only when they did)."""
+        return tuple(getattr(self, n) for n in _RARE)
+
+
+_STATE_COLUMNS = [
+    getattr(Kit, f) for f in _KitState.__dataclass_fields__ if f not in ("latest", "loaded")
+]
+_RARE = (
+    "online",
+    "status_changed_at",
+    "first_seen_at",
+    "seq_reset_at",
+    "interval_s",
+    "agent_version",
+)
+
+
 def _set_online(
-    kit: Kit, online: bool, reason: str, at: datetime, transitions: list[dict[str, Any]]
+    kit: _Presence, online: bool, reason: str, at: datetime, transitions: list[dict[str, Any]]
 ) -> bool:
     if kit.online == online and kit.status_changed_at is not None:
         return False
@@ -125,11 +246,14 @@ def _set_online(
     return True
 
 
-def _update_kits(session: Session, items: list[Received], kits: dict[str, Kit]) -> bool:
+def _apply(items: list[Received], kits: dict[str, _KitState]) -> tuple[bool, list[dict[str, Any]]]:
+    """Fold a batch into the kits' state, in arrival order; returns presence transitions."""
     status_changed = False
     transitions: list[dict[str, Any]] = []
     for item in items:  # arrival order: the last status wins
         msg, kit, at = item.message, kits[item.message.kit_id], item.received_at
+        if kit.first_seen_at is None:
+            kit.first_seen_at = at
         kit.last_seen_at = at if kit.last_seen_at is None else max(kit.last_seen_at, at)
         if isinstance(msg, StatusMessage):
             reason = msg.body.reason or ("connected" if msg.body.state == "online" else "gone")
@@ -143,20 +267,47 @@ def _update_kits(session: Session, items: list[Received], kits: dict[str, Kit]) 
             # A fresh message (not a replay) from a kit we had given up on: it is back.
             status_changed |= _set_online(kit, True, "heartbeat resumed", at, transitions)
         if isinstance(msg, TelemetryMessage) and (kit.latest_ts is None or msg.ts >= kit.latest_ts):
-            body = msg.body
             kit.latest_ts = msg.ts
-            kit.latest = body.model_dump(mode="json")
-            kit.hostname = body.hostname
-            kit.agent_version = body.agent_version
-            kit.interval_s = body.interval_s
-            for name, value in key_figures(body).items():
-                setattr(kit, name, value)
-    if transitions:
-        session.execute(_insert(session, Event.__table__), transitions)  # type: ignore[arg-type]
-    return status_changed
+            kit.latest = msg
+            kit.interval_s = msg.body.interval_s
+            kit.agent_version = msg.body.agent_version
+    return status_changed, transitions
 
 
-def _stored_seqs(session: Session, kit: Kit, above: int) -> tuple[set[int], list[tuple[int, int]]]:
+def _write_kits(session: Session, kits: dict[str, _KitState]) -> None:
+    """A few executemany UPDATEs: what every kit in the batch changed, then the rarer columns."""
+    common = ["last_seen_at", "last_seq", "acked_seq"]
+    latest = [*common, "latest_ts", "latest", "hostname", *_FIGURES]
+    plain, fresh, rare = [], [], []
+    for kit in kits.values():
+        row: dict[str, Any] = {"k": kit.kit_id} | {name: getattr(kit, name) for name in common}
+        if kit.latest is None:
+            plain.append(row)
+        else:
+            body = kit.latest.body
+            row |= {
+                "latest_ts": kit.latest_ts,
+                "latest": _body_json(kit.latest),
+                "hostname": body.hostname,
+                **key_figures(body),
+            }
+            fresh.append(row)
+        if kit.rare() != kit.loaded:
+            rare.append({"k": kit.kit_id} | dict(zip(_RARE, kit.rare(), strict=True)))
+    for rows, names in ((plain, common), (fresh, latest), (rare, list(_RARE))):
+        if rows:
+            sets = ", ".join(f"{n} = {{{n}}}" for n in names)
+            _executemany(
+                session,
+                f"UPDATE kits SET {sets} WHERE kit_id = {{k}}",  # noqa: S608 - names are ours
+                [*names, "k"],
+                rows,
+            )
+
+
+def _stored_seqs(
+    session: Session, kit: _KitState, above: int
+) -> tuple[set[int], list[tuple[int, int]]]:
     """Seqs of one kit stored above `above` (this life of its outbox only), and its gap spans."""
     seqs: set[int] = set()
     gaps: list[tuple[int, int]] = []
@@ -191,7 +342,7 @@ def _advance(watermark: int, seqs: set[int], gaps: list[tuple[int, int]]) -> int
 
 
 def _update_watermarks(
-    session: Session, items: list[Received], kits: dict[str, Kit], result: StoreResult
+    session: Session, items: list[Received], kits: dict[str, _KitState], result: StoreResult
 ) -> None:
     by_kit: dict[str, list[Received]] = {}
     for item in items:
@@ -233,35 +384,47 @@ def _update_watermarks(
         result.watermarks[kit_id] = watermark
 
 
+def _load_kits(session: Session, kit_ids: list[str]) -> dict[str, _KitState]:
+    return {
+        row.kit_id: _KitState(*row)
+        for row in session.execute(
+            select(*_STATE_COLUMNS).where(Kit.kit_id.in_(kit_ids)).with_for_update()
+        )
+    }
+
+
 def store_batch(session: Session, items: list[Received]) -> StoreResult:
     """Store a batch in the caller's transaction; a message already stored is counted, not added.
 
     The kits' ack watermarks advance in the same transaction, so a watermark is never ahead of
-    what is committed.
+    what is committed. Core statements throughout: this is the ingest hot path.
     """
     result = StoreResult()
     if not items:
         return result
     kit_ids = sorted({item.message.kit_id for item in items})
-    session.execute(
-        _insert(session, Kit.__table__).on_conflict_do_nothing(index_elements=["kit_id"]),  # type: ignore[arg-type]
-        [
-            {"kit_id": k, "online": False, "last_seq": 0, "acked_seq": 0, "lifecycle": "active"}
-            for k in kit_ids
-        ],
-    )
-    kits = {
-        kit.kit_id: kit
-        for kit in session.scalars(select(Kit).where(Kit.kit_id.in_(kit_ids)).with_for_update())
-    }
-    for item in items:
-        kit = kits[item.message.kit_id]
-        if kit.first_seen_at is None:
-            kit.first_seen_at = item.received_at
-    _insert_history(session, items, result)
+    kits = _load_kits(session, kit_ids)
+    if len(kits) < len(kit_ids):  # kits heard from for the first time
+        session.execute(
+            _insert(session, Kit.__table__).on_conflict_do_nothing(index_elements=["kit_id"]),  # type: ignore[arg-type]
+            [
+                {"kit_id": k, "online": False, "last_seq": 0, "acked_seq": 0, "lifecycle": "active"}
+                for k in kit_ids
+                if k not in kits
+            ],
+        )
+        kits |= _load_kits(session, [k for k in kit_ids if k not in kits])
+    for kit in kits.values():
+        kit.loaded = kit.rare()
+    _JSON_CACHE.clear()
+    _insert_history(session, items, kits, result)
     result.stored[Channel.STATUS] += sum(1 for i in items if i.channel is Channel.STATUS)
-    result.status_changed = _update_kits(session, items, kits)
+    result.status_changed, transitions = _apply(items, kits)
+    if transitions:
+        session.execute(_insert(session, Event.__table__), transitions)  # type: ignore[arg-type]
     _update_watermarks(session, items, kits, result)
+    _write_kits(session, kits)
+    _JSON_CACHE.clear()
     return result
 
 

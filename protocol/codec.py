@@ -52,6 +52,18 @@ def decode(
             RejectReason.UNKNOWN_TOPIC, f"{kit_topic.channel.value} is not accepted here"
         )
     try:
+        # The common case first: one pass in pydantic's own JSON parser.
+        message = model.model_validate_json(payload)
+    except ValidationError:
+        pass  # find out why below, for the right reason
+    else:
+        if message.kit_id != kit_topic.kit_id:
+            raise ProtocolError(
+                RejectReason.KIT_MISMATCH,
+                f"envelope kit_id {message.kit_id!r} on topic of kit {kit_topic.kit_id!r}",
+            )
+        return kit_topic, message
+    try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(RejectReason.MALFORMED_JSON, str(exc)) from None
