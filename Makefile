@@ -10,7 +10,7 @@ DEMO_HTTP_PORT ?= 8000
 DEMO_INTERVAL ?= 5
 APT_PACKAGES := mosquitto mosquitto-clients
 
-.PHONY: demo test lint typecheck pytest system-deps venv clean
+.PHONY: demo test lint typecheck pytest system-deps venv clean bench bench-ingest
 
 venv: $(STAMP)
 
@@ -45,6 +45,13 @@ pytest: venv system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Benchmarks print figures (and write bench/results/*.json); they assert nothing and are not
+# part of `make test`.
+bench: bench-ingest
+
+bench-ingest: venv system-deps
+	$(BIN)/python bench/ingest.py --kits $${KITS:-2000} --messages $${MESSAGES:-100000}
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

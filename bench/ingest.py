@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -28,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -45,8 +47,6 @@ LOADER, COUNTER = "bench-loader", "bench-counter"
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -62,8 +62,6 @@ def identity(paths: pki.PkiPaths, out: Path, cn: str) -> tuple[Path, Path]:
         not_before=now - timedelta(minutes=5),
         not_after=now + timedelta(days=1),
     )
-    from cryptography.hazmat.primitives import serialization
-
     key_path, cert_path = out / f"{cn}.key", out / f"{cn}.crt"
     key_path.write_bytes(
         key.private_bytes(
@@ -88,16 +86,16 @@ def client(paths: pki.PkiPaths, cert: tuple[Path, Path], client_id: str) -> mqtt
 def payload(kit: str, seq: int, ts: str) -> bytes:
     body = {
         "hostname": kit,
-        "os": "Debian GNU/Linux 12",
+        "os": "Debian 12",
         "agent_version": "0.1.0",
         "interval_s": 30,
-        "uptime_s": 3600.0 + seq,
+        "uptime_s": 3600 + seq,
         "boot_time": "2026-11-25T07:00:00Z",
-        "cpu": {"percent": 12.5, "count": 4},
+        "cpu": {"percent": 12.5},
         "memory": {"total_bytes": 8 << 30, "available_bytes": 5 << 30, "used_percent": 37.5},
         "swap": {"unavailable": "none"},
         "disks": [],
-        "battery": {"unavailable": "no battery"},
+        "battery": {"unavailable": "none"},
         "network": [],
     }
     envelope = {
@@ -111,13 +109,15 @@ def payload(kit: str, seq: int, ts: str) -> bytes:
     return json.dumps(envelope, separators=(",", ":")).encode()
 
 
-def load(paths: pki.PkiPaths, cert: tuple[Path, Path], port: int, kits: int, total: int, phase: str) -> float:
+def load(
+    paths: pki.PkiPaths, cert: tuple[Path, Path], port: int, kits: int, total: int, phase: str
+) -> float:
     """Publish `total` messages round-robin over `kits` kits; returns the publishing rate."""
     c = client(paths, cert, LOADER)
     c.connect("127.0.0.1", port)
     c.loop_start()
-    ts = datetime.now(UTC).isoformat()
-    names = [f"{phase}-kit-{n:05d}" for n in range(kits)]
+    ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    names = [f"{phase}{n:05d}" for n in range(kits)]
     started = time.perf_counter()
     last = None
     for n in range(total):
@@ -142,7 +142,9 @@ def session_props() -> Properties:
     return props
 
 
-def bare_subscriber(paths: pki.PkiPaths, cert: tuple[Path, Path], port: int, kits: int, total: int) -> dict[str, float]:
+def bare_subscriber(
+    paths: pki.PkiPaths, cert: tuple[Path, Path], port: int, kits: int, total: int
+) -> dict[str, float]:
     done = threading.Event()
     times: list[float] = []
 
@@ -157,7 +159,9 @@ def bare_subscriber(paths: pki.PkiPaths, cert: tuple[Path, Path], port: int, kit
     sub.subscribe("$share/bench/kits/+/telemetry", qos=1)
     time.sleep(0.5)
     sub.disconnect()
-    publish_rate = load(paths, (paths.root / f"{LOADER}.crt", paths.root / f"{LOADER}.key"), port, kits, total, "a")
+    publish_rate = load(
+        paths, (paths.root / f"{LOADER}.crt", paths.root / f"{LOADER}.key"), port, kits, total, "a"
+    )
     sub = client(paths, cert, COUNTER)
     sub.on_message = on_message
     sub.connect("127.0.0.1", port, clean_start=False, properties=session_props())
@@ -170,7 +174,9 @@ def bare_subscriber(paths: pki.PkiPaths, cert: tuple[Path, Path], port: int, kit
     return {"received": received, "complete": queued, "rate": rate, "publish_rate": publish_rate}
 
 
-def controller_phase(paths: pki.PkiPaths, work: Path, broker_dir: Path, port: int, kits: int, total: int) -> dict[str, float]:
+def controller_phase(
+    paths: pki.PkiPaths, work: Path, broker_dir: Path, port: int, kits: int, total: int
+) -> dict[str, float]:
     db = work / "controller.db"
     http_port = free_port()
     args = [
@@ -196,7 +202,9 @@ def controller_phase(paths: pki.PkiPaths, work: Path, broker_dir: Path, port: in
     time.sleep(2)
     proc.terminate()
     proc.wait(30)
-    publish_rate = load(paths, (paths.root / f"{LOADER}.crt", paths.root / f"{LOADER}.key"), port, kits, total, "b")
+    publish_rate = load(
+        paths, (paths.root / f"{LOADER}.crt", paths.root / f"{LOADER}.key"), port, kits, total, "b"
+    )
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     stored = 0
     deadline = time.monotonic() + 600
@@ -235,12 +243,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
         work = Path(tmp)
         paths = pki.init_pki(work / "pki", hosts=["127.0.0.1", "localhost"], now=datetime.now(UTC))
-        loader = identity(paths, paths.root, LOADER)
+        identity(paths, paths.root, LOADER)
         counter = identity(paths, paths.root, COUNTER)
         broker_dir = work / "broker"
         broker_dir.mkdir()
         (broker_dir / broker_cfg.LOCAL_ACL_FILE).write_text(
-            f"user {LOADER}\ntopic write kits/+/telemetry\n\nuser {COUNTER}\ntopic read kits/+/telemetry\n"
+            f"user {LOADER}\ntopic write kits/+/telemetry\n\n"
+            f"user {COUNTER}\ntopic read kits/+/telemetry\n"
         )
         port = free_port()
         mosq = MosquittoProcess(
@@ -250,12 +259,20 @@ def main() -> int:
         )
         mosq.start()
         try:
-            size = len(payload("a-kit-00000", 1, datetime.now(UTC).isoformat()))
-            print(f"load: {args.messages} telemetry messages of {size} bytes from {args.kits} kits, QoS 1, TLS")
+            size = len(payload("a00000", 1, "2026-11-25T08:00:00Z"))
+            print(
+                f"load: {args.messages} telemetry messages of {size} bytes "
+                f"from {args.kits} kits, QoS 1, TLS"
+            )
             bare = bare_subscriber(paths, counter, port, args.kits, args.messages)
-            print(f"bare paho subscriber: {bare['rate']:,.0f} msg/s received ({bare['received']} messages)")
+            print(
+                f"bare paho subscriber: {bare['rate']:,.0f} msg/s received "
+                f"({bare['received']} messages)"
+            )
             ctl = controller_phase(paths, work, broker_dir, port, args.kits, args.messages)
-            print(f"controller:           {ctl['rate']:,.0f} msg/s committed ({ctl['stored']} stored)")
+            print(
+                f"controller:           {ctl['rate']:,.0f} msg/s committed ({ctl['stored']} stored)"
+            )
             ratio = ctl["rate"] / bare["rate"] if bare["rate"] else 0.0
             print(f"ratio controller / bare subscriber: {ratio:.2f} (goal: at least 0.5)")
         finally:

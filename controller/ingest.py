@@ -12,12 +12,15 @@ down waits in the broker, and the agents' outboxes cover whatever the broker los
 from __future__ import annotations
 
 import logging
-import queue
+import multiprocessing
+import pickle
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -28,27 +31,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller import pki, trust
+from controller import pki, trust, writer
 from controller.config import ControllerSettings
 from controller.errors import PkiError
 from controller.metrics import Metrics
-from controller.store import (
-    Received,
-    StoreResult,
-    count_kits,
-    mark_silent_kits_offline,
-    store_batch,
-)
+from controller.store import count_kits, mark_silent_kits_offline
+from controller.writer import RawMessage
 from protocol.codec import decode
 from protocol.errors import ProtocolError
-from protocol.models import (
-    Ack,
-    AckMessage,
-    Command,
-    CommandMessage,
-    EventMessage,
-    new_msg_id,
-)
+from protocol.models import Ack, AckMessage, Command, CommandMessage, new_msg_id
 from protocol.topics import AGENT_TO_CONTROLLER, Channel, kit_topic, shared, wildcard
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,7 +76,7 @@ def subscriptions() -> list[tuple[str, int]]:
 
 
 class Ingest:
-    """Subscribes, validates, and writes in batches."""
+    """Subscribes and validates here; a writer process commits; acks go out after each commit."""
 
     def __init__(
         self,
@@ -93,7 +84,6 @@ class Ingest:
         settings: ControllerSettings,
         sessions: sessionmaker[Session],
         metrics: Metrics,
-        on_committed: Callable[[list[Received], StoreResult], None] | None = None,
     ) -> None:
         self._settings = settings
         self._broker = (settings.mqtt_host, settings.mqtt_port)
@@ -102,16 +92,22 @@ class Ingest:
         self._acks_due = 0.0
         self._housekeeping_at = 0.0
         self._crl_at = 0.0
-        self._event_handlers: dict[str, Callable[[EventMessage], None]] = {
+        self._event_handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "cert_renew_request": self._renew_certificate,
         }
         self._sessions = sessions
         self._metrics = metrics
-        self._on_committed = on_committed
-        self._queue: queue.Queue[Received] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._received = {c: metrics.received.labels(channel=c) for c in [*_CHANNELS, "other"]}
+        self._pending: list[RawMessage] = []
+        self._pending_cv = threading.Condition()
         self._stopping = threading.Event()
         self._gauges_at = 0.0
-        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._writer: BaseProcess | None = None
+        self._to_writer: Connection | None = None
+        self._from_writer: Connection | None = None
+        self._pipe_lock = threading.Lock()
+        self._forwarder = threading.Thread(target=self._forward_loop, name="forwarder", daemon=True)
+        self._results = threading.Thread(target=self._results_loop, name="results", daemon=True)
         self.connected = threading.Event()
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -134,9 +130,11 @@ class Ingest:
         return self._client
 
     def start(self) -> None:
-        """Start writing and connect in the background (retrying until `stop`)."""
+        """Start the writer process, then connect in the background (retrying until `stop`)."""
         self._refresh_kit_gauges()
-        self._writer.start()
+        self._start_writer()
+        self._forwarder.start()
+        self._results.start()
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = 1000
@@ -144,12 +142,112 @@ class Ingest:
         self._client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect, then write out whatever was already received."""
+        """Disconnect, let the writer commit what was received, publish the last acks."""
         self._client.disconnect()
         self._client.loop_stop()
         self._stopping.set()
-        self._writer.join(timeout=30)
+        with self._pending_cv:
+            self._pending_cv.notify_all()
+        self._forwarder.join(timeout=30)
+        self._results.join(timeout=60)
+        self._publish_acks()
+        if self._writer is not None:
+            self._writer.join(timeout=10)
         self._metrics.mqtt_connected.set(0)
+
+    # The writer process and the two threads that talk to it.
+
+    def _start_writer(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        to_writer_r, to_writer_w = context.Pipe(duplex=False)
+        from_writer_r, from_writer_w = context.Pipe(duplex=False)
+        process = context.Process(
+            target=writer.run,
+            args=(
+                self._settings.model_dump_json(),
+                to_writer_r,
+                from_writer_w,
+                logging.getLogger().getEffectiveLevel(),
+            ),
+            name="kitkeeper-writer",
+            daemon=True,
+        )
+        process.start()
+        to_writer_r.close()
+        from_writer_w.close()
+        with self._pipe_lock:
+            self._writer, self._to_writer, self._from_writer = process, to_writer_w, from_writer_r
+
+    def _forward_loop(self) -> None:
+        while True:
+            with self._pending_cv:
+                if not self._pending and not self._stopping.is_set():
+                    self._pending_cv.wait(timeout=0.05)
+                batch, self._pending = self._pending, []
+                self._pending_cv.notify_all()
+                stopping = self._stopping.is_set()
+            self._metrics.queue_depth.set(len(batch))
+            with self._pipe_lock:
+                conn = self._to_writer
+            if conn is None:
+                continue
+            try:
+                if batch:
+                    conn.send_bytes(pickle.dumps(batch))
+                if stopping:
+                    conn.send_bytes(b"")  # the writer commits what it has, then ends
+                    return
+            except (BrokenPipeError, OSError):
+                # The writer died: the results thread restarts it. These messages were never
+                # acknowledged to their kits, which will send them again.
+                _LOGGER.warning(
+                    "writer unavailable; %d messages left for the kits to resend", len(batch)
+                )
+                if stopping:
+                    return
+                time.sleep(0.5)
+
+    def _results_loop(self) -> None:
+        while True:
+            with self._pipe_lock:
+                conn = self._from_writer
+            assert conn is not None
+            try:
+                if conn.poll(0.2):
+                    data = conn.recv_bytes()
+                    if not data:
+                        return  # the writer finished after stop()
+                    self._apply(pickle.loads(data))  # noqa: S301 - our own child process
+            except (EOFError, OSError):
+                if self._stopping.is_set():
+                    return
+                _LOGGER.exception("the ingest writer process died; starting it again")
+                self._metrics.write_errors.inc()
+                time.sleep(1)
+                self._start_writer()
+            now = time.monotonic()
+            if self._acks and now >= self._acks_due:
+                self._publish_acks()
+            if now - self._housekeeping_at >= HOUSEKEEPING_S:
+                self._housekeeping_at = now
+                self._housekeeping()
+
+    def _apply(self, summary: writer.Summary) -> None:
+        self._metrics.batch_seconds.observe(summary.seconds)
+        for channel, n in summary.stored.items():
+            self._metrics.stored.labels(channel=channel).inc(n)
+        self._metrics.duplicates.inc(summary.duplicates)
+        if summary.status_changed or time.monotonic() - self._gauges_at > 5:
+            self._refresh_kit_gauges()
+        if summary.watermarks:
+            if not self._acks:
+                self._acks_due = time.monotonic() + self._settings.ack_delay
+            self._acks.update(summary.watermarks)
+        for kit_id, kind, data in summary.events:
+            try:
+                self._event_handlers[kind](kit_id, data)
+            except Exception:
+                _LOGGER.exception("handling %s from %s failed", kind, kit_id)
 
     # paho callbacks: each catches, logs and counts; none may raise into paho's loop.
 
@@ -190,97 +288,22 @@ class Ingest:
     def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
             last = msg.topic.rsplit("/", 1)[-1]
-            self._metrics.received.labels(channel=last if last in _CHANNELS else "other").inc()
+            self._received[last if last in _CHANNELS else "other"].inc()
+            payload = bytes(msg.payload)
             try:
-                kit_topic, message = decode(msg.topic, bytes(msg.payload))
+                decode(msg.topic, payload)
             except ProtocolError as exc:
                 self._metrics.rejected.labels(reason=exc.reason.value).inc()
                 _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
                 return
-            self._queue.put(Received(kit_topic.channel, message, datetime.now(UTC)))
-            self._metrics.queue_depth.set(self._queue.qsize())
+            with self._pending_cv:
+                while len(self._pending) >= QUEUE_LIMIT and not self._stopping.is_set():
+                    self._pending_cv.wait(timeout=1)  # the broker holds the rest meanwhile
+                self._pending.append((msg.topic, payload, time.time()))
+                self._pending_cv.notify_all()
         except Exception:
             self._metrics.callback_errors.inc()
             _LOGGER.exception("failed to handle message on %s", msg.topic)
-
-    # The writer thread.
-
-    def _next_batch(self) -> list[Received]:
-        try:
-            batch = [self._queue.get(timeout=0.2)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + self._settings.batch_wait
-        while len(batch) < self._settings.batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(self._queue.get(timeout=remaining))
-                except queue.Empty:
-                    break
-        return batch
-
-    def _write_loop(self) -> None:
-        while not (self._stopping.is_set() and self._queue.empty()):
-            batch = self._next_batch()
-            if batch:
-                self._write(batch)
-                self._metrics.queue_depth.set(self._queue.qsize())
-            now = time.monotonic()
-            if self._acks and now >= self._acks_due:
-                self._publish_acks()
-            if now - self._housekeeping_at >= HOUSEKEEPING_S:
-                self._housekeeping_at = now
-                self._housekeeping()
-        self._publish_acks()
-
-    def _write(self, batch: list[Received]) -> None:
-        delay = 0.5
-        while True:
-            started = time.perf_counter()
-            try:
-                with self._sessions.begin() as session:
-                    result = store_batch(session, batch)
-                break
-            except SQLAlchemyError:
-                self._metrics.write_errors.inc()
-                _LOGGER.exception(
-                    "writing %d messages failed; retrying in %.1fs", len(batch), delay
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        for channel, n in result.stored.items():
-            self._metrics.stored.labels(channel=channel.value).inc(n)
-        self._metrics.duplicates.inc(result.duplicates)
-        if result.status_changed or time.monotonic() - self._gauges_at > 5:
-            self._refresh_kit_gauges()
-        if result.watermarks:
-            if not self._acks:
-                self._acks_due = time.monotonic() + self._settings.ack_delay
-            self._acks.update(result.watermarks)
-        for item in batch:
-            message = item.message
-            if (
-                isinstance(message, EventMessage)
-                and message.body.kind in self._event_handlers
-                and (message.kit_id, message.msg_id) in result.inserted
-            ):
-                try:
-                    self._event_handlers[message.body.kind](message)
-                except Exception:
-                    _LOGGER.exception(
-                        "handling %s from %s failed", message.body.kind, message.kit_id
-                    )
-        if self._on_committed is not None:
-            try:
-                self._on_committed(batch, result)
-            except Exception:
-                _LOGGER.exception("post-commit hook failed")
 
     def _publish_acks(self) -> None:
         acks, self._acks = self._acks, {}
@@ -302,24 +325,24 @@ class Ingest:
         self._client.publish(kit_topic(kit_id, Channel.CMD), message.to_bytes(), qos=1)
         return message.msg_id
 
-    def _renew_certificate(self, message: EventMessage) -> None:
-        csr = str(message.body.data.get("csr_pem", ""))
+    def _renew_certificate(self, kit_id: str, data: dict[str, Any]) -> None:
+        csr = str(data.get("csr_pem", ""))
         now = datetime.now(UTC)
         try:
             with self._sessions.begin() as session:
                 cert_pem = trust.renew(
                     session,
-                    kit_id=message.kit_id,
+                    kit_id=kit_id,
                     csr_pem=csr,
                     paths=self._pki,
                     now=now,
                     days=self._settings.cert_days,
                 )
         except trust.TrustError as exc:
-            _LOGGER.warning("refused to renew kit %s: %s", message.kit_id, exc)
+            _LOGGER.warning("refused to renew kit %s: %s", kit_id, exc)
             return
         self.send_command(
-            message.kit_id,
+            kit_id,
             Command(
                 kind="install_certificate",
                 expires_at=now + timedelta(days=1),
