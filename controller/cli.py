@@ -124,11 +124,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     paths = pki.PkiPaths(settings.pki_dir)
-    tls = not settings.plain and paths.exists()
-    if not tls:
-        _LOGGER.warning(
-            "no device CA in %s: plain MQTT and HTTP (development only)", settings.pki_dir
+    tls = not settings.plain
+    if tls and not paths.exists():
+        raise ConfigError(
+            f"no device CA in {settings.pki_dir}: run `kitkeeper-controller pki init "
+            f"--pki-dir {settings.pki_dir}` first (or pass --plain for development without TLS)"
         )
+    if not tls:
+        _LOGGER.warning("--plain: MQTT and HTTP without TLS (development only)")
     app = create_app(settings)
     uvicorn.run(
         app,

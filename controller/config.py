@@ -29,10 +29,10 @@ class ControllerSettings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
     batch_size: int = Field(
-        default=500, ge=1, le=100_000, description="Most messages written in one transaction."
+        default=2000, ge=1, le=100_000, description="Most messages written in one transaction."
     )
     batch_wait: float = Field(
-        default=0.05,
+        default=0.1,
         gt=0,
         le=5,
         description="Longest wait in seconds for a batch to fill before it is written anyway.",

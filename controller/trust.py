@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from controller import broker, pki
 from controller.db.models import Certificate, EnrollToken, Kit
 from controller.errors import ControllerError, PkiError
+from protocol.topics import is_valid_kit_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ def _hash(secret: str) -> str:
 
 
 def _ensure_kit(session: Session, kit_id: str) -> Kit:
+    if not is_valid_kit_id(kit_id):
+        raise TrustError(
+            TrustErrorKind.BAD_REQUEST,
+            f"invalid kit id {kit_id!r}: 1-64 letters, digits, '.', '_' or '-'",
+        )
     kit = session.get(Kit, kit_id)
     if kit is None:
         kit = Kit(kit_id=kit_id, online=False, last_seq=0, acked_seq=0, lifecycle="active")
