@@ -367,19 +367,28 @@ def _update_watermarks(
             )
             kit.acked_seq = min(restarted) - 1
             kit.seq_reset_at = min(i.received_at for i in kit_items)
-        seqs = {i.message.seq for i in kit_items if i.message.seq > kit.acked_seq}
-        gaps = [
-            (int(i.message.body.data["first_seq"]), int(i.message.body.data["last_seq"]))
-            for i in kit_items
-            if isinstance(i.message, EventMessage)
-            and i.message.body.kind == "gap"
-            and {"first_seq", "last_seq"} <= i.message.body.data.keys()
-        ]
-        watermark = _advance(kit.acked_seq, seqs, gaps)
-        if seqs and max(seqs) > watermark:
-            # A hole: fill it from what is already stored (another instance, an earlier batch).
-            stored, stored_gaps = _stored_seqs(session, kit, watermark)
-            watermark = _advance(watermark, seqs | stored, gaps + stored_gaps)
+        if kit.seq_reset_at is not None:
+            # After a restart, a late duplicate from the kit's earlier life may carry any number:
+            # only rows received since the restart count.
+            stored, stored_gaps = _stored_seqs(session, kit, kit.acked_seq)
+            watermark = _advance(kit.acked_seq, stored, stored_gaps)
+            if watermark >= kit.last_seq:  # past everything the earlier life sent
+                kit.seq_reset_at = None
+        else:
+            seqs = {i.message.seq for i in kit_items if i.message.seq > kit.acked_seq}
+            gaps = [
+                (int(i.message.body.data["first_seq"]), int(i.message.body.data["last_seq"]))
+                for i in kit_items
+                if isinstance(i.message, EventMessage)
+                and i.message.body.kind == "gap"
+                and {"first_seq", "last_seq"} <= i.message.body.data.keys()
+            ]
+            watermark = _advance(kit.acked_seq, seqs, gaps)
+            if watermark < kit.last_seq:
+                # A hole, with messages stored above it (this batch or an earlier one, this
+                # instance or another): fill what can be filled from the database.
+                stored, stored_gaps = _stored_seqs(session, kit, watermark)
+                watermark = _advance(watermark, seqs | stored, gaps + stored_gaps)
         kit.acked_seq = watermark
         result.watermarks[kit_id] = watermark
 

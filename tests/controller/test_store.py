@@ -97,3 +97,77 @@ def test_events_are_stored_with_their_kind(sessions: sessionmaker[Session]) -> N
             "kit_online",
             "hotplug",
         ]
+
+
+def gap(kit_id: str, seq: int, first: int, last: int) -> store.Received:
+    msg = EventMessage(
+        kit_id=kit_id,
+        msg_id=f"gap-{seq}",
+        seq=seq,
+        ts=T0,
+        body=Event(
+            kind="gap", data={"first_seq": first, "last_seq": last, "dropped": last - first + 1}
+        ),
+    )
+    return store.Received(Channel.EVENTS, msg, T0)
+
+
+@pytest.mark.parametrize(
+    ("batches", "watermark"),
+    [
+        ([[1, 2, 3]], 3),
+        ([[1, 3]], 1),  # 2 is missing: stop before it
+        ([[1, 3], [2]], 3),  # it arrives later: pass over what is already stored
+        ([[3, 2, 1]], 3),  # order within a batch does not matter
+        ([[2, 3]], 0),
+    ],
+)
+def test_the_watermark_covers_only_what_is_stored(
+    sessions: sessionmaker[Session], batches: list[list[int]], watermark: int
+) -> None:
+    result = None
+    for batch in batches:
+        with sessions.begin() as s:
+            result = store.store_batch(s, [tel("k1", seq) for seq in batch])
+    assert result is not None
+    assert result.watermarks == {"k1": watermark}
+
+
+def test_a_gap_event_lets_the_watermark_pass_the_dropped_span(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        store.store_batch(s, [tel("k1", 1), tel("k1", 2)])
+    with sessions.begin() as s:  # 3..10 dropped on the kit; 11 says so; 12 follows
+        result = store.store_batch(s, [tel("k1", 12), gap("k1", 11, 3, 10)])
+    assert result.watermarks == {"k1": 12}
+
+
+def test_a_kit_that_starts_its_sequence_again_is_counted_from_there(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as s:
+        store.store_batch(s, [tel("k1", n) for n in range(1, 6)])
+    reinstalled = [tel("k1", n, minutes=60) for n in (1, 2)]  # an hour later
+    for item in reinstalled:  # a new outbox: new message ids for the same numbers
+        object.__setattr__(item.message, "msg_id", f"new-{item.message.seq}")
+    with sessions.begin() as s:
+        result = store.store_batch(s, reinstalled)
+    assert result.watermarks == {"k1": 2}, "not 5: the new life has only sent 1 and 2"
+    with sessions.begin() as s:  # a late duplicate of the old life changes nothing
+        late = tel("k1", 3)
+        object.__setattr__(late, "received_at", T0 + timedelta(minutes=61))
+        result = store.store_batch(s, [late])
+    assert result.duplicates == 1
+    assert result.watermarks == {"k1": 2}
+
+    new = [tel("k1", n, minutes=62) for n in range(3, 7)]
+    for item in new:
+        object.__setattr__(item.message, "msg_id", f"new-{item.message.seq}")
+    with sessions.begin() as s:
+        result = store.store_batch(s, new)
+    assert result.watermarks == {"k1": 6}
+    with sessions() as s:
+        kit = store.get_kit(s, kit_id="k1")
+        assert kit is not None
+        assert kit.seq_reset_at is None, "past the earlier life: back to the fast path"
