@@ -12,21 +12,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
+from pydantic import AwareDatetime, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
+from protocol.base import Unavailable as Unavailable  # re-exported: part of the snapshot
+from protocol.base import WireModel as WireModel
+from protocol.inventory import (
+    AgentProcess,
+    BatteryHealth,
+    Connectivity,
+    DiskHealth,
+    FirmwareDevice,
+    Peripherals,
+    ProfileCheck,
+    Sensors,
+    ServiceState,
+)
 from protocol.limits import KIT_ID_PATTERN, SCHEMA_VERSION
-
-
-class WireModel(BaseModel):
-    """Base of everything that crosses the wire: lenient about extra fields, immutable."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Unavailable(WireModel):
-    """A part of the snapshot the agent could not collect, and why."""
-
-    unavailable: str = Field(min_length=1, max_length=500)
 
 
 class Cpu(WireModel):
@@ -104,6 +105,16 @@ class Telemetry(WireModel):
     disks: list[Disk] | Unavailable
     battery: Battery | Unavailable
     network: list[NetInterface] | Unavailable
+    # Added by the inventory collectors (protocol/inventory.py); absent from older agents.
+    battery_health: BatteryHealth | Unavailable | None = None
+    disk_health: list[DiskHealth] | Unavailable | None = None
+    sensors: Sensors | Unavailable | None = None
+    services: list[ServiceState] | Unavailable | None = None
+    agent_process: AgentProcess | Unavailable | None = None
+    peripherals: Peripherals | Unavailable | None = None
+    connectivity: Connectivity | Unavailable | None = None
+    profile: ProfileCheck | Unavailable | None = None
+    firmware: list[FirmwareDevice] | Unavailable | None = None
 
 
 class Severity(StrEnum):
