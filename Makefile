@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_MQTT_PORT ?= 1884
 DEMO_HTTP_PORT ?= 8000
 DEMO_INTERVAL ?= 5
-APT_PACKAGES := mosquitto mosquitto-clients
+APT_PACKAGES := mosquitto mosquitto-clients smartmontools
 
 .PHONY: demo test lint typecheck pytest system-deps venv clean bench bench-ingest
 

@@ -12,11 +12,13 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import psutil
 
 from agent import __version__
+from agent.collectors import firmware, power, services, smart
+from protocol.inventory import AgentProcess, Fan, Sensors, Temperature
 from protocol.models import (
     Battery,
     Cpu,
@@ -57,18 +59,34 @@ def _os_name() -> str:
         return platform.platform()
 
 
-class SystemCollector:
-    """Collects the psutil part of a snapshot; keeps CPU counters between calls."""
+SLOW_PARTS_TTL_S = {"disk_health": 3600.0, "firmware": 86400.0}
+"""Parts that change slowly and cost a subprocess: collected at most this often."""
 
-    def __init__(self) -> None:
+
+class SystemCollector:
+    """Collects the hardware part of a snapshot; keeps CPU counters and slow parts between calls."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._os = _os_name()
         self._hostname = socket.gethostname()
         self._primed = False
+        self._me = psutil.Process()
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Any]] = {}
 
     def prime(self) -> None:
         """Start CPU accounting so the next `collect` reports the load since now."""
         psutil.cpu_percent(interval=None)
+        self._me.cpu_percent(interval=None)
         self._primed = True
+
+    def _slow(self, name: str, collect: Callable[[], T]) -> T | Unavailable:
+        now = self._clock()
+        cached = self._cache.get(name)
+        if cached is None or now - cached[0] >= SLOW_PARTS_TTL_S[name]:
+            cached = (now, _guard(name, collect))
+            self._cache[name] = cached
+        return cast("T | Unavailable", cached[1])
 
     def collect(self, interval_s: float) -> Telemetry:
         """Take one snapshot; `interval_s` is the agent's reporting interval, sent along."""
@@ -90,7 +108,21 @@ class SystemCollector:
             disks=_guard("disks", _disks),
             battery=_guard("battery", _battery),
             network=_guard("network", _network),
+            battery_health=_guard("battery_health", power.collect),
+            disk_health=self._slow("disk_health", smart.collect),
+            sensors=_guard("sensors", _sensors),
+            services=_guard("services", services.collect),
+            agent_process=_guard("agent_process", self._agent_process),
+            firmware=self._slow("firmware", firmware.collect),
         )
+
+    def _agent_process(self) -> AgentProcess:
+        with self._me.oneshot():
+            return AgentProcess(
+                cpu_percent=self._me.cpu_percent(interval=None),
+                rss_bytes=self._me.memory_info().rss,
+                threads=self._me.num_threads(),
+            )
 
 
 def _cpu() -> Cpu:
@@ -154,6 +186,30 @@ def _disks() -> list[Disk]:
             )
         )
     return disks
+
+
+def _sensors() -> Sensors | Unavailable:
+    temps = psutil.sensors_temperatures() if hasattr(psutil, "sensors_temperatures") else {}
+    fans = psutil.sensors_fans() if hasattr(psutil, "sensors_fans") else {}
+    if not temps and not fans:
+        return Unavailable(unavailable="no temperature or fan sensors exposed")
+    return Sensors(
+        temperatures=[
+            Temperature(
+                label=f"{chip}/{t.label or n}",
+                current_c=t.current,
+                high_c=t.high,
+                critical_c=t.critical,
+            )
+            for chip, entries in temps.items()
+            for n, t in enumerate(entries)
+        ],
+        fans=[
+            Fan(label=f"{chip}/{f.label or n}", rpm=max(0, int(f.current)))
+            for chip, entries in fans.items()
+            for n, f in enumerate(entries)
+        ],
+    )
 
 
 def _battery() -> Battery | Unavailable:
