@@ -1,0 +1,141 @@
+"""The pre-lesson check as tables, and its messages in all three languages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent import doctor
+from agent.i18n import LANGS, MESSAGES, default_lang, t
+from protocol.base import Unavailable
+from protocol.inventory import (
+    Connectivity,
+    DeviceKind,
+    EndpointProbe,
+    Peripheral,
+    Peripherals,
+    ProfileCheck,
+    Readiness,
+    Verdict,
+)
+from protocol.models import Battery, Disk
+
+CAMERA = Peripheral(kind=DeviceKind.CAMERA, name="HD Webcam C270")
+MIC = Peripheral(kind=DeviceKind.AUDIO_CAPTURE, name="USB Headset")
+SPEAKER = Peripheral(kind=DeviceKind.AUDIO_PLAYBACK, name="USB Headset")
+ROOT = Disk(
+    mountpoint="/",
+    device="/dev/sda1",
+    fstype="ext4",
+    total_bytes=100_000_000_000,
+    used_bytes=50_000_000_000,
+    free_bytes=50_000_000_000,
+    used_percent=50.0,
+)
+
+
+def net(verdict: Verdict, reasons: list[str] | None = None) -> Connectivity:
+    probe = EndpointProbe(
+        name="webinar",
+        host="h",
+        port=443,
+        sent=10,
+        received=10,
+        rtt_ms=42.0,
+        jitter_ms=3.0,
+        loss_percent=0.0,
+    )
+    return Connectivity(
+        link_up=True,
+        default_route="192.0.2.1",
+        endpoints=[probe],
+        readiness=Readiness(verdict=verdict, reasons=reasons or []),
+    )
+
+
+def base(**over: object) -> dict[str, object]:
+    return {
+        "peripherals": Peripherals(devices=[CAMERA, MIC, SPEAKER]),
+        "connectivity": net(Verdict.READY),
+        "disks": [ROOT],
+        "battery": Unavailable(unavailable="no battery"),
+        "profile": ProfileCheck(profile="base", complete=True),
+    } | over
+
+
+def statuses(checks: list[doctor.Check]) -> dict[str, str]:
+    return {c.what: c.status for c in checks}
+
+
+@pytest.mark.parametrize(
+    ("over", "what", "status", "is_ready"),
+    [
+        ({}, "camera", "ok", True),
+        ({"peripherals": Peripherals(devices=[MIC, SPEAKER])}, "camera", "fail", False),
+        ({"peripherals": Peripherals(devices=[CAMERA, SPEAKER])}, "microphone", "fail", False),
+        ({"peripherals": Peripherals(devices=[CAMERA, MIC])}, "speakers", "fail", False),
+        ({"peripherals": Unavailable(unavailable="no udev")}, "camera", "unchecked", True),
+        (
+            {"connectivity": net(Verdict.DEGRADED, ["webinar: loss 4% > 2%"])},
+            "network",
+            "warn",
+            True,
+        ),
+        ({"connectivity": net(Verdict.NOT_READY, ["no default route"])}, "network", "fail", False),
+        ({"connectivity": None}, "network", "unchecked", True),
+        ({"disks": [ROOT.model_copy(update={"free_bytes": 1_000_000_000})]}, "disk", "fail", False),
+        ({"disks": [ROOT.model_copy(update={"used_percent": 97.0})]}, "disk", "fail", False),
+        (
+            {"profile": ProfileCheck(profile="blind", complete=False, missing=["braille display"])},
+            "profile",
+            "fail",
+            False,
+        ),
+        ({"battery": Battery(percent=12, plugged=False)}, "battery", "warn", True),
+        ({"battery": Battery(percent=12, plugged=True)}, "battery", "ok", True),
+    ],
+)
+def test_checks(over: dict[str, object], what: str, status: str, is_ready: bool) -> None:
+    checks = doctor.evaluate(**base(**over))  # type: ignore[arg-type]
+    assert statuses(checks)[what] == status
+    assert doctor.ready(checks) is is_ready
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_report_reads_in_each_language(lang: str) -> None:
+    checks = doctor.evaluate(
+        **base(
+            profile=ProfileCheck(  # type: ignore[arg-type]
+                profile="blind", complete=False, missing=["braille display"]
+            )
+        )
+    )
+    text = doctor.render(checks, lang)  # type: ignore[arg-type]
+    assert t("title", lang) in text  # type: ignore[arg-type]
+    assert "braille display" in text
+    assert t("verdict.not_ready", lang) in text  # type: ignore[arg-type]
+    assert "{" not in text, "every placeholder filled"
+    if lang == "kk":
+        assert re.search("[әғқңөұүһі]", text), "Kazakh letters, not Russian"
+
+
+def test_every_message_has_all_three_languages_and_the_same_placeholders() -> None:
+    for code, texts in MESSAGES.items():
+        assert set(texts) == set(LANGS), code
+        fields = {lang: set(re.findall(r"{(\w+)}", text)) for lang, text in texts.items()}
+        assert fields["kk"] == fields["ru"] == fields["en"], code
+
+
+@pytest.mark.parametrize(
+    ("env", "lang"),
+    [
+        ({"LANG": "kk_KZ.UTF-8"}, "kk"),
+        ({"LANG": "ru_RU.UTF-8"}, "ru"),
+        ({"LC_ALL": "C"}, "en"),
+        ({"LC_ALL": "ru_KZ", "LANG": "kk_KZ"}, "ru"),
+        ({}, "en"),
+    ],
+)
+def test_default_language_from_the_locale(env: dict[str, str], lang: str) -> None:
+    assert default_lang(env) == lang
