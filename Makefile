@@ -10,7 +10,7 @@ DEMO_HTTP_PORT ?= 8000
 DEMO_INTERVAL ?= 5
 APT_PACKAGES := mosquitto mosquitto-clients smartmontools
 
-.PHONY: demo test lint typecheck pytest system-deps venv clean bench bench-ingest
+.PHONY: demo test lint typecheck pytest system-deps venv clean bench bench-ingest bench-agent
 
 venv: $(STAMP)
 
@@ -48,10 +48,13 @@ test: lint typecheck pytest
 
 # Benchmarks print figures (and write bench/results/*.json); they assert nothing and are not
 # part of `make test`.
-bench: bench-ingest
+bench: bench-ingest bench-agent
 
 bench-ingest: venv system-deps
 	$(BIN)/python bench/ingest.py --kits $${KITS:-2000} --messages $${MESSAGES:-100000}
+
+bench-agent: venv system-deps
+	$(BIN)/python bench/agent_footprint.py --minutes $${MINUTES:-10} --interval $${INTERVAL:-30}
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
