@@ -91,16 +91,20 @@ def _post(url: str, body: dict[str, Any], context: ssl.SSLContext) -> dict[str, 
     )
     try:
         with urllib.request.urlopen(request, context=context, timeout=30) as resp:  # noqa: S310
-            result: dict[str, Any] = json.load(resp)
-            return result
+            result = json.load(resp)
     except urllib.error.HTTPError as exc:
         try:
             detail = json.load(exc).get("detail", exc.reason)
-        except ValueError:
+        except (ValueError, AttributeError):
             detail = exc.reason
         raise EnrollError(f"the controller refused enrolment ({exc.code}): {detail}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise EnrollError(f"cannot reach the controller at {url}: {exc}") from exc
+    except ValueError as exc:
+        raise EnrollError(f"the controller's answer is not readable: {exc}") from exc
+    if not isinstance(result, dict) or not isinstance(result.get("certificate_pem"), str):
+        raise EnrollError("the controller's answer is not an enrolment result")
+    return result
 
 
 def enroll(controller_url: str, token_text: str, state_dir: Path) -> dict[str, Any]:

@@ -15,3 +15,7 @@ class IdentityError(AgentError):
 
 class EnrollError(AgentError):
     """Enrolment failed; the message says why in words a technician can act on."""
+
+
+class ProfileError(AgentError):
+    """A kit profile (images/profiles/<name>.yaml) is missing or invalid; says which field."""

@@ -203,3 +203,17 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def write_public(path: Path, data: bytes) -> None:
+    """Write a public file (a certificate) atomically and durably, mode 0644."""
+    _write_atomic(path, data, _PUBLIC_MODE)
+
+
+def matches(cert_pem: bytes, key: ec.EllipticCurvePrivateKey) -> bool:
+    """Whether a PEM certificate is for this private key."""
+    try:
+        cert = _load_cert(cert_pem, "certificate")
+    except IdentityError:
+        return False
+    return _spki(cert.public_key()) == _spki(key.public_key())

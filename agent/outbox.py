@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -87,6 +88,11 @@ class Outbox:
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open the outbox {path}: {exc}") from exc
         self._last_seq = int(self._meta("last_seq", "0"))
+        epoch = self._meta("epoch", "")
+        if not epoch:  # a new outbox is a new life of the kit: its seq starts again
+            epoch = secrets.token_hex(8)
+            self._set_meta("epoch", epoch)
+        self.epoch = epoch
         self._count, self._bytes = self._db.execute(
             "SELECT count(*), coalesce(sum(length(payload)), 0) FROM messages"
         ).fetchone()
@@ -138,7 +144,7 @@ class Outbox:
 
     def _insert(self, channel: Channel, build: Callable[[dict[str, object]], Envelope]) -> Envelope:
         seq = self._last_seq + 1
-        message = build(envelope_kwargs(self.kit_id, seq, self._clock()))
+        message = build(envelope_kwargs(self.kit_id, seq, self._clock(), self.epoch))
         payload = message.to_bytes()
         kind = getattr(message.body, "kind", "") if isinstance(message, EventMessage) else ""
         self._db.execute("BEGIN IMMEDIATE")
@@ -168,9 +174,22 @@ class Outbox:
                 (now - 0.9 * self.bounds.max_age_s,),
             ).fetchone()
             self._drop(int(aged), reason="age")
-        if self._count > self.bounds.max_messages or self._bytes > self.bounds.max_bytes:
+        if self._count > self.bounds.max_messages:
             over = self._count - self.bounds.max_messages + 1  # +1: room for the gap event
             self._drop(max(over, self.bounds.drop_chunk), reason="size")
+        elif self._bytes > self.bounds.max_bytes:
+            self._drop(self._count_over_bytes(), reason="size")
+
+    def _count_over_bytes(self) -> int:
+        """How many of the oldest messages to drop to get a tenth under the byte bound."""
+        target = self._bytes - int(self.bounds.max_bytes * 0.9)
+        total, n = 0, 0
+        for (size,) in self._db.execute("SELECT length(payload) FROM messages ORDER BY seq"):
+            total += size
+            n += 1
+            if total >= target:
+                break
+        return max(n, 1)
 
     def _drop(self, n: int, *, reason: str) -> None:
         rows = self._db.execute(
@@ -182,13 +201,15 @@ class Outbox:
             return
         first_seq, last_seq = rows[0][0], rows[-1][0]
         first_ts, last_ts = rows[0][3], rows[-1][3]
-        dropped = len(rows)
+        dropped = 0
         for _, kind, payload, _, _ in rows:
             if kind == "gap":  # fold an older gap into this one: its span is older still
                 data = json.loads(payload)["body"]["data"]
                 first_seq = min(first_seq, int(data["first_seq"]))
                 first_ts = min(first_ts, datetime.fromisoformat(data["from"]).timestamp())
-                dropped += int(data["dropped"])
+                dropped += int(data["dropped"])  # what it reported; the gap event itself is news
+            else:
+                dropped += 1
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM messages WHERE seq <= ?", (rows[-1][0],))
         self._db.execute("COMMIT")
@@ -228,12 +249,15 @@ class Outbox:
             ).fetchall()
         return [Pending(int(s), Channel(c), bytes(p)) for s, c, p in rows]
 
-    def acknowledge(self, watermark: int) -> int:
+    def acknowledge(self, watermark: int, epoch: str | None = None) -> int:
         """Forget every message up to `watermark`; returns how many were removed.
 
-        A watermark above the last `seq` handed out cannot be about this outbox (a controller that
-        remembers an earlier life of this kit) and is ignored.
+        An acknowledgement for another life of this outbox (another `epoch`, or a watermark above
+        the last `seq` handed out) is about messages this outbox never had, and is ignored.
         """
+        if epoch is not None and epoch != self.epoch:
+            _LOGGER.info("ignoring an acknowledgement for another outbox life (%s)", epoch)
+            return 0
         if watermark > self._last_seq:
             _LOGGER.warning(
                 "ignoring acknowledgement %d beyond the last seq %d", watermark, self._last_seq

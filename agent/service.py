@@ -29,9 +29,12 @@ from agent.identity import (
     Identity,
     generate_key,
     load_identity,
+    load_key,
     make_csr,
+    matches,
     save_identity,
     verify_issued,
+    write_public,
 )
 from agent.outbox import Bounds, Outbox
 from agent.transport import MqttTransport
@@ -111,6 +114,7 @@ class Agent:
         self._acked_at = time.monotonic()
         self._renewal_key_path = state / (KEY_FILE + ".new")
         self._renewal_requested_at: datetime | None = None
+        self._renewal_lock = threading.Lock()
         self._commands: dict[str, Callable[[CommandMessage], None]] = {
             "install_certificate": self._install_certificate,
         }
@@ -213,7 +217,7 @@ class Agent:
             _LOGGER.warning("ignoring a message on %s: %s", topic, exc)
             return
         if isinstance(message, AckMessage):
-            if self.outbox.acknowledge(message.body.watermark):
+            if self.outbox.acknowledge(message.body.watermark, message.body.epoch):
                 self._acked_at = time.monotonic()
                 self._wake.set()
         elif isinstance(message, CommandMessage):
@@ -249,6 +253,10 @@ class Agent:
     # --- certificate renewal -----------------------------------------------------------------
 
     def _maybe_request_renewal(self) -> None:
+        with self._renewal_lock:
+            self._request_renewal()
+
+    def _request_renewal(self) -> None:
         identity = self.identity
         if identity is None:
             return
@@ -257,7 +265,12 @@ class Agent:
             return
         if self._renewal_requested_at and now - self._renewal_requested_at < RENEWAL_RETRY:
             return
-        key = generate_key(self._renewal_key_path)
+        # Asking again reuses the pending key, so that any answer still on its way fits it.
+        key = (
+            load_key(self._renewal_key_path)
+            if self._renewal_key_path.exists()
+            else generate_key(self._renewal_key_path)
+        )
         csr = make_csr(key, self.kit_id).decode()
         self._renewal_requested_at = now
         _LOGGER.info(
@@ -272,8 +285,10 @@ class Agent:
         )
 
     def _install_certificate(self, command: CommandMessage) -> None:
-        from agent.identity import load_key  # noqa: PLC0415
+        with self._renewal_lock:
+            self._install(command)
 
+    def _install(self, command: CommandMessage) -> None:
         if self.identity is None or not self._renewal_key_path.exists():
             raise IdentityError("no renewal is pending")
         cert_pem = str(command.body.args.get("certificate_pem", "")).encode()
@@ -282,8 +297,7 @@ class Agent:
         verify_issued(cert_pem, ca_pem, key=key, kit_id=self.kit_id, now=_now())
         # Certificate beside the new key first; then key, then certificate: a crash in between
         # is finished by `finish_renewal` at the next start.
-        pending_cert = self.settings.state_dir / (CERT_FILE + ".new")
-        pending_cert.write_bytes(cert_pem)
+        write_public(self.settings.state_dir / (CERT_FILE + ".new"), cert_pem)
         finish_renewal(self.settings.state_dir)
         self.identity = load_identity(self.settings.state_dir)
         self._renewal_requested_at = None
@@ -347,10 +361,19 @@ def finish_renewal(state_dir: Path) -> None:
     is a request still waiting for its answer and is left alone.
     """
     new_key, new_cert = state_dir / (KEY_FILE + ".new"), state_dir / (CERT_FILE + ".new")
-    if new_cert.exists() and new_key.exists():
-        new_key.replace(state_dir / KEY_FILE)
-    if new_cert.exists():
-        cert = new_cert.read_bytes()
-        ca = (state_dir / CA_FILE).read_bytes()
-        save_identity(state_dir, cert_pem=cert, ca_pem=ca)
+    if not new_cert.exists():
+        return
+    cert = new_cert.read_bytes()
+    key_path = new_key if new_key.exists() else state_dir / KEY_FILE
+    try:
+        fits = matches(cert, load_key(key_path))
+    except IdentityError:
+        fits = False
+    if not fits:  # an answer to another request: forget it, the next request starts again
+        _LOGGER.warning("discarding a renewed certificate that does not fit the pending key")
         new_cert.unlink()
+        return
+    if key_path == new_key:
+        new_key.replace(state_dir / KEY_FILE)
+    save_identity(state_dir, cert_pem=cert, ca_pem=(state_dir / CA_FILE).read_bytes())
+    new_cert.unlink()

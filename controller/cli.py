@@ -236,14 +236,13 @@ def _kit(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with sessions.begin() as session:
         serials = trust.set_lifecycle(session, kit_id=args.kit_id, lifecycle=args.state, now=now)
-        reloaded = False
-        if serials or args.state != "active":
-            reloaded = trust.publish_revocations(
-                session,
-                paths=pki.PkiPaths(settings.pki_dir),
-                broker_dir=settings.broker_dir,
-                now=now,
-            )
+        # Every change rewrites the CRL and the ACL: marking a kit active again lifts its deny.
+        reloaded = trust.publish_revocations(
+            session,
+            paths=pki.PkiPaths(settings.pki_dir),
+            broker_dir=settings.broker_dir,
+            now=now,
+        )
     sys.stdout.write(f"kit {args.kit_id} marked {args.state}\n")
     if serials:
         sys.stdout.write(f"  revoked certificates: {', '.join(serials)}\n")

@@ -88,13 +88,11 @@ class Ingest:
         self._settings = settings
         self._broker = (settings.mqtt_host, settings.mqtt_port)
         self._pki = pki.PkiPaths(settings.pki_dir)
-        self._acks: dict[str, int] = {}
+        self._acks: dict[str, tuple[int, str | None]] = {}
         self._acks_due = 0.0
         self._housekeeping_at = 0.0
         self._crl_at = 0.0
-        self._event_handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
-            "cert_renew_request": self._renew_certificate,
-        }
+        self._event_handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {}
         self._sessions = sessions
         self._metrics = metrics
         self._received = {c: metrics.received.labels(channel=c) for c in [*_CHANNELS, "other"]}
@@ -119,6 +117,8 @@ class Ingest:
         self.tls = not settings.plain and self._pki.exists()
         if self.tls:
             self._client.tls_set_context(tls_context(self._pki))
+            # Only a broker that checks certificates proves who asks: no renewal without it.
+            self._event_handlers["cert_renew_request"] = self._renew_certificate
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_connect_fail = self._handle_connect_fail
@@ -142,15 +142,17 @@ class Ingest:
         self._client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect, let the writer commit what was received, publish the last acks."""
-        self._client.disconnect()
-        self._client.loop_stop()
+        """Stop taking messages, let the writer commit what it has, publish the last acks."""
+        # Messages arriving from now on are not queued: not acknowledged either, so kits resend
+        # them (the subscription stays in the persistent session for the next start).
         self._stopping.set()
         with self._pending_cv:
             self._pending_cv.notify_all()
         self._forwarder.join(timeout=30)
         self._results.join(timeout=60)
-        self._publish_acks()
+        self._publish_acks(wait=True)
+        self._client.disconnect()
+        self._client.loop_stop()
         if self._writer is not None:
             self._writer.join(timeout=10)
         self._metrics.mqtt_connected.set(0)
@@ -237,6 +239,7 @@ class Ingest:
         for channel, n in summary.stored.items():
             self._metrics.stored.labels(channel=channel).inc(n)
         self._metrics.duplicates.inc(summary.duplicates)
+        self._metrics.quarantined.inc(summary.quarantined)
         if summary.status_changed or time.monotonic() - self._gauges_at > 5:
             self._refresh_kit_gauges()
         if summary.watermarks:
@@ -289,6 +292,8 @@ class Ingest:
         try:
             last = msg.topic.rsplit("/", 1)[-1]
             self._received[last if last in _CHANNELS else "other"].inc()
+            if self._stopping.is_set():
+                return
             payload = bytes(msg.payload)
             try:
                 decode(msg.topic, payload)
@@ -305,17 +310,29 @@ class Ingest:
             self._metrics.callback_errors.inc()
             _LOGGER.exception("failed to handle message on %s", msg.topic)
 
-    def _publish_acks(self) -> None:
+    def _publish_acks(self, *, wait: bool = False) -> None:
         acks, self._acks = self._acks, {}
+        sent = []
         now = datetime.now(UTC)
-        for kit_id, watermark in acks.items():
+        for kit_id, (watermark, epoch) in acks.items():
             message = AckMessage(
-                kit_id=kit_id, msg_id=new_msg_id(), seq=0, ts=now, body=Ack(watermark=watermark)
+                kit_id=kit_id,
+                msg_id=new_msg_id(),
+                seq=0,
+                ts=now,
+                body=Ack(watermark=watermark, epoch=epoch),
             )
-            self._client.publish(
-                kit_topic(kit_id, Channel.ACK), message.to_bytes(), qos=1, retain=True
+            sent.append(
+                self._client.publish(
+                    kit_topic(kit_id, Channel.ACK), message.to_bytes(), qos=1, retain=True
+                )
             )
         self._metrics.acks_published.inc(len(acks))
+        for info in sent if wait and self.connected.is_set() else []:
+            try:
+                info.wait_for_publish(2)
+            except (RuntimeError, ValueError):
+                break
 
     def send_command(self, kit_id: str, command: Command) -> str:
         """Publish a command to one kit (queued by the broker if the kit is away); its id."""

@@ -62,6 +62,11 @@ class Metrics:
             "Batches whose write failed and was retried.",
             registry=self.registry,
         )
+        self.quarantined = Counter(
+            "kitkeeper_messages_quarantined",
+            "Messages the database refused for good; set aside and logged (a bug or bad data).",
+            registry=self.registry,
+        )
         self.acks_published = Counter(
             "kitkeeper_acks_published",
             "Ack watermarks published to kits (after their data was committed).",

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from controller.db.models import Event, Kit, Telemetry
-from protocol.models import Envelope, EventMessage, StatusMessage, TelemetryMessage
+from protocol.models import Envelope, EventMessage, GapData, StatusMessage, TelemetryMessage
 from protocol.models import Telemetry as TelemetryBody
 from protocol.topics import Channel
 
@@ -37,11 +37,22 @@ class StoreResult:
     stored: Counter[Channel] = field(default_factory=Counter)
     duplicates: int = 0
     status_changed: bool = False
-    watermarks: dict[str, int] = field(default_factory=dict)
-    """Per kit with data in the batch: everything up to this seq is committed (send as ack)."""
+    watermarks: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    """Per kit with data in the batch: (seq, epoch) up to which everything is committed."""
     inserted: set[tuple[str, str]] = field(default_factory=set)
-    """(kit_id, msg_id) stored for the first time: every new event, and each new snapshot at or
-    below its kit's watermark (the sign of a kit whose outbox started again)."""
+    """(kit_id, msg_id) of the events stored for the first time."""
+    quarantined: int = 0
+    """Messages the database refused for good (set aside by the writer)."""
+
+    def merge(self, other: StoreResult) -> StoreResult:
+        """Both results, as if they had been one batch (the later watermark wins)."""
+        self.stored.update(other.stored)
+        self.duplicates += other.duplicates
+        self.status_changed |= other.status_changed
+        self.watermarks.update(other.watermarks)
+        self.inserted |= other.inserted
+        self.quarantined += other.quarantined
+        return self
 
 
 def _insert(session: Session, table: Table) -> Any:
@@ -114,6 +125,7 @@ def _event_row(msg: Envelope, received_at: datetime) -> dict[str, Any]:
         "kit_id": msg.kit_id,
         "seq": msg.seq,
         "msg_id": msg.msg_id,
+        "epoch": msg.epoch,
         "ts": msg.ts,
         "received_at": received_at,
         "body": _body_json(msg),  # JSON text: the column takes it as it is
@@ -127,17 +139,12 @@ def _event_row(msg: Envelope, received_at: datetime) -> dict[str, Any]:
     return row
 
 
-def _insert_history(
-    session: Session, items: list[Received], kits: dict[str, _KitState], result: StoreResult
-) -> None:
+def _insert_history(session: Session, items: list[Received], result: StoreResult) -> None:
     telemetry: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    below: list[tuple[str, str]] = []
     for item in items:
         if item.channel is Channel.TELEMETRY:
             telemetry.append(_event_row(item.message, item.received_at))
-            if item.message.seq <= kits[item.message.kit_id].acked_seq:
-                below.append((item.message.kit_id, item.message.msg_id))
         elif item.channel is Channel.EVENTS:
             events.append(_event_row(item.message, item.received_at))
     if events:
@@ -153,18 +160,8 @@ def _insert_history(
         result.stored[Channel.EVENTS] += len(inserted)
         result.duplicates += len(events) - len(inserted)
     if telemetry:
-        # The hot path: a plain executemany. Only a snapshot at or below its kit's watermark
-        # can tell something (a duplicate, or a kit whose outbox started again): look those up.
-        if below:
-            known = set(
-                session.execute(
-                    select(Telemetry.kit_id, Telemetry.msg_id).where(
-                        tuple_(Telemetry.kit_id, Telemetry.msg_id).in_(below)
-                    )
-                ).all()
-            )
-            result.inserted |= set(below) - known
-        names = ["kit_id", "seq", "msg_id", "ts", "received_at", "body"]
+        # The hot path: a plain executemany through the driver.
+        names = ["kit_id", "seq", "msg_id", "epoch", "ts", "received_at", "body"]
         added = _executemany(
             session,
             f"INSERT INTO telemetry ({', '.join(names)}) "  # noqa: S608 - names are ours
@@ -210,7 +207,7 @@ class _KitState:
     last_seen_at: datetime | None
     last_seq: int
     acked_seq: int
-    seq_reset_at: datetime | None
+    epoch: str | None
     latest_ts: datetime | None
     interval_s: float | None
     agent_version: str | None
@@ -229,7 +226,7 @@ _RARE = (
     "online",
     "status_changed_at",
     "first_seen_at",
-    "seq_reset_at",
+    "epoch",
     "interval_s",
     "agent_version",
 )
@@ -261,7 +258,8 @@ def _apply(items: list[Received], kits: dict[str, _KitState]) -> tuple[bool, lis
             kit.agent_version = msg.body.agent_version or kit.agent_version
             kit.interval_s = msg.body.interval_s or kit.interval_s
             continue
-        kit.last_seq = max(kit.last_seq, msg.seq)
+        if msg.epoch == kit.epoch:  # last_seq counts in the kit's current outbox life
+            kit.last_seq = max(kit.last_seq, msg.seq)
         interval = kit.interval_s or 30.0
         if not kit.online and at - msg.ts < timedelta(seconds=2 * interval):
             # A fresh message (not a replay) from a kit we had given up on: it is back.
@@ -308,23 +306,64 @@ def _write_kits(session: Session, kits: dict[str, _KitState]) -> None:
 def _stored_seqs(
     session: Session, kit: _KitState, above: int
 ) -> tuple[set[int], list[tuple[int, int]]]:
-    """Seqs of one kit stored above `above` (this life of its outbox only), and its gap spans."""
+    """Seqs of one kit's current outbox life stored above `above`, and its gap spans."""
     seqs: set[int] = set()
     gaps: list[tuple[int, int]] = []
     for model in (Telemetry, Event):
-        query = select(model.seq).where(model.kit_id == kit.kit_id, model.seq > above)
-        if kit.seq_reset_at is not None:
-            query = query.where(model.received_at >= kit.seq_reset_at)
-        seqs.update(session.scalars(query))
-    gap_query = select(Event.body).where(
-        Event.kit_id == kit.kit_id, Event.kind == "gap", Event.seq > above
-    )
-    if kit.seq_reset_at is not None:
-        gap_query = gap_query.where(Event.received_at >= kit.seq_reset_at)
-    for body in session.scalars(gap_query):
-        data = body.get("data", {})
-        gaps.append((int(data.get("first_seq", 0)), int(data.get("last_seq", -1))))
+        seqs.update(
+            session.scalars(
+                select(model.seq).where(
+                    model.kit_id == kit.kit_id,
+                    model.epoch.is_(kit.epoch) if kit.epoch is None else model.epoch == kit.epoch,
+                    model.seq > above,
+                )
+            )
+        )
+    for body in session.scalars(
+        select(Event.body).where(
+            Event.kit_id == kit.kit_id,
+            Event.epoch.is_(None) if kit.epoch is None else Event.epoch == kit.epoch,
+            Event.kind == "gap",
+            Event.seq > above,
+        )
+    ):
+        gap = GapData.model_validate(body.get("data", {}))
+        gaps.append((gap.first_seq, gap.last_seq))
     return seqs, gaps
+
+
+def _switch_epochs(session: Session, items: list[Received], kits: dict[str, _KitState]) -> None:
+    """A kit whose messages carry an outbox life never seen before has begun that life.
+
+    A reinstalled kit numbers from 1 again in a new epoch; late copies from its earlier life
+    carry the old epoch (already stored), so they never switch it back.
+    """
+    candidates: dict[str, dict[str, datetime]] = {}
+    for item in items:
+        msg = item.message
+        if item.channel is not Channel.STATUS and msg.epoch != kits[msg.kit_id].epoch:
+            newest = candidates.setdefault(msg.kit_id, {})
+            if msg.epoch is not None:
+                newest[msg.epoch] = max(newest.get(msg.epoch, msg.ts), msg.ts)
+    for kit_id, epochs in candidates.items():
+        unseen = [
+            epoch
+            for epoch in epochs
+            if not any(
+                session.scalar(
+                    select(model.id).where(model.kit_id == kit_id, model.epoch == epoch).limit(1)
+                )
+                for model in (Telemetry, Event)
+            )
+        ]
+        if unseen:
+            kit = kits[kit_id]
+            epoch = max(unseen, key=lambda e: epochs[e])
+            if kit.epoch is not None:
+                _LOGGER.warning(
+                    "kit %s began a new outbox life (%s after %s)", kit_id, epoch, kit.epoch
+                )
+            kit.epoch, kit.acked_seq, kit.last_seq = epoch, 0, 0
 
 
 def _advance(watermark: int, seqs: set[int], gaps: list[tuple[int, int]]) -> int:
@@ -342,7 +381,7 @@ def _advance(watermark: int, seqs: set[int], gaps: list[tuple[int, int]]) -> int
 
 
 def _update_watermarks(
-    session: Session, items: list[Received], kits: dict[str, _KitState], result: StoreResult
+    items: list[Received], kits: dict[str, _KitState], session: Session, result: StoreResult
 ) -> None:
     by_kit: dict[str, list[Received]] = {}
     for item in items:
@@ -350,47 +389,22 @@ def _update_watermarks(
             by_kit.setdefault(item.message.kit_id, []).append(item)
     for kit_id, kit_items in by_kit.items():
         kit = kits[kit_id]
-        fresh = [
-            i.message.seq
-            for i in kit_items
-            if (kit_id, i.message.msg_id) in result.inserted and i.message.seq > 0
+        current = [i.message for i in kit_items if i.message.epoch == kit.epoch]
+        seqs = {m.seq for m in current if m.seq > kit.acked_seq}
+        gaps = [
+            (gap.first_seq, gap.last_seq)
+            for m in current
+            if isinstance(m, EventMessage) and m.body.kind == "gap"
+            for gap in [GapData.model_validate(m.body.data)]
         ]
-        restarted = [seq for seq in fresh if seq <= kit.acked_seq]
-        if restarted:
-            # New messages at or below the watermark: the kit's outbox began a new life
-            # (a reinstalled kit). Count again from there, ignoring the old life's rows.
-            _LOGGER.warning(
-                "kit %s restarted its sequence at %d (watermark was %d)",
-                kit_id,
-                min(restarted),
-                kit.acked_seq,
-            )
-            kit.acked_seq = min(restarted) - 1
-            kit.seq_reset_at = min(i.received_at for i in kit_items)
-        if kit.seq_reset_at is not None:
-            # After a restart, a late duplicate from the kit's earlier life may carry any number:
-            # only rows received since the restart count.
-            stored, stored_gaps = _stored_seqs(session, kit, kit.acked_seq)
-            watermark = _advance(kit.acked_seq, stored, stored_gaps)
-            if watermark >= kit.last_seq:  # past everything the earlier life sent
-                kit.seq_reset_at = None
-        else:
-            seqs = {i.message.seq for i in kit_items if i.message.seq > kit.acked_seq}
-            gaps = [
-                (int(i.message.body.data["first_seq"]), int(i.message.body.data["last_seq"]))
-                for i in kit_items
-                if isinstance(i.message, EventMessage)
-                and i.message.body.kind == "gap"
-                and {"first_seq", "last_seq"} <= i.message.body.data.keys()
-            ]
-            watermark = _advance(kit.acked_seq, seqs, gaps)
-            if watermark < kit.last_seq:
-                # A hole, with messages stored above it (this batch or an earlier one, this
-                # instance or another): fill what can be filled from the database.
-                stored, stored_gaps = _stored_seqs(session, kit, watermark)
-                watermark = _advance(watermark, seqs | stored, gaps + stored_gaps)
+        watermark = _advance(kit.acked_seq, seqs, gaps)
+        if watermark < kit.last_seq:
+            # A hole, with messages stored above it (this batch or an earlier one, this
+            # instance or another): fill what can be filled from the database.
+            stored, stored_gaps = _stored_seqs(session, kit, watermark)
+            watermark = _advance(watermark, seqs | stored, gaps + stored_gaps)
         kit.acked_seq = watermark
-        result.watermarks[kit_id] = watermark
+        result.watermarks[kit_id] = (watermark, kit.epoch)
 
 
 def _load_kits(session: Session, kit_ids: list[str]) -> dict[str, _KitState]:
@@ -426,12 +440,13 @@ def store_batch(session: Session, items: list[Received]) -> StoreResult:
     for kit in kits.values():
         kit.loaded = kit.rare()
     _JSON_CACHE.clear()
-    _insert_history(session, items, kits, result)
+    _switch_epochs(session, items, kits)
+    _insert_history(session, items, result)
     result.stored[Channel.STATUS] += sum(1 for i in items if i.channel is Channel.STATUS)
     result.status_changed, transitions = _apply(items, kits)
     if transitions:
         session.execute(_insert(session, Event.__table__), transitions)  # type: ignore[arg-type]
-    _update_watermarks(session, items, kits, result)
+    _update_watermarks(items, kits, session, result)
     _write_kits(session, kits)
     _JSON_CACHE.clear()
     return result

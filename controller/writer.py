@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from controller.config import ControllerSettings
 from controller.db.engine import make_engine, make_sessionmaker
-from controller.store import Received, store_batch
+from controller.store import Received, StoreResult, store_batch
 from protocol.codec import decode
 from protocol.errors import ProtocolError
 from protocol.models import EventMessage
@@ -39,9 +39,10 @@ ACTED_ON = frozenset({"cert_renew_request"})
 class Summary:
     """What one committed batch changed, sent back to the main process."""
 
-    watermarks: dict[str, int] = field(default_factory=dict)
+    watermarks: dict[str, tuple[int, str | None]] = field(default_factory=dict)
     stored: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
+    quarantined: int = 0
     status_changed: bool = False
     seconds: float = 0.0
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
@@ -60,24 +61,48 @@ def _decode(raw: list[RawMessage]) -> list[Received]:
     return items
 
 
-def write(sessions: Any, raw: list[RawMessage]) -> Summary:
-    """Commit one batch, retrying until the database takes it."""
-    items = _decode(raw)
+def _commit(sessions: Any, items: list[Received]) -> StoreResult:
+    """Commit items; a database that is away is waited for, a message it refuses is set aside.
+
+    A refusal that is not about the connection (a value the schema cannot hold) would fail the
+    same way for ever: the batch is split until the message at fault is alone, and that one is
+    logged and skipped. Its kit is never acknowledged for it and the watermark stops there.
+    """
     delay = 0.5
     while True:
-        started = time.perf_counter()
         try:
             with sessions.begin() as session:
-                result = store_batch(session, items)
-            break
-        except SQLAlchemyError:
+                return store_batch(session, items)
+        except OperationalError:  # the database is locked, away or full: wait for it
             _LOGGER.exception("writing %d messages failed; retrying in %.1fs", len(items), delay)
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
+        except (SQLAlchemyError, ValueError, TypeError, OverflowError) as exc:
+            if len(items) == 1:
+                msg = items[0].message
+                _LOGGER.error(  # noqa: TRY400 - one line per quarantined message is enough
+                    "set aside message %s (seq %d) of kit %s: %s",
+                    msg.msg_id,
+                    msg.seq,
+                    msg.kit_id,
+                    exc,
+                )
+                return StoreResult(quarantined=1)
+            half = len(items) // 2
+            first, second = _commit(sessions, items[:half]), _commit(sessions, items[half:])
+            return first.merge(second)
+
+
+def write(sessions: Any, raw: list[RawMessage]) -> Summary:
+    """Commit one batch and summarise it for the main process."""
+    items = _decode(raw)
+    started = time.perf_counter()
+    result = _commit(sessions, items)
     return Summary(
         watermarks=result.watermarks,
         stored={channel.value: n for channel, n in result.stored.items()},
         duplicates=result.duplicates,
+        quarantined=result.quarantined,
         status_changed=result.status_changed,
         seconds=time.perf_counter() - started,
         events=[

@@ -13,6 +13,7 @@ from protocol.models import (
     CommandMessage,
     Envelope,
     EventMessage,
+    GapData,
     StatusMessage,
     TelemetryMessage,
 )
@@ -57,12 +58,7 @@ def decode(
     except ValidationError:
         pass  # find out why below, for the right reason
     else:
-        if message.kit_id != kit_topic.kit_id:
-            raise ProtocolError(
-                RejectReason.KIT_MISMATCH,
-                f"envelope kit_id {message.kit_id!r} on topic of kit {kit_topic.kit_id!r}",
-            )
-        return kit_topic, message
+        return kit_topic, _checked(kit_topic, message)
     try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -78,9 +74,22 @@ def decode(
         message = model.model_validate(raw)
     except ValidationError as exc:
         raise ProtocolError(RejectReason.INVALID, _short(exc)) from None
+    return kit_topic, _checked(kit_topic, message)
+
+
+def _checked(kit_topic: KitTopic, message: Envelope) -> Envelope:
     if message.kit_id != kit_topic.kit_id:
         raise ProtocolError(
             RejectReason.KIT_MISMATCH,
             f"envelope kit_id {message.kit_id!r} on topic of kit {kit_topic.kit_id!r}",
         )
-    return kit_topic, message
+    if isinstance(message, EventMessage) and message.body.kind == "gap":
+        try:
+            gap = GapData.model_validate(message.body.data)
+        except ValidationError as exc:
+            raise ProtocolError(RejectReason.INVALID, f"gap event: {_short(exc)}") from None
+        if gap.last_seq < gap.first_seq or gap.last_seq >= message.seq:
+            raise ProtocolError(
+                RejectReason.INVALID, "gap event: its span must be before the event itself"
+            )
+    return message

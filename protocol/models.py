@@ -27,7 +27,7 @@ from protocol.inventory import (
     Sensors,
     ServiceState,
 )
-from protocol.limits import KIT_ID_PATTERN, SCHEMA_VERSION
+from protocol.limits import EPOCH_PATTERN, KIT_ID_PATTERN, MAX_SEQ, SCHEMA_VERSION
 
 
 class Cpu(WireModel):
@@ -93,10 +93,10 @@ class NetInterface(WireModel):
 class Telemetry(WireModel):
     """The periodic health snapshot (`kits/{id}/telemetry`)."""
 
-    hostname: str
-    os: str
-    agent_version: str
-    interval_s: float = Field(gt=0)
+    hostname: str = Field(max_length=255)
+    os: str = Field(max_length=255)
+    agent_version: str = Field(max_length=64)
+    interval_s: float = Field(gt=0, le=86400)
     uptime_s: NonNegativeFloat
     boot_time: AwareDatetime
     cpu: Cpu | Unavailable
@@ -139,16 +139,30 @@ class Status(WireModel):
 
     state: Literal["online", "offline"]
     reason: str | None = Field(default=None, max_length=200)
-    agent_version: str | None = None
-    interval_s: float | None = Field(default=None, gt=0)
+    agent_version: str | None = Field(default=None, max_length=64)
+    interval_s: float | None = Field(default=None, gt=0, le=86400)
 
 
 class Ack(WireModel):
     """The controller's commit watermark (`kits/{id}/ack`, retained)."""
 
-    watermark: NonNegativeInt = Field(
-        description="every message of this kit with seq <= watermark is committed"
+    watermark: int = Field(
+        ge=0, le=MAX_SEQ, description="every message of this kit with seq <= watermark is committed"
     )
+    epoch: str | None = Field(
+        default=None,
+        pattern=EPOCH_PATTERN,
+        description="the outbox life the watermark counts in; an agent ignores another's",
+    )
+
+
+class GapData(WireModel):
+    """What a `gap` event's `data` says: the span of messages the kit dropped."""
+
+    dropped: int = Field(ge=1, le=MAX_SEQ)
+    first_seq: int = Field(ge=1, le=MAX_SEQ)
+    last_seq: int = Field(ge=1, le=MAX_SEQ)
+    reason: str = ""
 
 
 class Command(WireModel):
@@ -167,8 +181,13 @@ class Envelope(WireModel):
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schema")
     kit_id: str = Field(pattern=KIT_ID_PATTERN)
     msg_id: str = Field(min_length=1, max_length=64)
-    seq: NonNegativeInt
+    seq: int = Field(ge=0, le=MAX_SEQ)
     ts: AwareDatetime
+    epoch: str | None = Field(
+        default=None,
+        pattern=EPOCH_PATTERN,
+        description="the life of the kit's outbox that numbered this message (data only)",
+    )
     body: Any
 
     def to_bytes(self) -> bytes:
@@ -211,6 +230,8 @@ def new_msg_id() -> str:
     return uuid.uuid4().hex
 
 
-def envelope_kwargs(kit_id: str, seq: int, ts: datetime) -> dict[str, Any]:
+def envelope_kwargs(
+    kit_id: str, seq: int, ts: datetime, epoch: str | None = None
+) -> dict[str, Any]:
     """The envelope fields for a new message (a fresh msg_id)."""
-    return {"kit_id": kit_id, "msg_id": new_msg_id(), "seq": seq, "ts": ts}
+    return {"kit_id": kit_id, "msg_id": new_msg_id(), "seq": seq, "ts": ts, "epoch": epoch}

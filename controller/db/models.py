@@ -38,7 +38,7 @@ class Kit(Base):
     disk_used_percent: Mapped[float | None] = mapped_column(Float)
     battery_percent: Mapped[float | None] = mapped_column(Float)
     acked_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    seq_reset_at: Mapped[datetime | None]
+    epoch: Mapped[str | None] = mapped_column(String(32))
     lifecycle: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
 
@@ -49,12 +49,14 @@ class Telemetry(Base):
     __table_args__ = (
         UniqueConstraint("kit_id", "msg_id", name="uq_telemetry_kit_msg"),
         Index("ix_telemetry_kit_seq", "kit_id", "seq"),
+        Index("ix_telemetry_kit_epoch_seq", "kit_id", "epoch", "seq"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     kit_id: Mapped[str] = mapped_column(String(64), ForeignKey("kits.kit_id"))
     seq: Mapped[int] = mapped_column(BigInteger)
     msg_id: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[str | None] = mapped_column(String(32))
     ts: Mapped[datetime]
     received_at: Mapped[datetime]
     body: Mapped[dict[str, Any]]
@@ -67,12 +69,14 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("kit_id", "msg_id", name="uq_events_kit_msg"),
         Index("ix_events_kit_seq", "kit_id", "seq"),
+        Index("ix_events_kit_epoch_seq", "kit_id", "epoch", "seq"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     kit_id: Mapped[str] = mapped_column(String(64), ForeignKey("kits.kit_id"))
     seq: Mapped[int] = mapped_column(BigInteger)
     msg_id: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[str | None] = mapped_column(String(32))
     ts: Mapped[datetime]
     received_at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(64))

@@ -130,7 +130,7 @@ def test_the_watermark_covers_only_what_is_stored(
         with sessions.begin() as s:
             result = store.store_batch(s, [tel("k1", seq) for seq in batch])
     assert result is not None
-    assert result.watermarks == {"k1": watermark}
+    assert result.watermarks == {"k1": (watermark, None)}
 
 
 def test_a_gap_event_lets_the_watermark_pass_the_dropped_span(
@@ -140,34 +140,35 @@ def test_a_gap_event_lets_the_watermark_pass_the_dropped_span(
         store.store_batch(s, [tel("k1", 1), tel("k1", 2)])
     with sessions.begin() as s:  # 3..10 dropped on the kit; 11 says so; 12 follows
         result = store.store_batch(s, [tel("k1", 12), gap("k1", 11, 3, 10)])
-    assert result.watermarks == {"k1": 12}
+    assert result.watermarks == {"k1": (12, None)}
+    with sessions.begin() as s:  # a late copy of a dropped message changes nothing
+        late = store.store_batch(s, [tel("k1", 7)])
+    assert late.watermarks == {"k1": (12, None)}
 
 
-def test_a_kit_that_starts_its_sequence_again_is_counted_from_there(
+def life(epoch: str, seqs: range | list[int], minutes: int = 0) -> list[store.Received]:
+    items = [tel("k1", n, minutes=minutes) for n in seqs]
+    for item in items:
+        object.__setattr__(item.message, "epoch", epoch)
+        object.__setattr__(item.message, "msg_id", f"{epoch}-{item.message.seq}")
+    return items
+
+
+def test_a_reinstalled_kit_counts_again_in_its_new_outbox_life(
     sessions: sessionmaker[Session],
 ) -> None:
+    old, new = "aaaaaaaa", "bbbbbbbb"
     with sessions.begin() as s:
-        store.store_batch(s, [tel("k1", n) for n in range(1, 6)])
-    reinstalled = [tel("k1", n, minutes=60) for n in (1, 2)]  # an hour later
-    for item in reinstalled:  # a new outbox: new message ids for the same numbers
-        object.__setattr__(item.message, "msg_id", f"new-{item.message.seq}")
+        assert store.store_batch(s, life(old, range(1, 6))).watermarks == {"k1": (5, old)}
+    with sessions.begin() as s:  # reinstalled: numbers from 1 again, in a new epoch
+        result = store.store_batch(s, life(new, [1, 2], minutes=60))
+    assert result.watermarks == {"k1": (2, new)}, "not 5: the new life has sent only 1 and 2"
+    with sessions.begin() as s:  # late copies from the earlier life never switch it back
+        result = store.store_batch(s, life(old, [3, 9]))
+    assert result.watermarks == {"k1": (2, new)}
     with sessions.begin() as s:
-        result = store.store_batch(s, reinstalled)
-    assert result.watermarks == {"k1": 2}, "not 5: the new life has only sent 1 and 2"
-    with sessions.begin() as s:  # a late duplicate of the old life changes nothing
-        late = tel("k1", 3)
-        object.__setattr__(late, "received_at", T0 + timedelta(minutes=61))
-        result = store.store_batch(s, [late])
-    assert result.duplicates == 1
-    assert result.watermarks == {"k1": 2}
-
-    new = [tel("k1", n, minutes=62) for n in range(3, 7)]
-    for item in new:
-        object.__setattr__(item.message, "msg_id", f"new-{item.message.seq}")
+        result = store.store_batch(s, life(new, [4, 5, 6], minutes=62))
+    assert result.watermarks == {"k1": (2, new)}, "3 of the new life is still missing"
     with sessions.begin() as s:
-        result = store.store_batch(s, new)
-    assert result.watermarks == {"k1": 6}
-    with sessions() as s:
-        kit = store.get_kit(s, kit_id="k1")
-        assert kit is not None
-        assert kit.seq_reset_at is None, "past the earlier life: back to the fast path"
+        result = store.store_batch(s, life(new, [3], minutes=63))
+    assert result.watermarks == {"k1": (6, new)}

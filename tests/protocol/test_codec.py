@@ -148,3 +148,39 @@ def test_limit_is_inclusive() -> None:
     padded = body[:-1] + b" " * (MAX_PAYLOAD_BYTES - len(body)) + b"}"
     assert len(padded) == MAX_PAYLOAD_BYTES
     decode("kits/kit-1/telemetry", padded)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"dropped": 3, "first_seq": "x", "last_seq": 5},
+        {"dropped": 3, "first_seq": None, "last_seq": 5},
+        {"dropped": 3, "first_seq": 1, "last_seq": 2**64},
+        {"dropped": 3, "first_seq": 6, "last_seq": 5},
+        {"dropped": 3, "first_seq": 1, "last_seq": 7},  # not before the event (seq 7)
+        {"first_seq": 1, "last_seq": 3},
+    ],
+)
+def test_a_gap_event_must_say_a_sane_span(data: dict[str, Any]) -> None:
+    payload = raw(envelope({"kind": "gap", "data": data}, kit_id="k"))
+    with pytest.raises(ProtocolError) as info:
+        decode("kits/k/events", payload)
+    assert info.value.reason is RejectReason.INVALID
+
+
+@pytest.mark.parametrize(
+    ("over", "body"),
+    [
+        ({"seq": 2**63}, None),
+        ({"epoch": "NOT-HEX"}, None),
+        ({}, telemetry_body() | {"agent_version": "v" * 65}),
+        ({}, telemetry_body() | {"hostname": "h" * 256}),
+    ],
+)
+def test_values_that_would_not_fit_the_database_are_refused(
+    over: dict[str, Any], body: dict[str, Any] | None
+) -> None:
+    payload = raw(envelope(body or telemetry_body(), **over))
+    with pytest.raises(ProtocolError) as info:
+        decode("kits/kit-1/telemetry", payload)
+    assert info.value.reason is RejectReason.INVALID
