@@ -9,8 +9,10 @@ DEMO_MQTT_PORT ?= 1884
 DEMO_HTTP_PORT ?= 8000
 DEMO_INTERVAL ?= 5
 APT_PACKAGES := mosquitto mosquitto-clients smartmontools
+# What the tests need beyond the demo: network namespaces with loss and delay, umockdev devices.
+TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0
 
-.PHONY: demo test lint typecheck pytest system-deps venv clean bench bench-ingest bench-agent
+.PHONY: demo test lint typecheck pytest system-deps test-deps apt-install venv clean bench bench-ingest bench-agent
 
 venv: $(STAMP)
 
@@ -22,7 +24,14 @@ $(STAMP): pyproject.toml
 
 # Debian packages the demo and the tests run for real (installed only when missing).
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps: venv system-deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+	@$(BIN)/python -c "import netfilterqueue" 2>/dev/null || $(BIN)/pip install --quiet NetfilterQueue
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -41,7 +50,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv system-deps
+pytest: venv test-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 test: lint typecheck pytest
