@@ -1,6 +1,7 @@
 """`kitkeeper-agent`: run the agent, or print one snapshot.
 
-Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 3 enrolment refused.
+Exit codes: 0 success, 1 runtime failure (for `doctor`: not ready), 2 bad usage or
+configuration, 3 enrolment refused.
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
         "--state-dir", type=Path, help="durable state directory (default var/agent)"
     )
 
+    doctor = sub.add_parser(
+        "doctor", help="check that the kit is ready for a lesson (exit 0 ready, 1 not ready)"
+    )
+    doctor.add_argument("--lang", choices=["kk", "ru", "en"], help="default: from the locale")
+    doctor.add_argument(
+        "--state-dir", type=Path, help="durable state directory (default var/agent)"
+    )
+    doctor.add_argument("--profile", help="the kit's profile (default base)")
+    doctor.add_argument("--webinar", help="host:port of the lesson's webinar server")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON, for machines")
+
     collect = sub.add_parser("collect", help="print one telemetry snapshot as JSON")
     collect.add_argument(
         "--once", action="store_true", required=True, help="one snapshot, then exit"
@@ -57,7 +69,16 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> AgentSettings:
     given = {
         key: getattr(args, key)
-        for key in ("kit_id", "mqtt_host", "mqtt_port", "interval", "state_dir", "plain_mqtt")
+        for key in (
+            "kit_id",
+            "mqtt_host",
+            "mqtt_port",
+            "interval",
+            "state_dir",
+            "plain_mqtt",
+            "profile",
+            "webinar",
+        )
         if getattr(args, key, None) is not None
     }
     return AgentSettings(**given)
@@ -90,6 +111,53 @@ def _enroll(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from agent import doctor  # noqa: PLC0415
+    from agent.enroll import read_enrollment  # noqa: PLC0415
+    from agent.i18n import default_lang  # noqa: PLC0415
+    from agent.kit import KitView, endpoints  # noqa: PLC0415
+
+    settings = _settings(args)
+    recorded = read_enrollment(settings.state_dir)
+    broker = (
+        settings.mqtt_host or recorded.get("mqtt_host") or "127.0.0.1",
+        int(settings.mqtt_port or recorded.get("mqtt_port") or 8883),
+    )
+    kit = KitView(
+        settings,
+        endpoints(settings, broker=broker, controller_url=recorded.get("controller_url")),
+    )
+    snapshot = SystemCollector().collect(interval_s=settings.interval)
+    devices = kit.peripherals()
+    checks = doctor.evaluate(
+        peripherals=devices,
+        connectivity=kit.probe(count=5),
+        disks=snapshot.disks,
+        battery=snapshot.battery,
+        profile=kit.check_profile(devices),
+    )
+    if args.json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "ready": doctor.ready(checks),
+                    "checks": [
+                        {"what": c.what, "status": c.status, "code": c.code, **c.params}
+                        for c in checks
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
+    else:
+        sys.stdout.write(doctor.render(checks, args.lang or default_lang()))
+    return EXIT_OK if doctor.ready(checks) else EXIT_FAILURE
+
+
 def _collect(args: argparse.Namespace) -> int:
     snapshot = SystemCollector().collect(interval_s=_settings(args).interval)
     sys.stdout.write(snapshot.model_dump_json(indent=2) + "\n")
@@ -104,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return {"run": _run, "collect": _collect, "enroll": _enroll}[args.command](args)
+        commands = {"run": _run, "collect": _collect, "enroll": _enroll, "doctor": _doctor}
+        return commands[args.command](args)
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.profiles import PROFILES_DIR
+from agent.readiness import Thresholds
 from protocol.topics import validate_kit_id
 
 
@@ -21,7 +23,9 @@ def default_kit_id() -> str:
 class AgentSettings(BaseSettings):
     """Everything `kitkeeper-agent run` needs."""
 
-    model_config = SettingsConfigDict(env_prefix="KITKEEPER_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="KITKEEPER_", extra="forbid", env_nested_delimiter="__"
+    )
 
     kit_id: str | None = Field(
         default=None,
@@ -78,6 +82,28 @@ class AgentSettings(BaseSettings):
     )
     renew_before_days: float = Field(
         default=30.0, gt=0, description="Renew the kit certificate this many days before expiry."
+    )
+    profile: str = Field(
+        default="base",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+        description="The kit's profile (images/profiles/<name>.yaml): what it must have.",
+    )
+    profiles_dir: Path = Field(
+        default=PROFILES_DIR, description="Where the kit profiles are (YAML files)."
+    )
+    webinar: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$",
+        description="host:port of the webinar server of the pupil's lessons, probed for readiness.",
+    )
+    connectivity_interval: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds between connectivity probe series (0: never, except in doctor).",
+    )
+    thresholds: Thresholds = Field(
+        default_factory=Thresholds,
+        description="Webinar readiness thresholds (KITKEEPER_THRESHOLDS__RTT_DEGRADED_MS=...).",
     )
 
     @field_validator("kit_id")

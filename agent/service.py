@@ -36,6 +36,7 @@ from agent.identity import (
     verify_issued,
     write_public,
 )
+from agent.kit import KitView, endpoints
 from agent.outbox import Bounds, Outbox
 from agent.transport import MqttTransport
 from protocol.codec import decode
@@ -132,6 +133,13 @@ class Agent:
             on_connect=self._on_connect,
             on_message=self._on_message,
         )
+        self.kit = KitView(
+            settings,
+            endpoints(
+                settings, broker=(host, int(port)), controller_url=recorded.get("controller_url")
+            ),
+            publish_event=self.publish_event,
+        )
 
     # --- presence ----------------------------------------------------------------------------
 
@@ -166,7 +174,7 @@ class Agent:
 
     def publish_snapshot(self) -> None:
         """Collect one telemetry snapshot and queue it."""
-        body = self._collector.collect(self.settings.interval)
+        body = self._collector.collect(self.settings.interval).model_copy(update=self.kit.parts())
         self._enqueue(Channel.TELEMETRY, lambda f: TelemetryMessage(**f, body=body))
 
     # --- sending -----------------------------------------------------------------------------
@@ -328,6 +336,7 @@ class Agent:
         sender = threading.Thread(target=self._send_loop, args=(stop,), name="sender", daemon=True)
         sender.start()
         self.transport.start()
+        self.kit.start()
         self.publish_event(
             Event(kind="agent_started", message=f"kitkeeper agent {__version__} started")
         )
@@ -345,6 +354,7 @@ class Agent:
                     next_at = now + self.settings.interval
                 stop.wait(next_at - now)
         finally:
+            self.kit.stop()
             self._wake.set()
             sender.join(timeout=5)
             self.transport.stop(final=self._status("offline", "agent stopped"))

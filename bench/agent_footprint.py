@@ -44,9 +44,7 @@ def main() -> int:
         try:
             assert agent.process is not None
             proc = psutil.Process(agent.process.pid)
-            wait_for(
-                lambda: controller.get("/api/v1/kits/kit-footprint")[0] == 200, 60, "the kit"
-            )
+            wait_for(lambda: controller.get("/api/v1/kits/kit-footprint")[0] == 200, 60, "the kit")
             time.sleep(5)  # past start-up (imports, first snapshot)
             cpu_start = sum(proc.cpu_times()[:2])
             started = time.monotonic()

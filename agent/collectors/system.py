@@ -39,7 +39,8 @@ _PSEUDO_FS = frozenset(
 )
 
 
-def _guard(name: str, collect: Callable[[], T]) -> T | Unavailable:
+def guard(name: str, collect: Callable[[], T]) -> T | Unavailable:
+    """Run one collector; its failure becomes `Unavailable` with the reason, never an error."""
     try:
         return collect()
     except PermissionError as exc:
@@ -84,7 +85,7 @@ class SystemCollector:
         now = self._clock()
         cached = self._cache.get(name)
         if cached is None or now - cached[0] >= SLOW_PARTS_TTL_S[name]:
-            cached = (now, _guard(name, collect))
+            cached = (now, guard(name, collect))
             self._cache[name] = cached
         return cast("T | Unavailable", cached[1])
 
@@ -102,17 +103,17 @@ class SystemCollector:
             interval_s=interval_s,
             uptime_s=max(0.0, time.time() - boot),
             boot_time=datetime.fromtimestamp(boot, UTC),
-            cpu=_guard("cpu", _cpu),
-            memory=_guard("memory", _memory),
-            swap=_guard("swap", _swap),
-            disks=_guard("disks", _disks),
-            battery=_guard("battery", _battery),
-            network=_guard("network", _network),
-            battery_health=_guard("battery_health", power.collect),
+            cpu=guard("cpu", _cpu),
+            memory=guard("memory", _memory),
+            swap=guard("swap", _swap),
+            disks=guard("disks", _disks),
+            battery=guard("battery", _battery),
+            network=guard("network", _network),
+            battery_health=guard("battery_health", power.collect),
             disk_health=self._slow("disk_health", smart.collect),
-            sensors=_guard("sensors", _sensors),
-            services=_guard("services", services.collect),
-            agent_process=_guard("agent_process", self._agent_process),
+            sensors=guard("sensors", _sensors),
+            services=guard("services", services.collect),
+            agent_process=guard("agent_process", self._agent_process),
             firmware=self._slow("firmware", firmware.collect),
         )
 

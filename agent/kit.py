@@ -1,0 +1,208 @@
+"""What the kit has and how it is connected: peripherals, its profile, webinar readiness.
+
+Keeps the latest of each for the snapshot, turns hotplug into events within a second, and says
+so (as events) when the kit stops or starts matching its profile or its readiness verdict changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from agent.collectors import connectivity, peripherals
+from agent.collectors.system import guard
+from agent.config import AgentSettings
+from agent.errors import ProfileError
+from agent.profiles import Profile, check, load_profile
+from protocol.base import Unavailable
+from protocol.inventory import (
+    Connectivity,
+    DeviceKind,
+    Peripheral,
+    Peripherals,
+    ProfileCheck,
+    UsbDevice,
+    Verdict,
+)
+from protocol.models import Event, Severity
+
+_LOGGER = logging.getLogger(__name__)
+# Unplugging one of these can cost a lesson: say so louder.
+_LESSON_DEVICES = frozenset(
+    {DeviceKind.CAMERA, DeviceKind.AUDIO_CAPTURE, DeviceKind.AUDIO_PLAYBACK, DeviceKind.BRAILLE}
+)
+_VERDICT_SEVERITY = {
+    Verdict.READY: Severity.INFO,
+    Verdict.DEGRADED: Severity.WARNING,
+    Verdict.NOT_READY: Severity.CRITICAL,
+}
+
+
+def endpoints(
+    settings: AgentSettings, *, broker: tuple[str, int], controller_url: str | None
+) -> list[connectivity.Endpoint]:
+    """The endpoints a lesson depends on: the broker, the controller, the webinar server."""
+    result = [connectivity.Endpoint("broker", broker[0], broker[1])]
+    if controller_url:
+        parts = urlsplit(controller_url)
+        if parts.hostname:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            result.append(connectivity.Endpoint("controller", parts.hostname, port))
+    if settings.webinar:
+        host, _, port_text = settings.webinar.rpartition(":")
+        result.append(connectivity.Endpoint("webinar", host, int(port_text)))
+    return result
+
+
+class KitView:
+    """The kit's peripherals, profile and connectivity, kept current."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        targets: list[connectivity.Endpoint],
+        publish_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._targets = targets
+        self._publish = publish_event or (lambda event: None)
+        self._lock = threading.Lock()
+        self._monitor: peripherals.HotplugMonitor | None = None
+        self._stop = threading.Event()
+        self._prober: threading.Thread | None = None
+        self.profile: Profile | Unavailable = self._load_profile()
+        self.connectivity: Connectivity | Unavailable | None = None
+        self._last_check: ProfileCheck | Unavailable | None = None
+        self._last_verdict: Verdict | None = None
+
+    def _load_profile(self) -> Profile | Unavailable:
+        try:
+            return load_profile(self._settings.profile, self._settings.profiles_dir)
+        except ProfileError as exc:
+            _LOGGER.warning("kit profile unavailable: %s", exc)
+            return Unavailable(unavailable=str(exc)[:500])
+
+    # --- what is plugged in, and the profile ---------------------------------------------------
+
+    def peripherals(self) -> Peripherals | Unavailable:
+        """What is plugged in now."""
+        return guard("peripherals", peripherals.inventory)
+
+    def check_profile(self, devices: Peripherals | Unavailable) -> ProfileCheck | Unavailable:
+        """The kit against its profile; an event when that changes."""
+        if isinstance(self.profile, Unavailable):
+            result: ProfileCheck | Unavailable = self.profile
+        elif isinstance(devices, Unavailable):
+            result = Unavailable(unavailable=f"peripherals unknown: {devices.unavailable}")
+        else:
+            result = guard("profile", lambda: check(self.profile, devices))  # type: ignore[arg-type]
+        with self._lock:
+            previous, self._last_check = self._last_check, result
+        if isinstance(result, ProfileCheck) and (
+            not isinstance(previous, ProfileCheck)
+            or (previous.complete, previous.missing) != (result.complete, result.missing)
+        ):
+            self._publish(_profile_event(result))
+        return result
+
+    def _on_hotplug(self, action: str, change: Any) -> None:
+        self._publish(_hotplug_event(action, change))
+        self.check_profile(self.peripherals())
+
+    # --- connectivity ---------------------------------------------------------------------------
+
+    def probe(self, *, count: int = 10) -> Connectivity | Unavailable:
+        """Measure connectivity now; an event when the readiness verdict changes."""
+        result: Connectivity | Unavailable = guard(
+            "connectivity",
+            lambda: connectivity.collect_connectivity(
+                self._targets, thresholds=self._settings.thresholds, count=count
+            ),
+        )
+        self.connectivity = result
+        if isinstance(result, Connectivity):
+            verdict = result.readiness.verdict
+            if verdict is not self._last_verdict:
+                self._last_verdict = verdict
+                self._publish(
+                    Event(
+                        kind="readiness_changed",
+                        severity=_VERDICT_SEVERITY[verdict],
+                        message=f"webinar readiness: {verdict.value}"
+                        + (
+                            f" ({'; '.join(result.readiness.reasons)})"
+                            if result.readiness.reasons
+                            else ""
+                        ),
+                        data=result.readiness.model_dump(mode="json"),
+                    )
+                )
+        return result
+
+    def _probe_loop(self) -> None:
+        while not self._stop.is_set():
+            self.probe()
+            self._stop.wait(self._settings.connectivity_interval)
+
+    # --- life cycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Watch hotplug and probe connectivity in the background."""
+        try:
+            self._monitor = peripherals.HotplugMonitor(self._on_hotplug)
+            self._monitor.start()
+        except Exception as exc:  # noqa: BLE001 - no udev (a container): no hotplug, still run
+            _LOGGER.warning("hotplug events unavailable: %s", exc)
+            self._monitor = None
+        if self._settings.connectivity_interval > 0:
+            self._prober = threading.Thread(target=self._probe_loop, name="prober", daemon=True)
+            self._prober.start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stop.set()
+        if self._monitor is not None:
+            self._monitor.stop()
+
+    def parts(self) -> dict[str, Any]:
+        """The snapshot parts this view owns, freshly read where cheap."""
+        devices = self.peripherals()
+        return {
+            "peripherals": devices,
+            "profile": self.check_profile(devices),
+            "connectivity": self.connectivity,
+        }
+
+
+def _hotplug_event(action: str, change: Peripheral | UsbDevice) -> Event:
+    attached = action == "add"
+    if isinstance(change, Peripheral):
+        what = f"{change.kind.value} {change.name}"
+        loud = change.kind in _LESSON_DEVICES and not attached
+    else:
+        what = f"USB {change.vendor_id}:{change.product_id} {change.product or ''}".strip()
+        loud = False
+    return Event(
+        kind="device_attached" if attached else "device_detached",
+        severity=Severity.WARNING if loud else Severity.INFO,
+        message=f"{what} {'plugged in' if attached else 'unplugged'}",
+        data=change.model_dump(mode="json"),
+    )
+
+
+def _profile_event(result: ProfileCheck) -> Event:
+    if result.complete:
+        return Event(
+            kind="profile_complete",
+            message=f"the kit has everything its profile {result.profile} asks for",
+            data=result.model_dump(mode="json"),
+        )
+    return Event(
+        kind="profile_incomplete",
+        severity=Severity.WARNING,
+        message=f"missing for profile {result.profile}: {', '.join(result.missing)}",
+        data=result.model_dump(mode="json"),
+    )
