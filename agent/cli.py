@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings
 from agent.errors import AgentError, EnrollError
+from protocol.base import Unavailable
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -58,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--profile", help="the kit's profile (default base)")
     doctor.add_argument("--webinar", help="host:port of the lesson's webinar server")
     doctor.add_argument("--json", action="store_true", help="the checks as JSON, for machines")
+
+    hook = sub.add_parser("firmware-hook", help="used by firmware-hooks/: may an update run?")
+    hook.add_argument("stage", choices=["pre", "post"])
+    hook.add_argument("--state-dir", type=Path, help="durable state directory (default var/agent)")
+    hook.add_argument("--profile", help="the kit's profile (default base)")
 
     collect = sub.add_parser("collect", help="print one telemetry snapshot as JSON")
     collect.add_argument(
@@ -158,6 +164,37 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if doctor.ready(checks) else EXIT_FAILURE
 
 
+def _firmware_hook(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    import psutil  # noqa: PLC0415
+
+    from agent.firmware_guard import load_windows, may_update  # noqa: PLC0415
+    from agent.kit import KitView  # noqa: PLC0415
+
+    settings = _settings(args)
+    if args.stage == "pre":
+        battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
+        ok, why = may_update(
+            now=datetime.now(UTC),
+            lessons=load_windows(settings.state_dir),
+            battery_percent=battery.percent if battery else None,
+            plugged=battery.power_plugged if battery else None,
+        )
+        sys.stdout.write(f"{'update allowed' if ok else 'update refused'}: {why}\n")
+        return EXIT_OK if ok else EXIT_FAILURE
+    kit = KitView(settings, [])
+    check = kit.check_profile(kit.peripherals())
+    if isinstance(check, Unavailable):
+        sys.stdout.write(f"cannot check the kit: {check.unavailable}\n")
+        return EXIT_FAILURE
+    if check.complete:
+        sys.stdout.write(f"every peripheral of profile {check.profile} is back\n")
+        return EXIT_OK
+    sys.stdout.write(f"missing after the update: {', '.join(check.missing)}\n")
+    return EXIT_FAILURE
+
+
 def _collect(args: argparse.Namespace) -> int:
     snapshot = SystemCollector().collect(interval_s=_settings(args).interval)
     sys.stdout.write(snapshot.model_dump_json(indent=2) + "\n")
@@ -172,7 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        commands = {"run": _run, "collect": _collect, "enroll": _enroll, "doctor": _doctor}
+        commands = {
+            "run": _run,
+            "collect": _collect,
+            "enroll": _enroll,
+            "doctor": _doctor,
+            "firmware-hook": _firmware_hook,
+        }
         return commands[args.command](args)
     except ValidationError as exc:
         for err in exc.errors():
