@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import Counter
@@ -14,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from controller.db.models import Event, Kit, Telemetry
+from protocol.inventory import Connectivity, ProfileCheck
 from protocol.models import Envelope, EventMessage, GapData, StatusMessage, TelemetryMessage
 from protocol.models import Telemetry as TelemetryBody
 from protocol.topics import Channel
@@ -96,6 +98,20 @@ def _executemany(session: Session, sql: str, names: list[str], rows: list[dict[s
 
 
 _FIGURES = ("cpu_percent", "memory_percent", "disk_used_percent", "battery_percent")
+_SUMMARY = ("readiness", "profile_missing")
+
+
+def summary(body: TelemetryBody) -> dict[str, Any]:
+    """Webinar readiness and what the kit lacks for its profile, for the fleet list."""
+    connectivity, profile = body.connectivity, body.profile
+    return {
+        "readiness": connectivity.readiness.verdict.value
+        if isinstance(connectivity, Connectivity)
+        else None,
+        "profile_missing": json.dumps(profile.missing)
+        if isinstance(profile, ProfileCheck)
+        else None,
+    }
 
 
 def key_figures(body: TelemetryBody) -> dict[str, float | None]:
@@ -275,7 +291,7 @@ def _apply(items: list[Received], kits: dict[str, _KitState]) -> tuple[bool, lis
 def _write_kits(session: Session, kits: dict[str, _KitState]) -> None:
     """A few executemany UPDATEs: what every kit in the batch changed, then the rarer columns."""
     common = ["last_seen_at", "last_seq", "acked_seq"]
-    latest = [*common, "latest_ts", "latest", "hostname", *_FIGURES]
+    latest = [*common, "latest_ts", "latest", "hostname", *_FIGURES, *_SUMMARY]
     plain, fresh, rare = [], [], []
     for kit in kits.values():
         row: dict[str, Any] = {"k": kit.kit_id} | {name: getattr(kit, name) for name in common}
@@ -288,6 +304,7 @@ def _write_kits(session: Session, kits: dict[str, _KitState]) -> None:
                 "latest": _body_json(kit.latest),
                 "hostname": body.hostname,
                 **key_figures(body),
+                **summary(body),
             }
             fresh.append(row)
         if kit.rare() != kit.loaded:

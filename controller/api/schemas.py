@@ -38,6 +38,12 @@ class KitSummary(BaseModel):
     memory_percent: float | None
     disk_used_percent: float | None = Field(description="fullest mounted disk")
     battery_percent: float | None
+    readiness: str | None = Field(
+        description="webinar readiness from the latest probe: ready, degraded or not_ready"
+    )
+    profile_missing: list[str] | None = Field(
+        description="what the kit lacks for its profile (empty: complete; null: not checked)"
+    )
 
 
 class KitList(BaseModel):

@@ -39,6 +39,8 @@ class Kit(Base):
     battery_percent: Mapped[float | None] = mapped_column(Float)
     acked_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     epoch: Mapped[str | None] = mapped_column(String(32))
+    readiness: Mapped[str | None] = mapped_column(String(16))
+    profile_missing: Mapped[list[str] | None] = mapped_column(JSONDoc)
     lifecycle: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
 

@@ -38,11 +38,12 @@ def test_agent_reports_real_figures_through_the_broker(
 ) -> None:
     agent = Agent(tmp_path, broker, "kit-e2e", interval=0.5).start()
     try:
-        listed = wait_for(
-            lambda: [k for k in controller.get("/api/v1/kits")[1]["items"] if k["last_seq"] >= 4],
+        wait_for(
+            lambda: len(kit(controller, "kit-e2e")["history"]) >= 4,
             20,
-            "the kit in /api/v1/kits with a few snapshots",
+            "the kit with a few snapshots",
         )
+        listed = controller.get("/api/v1/kits")[1]["items"]
         summary = listed[0]
         assert summary["kit_id"] == "kit-e2e"
         assert summary["online"] is True
@@ -50,12 +51,21 @@ def test_agent_reports_real_figures_through_the_broker(
         assert 0 < summary["memory_percent"] <= 100
         assert 0 < summary["disk_used_percent"] <= 100
         assert summary["cpu_percent"] is not None
+        assert "camera" in summary["profile_missing"], "the fleet list says what the kit lacks"
 
         detail = kit(controller, "kit-e2e")
         assert detail is not None
-        assert detail["latest"]["memory"]["total_bytes"] == psutil.virtual_memory().total
+        latest = detail["latest"]
+        assert latest["memory"]["total_bytes"] == psutil.virtual_memory().total
+        # The inventory parts travel too: services, the agent itself, peripherals, the profile.
+        assert {s["role"] for s in latest["services"]} == {"agent", "network", "audio", "time"}
+        assert latest["agent_process"]["rss_bytes"] > 0
+        assert "devices" in latest["peripherals"] or "unavailable" in latest["peripherals"]
+        assert latest["profile"]["profile"] == "base"
+        assert "camera" in latest["profile"]["missing"]
         assert len(detail["history"]) >= 3
-        assert [e["kind"] for e in detail["events"]] == ["kit_online", "agent_started"]
+        kinds = [e["kind"] for e in detail["events"]]
+        assert {"kit_online", "agent_started", "profile_incomplete"} <= set(kinds)
 
         status, page = controller.get("/api/v1/kits/kit-e2e/telemetry?after_seq=0&limit=2")
         assert status == 200
