@@ -281,6 +281,16 @@ monitor.start()
 other = HotplugMonitor(raising)
 other.start()
 
+# The agent's own view, as `kitkeeper-agent run` has it: hotplug becomes events, and the profile
+# verdict is checked again (with this machine's real software lookups).
+from agent.config import AgentSettings
+from agent.kit import KitView
+
+kit_events = []
+kit = KitView(AgentSettings(profile="blind", connectivity_interval=0), [], kit_events.append)
+kit.check_profile(kit.peripherals())
+kit.start()
+
 
 def step(what, action, expected):
     start = time.monotonic()
@@ -318,6 +328,13 @@ for name, what, action, expected in plan:
     report["steps"][name] = step(what, action, expected)
 monitor.stop()
 other.stop()
+time.sleep(0.5)
+kit.stop()
+report["kit_events"] = [
+    {"kind": e.kind, "severity": e.severity.value, "device": e.data.get("kind"),
+     "missing": e.data.get("missing")}
+    for e in kit_events
+]
 report["raising"] = {"calls": len(raising_calls), "errors": other.errors,
                      "logged": Count.records, "alive_to_the_end": raising_calls[-1:] == ["remove"]}
 print(json.dumps(report))
@@ -679,3 +696,19 @@ def test_the_check_lists_what_is_missing_in_words_in_profile_order() -> None:
     result = check(blind, without, **_lookups(braille_driver=False))
     assert not result.complete
     assert result.missing == ["braille display", "braille driver (brltty)"]
+
+
+def test_the_agent_turns_hotplug_into_events_and_rechecks_its_profile(
+    hotplug: dict[str, Any],
+) -> None:
+    events = hotplug["kit_events"]
+    attached = {e["device"] for e in events if e["kind"] == "device_attached"}
+    detached = {e["device"]: e["severity"] for e in events if e["kind"] == "device_detached"}
+    assert {"camera", "audio_capture", "audio_playback", "braille"} <= attached
+    assert detached["camera"] == "warning", "unplugging the camera can cost a lesson"
+    assert detached["braille"] == "warning"
+    verdicts = [e["missing"] for e in events if e["kind"].startswith("profile_")]
+    braille_needed = ["braille display" in missing for missing in verdicts]
+    assert braille_needed[0], "missing before the display is plugged in"
+    assert False in braille_needed, "no longer missing while it is plugged in"
+    assert braille_needed[-1], "missing again once it is unplugged"
