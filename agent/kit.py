@@ -7,7 +7,9 @@ so (as events) when the kit stops or starts matching its profile or its readines
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +18,7 @@ from agent.collectors import connectivity, peripherals
 from agent.collectors.system import guard
 from agent.config import AgentSettings
 from agent.errors import ProfileError
-from agent.profiles import Profile, check, load_profile
+from agent.profiles import Profile, check, dpkg_installed, gsettings_get, load_profile
 from protocol.base import Unavailable
 from protocol.inventory import (
     Connectivity,
@@ -57,6 +59,47 @@ def endpoints(
     return result
 
 
+LOOKUP_TTL_S = 600.0
+"""Installed software and desktop settings change seldom: looked up at most this often."""
+
+
+class _Lookups:
+    """The profile check's lookups (which, dpkg-query, gsettings), remembered for a while."""
+
+    def __init__(self, ttl_s: float = LOOKUP_TTL_S) -> None:
+        self._ttl = ttl_s
+        self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, key: tuple[str, ...], look: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        value = look()
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    def which(self, binary: str) -> str | None:
+        """shutil.which, remembered."""
+        result: str | None = self._get(("which", binary), lambda: shutil.which(binary))
+        return result
+
+    def package(self, name: str) -> bool | None:
+        """Whether a Debian package is installed, remembered."""
+        result: bool | None = self._get(("dpkg", name), lambda: dpkg_installed(name))
+        return result
+
+    def setting(self, schema: str, key: str) -> str | None:
+        """A gsettings value, remembered."""
+        result: str | None = self._get(
+            ("gsettings", schema, key), lambda: gsettings_get(schema, key)
+        )
+        return result
+
+
 class KitView:
     """The kit's peripherals, profile and connectivity, kept current."""
 
@@ -77,6 +120,7 @@ class KitView:
         self.connectivity: Connectivity | Unavailable | None = None
         self._last_check: ProfileCheck | Unavailable | None = None
         self._last_verdict: Verdict | None = None
+        self._lookups = _Lookups()
 
     def _load_profile(self) -> Profile | Unavailable:
         try:
@@ -98,7 +142,17 @@ class KitView:
         elif isinstance(devices, Unavailable):
             result = Unavailable(unavailable=f"peripherals unknown: {devices.unavailable}")
         else:
-            result = guard("profile", lambda: check(self.profile, devices))  # type: ignore[arg-type]
+            lookups = self._lookups
+            result = guard(
+                "profile",
+                lambda: check(
+                    self.profile,  # type: ignore[arg-type]
+                    devices,
+                    which=lookups.which,
+                    package_installed=lookups.package,
+                    gsetting=lookups.setting,
+                ),
+            )
         with self._lock:
             previous, self._last_check = self._last_check, result
         if isinstance(result, ProfileCheck) and (
