@@ -101,6 +101,10 @@ class AgentSettings(BaseSettings):
         ge=0,
         description="Seconds between connectivity probe series (0: never, except in doctor).",
     )
+    throughput_probe: bool = Field(
+        default=False,
+        description="Also measure download throughput from the controller with each probe series.",
+    )
     thresholds: Thresholds = Field(
         default_factory=Thresholds,
         description="Webinar readiness thresholds (KITKEEPER_THRESHOLDS__RTT_DEGRADED_MS=...).",

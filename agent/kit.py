@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -108,9 +109,12 @@ class KitView:
         settings: AgentSettings,
         targets: list[connectivity.Endpoint],
         publish_event: Callable[[Event], None] | None = None,
+        *,
+        throughput: tuple[str, ssl.SSLContext | None] | None = None,
     ) -> None:
         self._settings = settings
         self._targets = targets
+        self._throughput = throughput
         self._publish = publish_event or (lambda event: None)
         self._lock = threading.Lock()
         self._monitor: peripherals.HotplugMonitor | None = None
@@ -173,7 +177,11 @@ class KitView:
         result: Connectivity | Unavailable = guard(
             "connectivity",
             lambda: connectivity.collect_connectivity(
-                self._targets, thresholds=self._settings.thresholds, count=count
+                self._targets,
+                thresholds=self._settings.thresholds,
+                count=count,
+                throughput_url=self._throughput[0] if self._throughput else None,
+                throughput_context=self._throughput[1] if self._throughput else None,
             ),
         )
         self.connectivity = result

@@ -133,12 +133,14 @@ class Agent:
             on_connect=self._on_connect,
             on_message=self._on_message,
         )
+        controller_url = recorded.get("controller_url")
         self.kit = KitView(
             settings,
-            endpoints(
-                settings, broker=(host, int(port)), controller_url=recorded.get("controller_url")
-            ),
+            endpoints(settings, broker=(host, int(port)), controller_url=controller_url),
             publish_event=self.publish_event,
+            throughput=(f"{controller_url}/api/v1/probe", self._tls)
+            if settings.throughput_probe and controller_url
+            else None,
         )
 
     # --- presence ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from agent.collectors.connectivity import throughput_mbps
 from protocol.limits import MAX_PAYLOAD_BYTES
 from tests.support import Agent, Broker, Controller, mqtt_client, provision_kit, wait_for
 
@@ -191,3 +192,12 @@ def test_broker_down_for_30_seconds_then_everyone_reconnects(
         assert kit(controller, "kit-outage")["online"] is True
     finally:
         agent.stop()
+
+
+def test_a_kit_can_measure_its_throughput_from_the_controller(controller: Controller) -> None:
+    mbps = throughput_mbps(
+        f"{controller.url}/api/v1/probe?size=2000000", context=controller.context
+    )
+    assert mbps is not None
+    assert mbps > 1
+    assert controller.get("/api/v1/probe?size=20000000")[0] == 422, "capped at 10 MB"

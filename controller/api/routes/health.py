@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,3 +39,25 @@ def healthz(state: StateDep) -> JSONResponse:
 def metrics(state: StateDep) -> Response:
     """Prometheus metrics: messages received, rejected by reason, stored; kits online."""
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+PROBE_CHUNK = bytes(64 * 1024)
+
+
+@router.get("/api/v1/probe", response_class=StreamingResponse)
+def probe(
+    size: Annotated[int, Query(ge=1, le=10_000_000, description="bytes to send")] = 2_000_000,
+) -> StreamingResponse:
+    """Bytes for a kit's throughput probe (up to 10 MB, zeros, never cached)."""
+
+    def chunks() -> Iterator[bytes]:
+        left = size
+        while left > 0:
+            yield PROBE_CHUNK[: min(left, len(PROBE_CHUNK))]
+            left -= len(PROBE_CHUNK)
+
+    return StreamingResponse(
+        chunks(),
+        media_type="application/octet-stream",
+        headers={"Cache-Control": "no-store", "Content-Length": str(size)},
+    )
