@@ -103,9 +103,16 @@ def evaluate(
     return checks + ([battery_check] if battery_check else [])
 
 
+LESSON_ESSENTIALS = frozenset({"camera", "microphone", "speakers", "network"})
+"""Without these confirmed, a lesson cannot be promised."""
+
+
 def ready(checks: list[Check]) -> bool:
-    """Ready when nothing failed (warnings and unchecked parts are shown, not blocking)."""
-    return not any(c.status == "fail" for c in checks)
+    """Ready when nothing failed and every lesson essential was actually checked."""
+    return not any(
+        c.status == "fail" or (c.status == "unchecked" and c.what in LESSON_ESSENTIALS)
+        for c in checks
+    )
 
 
 def render(checks: list[Check], lang: Lang) -> str:
@@ -117,8 +124,10 @@ def render(checks: list[Check], lang: Lang) -> str:
             params["what"] = t(f"what.{check.what}", lang)
         lines.append(f"{MARKS[check.status]} {t(check.code, lang, **params)}")
     lines.append("")
-    if not ready(checks):
+    if any(c.status == "fail" for c in checks):
         lines.append(t("verdict.not_ready", lang))
+    elif not ready(checks):
+        lines.append(t("verdict.unconfirmed", lang))
     elif any(c.status in ("warn", "unchecked") for c in checks):
         lines.append(t("verdict.warnings", lang))
     else:

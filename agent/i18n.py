@@ -39,12 +39,12 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
     },
     "speakers.ok": {
         "kk": "Дыбыс шығаратын құрылғы табылды: {name}",
-        "ru": "Устройство для звука найдено: {name}",
+        "ru": "Найдены колонки или наушники: {name}",
         "en": "Speakers or headphones found: {name}",
     },
     "speakers.missing": {
         "kk": "Дыбыс шығаратын құрылғы табылмады. Құлаққапты немесе динамикті қосыңыз.",
-        "ru": "Не найдено устройство для звука. Подключите наушники или колонки.",
+        "ru": "Колонки или наушники не найдены. Подключите их и повторите проверку.",
         "en": "No speakers or headphones found. Plug in the headphones or speakers.",
     },
     "network.ready": {
@@ -53,7 +53,7 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
         "en": "The internet connection is ready for a webinar ({rtt} ms delay).",
     },
     "network.degraded": {
-        "kk": "Интернет баяу, вебинар үзілуі мүмкін ({reasons}).",
+        "kk": "Интернет тұрақсыз, вебинар үзіліп қалуы мүмкін ({reasons}).",
         "ru": "Интернет работает с перебоями, вебинар может прерываться ({reasons}).",
         "en": "The internet connection is poor; the webinar may break up ({reasons}).",
     },
@@ -88,9 +88,9 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
         "en": "Battery low ({percent}%). Plug in the charger.",
     },
     "battery.ok": {
-        "kk": "Қуат жеткілікті.",
-        "ru": "Питания достаточно.",
-        "en": "Power is fine.",
+        "kk": "Батарея заряды жеткілікті.",
+        "ru": "Заряд батареи в норме.",
+        "en": "The battery is fine.",
     },
     "unchecked": {
         "kk": "Тексеру мүмкін болмады: {what} ({reason}).",
@@ -108,13 +108,24 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
         "en": "You can join the lesson, but mind the warnings above.",
     },
     "verdict.not_ready": {
-        "kk": "Сабаққа дайын емес. Жоғарыдағы кеңестерді орындаңыз немесе техникке хабарласыңыз.",
-        "ru": "Не готово к уроку. Выполните советы выше или обратитесь к технику.",
-        "en": "Not ready for the lesson. Follow the advice above or contact the technician.",
+        "kk": "Компьютер сабаққа дайын емес. Жоғарыдағы кеңестерді орындаңыз немесе "
+        "техникке хабарласыңыз.",
+        "ru": "Компьютер не готов к уроку. Следуйте советам выше или обратитесь к технику.",
+        "en": "The computer is not ready for the lesson. Follow the advice above or contact "
+        "the technician.",
+    },
+    "verdict.unconfirmed": {
+        "kk": "Дайындықты растау мүмкін болмады. Техникке хабарласыңыз.",
+        "ru": "Не удалось подтвердить готовность. Обратитесь к технику.",
+        "en": "Readiness could not be confirmed. Contact the technician.",
     },
     "what.camera": {"kk": "камера", "ru": "камера", "en": "camera"},
     "what.microphone": {"kk": "микрофон", "ru": "микрофон", "en": "microphone"},
-    "what.speakers": {"kk": "дыбыс", "ru": "звук", "en": "sound"},
+    "what.speakers": {
+        "kk": "дыбыс шығаратын құрылғы",
+        "ru": "колонки или наушники",
+        "en": "speakers or headphones",
+    },
     "what.network": {"kk": "интернет", "ru": "интернет", "en": "internet"},
     "what.disk": {"kk": "диск", "ru": "диск", "en": "disk"},
     "what.profile": {"kk": "жинақтама", "ru": "комплект", "en": "kit"},
@@ -123,7 +134,11 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
 
 
 def t(code: str, lang: Lang, **params: object) -> str:
-    """The message `code` in `lang`, with its parameters filled in."""
+    """The message `code` in `lang`, with its parameters filled in (decimal comma in kk, ru)."""
+    if lang != "en":
+        params = {
+            k: str(v).replace(".", ",") if isinstance(v, float) else v for k, v in params.items()
+        }
     return MESSAGES[code][lang].format(**params)
 
 

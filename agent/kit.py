@@ -6,7 +6,9 @@ so (as events) when the kit stops or starts matching its profile or its readines
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import shutil
 import ssl
 import threading
@@ -60,6 +62,8 @@ def endpoints(
     return result
 
 
+RECHECK_DELAY_S = 0.5
+"""After a hotplug event, wait this long for the rest of the device's events before rechecking."""
 LOOKUP_TTL_S = 600.0
 """Installed software and desktop settings change seldom: looked up at most this often."""
 
@@ -94,7 +98,13 @@ class _Lookups:
         return result
 
     def setting(self, schema: str, key: str) -> str | None:
-        """A gsettings value, remembered."""
+        """A gsettings value, remembered; unknown when the agent runs as root.
+
+        gsettings reads the settings of whoever runs it: as root those are root's, not the
+        pupil's, so they prove nothing either way.
+        """
+        if os.geteuid() == 0:
+            return None
         result: str | None = self._get(
             ("gsettings", schema, key), lambda: gsettings_get(schema, key)
         )
@@ -116,10 +126,12 @@ class KitView:
         self._targets = targets
         self._throughput = throughput
         self._publish = publish_event or (lambda event: None)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one profile check at a time, in order
+        self._recheck = threading.Event()
         self._monitor: peripherals.HotplugMonitor | None = None
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
+        self._rechecker: threading.Thread | None = None
         self.profile: Profile | Unavailable = self._load_profile()
         self.connectivity: Connectivity | Unavailable | None = None
         self._last_check: ProfileCheck | Unavailable | None = None
@@ -141,10 +153,20 @@ class KitView:
 
     def check_profile(self, devices: Peripherals | Unavailable) -> ProfileCheck | Unavailable:
         """The kit against its profile; an event when that changes."""
+        with self._lock:
+            return self._check_profile(devices)
+
+    def fresh_check(self) -> tuple[Peripherals | Unavailable, ProfileCheck | Unavailable]:
+        """List the peripherals and check the profile against them, as one step."""
+        with self._lock:
+            devices = self.peripherals()
+            return devices, self._check_profile(devices)
+
+    def _check_profile(self, devices: Peripherals | Unavailable) -> ProfileCheck | Unavailable:
         if isinstance(self.profile, Unavailable):
             result: ProfileCheck | Unavailable = self.profile
         elif isinstance(devices, Unavailable):
-            result = Unavailable(unavailable=f"peripherals unknown: {devices.unavailable}")
+            result = Unavailable(unavailable=f"peripherals unknown: {devices.unavailable}"[:500])
         else:
             lookups = self._lookups
             result = guard(
@@ -157,8 +179,7 @@ class KitView:
                     gsetting=lookups.setting,
                 ),
             )
-        with self._lock:
-            previous, self._last_check = self._last_check, result
+        previous, self._last_check = self._last_check, result
         if isinstance(result, ProfileCheck) and (
             not isinstance(previous, ProfileCheck)
             or (previous.complete, previous.missing) != (result.complete, result.missing)
@@ -167,8 +188,21 @@ class KitView:
         return result
 
     def _on_hotplug(self, action: str, change: Any) -> None:
+        # The event at once; the profile is checked again once the burst of events is over.
         self._publish(_hotplug_event(action, change))
-        self.check_profile(self.peripherals())
+        self._recheck.set()
+
+    def _recheck_loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._recheck.wait(timeout=1.0):
+                continue
+            while self._recheck.is_set():  # debounce: a device comes as several udev events
+                self._recheck.clear()
+                self._stop.wait(RECHECK_DELAY_S)
+            try:
+                self.fresh_check()
+            except Exception:
+                _LOGGER.exception("profile recheck failed")
 
     # --- connectivity ---------------------------------------------------------------------------
 
@@ -180,6 +214,7 @@ class KitView:
                 self._targets,
                 thresholds=self._settings.thresholds,
                 count=count,
+                dns_name=self._dns_name(),
                 throughput_url=self._throughput[0] if self._throughput else None,
                 throughput_context=self._throughput[1] if self._throughput else None,
             ),
@@ -204,9 +239,20 @@ class KitView:
                 )
         return result
 
+    def _dns_name(self) -> str | None:
+        """A name the lesson needs resolved: the webinar server's, else the controller's."""
+        for wanted in ("webinar", "controller", "broker"):
+            for target in self._targets:
+                if target.name == wanted and not _is_address(target.host):
+                    return target.host
+        return None
+
     def _probe_loop(self) -> None:
         while not self._stop.is_set():
-            self.probe()
+            try:
+                self.probe()
+            except Exception:  # the loop must outlive any one probe
+                _LOGGER.exception("connectivity probe failed")
             self._stop.wait(self._settings.connectivity_interval)
 
     # --- life cycle -------------------------------------------------------------------------------
@@ -219,24 +265,26 @@ class KitView:
         except Exception as exc:  # noqa: BLE001 - no udev (a container): no hotplug, still run
             _LOGGER.warning("hotplug events unavailable: %s", exc)
             self._monitor = None
+        self._rechecker = threading.Thread(target=self._recheck_loop, name="recheck", daemon=True)
+        self._rechecker.start()
         if self._settings.connectivity_interval > 0:
             self._prober = threading.Thread(target=self._probe_loop, name="prober", daemon=True)
             self._prober.start()
 
     def stop(self) -> None:
-        """Stop watching."""
+        """Stop watching; events after this are dropped (the outbox is closing)."""
         self._stop.set()
         if self._monitor is not None:
             self._monitor.stop()
+        self._publish = lambda event: None
+        for thread in (self._prober, self._rechecker):
+            if thread is not None:
+                thread.join(timeout=1)
 
     def parts(self) -> dict[str, Any]:
         """The snapshot parts this view owns, freshly read where cheap."""
-        devices = self.peripherals()
-        return {
-            "peripherals": devices,
-            "profile": self.check_profile(devices),
-            "connectivity": self.connectivity,
-        }
+        devices, profile = self.fresh_check()
+        return {"peripherals": devices, "profile": profile, "connectivity": self.connectivity}
 
 
 def _hotplug_event(action: str, change: Peripheral | UsbDevice) -> Event:
@@ -268,3 +316,11 @@ def _profile_event(result: ProfileCheck) -> Event:
         message=f"missing for profile {result.profile}: {', '.join(result.missing)}",
         data=result.model_dump(mode="json"),
     )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -527,6 +527,7 @@ class HotplugMonitor:
             except OSError as exc:  # e.g. ENOBUFS after a burst: later events still come
                 self.errors += 1
                 _LOGGER.warning("udev monitor: %s", exc)
+                self._stop.wait(_POLL_S)  # a persistent error must not spin
                 continue
             if device is not None:
                 self._handle(device)

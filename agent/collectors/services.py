@@ -51,16 +51,19 @@ def collect() -> list[ServiceState]:
     states = [
         ServiceState(role="agent", name="kitkeeper-agent", active=True, detail=f"pid {os.getpid()}")
     ]
-    running = None if _systemd() else _running()
+    systemd = _systemd()
+    running = None if systemd and os.geteuid() != 0 else _running()
     for role, candidates in ROLES.items():
         found: ServiceState | None = None
         for name in candidates:
-            if running is None:
+            # As root, `systemctl --user` reaches no pupil's session: look for the process.
+            by_unit = systemd and not (name in _USER_UNITS and os.geteuid() == 0)
+            if by_unit:
                 state = _unit_state(name, user=name in _USER_UNITS)
                 if state is None:
                     continue
                 found = ServiceState(role=role, name=name, active=state == "active", detail=state)
-            elif name in running:
+            elif running is not None and name in running:
                 found = ServiceState(role=role, name=name, active=True, detail="process running")
             if found is not None and found.active:
                 break

@@ -50,7 +50,7 @@ def guard(name: str, collect: Callable[[], T]) -> T | Unavailable:
     except Exception as exc:  # noqa: BLE001 - a collector must never stop the snapshot
         reason = f"{type(exc).__name__}: {exc}"
     _LOGGER.warning("collector %s unavailable: %s", name, reason)
-    return Unavailable(unavailable=reason)
+    return Unavailable(unavailable=reason[:500] or "unknown error")
 
 
 def _os_name() -> str:

@@ -75,7 +75,8 @@ def statuses(checks: list[doctor.Check]) -> dict[str, str]:
         ({"peripherals": Peripherals(devices=[MIC, SPEAKER])}, "camera", "fail", False),
         ({"peripherals": Peripherals(devices=[CAMERA, SPEAKER])}, "microphone", "fail", False),
         ({"peripherals": Peripherals(devices=[CAMERA, MIC])}, "speakers", "fail", False),
-        ({"peripherals": Unavailable(unavailable="no udev")}, "camera", "unchecked", True),
+        # A lesson essential that could not be checked cannot be promised.
+        ({"peripherals": Unavailable(unavailable="no udev")}, "camera", "unchecked", False),
         (
             {"connectivity": net(Verdict.DEGRADED, ["webinar: loss 4% > 2%"])},
             "network",
@@ -83,7 +84,8 @@ def statuses(checks: list[doctor.Check]) -> dict[str, str]:
             True,
         ),
         ({"connectivity": net(Verdict.NOT_READY, ["no default route"])}, "network", "fail", False),
-        ({"connectivity": None}, "network", "unchecked", True),
+        ({"connectivity": None}, "network", "unchecked", False),
+        ({"profile": Unavailable(unavailable="no profile file")}, "profile", "unchecked", True),
         ({"disks": [ROOT.model_copy(update={"free_bytes": 1_000_000_000})]}, "disk", "fail", False),
         ({"disks": [ROOT.model_copy(update={"used_percent": 97.0})]}, "disk", "fail", False),
         (
@@ -139,3 +141,16 @@ def test_every_message_has_all_three_languages_and_the_same_placeholders() -> No
 )
 def test_default_language_from_the_locale(env: dict[str, str], lang: str) -> None:
     assert default_lang(env) == lang
+
+
+def test_an_unconfirmed_check_says_so_not_ready_nor_fine() -> None:
+    checks = doctor.evaluate(**base(connectivity=None))  # type: ignore[arg-type]
+    text = doctor.render(checks, "ru")
+    assert t("verdict.unconfirmed", "ru") in text
+    assert t("verdict.ready", "ru") not in text
+
+
+def test_numbers_take_a_decimal_comma_in_kazakh_and_russian() -> None:
+    assert "12,5 ГБ" in t("disk.low", "ru", free=12.5)
+    assert "12,5 ГБ" in t("disk.low", "kk", free=12.5)
+    assert "12.5 GB" in t("disk.low", "en", free=12.5)

@@ -326,6 +326,7 @@ plan = [
 ]
 for name, what, action, expected in plan:
     report["steps"][name] = step(what, action, expected)
+    time.sleep(0.8)  # a person plugs one thing at a time: the agent rechecks its profile between
 monitor.stop()
 other.stop()
 time.sleep(0.5)
