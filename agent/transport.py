@@ -120,6 +120,7 @@ class MqttTransport:
             _LOGGER.warning("broker refused connection: %s", reason_code)
             return
         _LOGGER.info("connected to %s:%s", *self._broker)
+        self._forget_unsent(client)
         if self._subscriptions:
             client.subscribe([(t, 1) for t in self._subscriptions])
         self.connected.set()
@@ -128,6 +129,27 @@ class MqttTransport:
                 self._on_connect_hook(self)
             except Exception:  # a hook must not kill paho's thread
                 _LOGGER.exception("on_connect hook failed")
+
+    @staticmethod
+    def _forget_unsent(client: mqtt.Client) -> None:
+        """Drop paho's own copies of what was in flight when the connection broke.
+
+        paho would send them again right after this callback, ahead of the outbox's replay,
+        which starts from the oldest unacknowledged message: the two together would deliver out
+        of order. The outbox has every one of them, so nothing is lost. paho offers no public
+        call for this; the attributes are those of paho-mqtt 2.x, checked before use.
+        """
+        lock = getattr(client, "_out_message_mutex", None)
+        messages = getattr(client, "_out_messages", None)
+        if lock is None or messages is None:
+            return
+        with lock:
+            if messages:
+                _LOGGER.debug(
+                    "dropping %d in-flight copies; the outbox replays them", len(messages)
+                )
+            messages.clear()
+            client._inflight_messages = 0
 
     def _handle_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         _LOGGER.warning("cannot reach broker %s:%s; retrying", *self._broker)

@@ -19,3 +19,7 @@ class NotFoundError(ControllerError):
 
 class PkiError(ControllerError):
     """The device CA cannot do what was asked."""
+
+
+class CryptoError(ControllerError):
+    """Personal data cannot be encrypted, decrypted or indexed: bad key or damaged data."""
