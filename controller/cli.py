@@ -7,13 +7,14 @@ already exists, a kit that may not be enrolled).
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import socket
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -83,6 +84,22 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--db", help=_DB_HELP)
     create.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
 
+    _people_parsers(sub)
+    return parser
+
+
+def _people_parsers(sub: Any) -> None:
+    """`user create` and `kit mark`: the commands that change who may do what."""
+    user = sub.add_parser("user", help="staff accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    create_user = user_sub.add_parser("create", help="add a member of staff (the first admin)")
+    create_user.add_argument("--username", required=True)
+    create_user.add_argument("--role", required=True, choices=["admin", "technician", "teacher"])
+    create_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create_user.add_argument("--db", help=_DB_HELP)
+
     kit = sub.add_parser("kit", help="kit lifecycle")
     kit_sub = kit.add_subparsers(dest="kit_command", required=True)
     mark = kit_sub.add_parser(
@@ -93,7 +110,6 @@ def _parser() -> argparse.ArgumentParser:
     mark.add_argument("--db", help=_DB_HELP)
     mark.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
     mark.add_argument("--broker-dir", type=Path, help="the broker's config dir (var/broker)")
-    return parser
 
 
 _SETTING_KEYS = (
@@ -218,6 +234,7 @@ def _enroll_token(args: argparse.Namespace) -> int:
             paths=pki.PkiPaths(settings.pki_dir),
             now=now,
             ttl=timedelta(hours=hours),
+            actor=_actor(),
         )
     sys.stdout.write(token + "\n")
     sys.stderr.write(
@@ -228,6 +245,37 @@ def _enroll_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _user(args: argparse.Namespace) -> int:
+    from controller import audit  # noqa: PLC0415
+    from controller.auth import create_user  # noqa: PLC0415
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("the two passwords differ")
+    sessions = _sessions(_settings(args))
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        create_user(session, username=args.username, password=password, role=args.role, now=now)
+        audit.record(
+            session,
+            actor=_actor(),
+            action="user_created",
+            entity="user",
+            entity_id=args.username,
+            now=now,
+            after={"role": args.role},
+        )
+    sys.stdout.write(f"user {args.username} ({args.role}) created\n")
+    return EXIT_OK
+
+
 def _kit(args: argparse.Namespace) -> int:
     from controller import pki, trust  # noqa: PLC0415
 
@@ -235,7 +283,9 @@ def _kit(args: argparse.Namespace) -> int:
     sessions = _sessions(settings)
     now = datetime.now(UTC)
     with sessions.begin() as session:
-        serials = trust.set_lifecycle(session, kit_id=args.kit_id, lifecycle=args.state, now=now)
+        serials = trust.set_lifecycle(
+            session, kit_id=args.kit_id, lifecycle=args.state, now=now, actor=_actor()
+        )
         # Every change rewrites the CRL and the ACL: marking a kit active again lifts its deny.
         reloaded = trust.publish_revocations(
             session,
@@ -258,6 +308,7 @@ def _kit(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kitkeeper-controller`."""
+    from controller.auth import AuthError  # noqa: PLC0415
     from controller.trust import TrustError  # noqa: PLC0415
 
     args = _parser().parse_args(argv)
@@ -273,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         "broker-config": _broker_config,
         "enroll-token": _enroll_token,
         "kit": _kit,
+        "user": _user,
     }
     try:
         return commands[args.command](args)
@@ -284,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"kitkeeper-controller: {exc}\n")
         return EXIT_USAGE
-    except (PkiError, TrustError) as exc:
+    except (PkiError, TrustError, AuthError) as exc:
         sys.stderr.write(f"kitkeeper-controller: {exc}\n")
         return EXIT_REFUSED
     except ControllerError as exc:

@@ -23,3 +23,7 @@ class PkiError(ControllerError):
 
 class CryptoError(ControllerError):
     """Personal data cannot be encrypted, decrypted or indexed: bad key or damaged data."""
+
+
+class DocumentError(ControllerError):
+    """A loan document cannot be rendered (bad data, or no font that can print it)."""

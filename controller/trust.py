@@ -20,7 +20,7 @@ from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from controller import broker, pki
+from controller import audit, broker, pki
 from controller.db.models import Certificate, EnrollToken, Kit
 from controller.errors import ControllerError, PkiError
 from protocol.topics import is_valid_kit_id
@@ -68,7 +68,13 @@ def _ensure_kit(session: Session, kit_id: str) -> Kit:
 
 
 def create_token(
-    session: Session, *, kit_id: str, paths: pki.PkiPaths, now: datetime, ttl: timedelta
+    session: Session,
+    *,
+    kit_id: str,
+    paths: pki.PkiPaths,
+    now: datetime,
+    ttl: timedelta,
+    actor: str = "system",
 ) -> str:
     """Make a one-time enrolment token `<kit id>:<secret>:<CA pin>`; only its hash is stored."""
     _, ca_cert = pki.load_ca(paths)
@@ -81,6 +87,15 @@ def create_token(
     secret = secrets.token_urlsafe(24)
     session.add(
         EnrollToken(kit_id=kit_id, secret_hash=_hash(secret), created_at=now, expires_at=now + ttl)
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="enroll_token_created",
+        entity="kit",
+        entity_id=kit_id,
+        now=now,
+        after={"expires_at": (now + ttl).isoformat()},
     )
     return f"{kit_id}:{secret}:{pki.fingerprint(ca_cert)[:PIN_LENGTH]}"
 
@@ -150,6 +165,15 @@ def enroll(
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise TrustError(TrustErrorKind.TOKEN_USED, "this enrolment token was already used")
     _record(session, kit_id=kit_id, cert=cert, now=now, via="enroll")
+    audit.record(
+        session,
+        actor=f"kit:{kit_id}",
+        action="enrolled",
+        entity="kit",
+        entity_id=kit_id,
+        now=now,
+        after={"serial": format(cert.serial_number, "x")},
+    )
     _LOGGER.info("kit %s enrolled, certificate %x", kit_id, cert.serial_number)
     return kit_id, pki.pem(cert)
 
@@ -166,11 +190,22 @@ def renew(
     except PkiError as exc:
         raise TrustError(TrustErrorKind.BAD_REQUEST, str(exc)) from exc
     _record(session, kit_id=kit_id, cert=cert, now=now, via="renew")
+    audit.record(
+        session,
+        actor=f"kit:{kit_id}",
+        action="certificate_renewed",
+        entity="kit",
+        entity_id=kit_id,
+        now=now,
+        after={"serial": format(cert.serial_number, "x")},
+    )
     _LOGGER.info("kit %s renewed, certificate %x", kit_id, cert.serial_number)
     return pki.pem(cert)
 
 
-def set_lifecycle(session: Session, *, kit_id: str, lifecycle: str, now: datetime) -> list[str]:
+def set_lifecycle(
+    session: Session, *, kit_id: str, lifecycle: str, now: datetime, actor: str = "system"
+) -> list[str]:
     """Mark a kit; lost, retired or returned revokes its certificates. Returns revoked serials."""
     if lifecycle not in LIFECYCLES:
         raise TrustError(
@@ -178,7 +213,18 @@ def set_lifecycle(session: Session, *, kit_id: str, lifecycle: str, now: datetim
             f"unknown kit state {lifecycle!r}; one of {', '.join(sorted(LIFECYCLES))}",
         )
     kit = _ensure_kit(session, kit_id)
+    before = kit.lifecycle
     kit.lifecycle = lifecycle
+    audit.record(
+        session,
+        actor=actor,
+        action="lifecycle_changed",
+        entity="kit",
+        entity_id=kit_id,
+        now=now,
+        before={"lifecycle": before},
+        after={"lifecycle": lifecycle},
+    )
     if lifecycle not in REVOKING_LIFECYCLES:
         return []
     certs = session.scalars(

@@ -23,10 +23,33 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.identity import generate_key, make_csr, save_identity
 from controller import pki
+from controller.auth import create_user
 from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
+from controller.db.engine import make_engine, make_sessionmaker
+from controller.db.migrate import upgrade
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
+ROLES = ("admin", "technician", "teacher")
+
+
+def create_staff(db: str) -> None:
+    """An admin, a technician and a teacher, each named after the role (in-process: fast)."""
+    engine = make_engine(db)
+    upgrade(engine)
+    with make_sessionmaker(engine).begin() as session:
+        for role in ROLES:
+            create_user(
+                session, username=role, password=password(role), role=role, now=datetime.now(UTC)
+            )
+    engine.dispose()
+
+
+def password(role: str) -> str:
+    """The test password of the staff member named after `role`."""
+    return f"correct horse battery staple {role}"
+
+
 HOSTS = ["127.0.0.1", "localhost"]
 
 
@@ -133,10 +156,14 @@ def mqtt_client(
     return client, received
 
 
-def http_get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, Any]:
-    """GET a URL; (status, parsed JSON or text)."""
+def http_get(
+    url: str, context: ssl.SSLContext | None = None, token: str | None = None
+) -> tuple[int, Any]:
+    """GET a URL (with a bearer token if given); (status, parsed JSON or text)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(url, timeout=5, context=context) as resp:
+        with urllib.request.urlopen(request, timeout=5, context=context) as resp:
             body = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:
@@ -209,6 +236,7 @@ class Controller(Proc):
         self.db = db or f"sqlite:///{tmp / 'controller.db'}"
         self.pki = broker.pki
         self.context = ssl_context(broker.pki)
+        self.tokens: dict[str, str] = {}
         super().__init__(
             [
                 str(BIN / "kitkeeper-controller"),
@@ -237,9 +265,9 @@ class Controller(Proc):
         """Base URL of its HTTPS API."""
         return f"https://127.0.0.1:{self.http_port}"
 
-    def get(self, path: str) -> tuple[int, Any]:
-        """GET a path of its API."""
-        return http_get(self.url + path, self.context)
+    def get(self, path: str, role: str | None = "admin") -> tuple[int, Any]:
+        """GET a path of its API as a member of staff with `role` (None: no credentials)."""
+        return http_get(self.url + path, self.context, self.tokens.get(role) if role else None)
 
     def post(self, path: str, data: Any) -> tuple[int, Any]:
         """POST JSON to a path of its API."""
@@ -263,11 +291,19 @@ class Controller(Proc):
         )
 
     def start(self, wait_connected: bool = True) -> Controller:
-        """Start and wait until the API answers (and ingest is connected)."""
+        """Start and wait until the API answers (and ingest is connected); sign staff in."""
+        if not self.tokens:
+            create_staff(self.db)
         super().start()
         assert wait_for_port("127.0.0.1", self.http_port, 30), self.log()
         if wait_connected:
-            wait_for(lambda: self.get("/healthz")[0] == 200, 30, "controller healthy")
+            wait_for(lambda: self.get("/healthz", None)[0] == 200, 30, "controller healthy")
+        for role in ROLES:
+            status, body = self.post(
+                "/api/v1/auth/token", {"username": role, "password": password(role)}
+            )
+            assert status == 200, body
+            self.tokens[role] = body["access_token"]
         return self
 
 

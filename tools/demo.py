@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import signal
 import socket
 import ssl
@@ -47,10 +48,60 @@ def _context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(PKI.ca_cert))
 
 
-def _kit_visible(http_port: int, kit_id: str) -> bool:
-    url = f"https://127.0.0.1:{http_port}/api/v1/kits"
+ADMIN_FILE = VAR / "admin-password"
+
+
+def _demo_admin() -> str:
+    """The demo's admin password: made once, kept (mode 0600) in var/demo/admin-password."""
+    if ADMIN_FILE.exists():
+        return ADMIN_FILE.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    created = subprocess.run(
+        [
+            str(BIN / "kitkeeper-controller"),
+            "user",
+            "create",
+            "--username",
+            "admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--db",
+            f"sqlite:///{VAR / 'kitkeeper.db'}",
+        ],
+        input=password,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if created.returncode != 0:
+        raise SystemExit(f"demo: cannot create the admin user: {created.stderr.strip()}")
+    ADMIN_FILE.touch(mode=0o600)
+    ADMIN_FILE.write_text(password + "\n")
+    return password
+
+
+def _token(http_port: int, password: str) -> str | None:
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{http_port}/api/v1/auth/token",
+        json.dumps({"username": "admin", "password": password}).encode(),
+        {"Content-Type": "application/json"},
+    )
     try:
-        with urllib.request.urlopen(url, timeout=2, context=_context()) as resp:
+        with urllib.request.urlopen(request, timeout=5, context=_context()) as resp:
+            return str(json.load(resp)["access_token"])
+    except OSError:
+        return None
+
+
+def _kit_visible(http_port: int, kit_id: str, token: str | None) -> bool:
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{http_port}/api/v1/kits",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2, context=_context()) as resp:
             return any(k["kit_id"] == kit_id for k in json.load(resp)["items"])
     except OSError:
         return False
@@ -109,8 +160,14 @@ def _print_urls(base: str, kit_id: str, mqtt_port: int) -> None:
     print(f"  API docs    {base}/docs")
     print(f"  health      {base}/healthz    metrics {base}/metrics")
     print(f"  broker      mqtts://127.0.0.1:{mqtt_port}  (logs and data in {VAR})")
+    print(f"  sign in     user admin, password in {ADMIN_FILE}")
     print(
-        f"  the API is HTTPS from the demo's own CA: curl --cacert {PKI.ca_cert} {base}/api/v1/kits"
+        f"  e.g.        TOKEN=$(curl -s --cacert {PKI.ca_cert} -H 'Content-Type: application/json'"
+        f' -d \'{{"username":"admin","password":"\'$(cat {ADMIN_FILE})\'"}}\''
+        f" {base}/api/v1/auth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+    )
+    print(
+        f'              curl --cacert {PKI.ca_cert} -H "Authorization: Bearer $TOKEN" {base}/api/v1/kits'
     )
     print("Press Ctrl-C to stop the broker, the controller and the agent.\n", flush=True)
 
@@ -175,6 +232,7 @@ def main() -> int:
     VAR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     _ensure_pki()
+    password = _demo_admin()
     agent_dir = VAR / "agent"
     identity = load_identity(agent_dir)
     kit_id = identity.kit_id if identity else default_kit_id()
@@ -218,7 +276,8 @@ def main() -> int:
         agent = _spawn(agent_args, VAR / "agent.log")
         children = {"controller": controller, "agent": agent}
         base = f"https://127.0.0.1:{args.http_port}"
-        while not stopping and not _kit_visible(args.http_port, kit_id):
+        token = _token(args.http_port, password)
+        while not stopping and not _kit_visible(args.http_port, kit_id, token):
             if time.monotonic() - started > 30:
                 print(f"demo: kit {kit_id} not visible after 30 s; see the logs in {VAR}")
                 break

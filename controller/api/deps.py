@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller.auth import Role, authenticate
 from controller.config import ControllerSettings
+from controller.db.models import User
 from controller.ingest import Ingest
 from controller.metrics import Metrics
 
@@ -40,3 +44,43 @@ def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Sess
 
 StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+_BEARER = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
+
+
+def current_user(
+    session: Annotated[Session, Depends(get_session)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> User:
+    """The signed-in member of staff; 401 without a valid bearer token."""
+    user = (
+        authenticate(session, token=credentials.credentials, now=datetime.now(UTC))
+        if credentials is not None
+        else None
+    )
+    if user is None:
+        raise HTTPException(
+            status_code=401,
+            detail="sign in first: POST /api/v1/auth/token, then send the bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+def require(*roles: Role) -> Callable[[User], User]:
+    """A dependency that admits only these roles (403 for the others)."""
+    allowed = {r.value for r in roles}
+
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in allowed:
+            raise HTTPException(
+                status_code=403,
+                detail=f"this needs the role {' or '.join(sorted(allowed))}; you are {user.role}",
+            )
+        return user
+
+    return check
+
+
+UserDep = Annotated[User, Depends(current_user)]

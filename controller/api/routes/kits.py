@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from controller import store
-from controller.api.deps import SessionDep, StateDep
+from controller.api.deps import SessionDep, StateDep, require
 from controller.api.schemas import (
     EventOut,
     EventPage,
@@ -18,11 +18,17 @@ from controller.api.schemas import (
     TelemetryItem,
     TelemetryPage,
 )
+from controller.auth import Role
 from controller.db.models import Kit
 from protocol.limits import KIT_ID_PATTERN
 from protocol.models import Telemetry
 
-router = APIRouter(prefix="/api/v1/kits", tags=["kits"])
+# Teachers will see the kits of their own pupils once pupils exist (the loans issue).
+router = APIRouter(
+    prefix="/api/v1/kits",
+    tags=["kits"],
+    dependencies=[Depends(require(Role.ADMIN, Role.TECHNICIAN))],
+)
 
 KitIdPath = Annotated[str, Path(pattern=KIT_ID_PATTERN, description="the kit's id")]
 
