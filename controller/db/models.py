@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from controller.db.types import BigIntPK, JSONDoc, UTCDateTime
@@ -155,3 +166,39 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
+
+
+class Pupil(Base):
+    """A home-schooled pupil; name and IIN encrypted."""
+
+    __tablename__ = "pupils"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    name_enc: Mapped[str] = mapped_column(Text)
+    iin_enc: Mapped[str] = mapped_column(Text)
+    iin_index: Mapped[str] = mapped_column(String(64), unique=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    program: Mapped[str] = mapped_column(String(32))
+    basis: Mapped[str] = mapped_column(String(16))
+    temporary_until: Mapped[date | None] = mapped_column(Date)
+    school: Mapped[str] = mapped_column(String(255))
+    teacher: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Guardian(Base):
+    """A parent or legal representative; name, phone, address and IIN encrypted."""
+
+    __tablename__ = "guardians"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    pupil_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("pupils.id"))
+    relation: Mapped[str] = mapped_column(String(32))
+    name_enc: Mapped[str] = mapped_column(Text)
+    phone_enc: Mapped[str] = mapped_column(Text)
+    address_enc: Mapped[str] = mapped_column(Text)
+    iin_enc: Mapped[str] = mapped_column(Text)
+    iin_index: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
