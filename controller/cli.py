@@ -100,6 +100,16 @@ def _people_parsers(sub: Any) -> None:
     )
     create_user.add_argument("--db", help=_DB_HELP)
 
+    keys = sub.add_parser("keys", help="the keys that encrypt personal data")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("generate", help="print a new key")
+    rotate = keys_sub.add_parser(
+        "rotate",
+        help="re-encrypt all personal data under the first of KITKEEPER_PII_KEYS "
+        "(then the older keys can be dropped)",
+    )
+    rotate.add_argument("--db", help=_DB_HELP)
+
     kit = sub.add_parser("kit", help="kit lifecycle")
     kit_sub = kit.add_subparsers(dest="kit_command", required=True)
     mark = kit_sub.add_parser(
@@ -245,6 +255,34 @@ def _enroll_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from controller import audit, people  # noqa: PLC0415
+    from controller.crypto import generate_key  # noqa: PLC0415
+
+    if args.keys_command == "generate":
+        sys.stdout.write(generate_key() + "\n")
+        return EXIT_OK
+    settings = _settings(args)
+    cipher = people.cipher(settings)
+    now = datetime.now(UTC)
+    with _sessions(settings).begin() as session:
+        count = people.rotate(session, cipher=cipher)
+        audit.record(
+            session,
+            actor=_actor(),
+            action="keys_rotated",
+            entity="pii",
+            entity_id="all",
+            now=now,
+            after={"rows": count, "keys": len(settings.pii_keys)},
+        )
+    sys.stdout.write(
+        f"{count} people re-encrypted under the newest key; the older keys can now be removed "
+        "from KITKEEPER_PII_KEYS\n"
+    )
+    return EXIT_OK
+
+
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
@@ -325,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "enroll-token": _enroll_token,
         "kit": _kit,
         "user": _user,
+        "keys": _keys,
     }
     try:
         return commands[args.command](args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///var/kitkeeper.db"
@@ -69,6 +69,15 @@ class ControllerSettings(BaseSettings):
         default=3.0,
         ge=1.5,
         description="A kit is offline when its last message is older than this many intervals.",
+    )
+    pii_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Keys that encrypt personal data (JSON list, newest first; older keys still "
+        "decrypt until `kitkeeper-controller keys rotate`). `keys generate` makes one.",
+    )
+    pii_index_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the searchable hashes of IINs (kept when the other keys rotate).",
     )
     ack_delay: float = Field(
         default=2.0,

@@ -25,6 +25,7 @@ from agent.identity import generate_key, make_csr, save_identity
 from controller import pki
 from controller.auth import create_user
 from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
+from controller.crypto import generate_key as generate_pii_key
 from controller.db.engine import make_engine, make_sessionmaker
 from controller.db.migrate import upgrade
 
@@ -174,11 +175,14 @@ def http_get(
         return status, body.decode()
 
 
-def http_post(url: str, data: Any, context: ssl.SSLContext | None = None) -> tuple[int, Any]:
-    """POST JSON; (status, parsed JSON)."""
-    request = urllib.request.Request(
-        url, json.dumps(data).encode(), {"Content-Type": "application/json"}, method="POST"
-    )
+def http_post(
+    url: str, data: Any, context: ssl.SSLContext | None = None, token: str | None = None
+) -> tuple[int, Any]:
+    """POST JSON (with a bearer token if given); (status, parsed JSON)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, json.dumps(data).encode(), headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10, context=context) as resp:
             return resp.status, json.load(resp)
@@ -232,6 +236,11 @@ class Controller(Proc):
     """`kitkeeper-controller serve` against a broker, TLS from its CA, SQLite under `tmp`."""
 
     def __init__(self, tmp: Path, broker: Broker, db: str | None = None, **env: str) -> None:
+        env = {
+            "KITKEEPER_PII_KEYS": json.dumps([generate_pii_key()]),
+            "KITKEEPER_PII_INDEX_KEY": generate_pii_key(),
+            **env,
+        }
         self.http_port = free_port()
         self.db = db or f"sqlite:///{tmp / 'controller.db'}"
         self.pki = broker.pki
@@ -269,12 +278,25 @@ class Controller(Proc):
         """GET a path of its API as a member of staff with `role` (None: no credentials)."""
         return http_get(self.url + path, self.context, self.tokens.get(role) if role else None)
 
-    def post(self, path: str, data: Any) -> tuple[int, Any]:
-        """POST JSON to a path of its API."""
-        return http_post(self.url + path, data, self.context)
+    def post(self, path: str, data: Any, role: str | None = None) -> tuple[int, Any]:
+        """POST JSON to a path of its API (as `role`, if given)."""
+        return http_post(
+            self.url + path, data, self.context, self.tokens.get(role) if role else None
+        )
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run `kitkeeper-controller ARGS --db ... --pki-dir ...` against the same files."""
+        if args[0] in ("keys", "user"):  # commands without --pki-dir
+            return subprocess.run(
+                [str(BIN / "kitkeeper-controller"), *args, "--db", self.db],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                env={**self.env, **(env or {})},
+            )
         return subprocess.run(
             [
                 str(BIN / "kitkeeper-controller"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import signal
 import socket
@@ -24,6 +25,7 @@ from agent.config import default_kit_id
 from agent.identity import load_identity
 from controller import pki
 from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
+from controller.crypto import generate_key
 from controller.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +38,28 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})}
+        )
+
+
+PII_FILE = VAR / "pii-keys.json"
+
+
+def _pii_env() -> dict[str, str]:
+    """The demo's personal-data keys: made once, kept (mode 0600) in var/demo/pii-keys.json."""
+    if not PII_FILE.exists():
+        PII_FILE.touch(mode=0o600)
+        PII_FILE.write_text(json.dumps({"keys": [generate_key()], "index_key": generate_key()}))
+    keys = json.loads(PII_FILE.read_text())
+    return {
+        "KITKEEPER_PII_KEYS": json.dumps(keys["keys"]),
+        "KITKEEPER_PII_INDEX_KEY": keys["index_key"],
+    }
 
 
 PKI = pki.PkiPaths(VAR / "pki")
@@ -247,7 +268,9 @@ def main() -> int:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     mqtt = ["--mqtt-host", "127.0.0.1", "--mqtt-port", str(args.mqtt_port)]
-    controller = _spawn(_controller_args(mqtt, args.http_port), VAR / "controller.log")
+    controller = _spawn(
+        _controller_args(mqtt, args.http_port), VAR / "controller.log", env=_pii_env()
+    )
     agent_args = [
         str(BIN / "kitkeeper-agent"),
         "run",
