@@ -110,6 +110,14 @@ def _people_parsers(sub: Any) -> None:
     )
     rotate.add_argument("--db", help=_DB_HELP)
 
+    imp = sub.add_parser("import", help="import kits, components, pupils or guardians from CSV")
+    imp.add_argument("kind", choices=["kits", "components", "pupils", "guardians"])
+    imp.add_argument("file", type=Path, help="a CSV file (UTF-8, comma or semicolon)")
+    imp.add_argument(
+        "--partial", action="store_true", help="import the good rows even if some are bad"
+    )
+    imp.add_argument("--db", help=_DB_HELP)
+
     kit = sub.add_parser("kit", help="kit lifecycle")
     kit_sub = kit.add_subparsers(dest="kit_command", required=True)
     mark = kit_sub.add_parser(
@@ -283,6 +291,39 @@ def _keys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _import(args: argparse.Namespace) -> int:
+    from controller import imports, people  # noqa: PLC0415
+
+    settings = _settings(args)
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc}") from exc
+    cipher = people.cipher(settings) if args.kind in ("pupils", "guardians") else None
+    session = _sessions(settings)()
+    with session:
+        report = imports.import_csv(
+            session,
+            kind=args.kind,
+            text=text,
+            partial=args.partial,
+            cipher=cipher,
+            actor=_actor(),
+            now=datetime.now(UTC),
+        )
+        for error in report["errors"]:
+            where = f"line {error['row']}" if error["row"] else "row"
+            column = f", {error['column']}" if error["column"] else ""
+            sys.stderr.write(f"{args.file}: {where}{column}: {error['reason']}\n")
+        if report["errors"] and not args.partial:
+            session.rollback()
+            sys.stderr.write("nothing imported (use --partial to import the good rows)\n")
+            return EXIT_REFUSED
+        session.commit()
+    sys.stdout.write(f"{report['imported']} {args.kind} imported\n")
+    return EXIT_OK
+
+
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
@@ -364,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         "kit": _kit,
         "user": _user,
         "keys": _keys,
+        "import": _import,
     }
     try:
         return commands[args.command](args)

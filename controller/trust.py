@@ -54,7 +54,8 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _ensure_kit(session: Session, kit_id: str) -> Kit:
+def ensure_kit(session: Session, kit_id: str) -> Kit:
+    """The kit with this id, created (active, never seen) if it is not known yet."""
     if not is_valid_kit_id(kit_id):
         raise TrustError(
             TrustErrorKind.BAD_REQUEST,
@@ -64,6 +65,7 @@ def _ensure_kit(session: Session, kit_id: str) -> Kit:
     if kit is None:
         kit = Kit(kit_id=kit_id, online=False, last_seq=0, acked_seq=0, lifecycle="active")
         session.add(kit)
+        session.flush()  # rows that refer to the kit may follow in the same transaction
     return kit
 
 
@@ -78,7 +80,7 @@ def create_token(
 ) -> str:
     """Make a one-time enrolment token `<kit id>:<secret>:<CA pin>`; only its hash is stored."""
     _, ca_cert = pki.load_ca(paths)
-    kit = _ensure_kit(session, kit_id)
+    kit = ensure_kit(session, kit_id)
     if kit.lifecycle in REVOKING_LIFECYCLES:
         raise TrustError(
             TrustErrorKind.KIT_REVOKED,
@@ -149,7 +151,7 @@ def enroll(
             f"this enrolment token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC; "
             "create a new one",
         )
-    kit = _ensure_kit(session, kit_id)
+    kit = ensure_kit(session, kit_id)
     if kit.lifecycle in REVOKING_LIFECYCLES:
         raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} is marked {kit.lifecycle}")
     try:
@@ -212,7 +214,7 @@ def set_lifecycle(
             TrustErrorKind.BAD_REQUEST,
             f"unknown kit state {lifecycle!r}; one of {', '.join(sorted(LIFECYCLES))}",
         )
-    kit = _ensure_kit(session, kit_id)
+    kit = ensure_kit(session, kit_id)
     before = kit.lifecycle
     kit.lifecycle = lifecycle
     audit.record(

@@ -171,8 +171,11 @@ def http_get(
         body, status = exc.read(), exc.code
     try:
         return status, json.loads(body)
-    except ValueError:
-        return status, body.decode()
+    except ValueError:  # text, or bytes such as a PDF
+        try:
+            return status, body.decode()
+        except UnicodeDecodeError:
+            return status, body
 
 
 def http_post(

@@ -23,6 +23,11 @@ TABLE = [
     ("/api/v1/pupils", 200, 200, 200, 401),
     ("/api/v1/pupils/p-auth", 200, 200, 200, 401),
     ("/api/v1/guardians", 200, 200, 200, 401),
+    ("/api/v1/components", 200, 200, 403, 401),
+    ("/api/v1/contracts", 200, 200, 403, 401),
+    ("/api/v1/contracts/c-auth", 200, 200, 403, 401),
+    ("/api/v1/contracts/c-auth/documents/contract.pdf", 200, 403, 403, 401),
+    ("/api/v1/register.csv", 200, 403, 403, 401),
 ]
 
 
@@ -51,6 +56,29 @@ def with_a_kit(tmp_path: Path, broker: Broker, controller: Controller) -> Contro
         "teacher": "teacher",
     }
     assert controller.post("/api/v1/pupils", pupil, "admin")[0] == 201
+    guardian = {
+        "ref": "g-auth",
+        "pupil_ref": "p-auth",
+        "relation": "father",
+        "name": "Ерлан",
+        "phone": "+77011112233",
+        "address": "Астана, Мәңгілік Ел 1",
+        "iin": "900101300017",
+    }
+    assert controller.post("/api/v1/guardians", guardian, "admin")[0] == 201
+    part = {"serial": "SN-AUTH", "kind": "laptop", "model": "X", "kit_id": "kit-auth"}
+    assert controller.post("/api/v1/components", part, "admin")[0] == 201
+    contract = {
+        "number": "c-auth",
+        "school": "№1",
+        "city": "Астана",
+        "guardian_ref": "g-auth",
+        "pupil_ref": "p-auth",
+        "kit_id": "kit-auth",
+        "start": "2026-09-01",
+        "end": "2027-05-31",
+    }
+    assert controller.post("/api/v1/contracts", contract, "admin")[0] == 201
     return controller
 
 
@@ -69,7 +97,11 @@ def test_the_openapi_schema_lists_no_endpoint_this_table_forgets(controller: Con
     _, schema = controller.get("/openapi.json", None)
     gets = {p for p, ops in schema["paths"].items() if "get" in ops}
     covered = {
-        p.split("?")[0].replace("kit-auth", "{kit_id}").replace("p-auth", "{ref}")
+        p.split("?")[0]
+        .replace("kit-auth", "{kit_id}")
+        .replace("p-auth", "{ref}")
+        .replace("c-auth", "{number}")
+        .replace("contract.pdf", "{kind}.pdf")
         for p, *_ in TABLE
     }
     assert gets <= covered, f"GET endpoints without an authorization row: {gets - covered}"

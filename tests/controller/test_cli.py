@@ -80,3 +80,18 @@ def test_enroll_token_for_a_bad_kit_id_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode in (2, 3)
     assert "kit id" in result.stderr
+
+
+def test_import_with_a_bad_row_imports_nothing_unless_partial(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/k.db"
+    (tmp_path / "c.csv").write_text(
+        "serial,kind,model,condition,kit_id\nS1,webcam,C270,good,kit-a\nS1,webcam,C270,good,kit-b\n"
+        "S2,headset,H390,good,kit-a\n"
+    )
+    refused = run("import", "components", str(tmp_path / "c.csv"), "--db", db)
+    assert refused.returncode == 3
+    assert "line 3" in refused.stderr
+    assert "nothing imported" in refused.stderr
+    partial = run("import", "components", str(tmp_path / "c.csv"), "--partial", "--db", db)
+    assert partial.returncode == 0
+    assert "2 components imported" in partial.stdout

@@ -1,0 +1,140 @@
+"""A loan's whole life through the API: inventory, contract, acts, documents, audit."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+from pathlib import Path
+
+from tests.controller.test_people import GUARDIAN, PUPIL
+from tests.support import Controller
+
+PARTS = [
+    {"serial": "SN-5CG1234XYZ", "kind": "laptop", "model": "HP ProBook 450", "kit_id": "kit-l1"},
+    {"serial": "WC-C270-0042", "kind": "webcam", "model": "Logitech C270", "kit_id": "kit-l1"},
+    {"serial": "HS-H390-0917", "kind": "headset", "model": "Logitech H390", "kit_id": "kit-l1"},
+]
+CONTRACT = {
+    "number": "2026-0042",
+    "school": "№42 мектеп",
+    "city": "Алматы",
+    "guardian_ref": "g-001",
+    "pupil_ref": "p-001",
+    "kit_id": "kit-l1",
+    "start": "2026-09-01",
+    "end": "2027-05-31",
+}
+GOOD = {p["serial"]: "good" for p in PARTS}
+
+
+def setup_loan(controller: Controller) -> None:
+    assert controller.post("/api/v1/pupils", PUPIL, "admin")[0] == 201
+    assert controller.post("/api/v1/guardians", GUARDIAN, "admin")[0] == 201
+    for part in PARTS:
+        status, body = controller.post("/api/v1/components", part, "admin")
+        assert status == 201, body
+    status, body = controller.post("/api/v1/contracts", CONTRACT, "admin")
+    assert status == 201, body
+    assert body["state"] == "draft"
+    assert [c["serial"] for c in body["components"]] == sorted(p["serial"] for p in PARTS)
+
+
+def step(controller: Controller, action: str, details: dict[str, object]) -> tuple[int, dict]:
+    return controller.post(f"/api/v1/contracts/2026-0042/actions/{action}", details, "admin")
+
+
+def test_the_whole_lifecycle_with_an_illegal_step_refused_and_audited(
+    controller: Controller,
+) -> None:
+    setup_loan(controller)
+    status, body = step(controller, "hand_over", {"act": {"conditions": GOOD, "signed_by": "Ә Н"}})
+    assert status == 409, "a draft cannot be handed over"
+    assert "draft" in body["detail"]
+    status, body = step(controller, "sign", {"guardian": "Ә. Нұрғалиева"})
+    assert status == 409
+    assert "school" in body["detail"], "both signatures are needed"
+    status, body = step(controller, "sign", {"guardian": "Ә. Нұрғалиева", "school": "Директор"})
+    assert (status, body["state"]) == (200, "signed")
+    partial = {"SN-5CG1234XYZ": "good"}
+    status, body = step(
+        controller,
+        "hand_over",
+        {"act": {"conditions": partial, "signed_by": "Ә Н"}, "training_recorded": True},
+    )
+    assert status == 409
+    assert "WC-C270-0042" in body["detail"], "every component's condition is needed"
+    status, body = step(
+        controller,
+        "hand_over",
+        {"act": {"conditions": GOOD, "signed_by": "Ә Н"}, "training_recorded": True},
+    )
+    assert (status, body["state"]) == (200, "active")
+    returned = GOOD | {"HS-H390-0917": "cable damaged"}
+    status, body = step(
+        controller, "return_kit", {"act": {"conditions": returned, "signed_by": "Ә. Нұрғалиева"}}
+    )
+    assert (status, body["state"]) == (200, "returned")
+    assert body["allowed_actions"] == []
+    status, body = step(controller, "terminate", {"reason": "too late"})
+    assert status == 409
+    _, log = controller.get("/api/v1/audit?entity=contract&entity_id=2026-0042")
+    assert [e["action"] for e in reversed(log)] == [
+        "contract_created",
+        "contract_sign",
+        "contract_hand_over",
+        "contract_return_kit",
+    ]
+    assert log[0]["before"] == {"state": "active"}
+    assert log[0]["after"] == {"state": "returned"}
+
+
+def pdf_text(controller: Controller, path: str, tmp: Path) -> str:
+    request = urllib.request.Request(
+        controller.url + path, headers={"Authorization": f"Bearer {controller.tokens['admin']}"}
+    )
+    with urllib.request.urlopen(request, context=controller.context, timeout=30) as resp:
+        assert resp.headers["Content-Type"] == "application/pdf"
+        (tmp / "doc.pdf").write_bytes(resp.read())
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(tmp / "doc.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
+def test_documents_in_kazakh_and_russian_list_every_serial(
+    tmp_path: Path, controller: Controller
+) -> None:
+    setup_loan(controller)
+    kk = pdf_text(
+        controller, "/api/v1/contracts/2026-0042/documents/contract.pdf?lang=kk", tmp_path
+    )
+    assert "Уақытша қайтарымсыз пайдалану шарты" in kk
+    ru = pdf_text(
+        controller, "/api/v1/contracts/2026-0042/documents/contract.pdf?lang=ru", tmp_path
+    )
+    assert "Договор временного безвозмездного пользования" in ru
+    for text in (kk, ru):
+        for part in PARTS:
+            assert part["serial"] in text
+        assert GUARDIAN["name"] in text
+    status, _ = controller.get("/api/v1/contracts/2026-0042/documents/return.pdf?lang=kk")
+    assert status == 409, "no return act before the kit is returned"
+    assert (
+        controller.get("/api/v1/contracts/2026-0042/documents/contract.pdf", "technician")[0] == 403
+    )
+
+
+def test_a_kit_cannot_be_lent_twice_and_moves_are_audited(controller: Controller) -> None:
+    setup_loan(controller)
+    status, body = controller.post("/api/v1/contracts", CONTRACT | {"number": "2026-0043"}, "admin")
+    assert status == 409
+    assert "already lent" in body["detail"]
+    status, moved = controller.post(
+        "/api/v1/components", {"serial": "SPARE-1", "kind": "webcam", "model": "C270"}, "admin"
+    )
+    assert (status, moved["kit_id"]) == (201, None), "spare stock"
+    _, parts = controller.get("/api/v1/components?kit_id=kit-l1", "technician")
+    assert len(parts) == 3

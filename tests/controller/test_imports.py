@@ -1,0 +1,70 @@
+"""CSV import through the API: one bad row imports nothing, and says which and why."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from tests.controller.test_contracts import setup_loan
+from tests.support import Controller
+
+PUPILS = (
+    "pupil_ref,name,grade,program,basis,temporary_until,school,iin\n"
+    "p-10,Айбек Серікұлы,4,general,disability,,№7 мектеп,080215500016\n"
+    "p-11,Мадина Қайратқызы,7,correctional_2,disability,,№7 мектеп,070101500013\n"
+    "p-12,Тимур Ахметов,2,general,temporary,2027-02-01,№7 мектеп,900101300017\n"
+)
+
+
+def post_csv(controller: Controller, path: str, text: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        controller.url + path,
+        text.encode(),
+        {"Content-Type": "text/csv", "Authorization": f"Bearer {controller.tokens['admin']}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, context=controller.context, timeout=30) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def test_one_bad_iin_among_good_rows_imports_nothing_and_names_the_row(
+    controller: Controller,
+) -> None:
+    status, report = post_csv(controller, "/api/v1/import/pupils", PUPILS)
+    assert status == 422
+    assert report["imported"] == 0
+    (error,) = report["errors"]
+    assert error["row"] == 3, "the line of the file (the header is line 1)"
+    assert "IIN" in error["reason"] or error["column"] == "iin"
+    assert "check digit" in error["reason"]
+    assert controller.get("/api/v1/pupils")[1] == [], "nothing imported"
+    status, report = post_csv(controller, "/api/v1/import/pupils?partial=true", PUPILS)
+    assert (status, report["imported"]) == (200, 2)
+    assert {p["ref"] for p in controller.get("/api/v1/pupils")[1]} == {"p-10", "p-12"}
+
+
+def test_a_good_file_imports_and_a_repeat_is_refused(controller: Controller) -> None:
+    good = PUPILS.replace("070101500013", "070101500014")
+    assert post_csv(controller, "/api/v1/import/pupils", good) == (
+        200,
+        {"imported": 3, "errors": []},
+    )
+    status, report = post_csv(controller, "/api/v1/import/pupils", good)
+    assert status == 422
+    assert report["imported"] == 0
+    assert "already exists" in report["errors"][0]["reason"]
+
+
+def test_the_contract_register_exports_as_csv(controller: Controller) -> None:
+    setup_loan(controller)
+    status, text = controller.get("/api/v1/register.csv")
+    assert status == 200
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("number,state,kit_id")
+    assert lines[1].startswith("2026-0042,draft,kit-l1,p-001,g-001")
+    assert "SN-5CG1234XYZ" in lines[1]
+    assert "Нұрғалиева" not in text, "no personal data in the register"
