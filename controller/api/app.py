@@ -9,7 +9,16 @@ from fastapi import FastAPI
 
 from controller import __version__
 from controller.api.deps import AppState
-from controller.api.routes import audit, auth, contracts, enroll, health, kits, people
+from controller.api.routes import (
+    alerts,
+    audit,
+    auth,
+    contracts,
+    enroll,
+    health,
+    kits,
+    people,
+)
 from controller.config import ControllerSettings
 from controller.db.engine import make_engine, make_sessionmaker
 from controller.db.migrate import upgrade
@@ -52,4 +61,5 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
     app.include_router(audit.router)
     app.include_router(people.router)
     app.include_router(contracts.router)
+    app.include_router(alerts.router)
     return app

@@ -28,6 +28,7 @@ TABLE = [
     ("/api/v1/contracts/c-auth", 200, 200, 403, 401),
     ("/api/v1/contracts/c-auth/documents/contract.pdf", 200, 403, 403, 401),
     ("/api/v1/register.csv", 200, 403, 403, 401),
+    ("/api/v1/alerts", 200, 200, 403, 401),
 ]
 
 

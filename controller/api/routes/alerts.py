@@ -1,0 +1,31 @@
+"""Alerts: contracts ending, returns overdue, kits without a contract, reconciliation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from controller import alerts
+from controller.api.deps import SessionDep, require
+from controller.auth import Role
+
+router = APIRouter(
+    prefix="/api/v1/alerts",
+    tags=["alerts"],
+    dependencies=[Depends(require(Role.ADMIN, Role.TECHNICIAN))],
+)
+
+
+@router.get("")
+def list_alerts(
+    session: SessionDep,
+    lead_days: Annotated[
+        int, Query(ge=0, le=365, description="how early a contract's end shows")
+    ] = 30,
+) -> list[dict[str, Any]]:
+    """Every alert that stands now, computed from contracts and the latest snapshots."""
+    return alerts.as_dicts(
+        alerts.compute(session, today=datetime.now(UTC).date(), lead_days=lead_days)
+    )
