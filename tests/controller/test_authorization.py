@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,71 @@ def test_sign_ins_and_kit_changes_are_in_the_audit_log(
     assert all(e["actor"].startswith("cli:") for e in log)
     _, signins = controller.get("/api/v1/audit?entity=user")
     assert {e["entity_id"] for e in signins if e["action"] == "sign_in"} >= {"admin", "teacher"}
+
+
+# Every endpoint that changes something: (method, path, who may). The others get 403; nobody
+# signed in gets 401; nothing is changed by a refused call.
+WRITES = [
+    ("POST", "/api/v1/pupils", {"admin"}),
+    ("POST", "/api/v1/guardians", {"admin"}),
+    ("POST", "/api/v1/components", {"admin"}),
+    ("PATCH", "/api/v1/components/SN-AUTH", {"admin"}),
+    ("POST", "/api/v1/contracts", {"admin"}),
+    ("POST", "/api/v1/contracts/c-auth/actions/sign", {"admin"}),
+    ("POST", "/api/v1/import/kits", {"admin"}),
+]
+OPEN_WRITES = {"/api/v1/enroll", "/api/v1/auth/token"}  # a one-time token, credentials
+
+
+def call(controller: Controller, method: str, path: str, role: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if role:
+        headers["Authorization"] = f"Bearer {controller.tokens[role]}"
+    request = urllib.request.Request(controller.url + path, b"{}", headers, method=method)
+    try:
+        with urllib.request.urlopen(request, context=controller.context, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_every_write_with_every_role(with_a_kit: Controller) -> None:
+    controller = with_a_kit
+    failures = []
+    for method, path, allowed in WRITES:
+        for role in ("admin", "technician", "teacher", None):
+            got = call(controller, method, path, role)
+            if role is None:
+                expected_ok = got == 401
+            elif role in allowed:
+                expected_ok = got not in (401, 403)  # it is let in (a body is then checked)
+            else:
+                expected_ok = got == 403
+            if not expected_ok:
+                failures.append(f"{method} {path} as {role or 'nobody'}: {got}")
+    assert not failures, "\n".join(failures)
+    _, audit = controller.get("/api/v1/audit?limit=1000")
+    changes = [e for e in audit if e["actor"] in ("technician", "teacher")]
+    assert {e["action"] for e in changes} == {"sign_in"}, "a refused call changes nothing"
+
+
+def test_the_write_table_covers_the_openapi_schema(controller: Controller) -> None:
+    _, schema = controller.get("/openapi.json", None)
+    writes = {
+        (method.upper(), path)
+        for path, ops in schema["paths"].items()
+        for method in ops
+        if method in ("post", "patch", "put", "delete")
+    }
+    covered = {(m, _template(p)) for m, p, _ in WRITES} | {("POST", p) for p in OPEN_WRITES}
+    assert writes <= covered, f"writes without an authorization row: {writes - covered}"
+
+
+def _template(path: str) -> str:
+    """The OpenAPI path of a concrete one in WRITES."""
+    path = path.replace("SN-AUTH", "{serial}").replace("c-auth", "{number}")
+    if "/actions/" in path:
+        path = path.rsplit("/", 1)[0] + "/{action}"
+    if "/import/" in path:
+        path = path.rsplit("/", 1)[0] + "/{kind}"
+    return path
