@@ -85,6 +85,17 @@ class ActIn(BaseModel):
     signed_by: str = Field(min_length=2, max_length=200)
 
 
+class ReplacementIn(BaseModel):
+    """A component replaced during the loan (the contract gets an annex)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    old_serial: str = Field(min_length=1, max_length=64)
+    new_serial: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=3, max_length=500)
+    old_condition: str = Field(default="faulty", min_length=1, max_length=64)
+
+
 class ActionIn(BaseModel):
     """What an action needs (see `controller.loans.lifecycle`)."""
 
@@ -344,3 +355,48 @@ def document(
         returned=returned,
         date_returned=datetime.fromisoformat(row.return_act["at"]).date(),
     )
+
+
+def replace_component(
+    session: Session, *, number: str, data: ReplacementIn, actor: str, now: datetime
+) -> LoanContract:
+    """Swap a component of a lent kit: inventory moves, the contract gets an annex; audited."""
+    row = get_contract(session, number)
+    if row.state not in ("active", "return_due"):
+        raise ContractsError(
+            f"contract {number} is {row.state}: only a kit on loan has parts replaced"
+        )
+    serials = [c["serial"] for c in row.components]
+    if data.old_serial not in serials:
+        raise ContractsError(f"{data.old_serial} is not lent under contract {number}", 422)
+    new = _component(session, data.new_serial)
+    if new.kit_id is not None:
+        raise ContractsError(f"{data.new_serial} belongs to kit {new.kit_id}, not to spare stock")
+    old = _component(session, data.old_serial)
+    old.kit_id, old.condition = None, data.old_condition
+    new.kit_id = row.kit_id
+    row.components = [
+        {"serial": new.serial, "kind": new.kind, "model": new.model, "condition": new.condition}
+        if c["serial"] == data.old_serial
+        else c
+        for c in row.components
+    ]
+    annex = {
+        "number": str(len(row.annexes) + 1),
+        "at": now.isoformat(),
+        "old_serial": data.old_serial,
+        "new_serial": data.new_serial,
+        "reason": data.reason,
+    }
+    row.annexes = [*row.annexes, annex]
+    audit.record(
+        session,
+        actor=actor,
+        action="contract_annex",
+        entity="contract",
+        entity_id=number,
+        now=now,
+        before={"serial": data.old_serial},
+        after=annex,
+    )
+    return row

@@ -241,4 +241,5 @@ class LoanContract(Base):
     handover: Mapped[dict[str, Any] | None]
     return_act: Mapped[dict[str, Any] | None]
     termination_reason: Mapped[str | None] = mapped_column(String(500))
+    annexes: Mapped[list[dict[str, str]]] = mapped_column(JSONDoc, default=list)
     created_at: Mapped[datetime]

@@ -149,6 +149,7 @@ WRITES = [
     ("POST", "/api/v1/contracts", {"admin"}),
     ("POST", "/api/v1/contracts/c-auth/actions/sign", {"admin"}),
     ("POST", "/api/v1/import/kits", {"admin"}),
+    ("POST", "/api/v1/contracts/c-auth/replace", {"admin"}),
 ]
 OPEN_WRITES = {"/api/v1/enroll", "/api/v1/auth/token"}  # a one-time token, credentials
 

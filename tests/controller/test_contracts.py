@@ -138,3 +138,36 @@ def test_a_kit_cannot_be_lent_twice_and_moves_are_audited(controller: Controller
     assert (status, moved["kit_id"]) == (201, None), "spare stock"
     _, parts = controller.get("/api/v1/components?kit_id=kit-l1", "technician")
     assert len(parts) == 3
+
+
+def test_replacing_a_component_moves_the_inventory_and_adds_an_annex(
+    controller: Controller,
+) -> None:
+    setup_loan(controller)
+    replacement = {
+        "old_serial": "HS-H390-0917",
+        "new_serial": "HS-H390-1001",
+        "reason": "microphone does not work",
+    }
+    assert controller.post("/api/v1/contracts/2026-0042/replace", replacement, "admin")[0] == 409
+    step(controller, "sign", {"guardian": "Ә. Нұрғалиева", "school": "Директор"})
+    step(
+        controller,
+        "hand_over",
+        {"act": {"conditions": GOOD, "signed_by": "Ә Н"}, "training_recorded": True},
+    )
+    status, body = controller.post("/api/v1/contracts/2026-0042/replace", replacement, "admin")
+    assert (status, body["detail"][:17]) == (404, "no component 'HS-"), "not in stock yet"
+    spare = {"serial": "HS-H390-1001", "kind": "headset", "model": "Logitech H390"}
+    assert controller.post("/api/v1/components", spare, "admin")[0] == 201
+    status, body = controller.post("/api/v1/contracts/2026-0042/replace", replacement, "admin")
+    assert status == 200, body
+    assert "HS-H390-1001" in [c["serial"] for c in body["components"]]
+    assert "HS-H390-0917" not in [c["serial"] for c in body["components"]]
+    assert body["annexes"][0]["reason"] == "microphone does not work"
+    _, parts = controller.get("/api/v1/components")
+    where = {p["serial"]: (p["kit_id"], p["condition"]) for p in parts}
+    assert where["HS-H390-1001"][0] == "kit-l1"
+    assert where["HS-H390-0917"] == (None, "faulty"), "back to stock, marked faulty"
+    _, log = controller.get("/api/v1/audit?entity=contract&entity_id=2026-0042")
+    assert log[0]["action"] == "contract_annex"

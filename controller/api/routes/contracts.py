@@ -59,6 +59,7 @@ class ContractOut(BaseModel):
     handover: dict[str, Any] | None
     return_act: dict[str, Any] | None
     termination_reason: str | None
+    annexes: list[dict[str, str]] = []
     allowed_actions: list[str] = []
 
 
@@ -170,6 +171,21 @@ def contract_action(
         raise _fail(exc) from exc
     except lifecycle.TransitionError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
+    session.commit()
+    return _out(row)
+
+
+@router.post("/contracts/{number}/replace", response_model=ContractOut)
+def replace_component(
+    number: Number, data: contracts.ReplacementIn, session: SessionDep, user: Admin
+) -> ContractOut:
+    """Replace a component of a kit on loan with one from spare stock: an annex to the contract."""
+    try:
+        row = contracts.replace_component(
+            session, number=number, data=data, actor=user.username, now=datetime.now(UTC)
+        )
+    except contracts.ContractsError as exc:
+        raise _fail(exc) from exc
     session.commit()
     return _out(row)
 
