@@ -124,7 +124,7 @@ def _people_parsers(sub: Any) -> None:
         "mark", help="mark a kit active, lost, retired or returned (the last three revoke it)"
     )
     mark.add_argument("--kit-id", required=True)
-    mark.add_argument("state", choices=["active", "lost", "retired", "returned"])
+    mark.add_argument("state", choices=["active", "in_repair", "lost", "retired", "returned"])
     mark.add_argument("--db", help=_DB_HELP)
     mark.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
     mark.add_argument("--broker-dir", type=Path, help="the broker's config dir (var/broker)")

@@ -29,7 +29,9 @@ _LOGGER = logging.getLogger(__name__)
 
 PIN_LENGTH = 32
 REVOKING_LIFECYCLES = frozenset({"lost", "retired", "returned"})
-LIFECYCLES = frozenset({"active"}) | REVOKING_LIFECYCLES
+LIFECYCLES = frozenset({"active", "in_repair"}) | REVOKING_LIFECYCLES
+"""active: in service or on loan; in_repair: at the workshop, keeps its identity; returned: back
+in stock (its certificate is revoked until it is enrolled again); retired; lost."""
 
 
 class TrustErrorKind(StrEnum):

@@ -144,7 +144,7 @@ Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 IinText = Annotated[str, AfterValidator(_iin)]
 Phone = Annotated[str, AfterValidator(_phone)]
 
-KitStatus = Literal["active", "lost", "retired", "returned"]
+KitStatus = Literal["active", "in_repair", "lost", "retired", "returned"]
 """The kit lifecycles of controller.trust.LIFECYCLES."""
 Program = Literal["general", "delayed_development", "correctional_1", "correctional_2"]
 Basis = Literal["disability", "temporary"]

@@ -185,7 +185,9 @@ KIT_CASES: list[tuple[str, str, RowError | None]] = [
     (
         "KIT-1,base,broken",
         "",
-        RowError(2, "status", "Input should be 'active', 'lost', 'retired' or 'returned'"),
+        RowError(
+            2, "status", "Input should be 'active', 'in_repair', 'lost', 'retired' or 'returned'"
+        ),
     ),
     (
         "KIT-1,blnd,active",
@@ -480,7 +482,13 @@ FILE_CASES: list[tuple[str, str, list[RowError], int]] = [
     (
         "blank lines keep the line numbers",
         lines(KIT_HEADER, "", "K-1,base,active", ",,", "K-2,base,gone"),
-        [RowError(5, "status", "Input should be 'active', 'lost', 'retired' or 'returned'")],
+        [
+            RowError(
+                5,
+                "status",
+                "Input should be 'active', 'in_repair', 'lost', 'retired' or 'returned'",
+            )
+        ],
         1,
     ),
     (
