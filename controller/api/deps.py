@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Cookie, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,16 +49,18 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _BEARER = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 
 
+SESSION_COOKIE = "kitkeeper_session"
+"""The same token as a cookie, for pages (HttpOnly, Secure, SameSite=Strict)."""
+
+
 def current_user(
     session: Annotated[Session, Depends(get_session)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
 ) -> User:
-    """The signed-in member of staff; 401 without a valid bearer token."""
-    user = (
-        authenticate(session, token=credentials.credentials, now=datetime.now(UTC))
-        if credentials is not None
-        else None
-    )
+    """The signed-in member of staff (bearer token, or the session cookie); 401 otherwise."""
+    token = credentials.credentials if credentials is not None else cookie
+    user = authenticate(session, token=token, now=datetime.now(UTC)) if token else None
     if user is None:
         raise HTTPException(
             status_code=401,

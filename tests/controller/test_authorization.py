@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -206,3 +207,21 @@ def _template(path: str) -> str:
     if "/import/" in path:
         path = path.rsplit("/", 1)[0] + "/{kind}"
     return path
+
+
+def test_signing_in_also_sets_a_session_cookie_for_pages(controller: Controller) -> None:
+    request = urllib.request.Request(
+        controller.url + "/api/v1/auth/token",
+        b'{"username": "technician", "password": "correct horse battery staple technician"}',
+        {"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, context=controller.context, timeout=10) as resp:
+        cookie = resp.headers["Set-Cookie"]
+    assert "kitkeeper_session=" in cookie
+    for flag in ("HttpOnly", "Secure", "SameSite=strict"):
+        assert flag.lower() in cookie.lower()
+    value = cookie.split(";")[0]
+    page = urllib.request.Request(controller.url + "/api/v1/auth/me", headers={"Cookie": value})
+    with urllib.request.urlopen(page, context=controller.context, timeout=10) as resp:
+        assert json.load(resp)["role"] == "technician"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller import audit
-from controller.api.deps import SessionDep, UserDep
+from controller.api.deps import SESSION_COOKIE, SessionDep, UserDep
 from controller.auth import AuthError, login
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -41,8 +41,8 @@ class Me(BaseModel):
 
 
 @router.post("/token", response_model=TokenOut, responses={401: {"description": "refused"}})
-def token(credentials: Credentials, session: SessionDep) -> TokenOut:
-    """Sign in: a bearer token valid for 8 hours."""
+def token(credentials: Credentials, session: SessionDep, response: Response) -> TokenOut:
+    """Sign in: a bearer token valid for 8 hours, also set as the session cookie for pages."""
     now = datetime.now(UTC)
     with session.begin():
         try:
@@ -64,6 +64,15 @@ def token(credentials: Credentials, session: SessionDep) -> TokenOut:
             now=now,
         )
         role = user.role
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=int(TOKEN_TTL.total_seconds()),
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        path="/",
+    )
     return TokenOut(access_token=value, expires_at=expires, role=role)
 
 
