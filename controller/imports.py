@@ -32,6 +32,7 @@ def _store_row(
     if kind == "kits":
         kit = trust.ensure_kit(session, row.kit_id)
         kit.lifecycle = str(row.status)
+        kit.profile = row.profile
     elif kind == "components":
         contracts.add_component(
             session,

@@ -98,7 +98,7 @@ def _executemany(session: Session, sql: str, names: list[str], rows: list[dict[s
 
 
 _FIGURES = ("cpu_percent", "memory_percent", "disk_used_percent", "battery_percent")
-_SUMMARY = ("readiness", "profile_missing")
+_SUMMARY = ("readiness", "profile_missing", "profile")
 
 
 def summary(body: TelemetryBody) -> dict[str, Any]:
@@ -111,6 +111,7 @@ def summary(body: TelemetryBody) -> dict[str, Any]:
         "profile_missing": json.dumps(profile.missing)
         if isinstance(profile, ProfileCheck)
         else None,
+        "profile": profile.profile if isinstance(profile, ProfileCheck) else None,
     }
 
 

@@ -38,6 +38,9 @@ class KitSummary(BaseModel):
     memory_percent: float | None
     disk_used_percent: float | None = Field(description="fullest mounted disk")
     battery_percent: float | None
+    profile: str | None = Field(
+        default=None, description="the kit's profile: base, low-vision, hearing, motor, blind"
+    )
     readiness: str | None = Field(
         description="webinar readiness from the latest probe: ready, degraded or not_ready"
     )

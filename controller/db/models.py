@@ -51,6 +51,7 @@ class Kit(Base):
     acked_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     epoch: Mapped[str | None] = mapped_column(String(32))
     readiness: Mapped[str | None] = mapped_column(String(16))
+    profile: Mapped[str | None] = mapped_column(String(64))
     profile_missing: Mapped[list[str] | None] = mapped_column(JSONDoc)
     lifecycle: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 

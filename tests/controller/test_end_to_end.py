@@ -53,6 +53,7 @@ def test_agent_reports_real_figures_through_the_broker(
         assert 0 < summary["disk_used_percent"] <= 100
         assert summary["cpu_percent"] is not None
         assert "camera" in summary["profile_missing"], "the fleet list says what the kit lacks"
+        assert summary["profile"] == "base"
 
         detail = kit(controller, "kit-e2e")
         assert detail is not None
