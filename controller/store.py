@@ -543,3 +543,23 @@ def event_page(session: Session, *, kit_id: str, after_seq: int, limit: int) -> 
             .limit(limit)
         )
     )
+
+
+def inventory_status(lifecycle: str, on_loan: bool) -> str:
+    """in_stock, loaned, in_repair, retired or lost: the kit's lifecycle read with its contracts."""
+    if lifecycle in ("lost", "retired", "in_repair"):
+        return lifecycle
+    return "loaned" if on_loan and lifecycle == "active" else "in_stock"
+
+
+def kits_on_loan(session: Session) -> set[str]:
+    """Kits under a signed, active or return-due contract."""
+    from controller.db.models import LoanContract  # noqa: PLC0415 - loans build on the store
+
+    return set(
+        session.scalars(
+            select(LoanContract.kit_id).where(
+                LoanContract.state.in_(("signed", "active", "return_due"))
+            )
+        )
+    )

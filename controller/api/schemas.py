@@ -23,7 +23,11 @@ class KitSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     kit_id: str
-    lifecycle: str = Field(description="active, or lost / retired / returned (revoked)")
+    lifecycle: str = Field(description="active, in_repair, or lost / retired / returned (revoked)")
+    status: str = Field(
+        default="in_stock",
+        description="inventory status: in_stock, loaned, in_repair, retired or lost",
+    )
     online: bool
     first_seen_at: datetime | None
     last_seen_at: datetime | None

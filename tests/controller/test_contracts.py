@@ -171,3 +171,24 @@ def test_replacing_a_component_moves_the_inventory_and_adds_an_annex(
     assert where["HS-H390-0917"] == (None, "faulty"), "back to stock, marked faulty"
     _, log = controller.get("/api/v1/audit?entity=contract&entity_id=2026-0042")
     assert log[0]["action"] == "contract_annex"
+
+
+def test_the_fleet_list_shows_each_kits_inventory_status(controller: Controller) -> None:
+    setup_loan(controller)
+
+    def status() -> str:
+        return str(controller.get("/api/v1/kits/kit-l1")[1]["status"])
+
+    assert status() == "in_stock", "a draft does not lend the kit yet"
+    step(controller, "sign", {"guardian": "Ә. Нұрғалиева", "school": "Директор"})
+    assert status() == "loaned"
+    step(
+        controller,
+        "hand_over",
+        {"act": {"conditions": GOOD, "signed_by": "Ә Н"}, "training_recorded": True},
+    )
+    assert step(controller, "report_lost", {})[0] == 200
+    assert status() == "lost", "and its certificate is revoked"
+    _, log = controller.get("/api/v1/audit?entity=kit&entity_id=kit-l1")
+    assert log[0]["action"] == "lifecycle_changed"
+    assert log[0]["after"] == {"lifecycle": "lost"}

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from controller import contracts, imports, people
-from controller.api.deps import SessionDep, require
+from controller import contracts, imports, people, pki, trust
+from controller.api.deps import SessionDep, StateDep, require
 from controller.api.routes.people import Cipher
 from controller.auth import Role
 from controller.db.models import Component, LoanContract, User
@@ -150,11 +150,12 @@ def get_contract(number: Number, session: SessionDep, user: Reader) -> ContractO
     response_model=ContractOut,
     responses={409: {"description": "illegal or incomplete: the detail says why"}},
 )
-def contract_action(
+def contract_action(  # noqa: PLR0917 - FastAPI passes what the route declares
     number: Number,
     action: lifecycle.Action,
     details: contracts.ActionIn,
     session: SessionDep,
+    state: StateDep,
     user: Admin,
 ) -> ContractOut:
     """sign, hand_over, mark_return_due, return_kit, report_lost or terminate (audited)."""
@@ -171,6 +172,18 @@ def contract_action(
         raise _fail(exc) from exc
     except lifecycle.TransitionError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
+    if action is lifecycle.Action.REPORT_LOST:
+        # A kit lost under a contract loses its identity at once (CRL, ACL, broker reload).
+        now = datetime.now(UTC)
+        trust.set_lifecycle(
+            session, kit_id=row.kit_id, lifecycle="lost", now=now, actor=user.username
+        )
+        trust.publish_revocations(
+            session,
+            paths=pki.PkiPaths(state.settings.pki_dir),
+            broker_dir=state.settings.broker_dir,
+            now=now,
+        )
     session.commit()
     return _out(row)
 

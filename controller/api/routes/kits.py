@@ -43,8 +43,15 @@ def _kit_or_404(session: SessionDep, kit_id: str) -> Kit:
 @router.get("", response_model=KitList)
 def list_kits(session: SessionDep) -> KitList:
     """Every kit with its online state, last-seen time and key figures."""
-    items = [KitSummary.model_validate(kit) for kit in store.list_kits(session)]
+    loaned = store.kits_on_loan(session)
+    items = [_summary(kit, loaned) for kit in store.list_kits(session)]
     return KitList(count=len(items), online=sum(k.online for k in items), items=items)
+
+
+def _summary(kit: Kit, loaned: set[str]) -> KitSummary:
+    summary = KitSummary.model_validate(kit)
+    summary.status = store.inventory_status(kit.lifecycle, kit.kit_id in loaned)
+    return summary
 
 
 @router.get("/{kit_id}", response_model=KitDetail)
@@ -66,7 +73,7 @@ def get_kit(kit_id: KitIdPath, session: SessionDep, state: StateDep) -> KitDetai
         for e in store.recent_events(session, kit_id=kit_id, limit=state.settings.history_limit)
     ]
     return KitDetail(
-        **KitSummary.model_validate(kit).model_dump(),
+        **_summary(kit, store.kits_on_loan(session)).model_dump(),
         latest=kit.latest,
         history=history,
         events=events,
