@@ -14,7 +14,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from controller.db.models import Event, Kit, Telemetry
+from controller.db.models import Event, Kit, LoanContract, Telemetry
 from protocol.inventory import Connectivity, ProfileCheck
 from protocol.models import Envelope, EventMessage, GapData, StatusMessage, TelemetryMessage
 from protocol.models import Telemetry as TelemetryBody
@@ -554,8 +554,6 @@ def inventory_status(lifecycle: str, on_loan: bool) -> str:
 
 def kits_on_loan(session: Session) -> set[str]:
     """Kits under a signed, active or return-due contract."""
-    from controller.db.models import LoanContract  # noqa: PLC0415 - loans build on the store
-
     return set(
         session.scalars(
             select(LoanContract.kit_id).where(
