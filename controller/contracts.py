@@ -234,7 +234,8 @@ def _act_to(act: lifecycle.Act | None) -> dict[str, Any] | None:
     return {"conditions": act.conditions, "signed_by": act.signed_by, "at": act.at.isoformat()}
 
 
-def _machine(row: LoanContract) -> lifecycle.Contract:
+def machine(row: LoanContract) -> lifecycle.Contract:
+    """The contract as the state machine sees it."""
     return lifecycle.Contract(
         state=lifecycle.ContractState(row.state),
         components=tuple(
@@ -263,7 +264,7 @@ def act(
 ) -> LoanContract:
     """Apply one action to a contract (TransitionError if illegal or incomplete); audited."""
     row = get_contract(session, number)
-    before = _machine(row)
+    before = machine(row)
     given: dict[str, object] = {
         k: v for k, v in details.model_dump(exclude_none=True).items() if k != "act"
     }

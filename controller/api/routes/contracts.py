@@ -65,7 +65,7 @@ class ContractOut(BaseModel):
 
 def _out(row: LoanContract) -> ContractOut:
     out = ContractOut.model_validate(row)
-    out.allowed_actions = [a.value for a in lifecycle.allowed_actions(contracts._machine(row))]
+    out.allowed_actions = [a.value for a in lifecycle.allowed_actions(contracts.machine(row))]
     return out
 
 
