@@ -14,6 +14,7 @@ from protocol.models import (
     Envelope,
     EventMessage,
     GapData,
+    ScheduleMessage,
     StatusMessage,
     TelemetryMessage,
 )
@@ -25,6 +26,7 @@ MESSAGE_TYPES: dict[Channel, type[Envelope]] = {
     Channel.STATUS: StatusMessage,
     Channel.ACK: AckMessage,
     Channel.CMD: CommandMessage,
+    Channel.SCHEDULE: ScheduleMessage,
 }
 
 

@@ -27,6 +27,7 @@ from protocol.inventory import (
     Sensors,
     ServiceState,
 )
+from protocol.lessons import Lesson, LessonMode
 from protocol.limits import EPOCH_PATTERN, KIT_ID_PATTERN, MAX_SEQ, SCHEMA_VERSION
 
 
@@ -141,6 +142,9 @@ class Status(WireModel):
     reason: str | None = Field(default=None, max_length=200)
     agent_version: str | None = Field(default=None, max_length=64)
     interval_s: float | None = Field(default=None, gt=0, le=86400)
+    bundle_version: int | None = Field(
+        default=None, ge=0, description="the newest signed playbook bundle the kit accepted"
+    )
 
 
 class Ack(WireModel):
@@ -171,6 +175,39 @@ class Command(WireModel):
     kind: str = Field(min_length=1, max_length=64)
     expires_at: AwareDatetime | None = None
     args: dict[str, Any] = Field(default_factory=dict)
+
+
+class LessonWindow(WireModel):
+    """One upcoming lesson as the kit sees it (UTC; no teacher or pupil names)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    mode: LessonMode = LessonMode.ONLINE
+    subject: str = Field(default="", max_length=200)
+    server: str | None = Field(
+        default=None, max_length=255, description="host:port of an online lesson's server"
+    )
+
+    def lesson(self) -> Lesson:
+        """The pure form the lesson-window functions take."""
+        return Lesson(self.start, self.end, self.mode, self.subject, self.server)
+
+
+class Schedule(WireModel):
+    """The pupil's upcoming lessons (`kits/{id}/schedule`, retained), so the kit decides offline."""
+
+    generated_at: AwareDatetime
+    horizon_end: AwareDatetime = Field(description="lessons are listed up to this time")
+    timezone: str = Field(default="Asia/Almaty", max_length=64)
+    guard_minutes: int = Field(default=15, ge=0, le=240)
+    prelesson_minutes: int = Field(
+        default=30, ge=1, le=240, description="how long before an online lesson the kit checks"
+    )
+    lessons: list[LessonWindow] = Field(default_factory=list, max_length=1000)
+
+    def windows(self) -> list[Lesson]:
+        """The lessons in the pure form, by start time."""
+        return sorted((w.lesson() for w in self.lessons), key=lambda lesson: lesson.start)
 
 
 class Envelope(WireModel):
@@ -223,6 +260,12 @@ class CommandMessage(Envelope):
     """An envelope carrying a command."""
 
     body: Command
+
+
+class ScheduleMessage(Envelope):
+    """An envelope carrying the pupil's upcoming lessons (controller messages use seq 0)."""
+
+    body: Schedule
 
 
 def new_msg_id() -> str:

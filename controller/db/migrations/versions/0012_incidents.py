@@ -1,0 +1,22 @@
+"""Incidents, their history, remediation commands and diagnostics.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-25
+"""
+
+import sqlalchemy as sa  # noqa: F401 - used once the tables are written
+from alembic import op  # noqa: F401
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create the tables."""
+
+
+def downgrade() -> None:
+    """Drop them."""
