@@ -1,0 +1,315 @@
+"""The escalation ladder of one incident, timed around the pupil's lessons: pure.
+
+An incident climbs its rule's ladder (self-heal on the kit → remote remediation → technician
+ticket → replacement ticket). Each step has a deadline: when it passes with the fault still
+there, the incident moves to the next step. A disruptive playbook never starts inside a lesson or
+its guard time: it waits for the next free window (unless a technician forces it), and if that
+window comes after the step's deadline the incident moves on without it. Urgency comes from the
+time left before the next lesson: the steps share that time, and tickets are due by the lesson.
+
+Every function takes `now` and the lessons and returns a new state plus the actions to carry out;
+none reads a clock or does I/O. The caller must call `tick` again at `next_wakeup(state)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from protocol.lessons import DEFAULT_GUARD, Lesson, current, may_disrupt, next_free_start
+from protocol.lessons import next_lesson as first_lesson_after
+from protocol.models import Severity
+from protocol.rules import Rule, Step, StepAction
+
+MIN_STEP = timedelta(minutes=2)
+"""No step is given less than this, however close the lesson."""
+
+
+class Phase(StrEnum):
+    """Where the current step is."""
+
+    WAITING = "waiting"
+    """Self-heal: waiting for the kit's own result. Tickets: waiting for the technician."""
+    SCHEDULED = "scheduled"
+    """A disruptive playbook waits for the next free window (`not_before`)."""
+    RUNNING = "running"
+    """The playbook command is out; waiting for its result."""
+    VERIFYING = "verifying"
+    """The step's action succeeded; waiting for the fault to clear."""
+    RESOLVED = "resolved"
+
+
+class Priority(StrEnum):
+    """How soon a person must act."""
+
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookInfo:
+    """What the ladder needs to know about a playbook (from the bundle manifest)."""
+
+    disruptive: bool
+    timeout: timedelta
+
+
+Catalogue = Mapping[str, PlaybookInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What an incident is judged against: its rule, the playbooks, the pupil's lessons."""
+
+    rule: Rule
+    catalogue: Catalogue
+    lessons: Sequence[Lesson]
+    guard: timedelta = DEFAULT_GUARD
+
+    def playbook(self, playbook: str) -> PlaybookInfo:
+        """A playbook's facts; an unknown one is treated as disruptive and slow."""
+        return self.catalogue.get(playbook) or PlaybookInfo(True, timedelta(hours=1))
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentState:
+    """Where one incident stands on its ladder."""
+
+    rule_id: str
+    opened_at: datetime
+    step: int
+    phase: Phase
+    step_started: datetime
+    deadline: datetime
+    not_before: datetime | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the fault is gone."""
+        return self.phase is Phase.RESOLVED
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlaybook:
+    """Send a run_playbook command now (remote step)."""
+
+    step: int
+    playbook: str
+    disruptive: bool
+    forced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTicket:
+    """Open a technician (repair) or replacement ticket, due by the pupil's next lesson."""
+
+    step: int
+    kind: str
+    priority: Priority
+    due_by: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """A disruptive playbook waits for a free window."""
+
+    step: int
+    playbook: str
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    """The incident moves to the next step, and why."""
+
+    from_step: int
+    to_step: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitKit:
+    """The kit heals itself (offline too); the controller waits until the deadline."""
+
+    step: int
+    playbook: str
+
+
+Action = RunPlaybook | OpenTicket | Defer | Escalate | AwaitKit
+
+
+def priority(now: datetime, lessons: Sequence[Lesson], severity: Severity) -> Priority:
+    """Urgent: a lesson runs or starts within 2 h; high: within a day, or critical; else normal."""
+    soon = current(now, lessons) or first_lesson_after(now, lessons)
+    if soon is not None and soon.start - now <= timedelta(hours=2):
+        return Priority.URGENT
+    if (soon is not None and soon.start - now <= timedelta(days=1)) or (
+        severity is Severity.CRITICAL
+    ):
+        return Priority.HIGH
+    if soon is None and severity is Severity.INFO:
+        return Priority.LOW
+    return Priority.NORMAL
+
+
+def due_by(now: datetime, lessons: Sequence[Lesson]) -> datetime | None:
+    """The start of the pupil's next lesson (the one running now counts: it is already late)."""
+    running = current(now, lessons)
+    if running is not None:
+        return running.start
+    upcoming = first_lesson_after(now, lessons)
+    return upcoming.start if upcoming else None
+
+
+def step_deadline(
+    rule: Rule,
+    index: int,
+    now: datetime,
+    lessons: Sequence[Lesson],
+    guard: timedelta = DEFAULT_GUARD,
+) -> datetime:
+    """When step `index` must have fixed the fault: its own span, shortened by a coming lesson.
+
+    The time left before the next lesson's guard is shared by this step and the ones after it
+    (the last step gets its own span: it is the last resort), never below MIN_STEP.
+    """
+    step = rule.ladder[index]
+    deadline = now + step.deadline
+    remaining = len(rule.ladder) - index
+    upcoming = first_lesson_after(now, lessons)
+    if upcoming is not None and remaining > 1:
+        share = (upcoming.start - guard - now) / remaining
+        deadline = min(deadline, now + max(share, MIN_STEP))
+    return deadline
+
+
+def open_incident(
+    plan: Plan, now: datetime, *, first_step: int = 0
+) -> tuple[IncidentState, list[Action]]:
+    """A new incident on the rule's first step (or `first_step`), and what to do at once."""
+    state = IncidentState(
+        rule_id=plan.rule.id,
+        opened_at=now,
+        step=first_step,
+        phase=Phase.WAITING,
+        step_started=now,
+        deadline=now,
+    )
+    return _start_step(state, plan, first_step, now)
+
+
+def _start_step(
+    state: IncidentState, plan: Plan, index: int, now: datetime
+) -> tuple[IncidentState, list[Action]]:
+    rule = plan.rule
+    step = rule.ladder[index]
+    state = replace(
+        state,
+        step=index,
+        phase=Phase.WAITING,
+        step_started=now,
+        deadline=step_deadline(rule, index, now, plan.lessons, plan.guard),
+        not_before=None,
+    )
+    if step.action is StepAction.SELF_HEAL:
+        assert step.playbook is not None
+        return state, [AwaitKit(index, step.playbook)]
+    if step.action is StepAction.REMOTE:
+        return _try_run(state, step, plan, now)
+    kind = "repair" if step.action is StepAction.TECHNICIAN else "replacement"
+    urgency = priority(now, plan.lessons, rule.severity)
+    return state, [OpenTicket(index, kind, urgency, due_by(now, plan.lessons))]
+
+
+def _try_run(
+    state: IncidentState, step: Step, plan: Plan, now: datetime
+) -> tuple[IncidentState, list[Action]]:
+    assert step.playbook is not None
+    info = plan.playbook(step.playbook)
+    if info.disruptive and not may_disrupt(now, info.timeout, plan.lessons, plan.guard):
+        until = next_free_start(now, info.timeout, plan.lessons, plan.guard)
+        reason = "disruptive: waits for the next time no lesson is running or about to start"
+        return replace(state, phase=Phase.SCHEDULED, not_before=until), [
+            Defer(state.step, step.playbook, until, reason)
+        ]
+    return replace(state, phase=Phase.RUNNING, not_before=None), [
+        RunPlaybook(state.step, step.playbook, info.disruptive)
+    ]
+
+
+def _escalate(
+    state: IncidentState, plan: Plan, now: datetime, reason: str
+) -> tuple[IncidentState, list[Action]]:
+    if state.step + 1 >= len(plan.rule.ladder):
+        return state, []
+    moved = Escalate(state.step, state.step + 1, reason)
+    state, actions = _start_step(state, plan, state.step + 1, now)
+    return state, [moved, *actions]
+
+
+_WHY_ESCALATED = {
+    Phase.WAITING: "no fix before the step's deadline",
+    Phase.SCHEDULED: "no free window before the step's deadline",
+    Phase.RUNNING: "no result before the step's deadline",
+    Phase.VERIFYING: "the fix ran but the fault was still there at the deadline",
+}
+
+
+def tick(state: IncidentState, plan: Plan, now: datetime) -> tuple[IncidentState, list[Action]]:
+    """Move on what time has made due: a deadline passed, or a free window has come."""
+    if state.resolved:
+        return state, []
+    if now >= state.deadline and state.step + 1 < len(plan.rule.ladder):
+        return _escalate(state, plan, now, _WHY_ESCALATED[state.phase])
+    if state.phase is Phase.SCHEDULED and state.not_before is not None and now >= state.not_before:
+        return _try_run(state, plan.rule.ladder[state.step], plan, now)
+    return state, []
+
+
+def on_result(
+    state: IncidentState, plan: Plan, now: datetime, *, step: int, ok: bool
+) -> tuple[IncidentState, list[Action]]:
+    """A playbook's result for `step`: success waits for the fault to clear; failure moves on."""
+    if state.resolved or step != state.step or state.phase is Phase.VERIFYING:
+        return state, []
+    if plan.rule.ladder[step].action not in (StepAction.SELF_HEAL, StepAction.REMOTE):
+        return state, []
+    if ok:
+        return replace(state, phase=Phase.VERIFYING), []
+    return _escalate(state, plan, now, "the playbook failed")
+
+
+def force(state: IncidentState, plan: Plan) -> tuple[IncidentState, list[Action]]:
+    """A technician runs the current remote step's playbook now, lesson or not."""
+    step = plan.rule.ladder[state.step]
+    if state.resolved or step.action is not StepAction.REMOTE or step.playbook is None:
+        return state, []
+    info = plan.playbook(step.playbook)
+    return replace(state, phase=Phase.RUNNING, not_before=None), [
+        RunPlaybook(state.step, step.playbook, info.disruptive, forced=True)
+    ]
+
+
+def resolve(state: IncidentState, now: datetime) -> IncidentState:
+    """The fault is gone."""
+    if state.resolved:
+        return state
+    return replace(state, phase=Phase.RESOLVED, resolved_at=now, not_before=None)
+
+
+def next_wakeup(state: IncidentState, rule: Rule) -> datetime | None:
+    """When `tick` must be called next (a deadline, or the window a deferred playbook waits for)."""
+    if state.resolved:
+        return None
+    times = []
+    if state.step + 1 < len(rule.ladder):
+        times.append(state.deadline)
+    if state.phase is Phase.SCHEDULED and state.not_before is not None:
+        times.append(state.not_before)
+    return min(times) if times else None
