@@ -12,7 +12,7 @@ APT_PACKAGES := mosquitto mosquitto-clients smartmontools fonts-dejavu-core
 # What the tests need beyond the demo: network namespaces with loss and delay, umockdev devices.
 TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0 poppler-utils
 
-.PHONY: demo test lint typecheck pytest system-deps test-deps apt-install venv clean bench bench-ingest bench-agent
+.PHONY: demo test lint typecheck pytest system-deps test-deps apt-install venv clean bench bench-ingest bench-agent bench-week
 
 venv: $(STAMP)
 
@@ -57,13 +57,16 @@ test: lint typecheck pytest
 
 # Benchmarks print figures (and write bench/results/*.json); they assert nothing and are not
 # part of `make test`.
-bench: bench-ingest bench-agent
+bench: bench-ingest bench-agent bench-week
 
 bench-ingest: venv system-deps
 	$(BIN)/python bench/ingest.py --kits $${KITS:-2000} --messages $${MESSAGES:-100000}
 
 bench-agent: venv system-deps
 	$(BIN)/python bench/agent_footprint.py --minutes $${MINUTES:-10} --interval $${INTERVAL:-30}
+
+bench-week: venv
+	$(BIN)/python bench/simulate_week.py --runs $${RUNS:-200} --seed $${SEED:-1}
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

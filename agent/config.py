@@ -110,6 +110,24 @@ class AgentSettings(BaseSettings):
         description="Webinar readiness thresholds (KITKEEPER_THRESHOLDS__RTT_DEGRADED_MS=...).",
     )
 
+    # --- remediation (agent/remediation.py) ---------------------------------------------------
+    bundle_key: Path | None = Field(
+        default=None,
+        description="The Ed25519 public key (PEM) that playbook bundles must be signed with; "
+        "default: bundle-signing.pub in the state directory, saved at enrolment.",
+    )
+    playbook_vars: dict[str, str | int | bool] = Field(
+        default_factory=dict,
+        description="Variables given to every remediation playbook (JSON object, e.g. "
+        '{"kk_root": "/", "kk_live": true}); they win over a command\'s extra_vars.',
+    )
+
+    disk_paths: list[Path] = Field(
+        default_factory=list,
+        description="Extra paths whose file systems are reported as disks (JSON list), e.g. a "
+        "data partition the mount list hides; the rules watch them like the others.",
+    )
+
     @field_validator("kit_id")
     @classmethod
     def _kit_id(cls, value: str | None) -> str | None:

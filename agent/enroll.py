@@ -26,11 +26,15 @@ from agent.identity import (
     make_csr,
     save_identity,
     verify_issued,
+    write_public,
 )
+from protocol.bundle import BundleError, load_public_key
 from protocol.topics import is_valid_kit_id
 
 _LOGGER = logging.getLogger(__name__)
 ENROLLMENT_FILE = "enrollment.json"
+BUNDLE_KEY_FILE = "bundle-signing.pub"
+"""The public key that signs playbook bundles, in the state directory (from enrolment)."""
 PIN_LENGTH = 32
 
 
@@ -139,6 +143,7 @@ def enroll(controller_url: str, token_text: str, state_dir: Path) -> dict[str, A
         raise
     pending_key.replace(state_dir / KEY_FILE)
     save_identity(state_dir, cert_pem=reply["certificate_pem"].encode(), ca_pem=ca_pem)
+    _save_bundle_key(state_dir, reply.get("bundle_key_pem"))
     record = {
         "kit_id": kit_id,
         "controller_url": base,
@@ -149,6 +154,19 @@ def enroll(controller_url: str, token_text: str, state_dir: Path) -> dict[str, A
     (state_dir / ENROLLMENT_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
     _LOGGER.info("enrolled as kit %s", kit_id)
     return record
+
+
+def _save_bundle_key(state_dir: Path, pem: object) -> None:
+    """Keep the key that signs playbook bundles (`bundle-signing.pub`, 0644), if one came."""
+    if not isinstance(pem, str) or not pem:
+        _LOGGER.warning("the controller sent no bundle signing key: bundles will be refused")
+        return
+    try:
+        load_public_key(pem.encode())
+    except BundleError as exc:  # the certificate is issued and the token spent: keep going
+        _LOGGER.warning("ignoring the controller's bundle signing key: %s", exc)
+        return
+    write_public(state_dir / BUNDLE_KEY_FILE, pem.encode())
 
 
 def read_enrollment(state_dir: Path) -> dict[str, Any]:

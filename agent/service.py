@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from agent import __version__
+from pydantic import ValidationError
+
+from agent import __version__, diagnostics
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings, default_kit_id
 from agent.enroll import read_enrollment
@@ -38,7 +40,10 @@ from agent.identity import (
 )
 from agent.kit import KitView, endpoints
 from agent.outbox import Bounds, Outbox
+from agent.remediation import BundleStore, Runner, decode_install_args
+from agent.selfheal import SelfHeal
 from agent.transport import MqttTransport
+from protocol.bundle import BundleError
 from protocol.codec import decode
 from protocol.errors import ProtocolError
 from protocol.models import (
@@ -47,11 +52,20 @@ from protocol.models import (
     Envelope,
     Event,
     EventMessage,
+    ScheduleMessage,
     Severity,
     Status,
     StatusMessage,
+    Telemetry,
     TelemetryMessage,
     envelope_kwargs,
+)
+from protocol.remediation import (
+    CollectDiagnosticsArgs,
+    CommandKind,
+    EventKind,
+    RemediationResult,
+    RunPlaybookArgs,
 )
 from protocol.topics import CONTROLLER_TO_AGENT, Channel, kit_topic
 
@@ -109,7 +123,7 @@ class Agent:
                 max_age_s=settings.outbox_max_age,
             ),
         )
-        self._collector = SystemCollector()
+        self._collector = SystemCollector(disk_paths=settings.disk_paths)
         self._wake = threading.Event()
         self._reconnected = threading.Event()
         self._acked_at = time.monotonic()
@@ -119,6 +133,24 @@ class Agent:
         self._commands: dict[str, Callable[[CommandMessage], None]] = {
             "install_certificate": self._install_certificate,
         }
+        # --- remediation (agent/remediation.py): the accepted bundle and the playbook runner ---
+        self.bundles = BundleStore(state, public_key=settings.bundle_key)
+        # The kit's profile goes to every playbook (accessibility-restore needs it).
+        playbook_vars = {"kk_profile": settings.profile, **settings.playbook_vars}
+        self.runner = Runner(state, self.bundles, self.publish_event, playbook_vars=playbook_vars)
+        self.selfheal = SelfHeal(
+            state_dir=state,
+            bundles=self.bundles,
+            runner=self.runner,
+            publish_event=self.publish_event,
+            snapshot=self._snapshot,
+        )
+        self._commands |= {
+            CommandKind.INSTALL_BUNDLE.value: self._install_bundle,
+            CommandKind.RUN_PLAYBOOK.value: self._run_playbook,
+            CommandKind.COLLECT_DIAGNOSTICS.value: self._collect_diagnostics,
+        }
+        # --- end of remediation ---
         self._tls = tls_context(self.identity) if self.identity else None
         self.transport = MqttTransport(
             client_id=f"kit-{self.kit_id}",
@@ -129,7 +161,9 @@ class Agent:
             reconnect_max_delay=settings.reconnect_max_delay,
             tls=self._tls,
             will=self._status("offline", "connection lost"),
-            subscriptions=[kit_topic(self.kit_id, c) for c in (Channel.ACK, Channel.CMD)],
+            subscriptions=[
+                kit_topic(self.kit_id, c) for c in (Channel.ACK, Channel.CMD, Channel.SCHEDULE)
+            ],
             on_connect=self._on_connect,
             on_message=self._on_message,
         )
@@ -154,6 +188,7 @@ class Agent:
                 reason=reason,
                 agent_version=__version__,
                 interval_s=self.settings.interval,
+                bundle_version=self.bundles.accepted_version(),
             ),
         )
         return kit_topic(self.kit_id, Channel.STATUS), message.to_bytes()
@@ -174,10 +209,14 @@ class Agent:
         """Queue one event for the kit's events topic."""
         self._enqueue(Channel.EVENTS, lambda f: EventMessage(**f, body=event))
 
-    def publish_snapshot(self) -> None:
-        """Collect one telemetry snapshot and queue it."""
-        body = self._collector.collect(self.settings.interval).model_copy(update=self.kit.parts())
+    def _snapshot(self) -> Telemetry:
+        return self._collector.collect(self.settings.interval).model_copy(update=self.kit.parts())
+
+    def publish_snapshot(self) -> Telemetry:
+        """Collect one telemetry snapshot and queue it; the snapshot."""
+        body = self._snapshot()
         self._enqueue(Channel.TELEMETRY, lambda f: TelemetryMessage(**f, body=body))
+        return body
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -232,6 +271,11 @@ class Agent:
                 self._wake.set()
         elif isinstance(message, CommandMessage):
             self._run_command(message)
+        elif isinstance(message, ScheduleMessage):
+            try:
+                self.selfheal.on_schedule(message.body)
+            except OSError:
+                _LOGGER.exception("cannot keep the lesson schedule")
 
     def _run_command(self, command: CommandMessage) -> None:
         body = command.body
@@ -259,6 +303,99 @@ class Agent:
                 data={"command_id": command.msg_id, "command": command.body.kind, "ok": ok},
             )
         )
+
+    # --- remediation (agent/remediation.py, agent/diagnostics.py) ------------------------------
+
+    def _install_bundle(self, command: CommandMessage) -> None:
+        # On paho's thread, on purpose: a run_playbook right behind it sees the new bundle.
+        try:
+            data, signature = decode_install_args(command.body.args)
+            manifest = self.bundles.install(data, signature)
+        except BundleError as exc:
+            reason = str(exc)[:500]
+            self.publish_event(
+                Event(
+                    kind=EventKind.BUNDLE_REFUSED.value,
+                    severity=Severity.WARNING,
+                    message=f"playbook bundle refused: {reason}",
+                    data={"command_id": command.msg_id, "reason": reason},
+                )
+            )
+            self._report_command(command, ok=False, detail=f"bundle refused: {reason}")
+            return
+        self.publish_event(
+            Event(
+                kind=EventKind.BUNDLE_INSTALLED.value,
+                message=f"playbook bundle {manifest.version} installed",
+                data={
+                    "command_id": command.msg_id,
+                    "version": manifest.version,
+                    "playbooks": sorted(manifest.playbooks),
+                },
+            )
+        )
+        self._report_command(command, ok=True, detail=f"bundle {manifest.version} installed")
+        topic, payload = self._status("online", "bundle installed")
+        self.transport.publish(topic, payload, retain=True)
+
+    def _run_playbook(self, command: CommandMessage) -> None:
+        try:
+            args = RunPlaybookArgs.model_validate(command.body.args)
+        except ValidationError as exc:
+            detail = str(exc).splitlines()[0]
+            self._report_command(command, ok=False, detail=f"invalid arguments: {detail}")
+            return
+        if not args.forced and not args.check:
+            allowed, why = self.selfheal.may_disrupt(args.playbook, _now())
+            if not allowed:  # the kit knows its lessons too: it never disturbs one
+                self._refuse_run(command, args, why)
+                return
+        # Refusals are published by the runner; the run itself goes on in its own thread.
+        self.runner.run_command(args, command_id=command.msg_id)
+
+    def _refuse_run(self, command: CommandMessage, args: RunPlaybookArgs, why: str) -> None:
+        result = RemediationResult(
+            command_id=command.msg_id,
+            incident_id=args.incident_id,
+            playbook=args.playbook,
+            bundle_version=self.bundles.accepted_version(),
+            ok=False,
+            status="refused",
+            check=args.check,
+            reason=f"lesson: {why}"[:500],
+        )
+        _LOGGER.warning("refused to run %s: %s", args.playbook, why)
+        self.publish_event(
+            Event(
+                kind=EventKind.REMEDIATION_RESULT.value,
+                severity=Severity.WARNING,
+                message=f"{args.playbook} refused: {why}",
+                data=result.model_dump(mode="json"),
+            )
+        )
+
+    def _collect_diagnostics(self, command: CommandMessage) -> None:
+        try:
+            args = CollectDiagnosticsArgs.model_validate(command.body.args)
+        except ValidationError as exc:
+            detail = str(exc).splitlines()[0]
+            self._report_command(command, ok=False, detail=f"invalid arguments: {detail}")
+            return
+
+        def collect() -> None:  # journalctl, dmesg and the slow collectors: off paho's thread
+            try:
+                report = diagnostics.collect(
+                    self.settings.state_dir,
+                    self.settings,
+                    args.log_lines,
+                    outbox_size=len(self.outbox),
+                )
+                self.publish_event(diagnostics.diagnostics_event(report, command_id=command.msg_id))
+            except Exception as exc:  # the boundary of a thread: report, never die silently
+                _LOGGER.exception("diagnostics failed")
+                self._report_command(command, ok=False, detail=f"diagnostics failed: {exc}")
+
+        threading.Thread(target=collect, name="diagnostics", daemon=True).start()
 
     # --- certificate renewal -----------------------------------------------------------------
 
@@ -339,6 +476,7 @@ class Agent:
         sender.start()
         self.transport.start()
         self.kit.start()
+        self.selfheal.start()
         self.publish_event(
             Event(kind="agent_started", message=f"kitkeeper agent {__version__} started")
         )
@@ -346,7 +484,8 @@ class Agent:
         try:
             while not stop.is_set():
                 try:
-                    self.publish_snapshot()
+                    body = self.publish_snapshot()
+                    self.selfheal.after_snapshot(body, _now())
                     self._maybe_request_renewal()
                 except Exception:  # one failed snapshot must not stop the agent
                     _LOGGER.exception("snapshot failed")
@@ -356,6 +495,8 @@ class Agent:
                     next_at = now + self.settings.interval
                 stop.wait(next_at - now)
         finally:
+            self.selfheal.stop()
+            self.runner.close()  # a playbook still running reports `canceled` before we go
             self.kit.stop()
             self._wake.set()
             sender.join(timeout=5)

@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
 
     _people_parsers(sub)
+    _schedule_parsers(sub)  # schedules (controller/schedules)
     return parser
 
 
@@ -324,6 +325,113 @@ def _import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- schedules (controller/schedules) ------------------------------------------------------------
+
+
+def _schedule_parsers(sub: Any) -> None:
+    """`schedule import` and `schedule show`: a pupil's individual lesson schedule."""
+    schedule = sub.add_parser("schedule", help="pupils' individual lesson schedules")
+    schedule_sub = schedule.add_subparsers(dest="schedule_command", required=True)
+    imp = schedule_sub.add_parser(
+        "import", help="import a pupil's schedule from CSV or iCalendar (.ics) as a new version"
+    )
+    imp.add_argument("pupil_ref", metavar="PUPIL_REF")
+    imp.add_argument("file", type=Path, metavar="FILE", help="a .csv or .ics file (UTF-8)")
+    imp.add_argument(
+        "--format", choices=["csv", "ics"], dest="file_format", help="default: from the file"
+    )
+    imp.add_argument("--timezone", help="IANA zone of the file's local times (Asia/Almaty)")
+    imp.add_argument("--approve", action="store_true", help="also record the director's approval")
+    imp.add_argument("--approved-by", help="who approved it (default: you)")
+    imp.add_argument("--db", help=_DB_HELP)
+    show = schedule_sub.add_parser("show", help="print a pupil's schedule")
+    show.add_argument("pupil_ref", metavar="PUPIL_REF")
+    show.add_argument("--version", type=int, help="an older version (default: the current one)")
+    show.add_argument("--json", action="store_true", help="as JSON, for machines")
+    show.add_argument("--db", help=_DB_HELP)
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from controller import people  # noqa: PLC0415
+    from controller.schedules import service  # noqa: PLC0415
+    from controller.schedules.errors import ScheduleError, ScheduleImportError  # noqa: PLC0415
+
+    settings = _settings(args)
+    sessions = _sessions(settings)
+    now = datetime.now(UTC)
+    if args.schedule_command == "show":
+        with sessions() as session:
+            stored = service.get(session, args.pupil_ref, version=args.version)
+            if stored is None:
+                sys.stderr.write(f"kitkeeper-controller: no schedule for {args.pupil_ref}\n")
+                return EXIT_REFUSED
+            kit_ids = service.kits_for_pupil(session, args.pupil_ref)
+        if args.json:
+            out = {
+                **service.summary(stored),
+                "kit_ids": kit_ids,
+                "schedule": stored.schedule.model_dump(mode="json"),
+            }
+            sys.stdout.write(json.dumps(out, default=str, ensure_ascii=False, indent=2) + "\n")
+        else:
+            sys.stdout.write(service.describe(stored, kit_ids=kit_ids, now=now))
+        return EXIT_OK
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc}") from exc
+    fmt = args.file_format or (
+        "ics" if args.file.suffix.lower() in (".ics", ".ical") else service.detect_format(text)
+    )
+    try:
+        cipher = people.cipher(settings)
+    except ConfigError:
+        cipher = None
+    with sessions() as session:
+        try:
+            change = service.import_schedule(
+                session,
+                pupil_ref=args.pupil_ref,
+                text=text,
+                fmt=fmt,
+                actor=_actor(),
+                now=now,
+                timezone=args.timezone,
+                approve_now=args.approve,
+                approved_by=args.approved_by,
+                iin_matches=service.iin_matcher(session, args.pupil_ref, cipher),
+            )
+        except ScheduleImportError as exc:
+            session.rollback()
+            for error in exc.errors:
+                where = f"line {error.row}" if error.row else fmt
+                column = f", {error.column}" if error.column else ""
+                sys.stderr.write(f"{args.file}: {where}{column}: {error.reason}\n")
+            sys.stderr.write("nothing imported\n")
+            return EXIT_REFUSED
+        except ScheduleError as exc:
+            session.rollback()
+            sys.stderr.write(f"kitkeeper-controller: {exc}\n")
+            return EXIT_REFUSED
+        session.commit()
+        summary = service.summary(change.stored)
+    sys.stdout.write(
+        f"schedule of {args.pupil_ref} imported as version {summary['version']} "
+        f"({summary['status']}): {summary['slots']} weekly lessons, {summary['lessons']} lessons "
+        f"from {summary['first_day']} to {summary['last_day']}\n"
+    )
+    if change.kit_ids:
+        sys.stdout.write(
+            f"  kits {', '.join(change.kit_ids)} get it at the controller's next schedule pass\n"
+        )
+    return EXIT_OK
+
+
+# --- end of schedules ----------------------------------------------------------------------------
+
+
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
@@ -406,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         "user": _user,
         "keys": _keys,
         "import": _import,
+        "schedule": _schedule,  # schedules (controller/schedules)
     }
     try:
         return commands[args.command](args)

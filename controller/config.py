@@ -85,3 +85,45 @@ class ControllerSettings(BaseSettings):
         le=10,
         description="Acks to one kit are coalesced for at most this many seconds.",
     )
+    # --- playbook bundles (controller/bundles.py) -------------------------------------------
+    playbooks_dir: Path | None = Field(
+        default=None,
+        description="The remediation playbooks (*.yml, each with `vars: kitkeeper:` metadata) "
+        "and their rules.yaml, packed into signed bundles; default: the repository's playbooks/.",
+    )
+    bundle_dir: Path | None = Field(
+        default=None,
+        description="Where every signed playbook bundle built is kept (<version>.tar.gz and "
+        ".sig); default: bundles/ beside the PKI directory (var/bundles for var/pki).",
+    )
+    # --- the escalation ladder (controller/remediation.py) -----------------------------------
+    rules_path: Path | None = Field(
+        default=None,
+        description="The fault rules (YAML, protocol/rules.py); default: rules.yaml in the "
+        "playbooks directory. The same file goes into the signed bundle for the kits.",
+    )
+    remediation: bool = Field(
+        default=True,
+        description="Run the escalation ladder (rules, incidents, playbook commands, tickets).",
+    )
+    remediation_interval: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Seconds between passes over new events, new telemetry and due deadlines.",
+    )
+    guard_minutes: int = Field(
+        default=15,
+        ge=0,
+        le=240,
+        description="Nothing disruptive starts this many minutes before a lesson.",
+    )
+    prelesson_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=240,
+        description="How long before each online lesson the kit checks its readiness.",
+    )
+    schedule_horizon_days: int = Field(
+        default=14, ge=1, le=60, description="How many days of lessons each kit is given."
+    )

@@ -35,11 +35,20 @@ from controller import pki, trust, writer
 from controller.config import ControllerSettings
 from controller.errors import PkiError
 from controller.metrics import Metrics
+from controller.remediation import Remediator, load_bundle
 from controller.store import count_kits, mark_silent_kits_offline
 from controller.writer import RawMessage
 from protocol.codec import decode
 from protocol.errors import ProtocolError
-from protocol.models import Ack, AckMessage, Command, CommandMessage, new_msg_id
+from protocol.models import (
+    Ack,
+    AckMessage,
+    Command,
+    CommandMessage,
+    Schedule,
+    ScheduleMessage,
+    new_msg_id,
+)
 from protocol.topics import AGENT_TO_CONTROLLER, Channel, kit_topic, shared, wildcard
 
 _LOGGER = logging.getLogger(__name__)
@@ -123,6 +132,15 @@ class Ingest:
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_message = self._handle_message
+        self.remediator: Remediator | None = None
+        if settings.remediation:
+            self.remediator = Remediator(
+                settings=settings,
+                sessions=sessions,
+                send=self._send,
+                publish_schedule=self.publish_schedule,
+                bundle=load_bundle(settings, datetime.now(UTC)),
+            )
 
     @property
     def client(self) -> mqtt.Client:
@@ -140,12 +158,16 @@ class Ingest:
         props.ReceiveMaximum = 1000
         self._client.connect_async(*self._broker, keepalive=30, clean_start=False, properties=props)
         self._client.loop_start()
+        if self.remediator is not None:
+            self.remediator.start()
 
     def stop(self) -> None:
         """Stop taking messages, let the writer commit what it has, publish the last acks."""
         # Messages arriving from now on are not queued: not acknowledged either, so kits resend
         # them (the subscription stays in the persistent session for the next start).
         self._stopping.set()
+        if self.remediator is not None:
+            self.remediator.stop()
         with self._pending_cv:
             self._pending_cv.notify_all()
         self._forwarder.join(timeout=30)
@@ -334,13 +356,30 @@ class Ingest:
             except (RuntimeError, ValueError):
                 break
 
-    def send_command(self, kit_id: str, command: Command) -> str:
+    def send_command(self, kit_id: str, command: Command, msg_id: str | None = None) -> str:
         """Publish a command to one kit (queued by the broker if the kit is away); its id."""
         message = CommandMessage(
-            kit_id=kit_id, msg_id=new_msg_id(), seq=0, ts=datetime.now(UTC), body=command
+            kit_id=kit_id, msg_id=msg_id or new_msg_id(), seq=0, ts=datetime.now(UTC), body=command
         )
         self._client.publish(kit_topic(kit_id, Channel.CMD), message.to_bytes(), qos=1)
         return message.msg_id
+
+    def _send(self, kit_id: str, command: Command, msg_id: str) -> None:
+        self.send_command(kit_id, command, msg_id)
+
+    def publish_schedule(self, kit_id: str, schedule: Schedule) -> None:
+        """Publish a kit's upcoming lessons, retained, so the kit has them whenever it connects."""
+        message = ScheduleMessage(
+            kit_id=kit_id, msg_id=new_msg_id(), seq=0, ts=datetime.now(UTC), body=schedule
+        )
+        self._client.publish(
+            kit_topic(kit_id, Channel.SCHEDULE), message.to_bytes(), qos=1, retain=True
+        )
+
+    def publish_schedules(self, kit_ids: list[str]) -> None:
+        """Publish these kits' schedules soon (a pupil's schedule changed)."""
+        if self.remediator is not None:
+            self.remediator.request_schedules(kit_ids)
 
     def _renew_certificate(self, kit_id: str, data: dict[str, Any]) -> None:
         csr = str(data.get("csr_pem", ""))

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from controller.bundles import BundleBuildError, ensure_signing_key
 from controller.errors import PkiError
 from protocol.topics import is_valid_kit_id
 
@@ -80,6 +81,20 @@ class PkiPaths:
     def controller_cert(self) -> Path:
         """The controller's certificate (HTTPS server and MQTT client)."""
         return self.root / "controller.crt"
+
+    # --- playbook bundles (controller/bundles.py) -------------------------------------------
+
+    @property
+    def bundle_key(self) -> Path:
+        """The Ed25519 key that signs playbook bundles."""
+        return self.root / "bundle-signing.key"
+
+    @property
+    def bundle_public_key(self) -> Path:
+        """Its public half, handed to kits at enrolment."""
+        return self.root / "bundle-signing.pub"
+
+    # --- end of playbook bundles ------------------------------------------------------------
 
     def exists(self) -> bool:
         """True when the CA's key and certificate both exist."""
@@ -176,9 +191,10 @@ def init_pki(
         _write_atomic(paths.controller_key, _key_pem(controller_key), _KEY_MODE)
         _write_atomic(paths.controller_cert, pem(controller_cert), _PUBLIC_MODE)
         _write_atomic(paths.crl, crl.public_bytes(serialization.Encoding.PEM), _PUBLIC_MODE)
+        ensure_signing_key(paths.bundle_key)  # playbook bundles (controller/bundles.py)
         _write_atomic(paths.ca_cert, pem(ca_cert), _PUBLIC_MODE)
         _write_atomic(paths.ca_key, _key_pem(ca_key), _KEY_MODE)
-    except OSError as exc:
+    except (OSError, BundleBuildError) as exc:
         raise PkiError(f"cannot write the device CA in {root}: {exc}") from exc
     _LOGGER.info(
         "device CA initialised in %s (fingerprint %s, hosts %s)", root, fingerprint(ca_cert), hosts

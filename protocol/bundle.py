@@ -60,6 +60,7 @@ class BundleRefusal(StrEnum):
     TOO_LARGE = "too_large"
     VERSION = "version"
     DAMAGED = "damaged"
+    NO_BUNDLE = "no_bundle"
 
 
 class BundleError(ValueError):
@@ -199,7 +200,10 @@ def build_manifest(files: dict[str, bytes], *, version: int, created_at: datetim
             raise BundleError(BundleRefusal.UNSAFE_MEMBER, str(exc)) from exc
         pure = PurePosixPath(path)
         if pure.parent == PurePosixPath(PLAYBOOKS_DIR) and pure.suffix == ".yml":
-            meta = read_metadata(files[path])
+            try:
+                meta = read_metadata(files[path])
+            except BundleError as exc:
+                raise BundleError(exc.reason, f"{path}: {exc.detail}") from exc
             if path != playbook_path(meta.id):
                 raise BundleError(
                     BundleRefusal.MANIFEST,

@@ -125,6 +125,15 @@ class Defer:
 
 
 @dataclass(frozen=True, slots=True)
+class RunLater:
+    """Send the playbook at `until` (the first free window) although the ladder moved on."""
+
+    step: int
+    playbook: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Escalate:
     """The incident moves to the next step, and why."""
 
@@ -141,7 +150,7 @@ class AwaitKit:
     playbook: str
 
 
-Action = RunPlaybook | OpenTicket | Defer | Escalate | AwaitKit
+Action = RunPlaybook | OpenTicket | Defer | RunLater | Escalate | AwaitKit
 
 
 def priority(now: datetime, lessons: Sequence[Lesson], severity: Severity) -> Priority:
@@ -167,6 +176,9 @@ def due_by(now: datetime, lessons: Sequence[Lesson]) -> datetime | None:
     return upcoming.start if upcoming else None
 
 
+AUTOMATIC = (StepAction.SELF_HEAL, StepAction.REMOTE)
+
+
 def step_deadline(
     rule: Rule,
     index: int,
@@ -176,15 +188,17 @@ def step_deadline(
 ) -> datetime:
     """When step `index` must have fixed the fault: its own span, shortened by a coming lesson.
 
-    The time left before the next lesson's guard is shared by this step and the ones after it
-    (the last step gets its own span: it is the last resort), never below MIN_STEP.
+    The automatic steps (self-heal, remote) share the time left before the next lesson's guard
+    with one share kept for a person, never below MIN_STEP. A person's steps keep their own span:
+    their ticket is due by the lesson anyway, and a shrunken deadline would order replacements
+    before a technician could even answer.
     """
     step = rule.ladder[index]
     deadline = now + step.deadline
-    remaining = len(rule.ladder) - index
     upcoming = first_lesson_after(now, lessons)
-    if upcoming is not None and remaining > 1:
-        share = (upcoming.start - guard - now) / remaining
+    if upcoming is not None and step.action in AUTOMATIC:
+        automatic_left = sum(1 for s in rule.ladder[index:] if s.action in AUTOMATIC)
+        share = (upcoming.start - guard - now) / (automatic_left + 1)
         deadline = min(deadline, now + max(share, MIN_STEP))
     return deadline
 
@@ -234,6 +248,13 @@ def _try_run(
     info = plan.playbook(step.playbook)
     if info.disruptive and not may_disrupt(now, info.timeout, plan.lessons, plan.guard):
         until = next_free_start(now, info.timeout, plan.lessons, plan.guard)
+        if until >= state.deadline and state.step + 1 < len(plan.rule.ladder):
+            # Waiting would only spend the step's time: a person is called at once, and the
+            # playbook still runs in the first free window in case nobody fixed it by then.
+            later = RunLater(state.step, step.playbook, until)
+            why = f"{step.playbook} is disruptive and no free window comes before the deadline"
+            state, actions = _escalate(state, plan, now, why)
+            return state, [later, *actions]
         reason = "disruptive: waits for the next time no lesson is running or about to start"
         return replace(state, phase=Phase.SCHEDULED, not_before=until), [
             Defer(state.step, step.playbook, until, reason)

@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.identity import generate_key, make_csr, save_identity
-from controller import pki
+from agent.enroll import BUNDLE_KEY_FILE
+from agent.identity import generate_key, make_csr, save_identity, write_public
+from controller import bundles, pki
 from controller.auth import create_user
 from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
 from controller.crypto import generate_key as generate_pii_key
@@ -124,7 +125,7 @@ def provision_kit(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
 ) -> None:
-    """Give a kit a key and a certificate from the CA, as enrolment would (without HTTP)."""
+    """Give a kit a key, a certificate from the CA and the bundle key, as enrolment would."""
     key = generate_key(state_dir / "kit.key")
     now = datetime.now(UTC)
     cert = pki.issue_certificate(
@@ -136,6 +137,10 @@ def provision_kit(
     )
     assert make_csr(key, kit_id)  # the same key a CSR would carry
     save_identity(state_dir, cert_pem=pki.pem(cert), ca_pem=paths.ca_cert.read_bytes())
+    # --- playbook bundles: the key that signs them, as enrolment hands it out -------------------
+    signing_key = bundles.ensure_signing_key(paths.bundle_key)
+    write_public(state_dir / BUNDLE_KEY_FILE, bundles.public_key_pem(signing_key))
+    # --- end of playbook bundles ---
 
 
 def ssl_context(paths: pki.PkiPaths, cert_dir: Path | None = None) -> ssl.SSLContext:
@@ -179,13 +184,17 @@ def http_get(
 
 
 def http_post(
-    url: str, data: Any, context: ssl.SSLContext | None = None, token: str | None = None
+    url: str,
+    data: Any,
+    context: ssl.SSLContext | None = None,
+    token: str | None = None,
+    method: str = "POST",
 ) -> tuple[int, Any]:
-    """POST JSON (with a bearer token if given); (status, parsed JSON)."""
+    """POST (or PUT) JSON (with a bearer token if given); (status, parsed JSON)."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, json.dumps(data).encode(), headers, method="POST")
+    request = urllib.request.Request(url, json.dumps(data).encode(), headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10, context=context) as resp:
             return resp.status, json.load(resp)
@@ -285,6 +294,16 @@ class Controller(Proc):
         """POST JSON to a path of its API (as `role`, if given)."""
         return http_post(
             self.url + path, data, self.context, self.tokens.get(role) if role else None
+        )
+
+    def put(self, path: str, data: Any, role: str | None = None) -> tuple[int, Any]:
+        """PUT JSON to a path of its API (as `role`, if given)."""
+        return http_post(
+            self.url + path,
+            data,
+            self.context,
+            self.tokens.get(role) if role else None,
+            method="PUT",
         )
 
     def cli(

@@ -296,7 +296,13 @@ def main() -> int:
             return 1
         if identity is None and not _enroll(args.http_port, kit_id, agent_dir):
             return 1
-        agent = _spawn(agent_args, VAR / "agent.log")
+        # The demo's playbooks repair a directory under var/demo, never this machine itself.
+        kit_root = VAR / "kit-root"
+        kit_root.mkdir(exist_ok=True)
+        playbook_vars = json.dumps({"kk_root": str(kit_root), "kk_live": False})
+        agent = _spawn(
+            agent_args, VAR / "agent.log", env={"KITKEEPER_PLAYBOOK_VARS": playbook_vars}
+        )
         children = {"controller": controller, "agent": agent}
         base = f"https://127.0.0.1:{args.http_port}"
         token = _token(args.http_port, password)

@@ -10,8 +10,10 @@ import logging
 import platform
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import psutil
@@ -67,7 +69,13 @@ SLOW_PARTS_TTL_S = {"disk_health": 3600.0, "firmware": 86400.0}
 class SystemCollector:
     """Collects the hardware part of a snapshot; keeps CPU counters and slow parts between calls."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        disk_paths: Sequence[Path] = (),
+    ) -> None:
+        self._disk_paths = tuple(disk_paths)
         self._os = _os_name()
         self._hostname = socket.gethostname()
         self._primed = False
@@ -106,7 +114,7 @@ class SystemCollector:
             cpu=guard("cpu", _cpu),
             memory=guard("memory", _memory),
             swap=guard("swap", _swap),
-            disks=guard("disks", _disks),
+            disks=guard("disks", lambda: _disks(self._disk_paths)),
             battery=guard("battery", _battery),
             network=guard("network", _network),
             battery_health=guard("battery_health", power.collect),
@@ -150,11 +158,18 @@ def _swap() -> Swap:
     return Swap(total_bytes=swap.total, used_bytes=swap.used, used_percent=swap.percent)
 
 
-def _disks() -> list[Disk]:
+def _disks(extra: Sequence[Path] = ()) -> list[Disk]:
+    """Every real file system, plus the configured extra paths (a data partition, a tmpfs)."""
     disks: list[Disk] = []
     seen: set[str] = set()
-    for part in psutil.disk_partitions(all=False):
-        if part.fstype in _PSEUDO_FS or part.mountpoint in seen:
+    real = [
+        _Part(p.mountpoint, p.device, p.fstype)
+        for p in psutil.disk_partitions(all=False)
+        if p.fstype not in _PSEUDO_FS
+    ]
+    configured = [_Part(str(path), "configured", "configured") for path in extra]
+    for part in [*real, *configured]:
+        if part.mountpoint in seen:
             continue
         try:
             usage = psutil.disk_usage(part.mountpoint)
@@ -187,6 +202,13 @@ def _disks() -> list[Disk]:
             )
         )
     return disks
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    mountpoint: str
+    device: str
+    fstype: str
 
 
 def _sensors() -> Sensors | Unavailable:

@@ -18,6 +18,9 @@ from controller.api.routes import (
     health,
     kits,
     people,
+    remediation,
+    schedules,
+    tickets,
 )
 from controller.config import ControllerSettings
 from controller.db.engine import make_engine, make_sessionmaker
@@ -62,4 +65,7 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
     app.include_router(people.router)
     app.include_router(contracts.router)
     app.include_router(alerts.router)
+    app.include_router(tickets.router)
+    app.include_router(remediation.router)
+    app.include_router(schedules.router)
     return app

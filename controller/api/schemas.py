@@ -143,3 +143,8 @@ class EnrollResponse(BaseModel):
     not_after: datetime
     mqtt_host: str
     mqtt_port: int
+    bundle_key_pem: str | None = Field(
+        default=None,
+        description="The Ed25519 public key that signs playbook bundles (PEM): the kit installs "
+        "only bundles it verifies",
+    )

@@ -32,6 +32,21 @@ TABLE = [
     ("/api/v1/contracts/c-auth/documents/contract.pdf", 200, 403, 403, 401),
     ("/api/v1/register.csv", 200, 403, 403, 401),
     ("/api/v1/alerts", 200, 200, 403, 401),
+    ("/api/v1/tickets", 200, 200, 403, 401),  # tickets
+    ("/api/v1/tickets/1", 200, 200, 403, 401),  # tickets
+    ("/api/v1/pupils/p-auth/schedule", 404, 404, 404, 401),  # schedules: none drawn up yet
+    ("/api/v1/pupils/p-auth/lessons", 200, 200, 200, 401),  # schedules
+    ("/api/v1/kits/kit-auth/schedule", 404, 404, 403, 401),  # schedules: a draft contract
+    ("/api/v1/incidents", 200, 200, 403, 401),  # remediation
+    ("/api/v1/incidents/summary", 200, 200, 403, 401),  # remediation
+    ("/api/v1/incidents/1", 404, 404, 403, 401),  # remediation: none yet
+    ("/api/v1/playbooks", 200, 200, 403, 401),  # remediation
+    ("/api/v1/rules", 200, 200, 403, 401),  # remediation
+    ("/api/v1/kits/kit-auth/commands", 200, 200, 403, 401),  # remediation
+    ("/api/v1/commands/c0", 404, 404, 403, 401),  # remediation: none yet
+    ("/api/v1/kits/kit-auth/bundle", 200, 200, 403, 401),  # remediation
+    ("/api/v1/kits/kit-auth/diagnostics", 200, 200, 403, 401),  # remediation
+    ("/api/v1/diagnostics/1", 404, 404, 403, 401),  # remediation: none yet
 ]
 
 
@@ -83,6 +98,8 @@ def with_a_kit(tmp_path: Path, broker: Broker, controller: Controller) -> Contro
         "end": "2027-05-31",
     }
     assert controller.post("/api/v1/contracts", contract, "admin")[0] == 201
+    ticket = {"kind": "help_request", "kit_id": "kit-auth", "title": "No sound"}  # tickets
+    assert controller.post("/api/v1/tickets", ticket, "admin")[0] == 201  # ticket 1
     return controller
 
 
@@ -106,6 +123,10 @@ def test_the_openapi_schema_lists_no_endpoint_this_table_forgets(controller: Con
         .replace("p-auth", "{ref}")
         .replace("c-auth", "{number}")
         .replace("contract.pdf", "{kind}.pdf")
+        .replace("/tickets/1", "/tickets/{ticket_id}")
+        .replace("/incidents/1", "/incidents/{incident_id}")
+        .replace("/commands/c0", "/commands/{command_id}")
+        .replace("/diagnostics/1", "/diagnostics/{diagnostics_id}")
         for p, *_ in TABLE
     }
     assert gets <= covered, f"GET endpoints without an authorization row: {gets - covered}"
@@ -151,6 +172,18 @@ WRITES = [
     ("POST", "/api/v1/contracts/c-auth/actions/sign", {"admin"}),
     ("POST", "/api/v1/import/kits", {"admin"}),
     ("POST", "/api/v1/contracts/c-auth/replace", {"admin"}),
+    ("POST", "/api/v1/tickets", {"admin", "technician"}),  # tickets
+    ("POST", "/api/v1/tickets/1/assign", {"admin", "technician"}),  # tickets
+    ("POST", "/api/v1/tickets/1/transition", {"admin", "technician"}),  # tickets
+    ("POST", "/api/v1/tickets/1/close", {"admin", "technician"}),  # tickets
+    ("PUT", "/api/v1/pupils/p-auth/schedule", {"admin"}),  # schedules
+    ("POST", "/api/v1/pupils/p-auth/schedule/approve", {"admin"}),  # schedules
+    ("POST", "/api/v1/pupils/p-auth/schedule/import", {"admin"}),  # schedules
+    # remediation: each allowed call fails after authorization (404/422), so nothing changes
+    ("POST", "/api/v1/incidents/1/force", {"admin", "technician"}),
+    ("POST", "/api/v1/incidents/1/resolve", {"admin", "technician"}),
+    ("POST", "/api/v1/kits/kit-auth/playbooks/no-such-book/run", {"admin", "technician"}),
+    ("POST", "/api/v1/kits/kit-gone/diagnostics", {"admin", "technician"}),
 ]
 OPEN_WRITES = {"/api/v1/enroll", "/api/v1/auth/token"}  # a one-time token, credentials
 
@@ -202,6 +235,11 @@ def test_the_write_table_covers_the_openapi_schema(controller: Controller) -> No
 def _template(path: str) -> str:
     """The OpenAPI path of a concrete one in WRITES."""
     path = path.replace("SN-AUTH", "{serial}").replace("c-auth", "{number}")
+    path = path.replace("/tickets/1", "/tickets/{ticket_id}")  # tickets
+    path = path.replace("p-auth", "{ref}")  # schedules
+    path = path.replace("/incidents/1", "/incidents/{incident_id}")  # remediation
+    path = path.replace("kit-auth", "{kit_id}").replace("kit-gone", "{kit_id}")
+    path = path.replace("no-such-book", "{playbook}")
     if "/actions/" in path:
         path = path.rsplit("/", 1)[0] + "/{action}"
     if "/import/" in path:

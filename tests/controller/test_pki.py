@@ -72,7 +72,7 @@ def pki(tmp_path: Path, now: datetime) -> PkiPaths:
 def test_init_writes_keys_only_the_owner_can_read(pki: PkiPaths) -> None:
     assert pki.exists()
     assert pki.root.stat().st_mode & 0o777 == 0o700
-    for key in (pki.ca_key, pki.broker_key, pki.controller_key):
+    for key in (pki.ca_key, pki.broker_key, pki.controller_key, pki.bundle_key):
         assert key.stat().st_mode & 0o777 == 0o600, key
     for public in (pki.ca_cert, pki.broker_cert, pki.controller_cert, pki.crl):
         assert public.stat().st_mode & 0o777 == 0o644, public
@@ -85,6 +85,8 @@ def test_init_writes_keys_only_the_owner_can_read(pki: PkiPaths) -> None:
             "broker.crt",
             "controller.key",
             "controller.crt",
+            "bundle-signing.key",
+            "bundle-signing.pub",
         ]
     )
     assert openssl("pkey", "-in", pki.ca_key, "-noout").returncode == 0

@@ -70,13 +70,36 @@ def test_a_failed_self_heal_moves_to_remote_remediation_at_once() -> None:
     assert state.phase is Phase.RUNNING
 
 
+PATIENT = _rule(
+    Step(action=StepAction.REMOTE, playbook="network-reset", deadline=timedelta(hours=3)),
+    Step(action=StepAction.TECHNICIAN, deadline=timedelta(hours=4)),
+)
+
+
 def test_a_disruptive_playbook_waits_for_the_end_of_the_lesson_and_its_guard() -> None:
-    lessons = [_lesson(0, 9), _lesson(0, 10)]  # 09:00-09:45, 10:00-10:45
-    plan = Plan(FULL, CATALOGUE, lessons)
-    state, _ = ladder.open_incident(plan, MONDAY + timedelta(hours=9, minutes=5), first_step=1)
+    lessons = [_lesson(0, 9), _lesson(0, 10), _lesson(0, 14)]  # 09:00, 10:00, 14:00
+    plan = Plan(PATIENT, CATALOGUE, lessons)
+    state, actions = ladder.open_incident(plan, MONDAY + timedelta(hours=10, minutes=5))
     assert state.phase is Phase.SCHEDULED
-    # 09:45 is within the guard of the 10:00 lesson: the first free start is 10:45
+    # 10:45, after the lesson; the 09:45 gap was within the 10:00 lesson's guard anyway
     assert state.not_before == MONDAY + timedelta(hours=10, minutes=45)
+    assert isinstance(actions[0], Defer)
+    assert ladder.next_wakeup(state, PATIENT) == state.not_before
+    state, actions = ladder.tick(state, plan, MONDAY + timedelta(hours=10, minutes=45))
+    assert actions == [RunPlaybook(0, "network-reset", True)]
+
+
+def test_when_no_free_window_comes_before_the_deadline_a_person_is_called_at_once() -> None:
+    lessons = [_lesson(0, 9), _lesson(0, 10)]
+    plan = Plan(FULL, CATALOGUE, lessons)
+    at = MONDAY + timedelta(hours=9, minutes=5)
+    state, actions = ladder.open_incident(plan, at, first_step=1)
+    # the remote step may take until 09:25 (its share before 09:45); the window opens at 10:45
+    later = MONDAY + timedelta(hours=10, minutes=45)
+    assert actions[0] == ladder.RunLater(1, "network-reset", later)
+    assert isinstance(actions[1], Escalate)
+    assert actions[2] == OpenTicket(2, "repair", Priority.URGENT, lessons[0].start)
+    assert state.step == 2
 
 
 def test_the_deadline_shrinks_when_a_lesson_is_near_and_tickets_are_due_by_it() -> None:
@@ -86,7 +109,7 @@ def test_the_deadline_shrinks_when_a_lesson_is_near_and_tickets_are_due_by_it() 
     state, _ = ladder.open_incident(plan, now)
     assert state.deadline == now + timedelta(minutes=10)  # own span (10) < share (11.25)
     state, _ = ladder.open_incident(plan, now, first_step=1)
-    assert state.deadline == now + timedelta(minutes=15)  # 45 / 3 steps left, under 30 min
+    assert state.deadline == now + timedelta(minutes=22.5)  # 45 / (1 automatic + a person)
     state, actions = ladder.open_incident(plan, now, first_step=2)
     assert actions == [OpenTicket(2, "repair", Priority.URGENT, lessons[0].start)]
 
@@ -105,13 +128,21 @@ def test_at_the_deadline_the_incident_climbs_and_on_the_last_step_stays() -> Non
 
 def test_a_forced_run_ignores_the_lesson_and_a_resolved_incident_does_nothing() -> None:
     lessons = [_lesson(0, 9)]
-    plan = Plan(FULL, CATALOGUE, lessons)
-    state, _ = ladder.open_incident(plan, MONDAY + timedelta(hours=9), first_step=1)
+    plan = Plan(PATIENT, CATALOGUE, lessons)
+    state, _ = ladder.open_incident(plan, MONDAY + timedelta(hours=9))
+    assert state.phase is Phase.SCHEDULED
     state, actions = ladder.force(state, plan)
-    assert actions == [RunPlaybook(1, "network-reset", True, forced=True)]
+    assert actions == [RunPlaybook(0, "network-reset", True, forced=True)]
     state = ladder.resolve(state, MONDAY + timedelta(hours=9, minutes=3))
     assert ladder.tick(state, plan, MONDAY + timedelta(days=1)) == (state, [])
-    assert ladder.next_wakeup(state, FULL) is None
+    assert ladder.next_wakeup(state, PATIENT) is None
+
+
+def test_a_persons_step_keeps_its_own_deadline_even_just_before_a_lesson() -> None:
+    lessons = [_lesson(0, 9)]
+    plan = Plan(FULL, CATALOGUE, lessons)
+    state, _ = ladder.open_incident(plan, MONDAY + timedelta(hours=8, minutes=50), first_step=2)
+    assert state.deadline == MONDAY + timedelta(hours=12, minutes=50)  # 4 h, not shrunk
 
 
 def test_priorities_follow_the_time_to_the_next_lesson() -> None:
@@ -234,7 +265,8 @@ def test_no_disruptive_start_in_a_lesson_and_every_deadline_is_kept(
             assert state.step > before.step, "the deadline passed and the incident did not move"
         for action in actions:
             if isinstance(action, Escalate):
-                assert now <= before.deadline or action.reason == "the playbook failed"
+                early = action.reason == "the playbook failed" or "no free window" in action.reason
+                assert now <= before.deadline or early
 
 
 def _check(actions: list[ladder.Action], plan: Plan, now: datetime) -> None:
@@ -244,7 +276,7 @@ def _check(actions: list[ladder.Action], plan: Plan, now: datetime) -> None:
             assert may_disrupt(now, timeout, plan.lessons, plan.guard), (
                 f"disruptive {action.playbook} started at {now} inside a lesson or its guard"
             )
-        if isinstance(action, Defer):
+        if isinstance(action, Defer | ladder.RunLater):
             timeout = plan.catalogue[action.playbook].timeout
             assert action.until > now
             assert may_disrupt(action.until, timeout, plan.lessons, plan.guard)

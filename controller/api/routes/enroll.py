@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from cryptography import x509
 from fastapi import APIRouter, HTTPException, Response
 
-from controller import pki, trust
+from controller import bundles, pki, trust
 from controller.api.deps import SessionDep, StateDep
 from controller.api.schemas import EnrollRequest, EnrollResponse
 from controller.errors import PkiError
 
+_LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["enrolment"])
 
 _STATUS = {
@@ -59,6 +61,11 @@ def enroll(request: EnrollRequest, session: SessionDep, state: StateDep) -> Enro
     except PkiError as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from exc
     cert = x509.load_pem_x509_certificate(cert_pem)
+    try:  # playbook bundles: the kit learns whose signature to trust (made once if missing)
+        bundle_key = bundles.public_key_pem(bundles.ensure_signing_key(paths.bundle_key))
+    except bundles.BundleBuildError:
+        _LOGGER.exception("no bundle signing key: kit %s will refuse every bundle", kit_id)
+        bundle_key = None
     return EnrollResponse(
         kit_id=kit_id,
         certificate_pem=cert_pem.decode(),
@@ -66,4 +73,5 @@ def enroll(request: EnrollRequest, session: SessionDep, state: StateDep) -> Enro
         not_after=cert.not_valid_after_utc,
         mqtt_host=settings.public_mqtt_host or settings.mqtt_host,
         mqtt_port=settings.public_mqtt_port or settings.mqtt_port,
+        bundle_key_pem=bundle_key.decode("ascii") if bundle_key else None,
     )

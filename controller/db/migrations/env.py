@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 from controller.db.models import Base
+from controller.db.schedule_models import ScheduleVersion as ScheduleVersion  # schedules
+from controller.db.ticket_models import Ticket as Ticket  # tickets' tables in the metadata
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

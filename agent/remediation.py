@@ -1,0 +1,747 @@
+"""Remediation on the kit: the accepted playbook bundle and the one adapter around ansible-runner.
+
+`BundleStore` keeps the newest signed bundle the kit accepted under `<state_dir>/bundle/`:
+
+    bundle/
+      state.json          {"accepted_version": 7, "accepted_at": "..."}
+      current -> 7        a symlink, swapped atomically (os.replace) when a bundle is accepted
+      7/                  the extracted files: manifest.json, playbooks/<id>.yml, rules.yaml
+      7.tar.gz, 7.sig     the exact signed bytes and their detached Ed25519 signature
+
+It refuses unsigned or tampered bundles, bundles signed by another key, a kit without the key,
+an older version than the accepted one, and the accepted version with other bytes. Before every
+run the stored bytes are verified again and the extracted files checked against the manifest, so
+a file changed on disk is refused too; what runs is written from the verified bytes.
+
+`Runner` runs one playbook at a time with ansible-runner, off the caller's thread, in a fresh
+private data directory `<state_dir>/runs/<run id>/` holding only that playbook, against
+`localhost` with the local connection and the agent's own Python. Variables: the command's
+`extra_vars` (identifiers, not `ansible_*`, plain values without Jinja delimiters) under the
+agent's `playbook_vars` setting, which always wins: the kit's own configuration (such as
+`kk_root` and `kk_live`) cannot be changed remotely. It publishes `remediation_started`, at most
+one `remediation_progress` per finished task (20 per run at most) and one `remediation_result`
+(`protocol.remediation.RemediationResult`); a refused run publishes only the result.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import ansible_runner  # type: ignore[import-untyped]
+from pydantic import ValidationError
+
+from agent.enroll import BUNDLE_KEY_FILE
+from agent.errors import AgentError
+from agent.identity import write_public
+from protocol.bundle import (
+    BundleError,
+    BundleRefusal,
+    Manifest,
+    PlaybookEntry,
+    extract,
+    sha256,
+    unpack,
+    verify,
+)
+from protocol.models import Event, Severity
+from protocol.remediation import (
+    MAX_OUTPUT_TAIL,
+    PLAYBOOK_ID_PATTERN,
+    EventKind,
+    InstallBundleArgs,
+    RemediationResult,
+    RunPlaybookArgs,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+BUNDLE_DIR: Final = "bundle"
+RUNS_DIR: Final = "runs"
+RESULT_FILE: Final = "result.json"
+KEEP_RUNS: Final = 5
+"""Run directories kept after a run, newest first, for diagnostics."""
+MAX_PROGRESS_EVENTS: Final = 20
+_STATE_FILE = "state.json"
+_CURRENT = "current"
+_VAR_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+_JINJA = ("{{", "{%", "{#")
+_MAX_VAR_CHARS = 1000
+_TASK_DONE = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
+
+PublishEvent = Callable[[Event], None]
+
+
+class RemediationError(AgentError):
+    """A playbook run refused before it started; `code` is the short reason."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedBundle:
+    """The accepted bundle, verified just now: its manifest and files (from the signed bytes)."""
+
+    manifest: Manifest
+    files: dict[str, bytes]
+
+
+class BundleStore:
+    """The playbook bundle this kit accepted, under `<state_dir>/bundle/`."""
+
+    def __init__(self, state_dir: Path, *, public_key: Path | None = None) -> None:
+        self.state_dir = state_dir
+        self.root = state_dir / BUNDLE_DIR
+        self.public_key_path = public_key or state_dir / BUNDLE_KEY_FILE
+        self._lock = threading.RLock()
+
+    @property
+    def current_dir(self) -> Path:
+        """The extracted files of the accepted bundle (`rules.yaml`, `playbooks/`, ...)."""
+        return self.root / _CURRENT
+
+    def accepted_version(self) -> int | None:
+        """The newest version this kit accepted, or None before the first."""
+        versions = [v for v in (self._recorded_version(), self._linked_version()) if v is not None]
+        return max(versions) if versions else None
+
+    def manifest(self) -> Manifest | None:
+        """The accepted bundle's manifest as extracted (not verified: for display and rules)."""
+        try:
+            return Manifest.model_validate_json((self.current_dir / "manifest.json").read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def install(self, bundle: bytes, signature: bytes) -> Manifest:
+        """Verify a signed bundle and make it the accepted one; BundleError says why not."""
+        with self._lock:
+            manifest = verify(bundle, signature, self._public_key())
+            accepted = self.accepted_version()
+            if accepted is not None and manifest.version < accepted:
+                raise BundleError(
+                    BundleRefusal.VERSION,
+                    f"version {manifest.version} is older than the accepted version {accepted}",
+                )
+            if accepted == manifest.version:
+                try:
+                    stored = (self.root / f"{accepted}.tar.gz").read_bytes()
+                except OSError:
+                    stored = None  # lost on disk: the same signed version may put it back
+                if stored is not None and stored != bundle:
+                    raise BundleError(
+                        BundleRefusal.VERSION,
+                        f"version {accepted} is already accepted with other content",
+                    )
+                if stored is not None and self._tree_matches(accepted, manifest):
+                    return manifest
+            try:
+                self._put(manifest.version, bundle, signature)
+            except OSError as exc:
+                raise BundleError(
+                    BundleRefusal.DAMAGED, f"cannot store the bundle in {self.root}: {exc}"
+                ) from exc
+            _LOGGER.info(
+                "playbook bundle %d accepted (%d playbooks)",
+                manifest.version,
+                len(manifest.playbooks),
+            )
+            return manifest
+
+    def verified(self) -> VerifiedBundle:
+        """The accepted bundle, its stored bytes verified again and its files checked on disk."""
+        with self._lock:
+            version = self._linked_version()
+            if version is None:
+                raise BundleError(BundleRefusal.NO_BUNDLE, "no playbook bundle is installed")
+            public_key = self._public_key()
+            try:
+                data = (self.root / f"{version}.tar.gz").read_bytes()
+                signature = (self.root / f"{version}.sig").read_bytes()
+            except OSError as exc:
+                raise BundleError(
+                    BundleRefusal.DAMAGED, f"the stored bundle is unreadable: {exc}"
+                ) from exc
+            manifest = verify(data, signature, public_key)
+            recorded = self._recorded_version()
+            if manifest.version != version or (recorded is not None and version < recorded):
+                raise BundleError(
+                    BundleRefusal.VERSION,
+                    f"the bundle on disk is version {manifest.version}, the kit accepted "
+                    f"{max(version, recorded or 0)}",
+                )
+            if not self._tree_matches(version, manifest):
+                raise BundleError(
+                    BundleRefusal.HASH, "the extracted playbooks were changed on disk"
+                )
+            _, files = unpack(data)
+            return VerifiedBundle(manifest=manifest, files=files)
+
+    # --- on disk ---------------------------------------------------------------------------
+
+    def _public_key(self) -> bytes:
+        try:
+            return self.public_key_path.read_bytes()
+        except FileNotFoundError:
+            raise BundleError(
+                BundleRefusal.NO_KEY,
+                f"no bundle signing key at {self.public_key_path} (enrol again, or set "
+                "KITKEEPER_BUNDLE_KEY)",
+            ) from None
+        except OSError as exc:
+            raise BundleError(BundleRefusal.NO_KEY, f"cannot read the bundle key: {exc}") from exc
+
+    def _recorded_version(self) -> int | None:
+        try:
+            value = json.loads((self.root / _STATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        version = value.get("accepted_version") if isinstance(value, dict) else None
+        return version if isinstance(version, int) and version > 0 else None
+
+    def _linked_version(self) -> int | None:
+        try:
+            target = self.current_dir.readlink().name
+        except OSError:
+            return None
+        return int(target) if target.isdigit() else None
+
+    def _tree_matches(self, version: int, manifest: Manifest) -> bool:
+        tree = self.root / str(version)
+        try:
+            return all(
+                sha256(tree.joinpath(*path.split("/")).read_bytes()) == digest
+                for path, digest in manifest.files.items()
+            )
+        except OSError:
+            return False
+
+    def _put(self, version: int, bundle: bytes, signature: bytes) -> None:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        token = secrets.token_hex(6)
+        staging = self.root / f".new-{token}"
+        extract(bundle, staging)
+        write_public(self.root / f"{version}.sig", signature)
+        write_public(self.root / f"{version}.tar.gz", bundle)
+        target = self.root / str(version)
+        if target.exists():  # a damaged copy of the same version: put it aside first
+            target.rename(self.root / f".old-{token}")
+        staging.rename(target)
+        if self.current_dir.exists() and not self.current_dir.is_symlink():
+            shutil.rmtree(self.current_dir)
+        link = self.root / f".link-{token}"
+        link.symlink_to(str(version))
+        link.replace(self.current_dir)  # the switch: atomic
+        write_public(
+            self.root / _STATE_FILE,
+            json.dumps(
+                {"accepted_version": version, "accepted_at": datetime.now(UTC).isoformat()}
+            ).encode(),
+        )
+        keep = {_CURRENT, _STATE_FILE, str(version), f"{version}.tar.gz", f"{version}.sig"}
+        for path in self.root.iterdir():
+            if path.name in keep:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+@dataclass
+class _Run:
+    """One playbook run being prepared or under way."""
+
+    run_id: str
+    run_dir: Path
+    playbook: str
+    entry: PlaybookEntry
+    bundle_version: int
+    check: bool
+    command_id: str | None
+    incident_id: int | None
+    extravars: dict[str, str | int | bool]
+    changed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    failure_messages: list[str] = field(default_factory=list)
+    finished_tasks: set[str] = field(default_factory=set)
+    progress_sent: int = 0
+    output: list[str] = field(default_factory=list)
+    result: RemediationResult | None = None
+
+
+class Runner:
+    """Runs one playbook of the accepted bundle at a time, through ansible-runner."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        bundle_store: BundleStore,
+        publish_event: PublishEvent,
+        *,
+        playbook_vars: Mapping[str, str | int | bool] | None = None,
+        keep_runs: int = KEEP_RUNS,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.runs_dir = state_dir / RUNS_DIR
+        self.bundles = bundle_store
+        self._publish = publish_event
+        self._playbook_vars = dict(playbook_vars or {})
+        self._keep_runs = keep_runs
+        self._poll_interval = poll_interval
+        self._busy = threading.Lock()
+        self._cancel = threading.Event()
+        self._current: _Run | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Whether a playbook is running now."""
+        return self._busy.locked()
+
+    def run_command(self, args: RunPlaybookArgs, *, command_id: str | None) -> RemediationResult:
+        """Start a `run_playbook` command in the background; the started or refused result."""
+        return self.run(
+            args.playbook,
+            check=args.check,
+            command_id=command_id,
+            incident_id=args.incident_id,
+            extra_vars=args.extra_vars,
+            min_bundle_version=args.min_bundle_version,
+            wait=False,
+        )
+
+    def run(
+        self,
+        playbook: str,
+        *,
+        check: bool = False,
+        command_id: str | None = None,
+        incident_id: int | None = None,
+        extra_vars: Mapping[str, str | int | bool] | None = None,
+        min_bundle_version: int | None = None,
+        wait: bool = True,
+    ) -> RemediationResult:
+        """Run one playbook of the accepted bundle.
+
+        With `wait` (local self-heal) the final result; without it, a refusal or a result with
+        status "started" (ok) while the run goes on in its own thread. Every outcome is also
+        published as events.
+        """
+        if not re.match(PLAYBOOK_ID_PATTERN, playbook):
+            raise ValueError(f"{playbook!r} is not a playbook id")
+        refusal = RemediationResult(
+            command_id=command_id,
+            incident_id=incident_id,
+            playbook=playbook,
+            bundle_version=self.bundles.accepted_version(),
+            ok=False,
+            status="refused",
+            check=check,
+        )
+        if not self._busy.acquire(blocking=False):
+            current = self._current.playbook if self._current else "another playbook"
+            return self._refuse(
+                refusal.model_copy(
+                    update={"status": "busy", "reason": f"busy: {current} is running"}
+                )
+            )
+        try:
+            run = self._prepare(
+                playbook,
+                check=check,
+                command_id=command_id,
+                incident_id=incident_id,
+                extra_vars=dict(extra_vars or {}),
+                min_bundle_version=min_bundle_version,
+            )
+        except RemediationError as exc:
+            self._busy.release()
+            return self._refuse(refusal.model_copy(update={"reason": str(exc)[:500]}))
+        except Exception:
+            self._busy.release()
+            raise
+        self._current = run
+        self._cancel.clear()
+        thread = threading.Thread(
+            target=self._execute, args=(run,), name=f"remediation-{playbook}", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+        if not wait:
+            return RemediationResult(
+                command_id=command_id,
+                incident_id=incident_id,
+                playbook=playbook,
+                bundle_version=run.bundle_version,
+                ok=True,
+                status="started",
+                check=check,
+            )
+        thread.join()
+        assert run.result is not None
+        return run.result
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop a running playbook (it reports `canceled`) and wait for its thread."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            _LOGGER.warning("stopping the running playbook")
+            self._cancel.set()
+            thread.join(timeout)
+
+    # --- preparing -------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        playbook: str,
+        *,
+        check: bool,
+        command_id: str | None,
+        incident_id: int | None,
+        extra_vars: dict[str, str | int | bool],
+        min_bundle_version: int | None,
+    ) -> _Run:
+        try:
+            bundle = self.bundles.verified()
+        except BundleError as exc:
+            raise RemediationError(exc.reason.value, exc.detail) from exc
+        manifest = bundle.manifest
+        if min_bundle_version is not None and manifest.version < min_bundle_version:
+            raise RemediationError(
+                "bundle_version",
+                f"the kit has bundle {manifest.version}, the command needs {min_bundle_version}",
+            )
+        entry = manifest.playbooks.get(playbook)
+        if entry is None:
+            raise RemediationError(
+                "unknown_playbook", f"{playbook} is not in bundle {manifest.version}"
+            )
+        extravars = {**self._command_vars(extra_vars), **self._playbook_vars}
+        run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
+        run_dir = self.runs_dir / run_id
+        try:
+            project = run_dir / "project"
+            project.mkdir(mode=0o700, parents=True)
+            (project / f"{playbook}.yml").write_bytes(bundle.files[entry.file])
+            (run_dir / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = False\n")
+            for sub in ("home", "tmp", "remote-tmp"):
+                (run_dir / "ansible" / sub).mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise RemediationError("disk", f"cannot prepare {run_dir}: {exc}") from exc
+        return _Run(
+            run_id=run_id,
+            run_dir=run_dir,
+            playbook=playbook,
+            entry=entry,
+            bundle_version=manifest.version,
+            check=check,
+            command_id=command_id,
+            incident_id=incident_id,
+            extravars=extravars,
+        )
+
+    def _command_vars(self, extra_vars: dict[str, Any]) -> dict[str, str | int | bool]:
+        accepted: dict[str, str | int | bool] = {}
+        for name, value in extra_vars.items():
+            if not _VAR_NAME.match(name) or name.startswith("ansible_"):
+                raise RemediationError("extra_vars", f"{name!r} cannot be set by a command")
+            if not isinstance(value, str | int | bool):
+                raise RemediationError("extra_vars", f"{name}: only text, numbers and yes/no")
+            if isinstance(value, str) and (
+                len(value) > _MAX_VAR_CHARS or any(mark in value for mark in _JINJA)
+            ):
+                raise RemediationError("extra_vars", f"{name}: not a plain value")
+            if name in self._playbook_vars:
+                _LOGGER.warning("ignoring %s from the command: the kit's setting wins", name)
+                continue
+            accepted[name] = value
+        return accepted
+
+    # --- running ---------------------------------------------------------------------------
+
+    def _execute(self, run: _Run) -> None:
+        try:
+            run.result = self._ansible(run)
+        except Exception as exc:  # the boundary: whatever happened, the controller hears of it
+            _LOGGER.exception("playbook %s could not run", run.playbook)
+            run.result = RemediationResult(
+                command_id=run.command_id,
+                incident_id=run.incident_id,
+                playbook=run.playbook,
+                bundle_version=run.bundle_version,
+                ok=False,
+                status="error",
+                check=run.check,
+                reason=f"error: {exc}"[:500],
+            )
+        finally:
+            try:
+                result = run.result
+                if result is not None:
+                    self._save(run, result)
+                    self._emit(
+                        EventKind.REMEDIATION_RESULT,
+                        f"{run.playbook}: {result.status}",
+                        result.model_dump(mode="json"),
+                        ok=result.ok,
+                    )
+                self._prune()
+            finally:
+                self._current = None
+                self._busy.release()
+
+    def _ansible(self, run: _Run) -> RemediationResult:
+        self._emit(
+            EventKind.REMEDIATION_STARTED,
+            f"running {run.playbook}" + (" (check mode)" if run.check else ""),
+            {
+                "command_id": run.command_id,
+                "incident_id": run.incident_id,
+                "playbook": run.playbook,
+                "bundle_version": run.bundle_version,
+                "check": run.check,
+                "disruptive": run.entry.disruptive,
+                "timeout": run.entry.timeout,
+            },
+        )
+        ansible = run.run_dir / "ansible"
+        envvars = {
+            "PATH": os.pathsep.join(
+                [str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]
+            ),
+            "ANSIBLE_CONFIG": str(run.run_dir / "ansible.cfg"),
+            "ANSIBLE_HOME": str(ansible / "home"),
+            "ANSIBLE_LOCAL_TEMP": str(ansible / "tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(ansible / "remote-tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        }
+        inventory = {
+            "all": {
+                "hosts": {
+                    "localhost": {
+                        "ansible_connection": "local",
+                        "ansible_python_interpreter": sys.executable,
+                    }
+                }
+            }
+        }
+        started = time.monotonic()
+        outcome = ansible_runner.run(
+            private_data_dir=str(run.run_dir),
+            ident="run",
+            playbook=f"{run.playbook}.yml",
+            inventory=inventory,
+            extravars=run.extravars,
+            envvars=envvars,
+            cmdline="--check" if run.check else None,
+            timeout=run.entry.timeout,
+            settings={"pexpect_timeout": self._poll_interval, "suppress_ansible_output": True},
+            quiet=True,
+            event_handler=lambda event: self._on_event(run, event),
+            cancel_callback=self._cancel.is_set,
+        )
+        duration = time.monotonic() - started
+        status = str(outcome.status)
+        if status != "successful":
+            # ansible-runner kills ansible-playbook's process group only; its workers run each
+            # task in a session of their own (setsid) and would go on after a timeout.
+            stray = _kill_processes_mentioning(str(run.run_dir))
+            if stray:
+                _LOGGER.warning("killed %d processes left by playbook %s", stray, run.playbook)
+        reason = ""
+        if status == "timeout":
+            reason = f"timeout: stopped after {run.entry.timeout}s"
+        elif status != "successful":
+            reason = "; ".join(run.failure_messages) or f"{status} (rc {outcome.rc})"
+        return RemediationResult(
+            command_id=run.command_id,
+            incident_id=run.incident_id,
+            playbook=run.playbook,
+            bundle_version=run.bundle_version,
+            ok=status == "successful",
+            status=status[:32],
+            rc=outcome.rc if isinstance(outcome.rc, int) else None,
+            check=run.check,
+            changed=run.changed[:200],
+            failed=run.failed[:200],
+            duration_s=round(duration, 3),
+            tail=self._tail(run),
+            reason=reason[:500],
+        )
+
+    def _on_event(self, run: _Run, event: dict[str, Any]) -> bool:
+        try:
+            stdout = event.get("stdout")
+            if isinstance(stdout, str) and stdout:
+                run.output.append(stdout)
+            state = _TASK_DONE.get(str(event.get("event")))
+            data = event.get("event_data") or {}
+            if state is None or not isinstance(data, dict):
+                return True
+            key = str(data.get("task_uuid") or data.get("uuid") or len(run.finished_tasks))
+            if key in run.finished_tasks:
+                return True
+            run.finished_tasks.add(key)
+            name = str(data.get("task") or data.get("task_action") or "task")
+            res = data.get("res")
+            res = res if isinstance(res, dict) else {}
+            changed = bool(res.get("changed")) and state == "ok"
+            failed = state == "unreachable" or (state == "failed" and not data.get("ignore_errors"))
+            if changed:
+                run.changed.append(name)
+            if failed:
+                run.failed.append(name)
+                message = res.get("msg") or res.get("stderr") or state
+                run.failure_messages.append(f"{name}: {str(message)[:200]}")
+            if run.progress_sent < MAX_PROGRESS_EVENTS:
+                run.progress_sent += 1
+                self._emit(
+                    EventKind.REMEDIATION_PROGRESS,
+                    f"{run.playbook}: {name}: {'changed' if changed else state}",
+                    {
+                        "command_id": run.command_id,
+                        "incident_id": run.incident_id,
+                        "playbook": run.playbook,
+                        "task": name,
+                        "state": state,
+                        "ok": not failed,
+                        "changed": changed,
+                        "failed": failed,
+                        "index": len(run.finished_tasks),
+                    },
+                )
+        except Exception:  # an odd event must not stop the run
+            _LOGGER.exception("could not read an ansible-runner event")
+        return True
+
+    def _tail(self, run: _Run) -> str:
+        try:
+            text = (run.run_dir / "artifacts" / "run" / "stdout").read_text(errors="replace")
+        except OSError:
+            text = "\n".join(run.output)
+        return text[-MAX_OUTPUT_TAIL:]
+
+    # --- reporting and housekeeping ----------------------------------------------------------
+
+    def _emit(
+        self, kind: EventKind, message: str, data: dict[str, Any], *, ok: bool = True
+    ) -> None:
+        try:
+            self._publish(
+                Event(
+                    kind=kind.value,
+                    severity=Severity.INFO if ok else Severity.WARNING,
+                    message=message[:2000],
+                    data=data,
+                )
+            )
+        except Exception:  # the run goes on; the log keeps what the controller missed
+            _LOGGER.exception("could not publish %s", kind.value)
+
+    def _refuse(self, result: RemediationResult) -> RemediationResult:
+        _LOGGER.warning("playbook %s refused: %s", result.playbook, result.reason)
+        self._emit(
+            EventKind.REMEDIATION_RESULT,
+            f"{result.playbook}: {result.status}: {result.reason}",
+            result.model_dump(mode="json"),
+            ok=False,
+        )
+        return result
+
+    def _save(self, run: _Run, result: RemediationResult) -> None:
+        with contextlib.suppress(OSError):
+            (run.run_dir / RESULT_FILE).write_text(result.model_dump_json(), encoding="utf-8")
+
+    def _prune(self) -> None:
+        try:
+            runs = sorted(p for p in self.runs_dir.iterdir() if p.is_dir())
+        except OSError:
+            return
+        for old in runs[: -self._keep_runs] if self._keep_runs else runs:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _kill_processes_mentioning(marker: str) -> int:
+    """SIGKILL the process group of every process whose command line contains `marker`."""
+    needle = marker.encode()
+    own_group = os.getpgid(0)
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle not in (entry / "cmdline").read_bytes():
+                continue
+            pid = int(entry.name)
+            group = os.getpgid(pid)
+            if group in (0, own_group):
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.killpg(group, signal.SIGKILL)
+            killed += 1
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return killed
+
+
+def decode_install_args(args: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The bundle bytes and signature an `install_bundle` command carries, or BundleError."""
+    if not args.get("signature_b64"):
+        raise BundleError(BundleRefusal.UNSIGNED, "the command carries no signature")
+    try:
+        parsed = InstallBundleArgs.model_validate(args)
+    except ValidationError as exc:
+        detail = str(exc).splitlines()[0]
+        raise BundleError(BundleRefusal.DAMAGED, f"invalid arguments: {detail}") from exc
+    try:
+        return (
+            base64.b64decode(parsed.bundle_b64, validate=True),
+            base64.b64decode(parsed.signature_b64, validate=True),
+        )
+    except (binascii.Error, ValueError) as exc:
+        raise BundleError(BundleRefusal.DAMAGED, f"not base64: {exc}") from exc
+
+
+def recent_runs(state_dir: Path, limit: int = KEEP_RUNS) -> list[dict[str, Any]]:
+    """The kept runs, newest first: each one's result (if it finished) and its output's tail."""
+    runs_dir = state_dir / RUNS_DIR
+    try:
+        runs = sorted((p for p in runs_dir.iterdir() if p.is_dir()), reverse=True)[:limit]
+    except OSError:
+        return []
+    found = []
+    for run_dir in runs:
+        entry: dict[str, Any] = {"run_id": run_dir.name}
+        with contextlib.suppress(OSError, ValueError):
+            entry["result"] = json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))
+        with contextlib.suppress(OSError):
+            stdout = (run_dir / "artifacts" / "run" / "stdout").read_text(errors="replace")
+            entry["tail"] = stdout[-MAX_OUTPUT_TAIL:]
+        found.append(entry)
+    return found

@@ -1,0 +1,1 @@
+"""Benchmarks and simulations (run as scripts; importable for their tests)."""
