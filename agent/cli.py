@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("--state-dir", type=Path, help="durable state directory (default var/agent)")
     hook.add_argument("--profile", help="the kit's profile (default base)")
 
+    help_ = sub.add_parser("help", help="ask the school's technician for help (sent by the agent)")
+    help_.add_argument("message", nargs="?", default="", help="what is wrong, in a few words")
+    help_.add_argument("--lang", choices=["kk", "ru", "en"], help="default: from the locale")
+    help_.add_argument("--state-dir", type=Path, help="durable state directory (default var/agent)")
+
     collect = sub.add_parser("collect", help="print one telemetry snapshot as JSON")
     collect.add_argument(
         "--once", action="store_true", required=True, help="one snapshot, then exit"
@@ -195,6 +200,17 @@ def _firmware_hook(args: argparse.Namespace) -> int:
     return EXIT_FAILURE
 
 
+def _help(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from agent import help as help_request  # noqa: PLC0415
+    from agent.i18n import default_lang, t  # noqa: PLC0415
+
+    help_request.ask(_settings(args).state_dir, args.message, datetime.now(UTC))
+    sys.stdout.write(t("help.sent", args.lang or default_lang()) + "\n")
+    return EXIT_OK
+
+
 def _collect(args: argparse.Namespace) -> int:
     snapshot = SystemCollector().collect(interval_s=_settings(args).interval)
     sys.stdout.write(snapshot.model_dump_json(indent=2) + "\n")
@@ -215,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             "enroll": _enroll,
             "doctor": _doctor,
             "firmware-hook": _firmware_hook,
+            "help": _help,
         }
         return commands[args.command](args)
     except ValidationError as exc:

@@ -12,6 +12,11 @@ Lang = Literal["kk", "ru", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("kk", "ru", "en")
 
 MESSAGES: Final[dict[str, dict[Lang, str]]] = {
+    "help.sent": {
+        "kk": "Көмек сұрауыңыз мектептің техникалық маманына жіберіледі. Олар сізбен байланысады.",
+        "ru": "Ваша просьба о помощи будет передана школьному технику. С вами свяжутся.",
+        "en": "Your request for help goes to the school's technician. They will contact you.",
+    },
     "title": {
         "kk": "Сабаққа дайындықты тексеру",
         "ru": "Проверка готовности к уроку",

@@ -46,6 +46,8 @@ SCHEDULE_FILE = "schedule.json"
 CHECKED_FILE = "prelesson.json"
 DEFAULT_GUARD = timedelta(minutes=15)
 DEFAULT_PRELESSON = timedelta(minutes=30)
+RECHECK = timedelta(minutes=5)
+"""After a failed pre-lesson check, the kit checks again this often until the lesson ends."""
 
 FIXES: dict[str, str] = {
     "camera": "camera-reload",
@@ -81,12 +83,15 @@ class SelfHeal:
         runner: Runner,
         publish_event: Callable[[Event], None],
         snapshot: Callable[[], Telemetry],
+        fresh_snapshot: Callable[[], Telemetry] | None = None,
     ) -> None:
         self._state_dir = state_dir
         self._bundles = bundles
         self._runner = runner
         self._publish = publish_event
         self._snapshot = snapshot
+        self._fresh_snapshot = fresh_snapshot or snapshot
+        self._failed: dict[str, datetime] = {}
         self._states: dict[str, RuleState] = {}
         self._pending: dict[str, _Pending] = {}
         self._rules: RuleSet | None = None
@@ -265,12 +270,18 @@ class SelfHeal:
             return set()
 
     def prelesson_due(self, now: datetime) -> Lesson | None:
-        """The online lesson whose readiness check is due now and not done yet."""
+        """The online lesson whose readiness check is due now: not done yet, or failed and not
+        checked again for RECHECK (until the lesson ends: a pass closes the controller's incident).
+        """
         lead = self.prelesson
         for lesson in self.lessons():
-            if lesson.mode is not LessonMode.ONLINE or lesson.start.isoformat() in self._checked:
+            if lesson.mode is not LessonMode.ONLINE:
                 continue
-            if lesson.start - lead <= now < lesson.start:
+            key = lesson.start.isoformat()
+            if key not in self._checked:
+                if lesson.start - lead <= now < lesson.start:
+                    return lesson
+            elif key in self._failed and now - self._failed[key] >= RECHECK and now < lesson.end:
                 return lesson
         return None
 
@@ -283,6 +294,10 @@ class SelfHeal:
         self._checked.add(key)
         _write_atomic(self._state_dir / CHECKED_FILE, json.dumps(sorted(self._checked)).encode())
         check = self.check_readiness(lesson, now)
+        if check.ok:
+            self._failed.pop(key, None)
+        else:
+            self._failed[key] = datetime.now(UTC)
         self._publish(
             Event(
                 kind=EventKind.PRELESSON_CHECK.value,
@@ -299,10 +314,10 @@ class SelfHeal:
 
     def check_readiness(self, lesson: Lesson, now: datetime) -> PrelessonCheck:
         """Check, fix what a playbook can fix (never disturbing the lesson), check again."""
-        failures = _failures(self._snapshot())
+        failures = _failures(self._fresh_snapshot())
         remediated: list[str] = []
         for playbook in dict.fromkeys(FIXES[f] for f in failures if f in FIXES):
-            allowed, why = self.may_disrupt(playbook, now)
+            allowed, why = self.may_disrupt(playbook, datetime.now(UTC))  # time has passed
             if not allowed:
                 _LOGGER.info("pre-lesson fix %s skipped: %s", playbook, why)
                 continue
@@ -310,7 +325,7 @@ class SelfHeal:
             if result.ok:
                 remediated.append(playbook)
         if remediated:
-            failures = _failures(self._snapshot())
+            failures = _failures(self._fresh_snapshot())
         return PrelessonCheck(
             lesson_start=lesson.start,
             ok=not failures,

@@ -8,6 +8,7 @@ paho's network thread (acks remove messages from the outbox; commands are dispat
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import threading
@@ -20,6 +21,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from agent import __version__, diagnostics
+from agent import help as help_request
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings, default_kit_id
 from agent.enroll import read_enrollment
@@ -144,7 +146,9 @@ class Agent:
             runner=self.runner,
             publish_event=self.publish_event,
             snapshot=self._snapshot,
+            fresh_snapshot=self._probed_snapshot,
         )
+        self._seen_commands = SeenCommands(state / "commands-seen.json")
         self._commands |= {
             CommandKind.INSTALL_BUNDLE.value: self._install_bundle,
             CommandKind.RUN_PLAYBOOK.value: self._run_playbook,
@@ -208,6 +212,10 @@ class Agent:
     def publish_event(self, event: Event) -> None:
         """Queue one event for the kit's events topic."""
         self._enqueue(Channel.EVENTS, lambda f: EventMessage(**f, body=event))
+
+    def _probed_snapshot(self) -> Telemetry:
+        self.kit.probe()  # the connectivity of now, not of the last probe
+        return self._snapshot()
 
     def _snapshot(self) -> Telemetry:
         return self._collector.collect(self.settings.interval).model_copy(update=self.kit.parts())
@@ -278,6 +286,9 @@ class Agent:
                 _LOGGER.exception("cannot keep the lesson schedule")
 
     def _run_command(self, command: CommandMessage) -> None:
+        if not self._seen_commands.first_time(command.msg_id):
+            _LOGGER.info("ignoring command %s delivered again", command.msg_id)
+            return
         body = command.body
         if body.expires_at is not None and body.expires_at < _now():
             self._report_command(command, ok=False, detail="expired before it arrived")
@@ -486,6 +497,9 @@ class Agent:
                 try:
                     body = self.publish_snapshot()
                     self.selfheal.after_snapshot(body, _now())
+                    for path, event in help_request.pending(self.settings.state_dir):
+                        self.publish_event(event)  # in the outbox first, then the file goes
+                        path.unlink(missing_ok=True)
                     self._maybe_request_renewal()
                 except Exception:  # one failed snapshot must not stop the agent
                     _LOGGER.exception("snapshot failed")
@@ -503,6 +517,34 @@ class Agent:
             self.transport.stop(final=self._status("offline", "agent stopped"))
             self.outbox.close()
             _LOGGER.info("agent stopped")
+
+
+class SeenCommands:
+    """The ids of the last commands run, kept on disk: QoS 1 may deliver a command twice."""
+
+    KEEP = 500
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        try:
+            self._ids: list[str] = list(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            self._ids = []
+
+    def first_time(self, command_id: str) -> bool:
+        """Record the id; False when it was seen before."""
+        with self._lock:
+            if command_id in self._ids:
+                return False
+            self._ids = [*self._ids[-(self.KEEP - 1) :], command_id]
+            tmp = self._path.with_suffix(".tmp")
+            try:
+                tmp.write_text(json.dumps(self._ids), encoding="utf-8")
+                tmp.replace(self._path)
+            except OSError:
+                _LOGGER.warning("cannot record command ids in %s", self._path)
+            return True
 
 
 def finish_renewal(state_dir: Path) -> None:

@@ -84,6 +84,10 @@ COMMAND_LIFETIME = timedelta(hours=1)
 """A playbook command not delivered within this is dropped by the kit (it may be stale)."""
 BUNDLE_RESEND = timedelta(minutes=10)
 SLOW_PASS = timedelta(minutes=1)
+FINAL_COMMAND_STATES = frozenset({"succeeded", "failed", "expired", "cancelled"})
+MAX_REPORTED_INT = 2**31 - 1
+KITS_PER_PASS = 200
+"""Kits whose new snapshots one pass evaluates (the rest wait for the next pass)."""
 RECENTLY_RESOLVED = timedelta(minutes=15)
 """A self-heal report this soon after its incident closed is added to that incident."""
 PAST_LESSONS = timedelta(days=8)
@@ -98,13 +102,11 @@ PRELESSON_RULE = Rule.model_validate(
         "clear": [{"fact": "prelesson.ok", "op": "==", "value": True}],
         "throttle": "1m",
         "costs_lessons": True,
-        "ladder": [
-            {"action": "technician", "deadline": "4h"},
-            {"action": "replacement", "deadline": "3d"},
-        ],
+        "ladder": [{"action": "technician", "deadline": "4h"}],
     }
 )
-"""What a failed pre-lesson check opens: a technician at once, due by the lesson."""
+"""What a failed pre-lesson check opens: a technician at once, due by the lesson. The rules of
+the faults behind it (camera, microphone, network) order replacements, not this."""
 
 EVENT_KINDS = (
     EventKind.REMEDIATION_RESULT,
@@ -340,7 +342,8 @@ class Remediator:
             self._slow_at = now
             self._pass_slow(now)
         if requested or everything:
-            self._pass_schedules(now, None if everything else requested)
+            # Kits that asked (a changed schedule, a kit back online) get theirs in any case.
+            self._pass_schedules(now, None if everything else requested, forced=requested)
 
     def send(self, out: Outgoing) -> None:
         """Publish what a committed transaction decided."""
@@ -521,7 +524,7 @@ class Remediator:
                     session,
                     kind=action.kind,
                     kit_id=row.kit_id,
-                    title=f"{rule.description or rule.id} ({row.kit_id})",
+                    title=f"{rule.description or rule.id} ({row.kit_id})"[:200],
                     detail=self._ticket_detail(session, row),
                     priority=action.priority.value,
                     due_by=action.due_by,
@@ -592,6 +595,10 @@ class Remediator:
             )
         ):
             command.state = "cancelled"
+        if actor != LADDER:  # closed by a person: if the fault is still there, it fires again
+            kept = session.get(RuleStateRow, (row.kit_id, row.rule_id))
+            if kept is not None:
+                kept.active, kept.pending_since, kept.suppressed = False, None, False
 
     def _minutes_lost(self, session: Session, row: Incident, now: datetime) -> float:
         if not row.costs_lessons:
@@ -737,6 +744,10 @@ class Remediator:
 
     def _pass_events(self, session: Session, now: datetime, out: Outgoing) -> None:
         cursor = self._cursor(session, "events")
+        # Write first: SQLite's driver opens the transaction only at a write, and a savepoint
+        # released outside one would commit each event's changes on its own.
+        cursor.at = now
+        session.flush()
         rows = session.scalars(
             select(Event)
             .where(Event.id > cursor.value, Event.kind.in_([str(k) for k in EVENT_KINDS]))
@@ -755,16 +766,18 @@ class Remediator:
             "kit_online": self._on_online,
         }
         for event in rows:
+            mine = Outgoing()  # sent only if this event's changes stay
             try:
                 with session.begin_nested():
-                    handlers[event.kind](session, out, event, now)
-            except (ValidationError, ValueError, KeyError, TypeError, tickets.TicketsError):
+                    handlers[event.kind](session, mine, event, now)
+            except Exception:  # one bad event is logged and passed over, never retried forever
                 _LOGGER.exception(
                     "cannot act on %s #%d from %s", event.kind, event.id, event.kit_id
                 )
+            else:
+                out.commands += mine.commands
+                out.schedules += mine.schedules
             cursor.value = event.id
-        if rows:
-            cursor.at = now
 
     @staticmethod
     def _data(event: Event) -> dict[str, Any]:
@@ -786,7 +799,10 @@ class Remediator:
         command = session.get(RemediationCommand, result.command_id) if result.command_id else None
         if command is None or command.kit_id != kit_id:
             return  # a local run, or a command of another controller: the kit's events show it
-        command.state = "succeeded" if result.ok else "failed"
+        if command.state in FINAL_COMMAND_STATES:
+            return  # a repeated report (a command delivered twice): the first answer stands
+        not_run = result.status == "busy" or result.reason.startswith("lesson:")
+        command.state = "succeeded" if result.ok else "not_run" if not_run else "failed"
         command.finished_at = now
         command.result = result.model_dump(mode="json")
         if command.incident_id is None or command.step is None:
@@ -809,9 +825,12 @@ class Remediator:
             data={"command_id": command.command_id, "ok": result.ok, "status": result.status},
         )
         plan = self.plan(session, row, now)
-        state, actions = ladder.on_result(
-            incident_state(row), plan, now, step=command.step, ok=result.ok
-        )
+        if not result.ok and (result.status == "busy" or result.reason.startswith("lesson:")):
+            state, actions = ladder.on_refused(incident_state(row), plan, now, step=command.step)
+        else:
+            state, actions = ladder.on_result(
+                incident_state(row), plan, now, step=command.step, ok=result.ok
+            )
         self._carry_out(session, out, row, state, actions, plan, now)
 
     def _on_command_result(
@@ -872,7 +891,7 @@ class Remediator:
         )
         if row.resolved_at is not None:
             return
-        if rule.ladder[row.step].action is StepAction.SELF_HEAL:
+        if incident_rule(row).ladder[row.step].action is StepAction.SELF_HEAL:
             plan = self.plan(session, row, now)
             state, actions = ladder.on_result(
                 incident_state(row), plan, now, step=row.step, ok=result.ok
@@ -903,7 +922,9 @@ class Remediator:
     def _on_diagnostics(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
         data = self._data(event)
         payload = base64.b64decode(str(data.get("payload", "")), validate=True)
-        gzip.decompress(payload)  # refuse what is not what it says
+        content = json.loads(gzip.decompress(payload))  # refuse what is not what it says
+        if not isinstance(content, dict):
+            raise TypeError("a diagnostics upload must be a JSON object")
         command_id = str(data.get("command_id") or "")
         row = session.scalars(
             select(Diagnostics).where(
@@ -914,7 +935,7 @@ class Remediator:
             row = Diagnostics(kit_id=event.kit_id, command_id=command_id or None)
             session.add(row)
         row.payload = payload
-        row.size = int(data.get("size") or len(payload))
+        row.size = min(int(data.get("size") or len(payload)), MAX_REPORTED_INT)
         row.received_at = now
 
     def _on_help(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
@@ -939,7 +960,10 @@ class Remediator:
             row = KitBundle(kit_id=event.kit_id)
             session.add(row)
         if event.kind == EventKind.BUNDLE_INSTALLED:
-            row.accepted = int(data["version"])
+            version = int(data["version"])
+            if not 0 <= version <= MAX_REPORTED_INT:
+                raise ValueError(f"bundle version {version} out of range")
+            row.accepted = version
             row.refused_reason = None
         else:
             row.refused_reason = str(data.get("reason") or event.body.get("message"))[:500]
@@ -952,18 +976,29 @@ class Remediator:
     # --- pass 2: telemetry -------------------------------------------------------------------
 
     def _pass_telemetry(self, session: Session, now: datetime, out: Outgoing) -> None:
+        # Kits whose newest snapshot the rules have not seen, the longest waiting first; a pass
+        # takes a bounded number so the writer is never held up for long.
+        # Arrival times (the controller's clock), not the kit's: a kit's clock may be wrong.
         kits = session.execute(
-            select(Kit.kit_id, Kit.latest_ts, KitBundle.rules_evaluated_at)
+            select(Kit.kit_id, Kit.last_seen_at)
             .outerjoin(KitBundle, KitBundle.kit_id == Kit.kit_id)
-            .where(Kit.latest_ts.is_not(None), Kit.lifecycle == "active")
+            .where(
+                Kit.latest_ts.is_not(None),
+                Kit.last_seen_at.is_not(None),
+                Kit.lifecycle == "active",
+                (KitBundle.rules_evaluated_at.is_(None))
+                | (Kit.last_seen_at > KitBundle.rules_evaluated_at),
+            )
+            .order_by(KitBundle.rules_evaluated_at.is_not(None), KitBundle.rules_evaluated_at)
+            .limit(KITS_PER_PASS)
         ).all()
-        for kit_id, latest_ts, evaluated in kits:
-            if latest_ts is None or (evaluated is not None and latest_ts <= evaluated):
+        for kit_id, seen_at in kits:
+            if seen_at is None:
                 continue
             snapshot = session.scalars(
                 select(Telemetry)
                 .where(Telemetry.kit_id == kit_id)
-                .order_by(Telemetry.ts.desc())
+                .order_by(Telemetry.id.desc())
                 .limit(1)
             ).first()
             if snapshot is not None:
@@ -977,7 +1012,7 @@ class Remediator:
             if bundle_row is None:
                 bundle_row = KitBundle(kit_id=kit_id)
                 session.add(bundle_row)
-            bundle_row.rules_evaluated_at = latest_ts
+            bundle_row.rules_evaluated_at = seen_at
 
     def evaluate_kit(
         self,
@@ -993,7 +1028,7 @@ class Remediator:
             for r in session.scalars(select(RuleStateRow).where(RuleStateRow.kit_id == kit_id))
         }
         states = {
-            rule_id: RuleState(r.pending_since, r.active, r.last_fired)
+            rule_id: RuleState(r.pending_since, r.active, r.last_fired, r.suppressed)
             for rule_id, r in stored.items()
         }
         new_states, actions = evaluate(self.rules.rules, states, facts, now)
@@ -1004,11 +1039,8 @@ class Remediator:
                     continue
                 kept = RuleStateRow(kit_id=kit_id, rule_id=rule_id)
                 session.add(kept)
-            kept.pending_since, kept.active, kept.last_fired = (
-                state.pending_since,
-                state.active,
-                state.last_fired,
-            )
+            kept.pending_since, kept.active = state.pending_since, state.active
+            kept.last_fired, kept.suppressed = state.last_fired, state.suppressed
         for action in actions:
             if isinstance(action, Fired | Throttled):
                 if isinstance(action, Throttled) and not self.open_incident_for(
@@ -1039,15 +1071,23 @@ class Remediator:
     # --- pass 3: deadlines and windows -------------------------------------------------------
 
     def _pass_due(self, session: Session, now: datetime, out: Outgoing) -> None:
-        for row in session.scalars(
+        due = session.scalars(
             select(Incident)
             .where(Incident.resolved_at.is_(None), Incident.wake_at <= now)
             .order_by(Incident.wake_at)
             .limit(200)
-        ):
-            plan = self.plan(session, row, now)
-            state, actions = ladder.tick(incident_state(row), plan, now)
-            self._carry_out(session, out, row, state, actions, plan, now)
+        ).all()
+        for row in due:
+            mine = Outgoing()
+            try:
+                with session.begin_nested():
+                    plan = self.plan(session, row, now)
+                    state, actions = ladder.tick(incident_state(row), plan, now)
+                    self._carry_out(session, mine, row, state, actions, plan, now)
+            except Exception:  # one broken incident must not stop the others
+                _LOGGER.exception("cannot move incident %d on", row.id)
+                continue
+            out.commands += mine.commands
 
     # --- pass 4: runs waiting for the next free window (a technician's, or the ladder's) ----
 
@@ -1090,7 +1130,11 @@ class Remediator:
         except SQLAlchemyError:
             _LOGGER.exception("remediation: the minute pass failed")
 
-    def _pass_schedules(self, now: datetime, kit_ids: set[str] | None) -> None:
+    def _pass_schedules(
+        self, now: datetime, kit_ids: set[str] | None, forced: set[str] | None = None
+    ) -> None:
+        """Publish the kits' schedules that changed (and those in `forced` in any case)."""
+        forced = forced or set()
         from controller.schedules import service as schedules  # noqa: PLC0415
 
         out = Outgoing()
@@ -1127,7 +1171,7 @@ class Remediator:
                     if row is None:
                         row = KitBundle(kit_id=kit_id)
                         session.add(row)
-                    if row.schedule_published == digest and kit_ids is None:
+                    if row.schedule_published == digest and kit_id not in forced:
                         continue
                     row.schedule_published = digest
                     out.schedules.append((kit_id, schedule))

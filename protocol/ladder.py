@@ -25,6 +25,8 @@ from protocol.rules import Rule, Step, StepAction
 
 MIN_STEP = timedelta(minutes=2)
 """No step is given less than this, however close the lesson."""
+RETRY = timedelta(minutes=1)
+"""A playbook the kit could not run yet (busy, a lesson by its clock) is sent again this late."""
 
 
 class Phase(StrEnum):
@@ -223,12 +225,15 @@ def _start_step(
 ) -> tuple[IncidentState, list[Action]]:
     rule = plan.rule
     step = rule.ladder[index]
+    deadline = step_deadline(rule, index, now, plan.lessons, plan.guard)
+    if step.playbook is not None:  # a playbook gets at least its own timeout to finish
+        deadline = max(deadline, now + plan.playbook(step.playbook).timeout)
     state = replace(
         state,
         step=index,
         phase=Phase.WAITING,
         step_started=now,
-        deadline=step_deadline(rule, index, now, plan.lessons, plan.guard),
+        deadline=deadline,
         not_before=None,
     )
     if step.action is StepAction.SELF_HEAL:
@@ -304,6 +309,30 @@ def on_result(
     if ok:
         return replace(state, phase=Phase.VERIFYING), []
     return _escalate(state, plan, now, "the playbook failed")
+
+
+def on_refused(
+    state: IncidentState, plan: Plan, now: datetime, *, step: int
+) -> tuple[IncidentState, list[Action]]:
+    """The kit did not run the step's playbook (busy with another run, or a lesson by its own
+    clock): not a failure; it is sent again a minute later (a disruptive one in a free window)."""
+    current_step = plan.rule.ladder[step] if step < len(plan.rule.ladder) else None
+    if (
+        state.resolved
+        or step != state.step
+        or state.phase is not Phase.RUNNING
+        or current_step is None
+        or current_step.action is not StepAction.REMOTE
+        or current_step.playbook is None
+    ):
+        return state, []
+    info = plan.playbook(current_step.playbook)
+    until = now + RETRY
+    if info.disruptive:
+        until = next_free_start(until, info.timeout, plan.lessons, plan.guard)
+    return replace(state, phase=Phase.SCHEDULED, not_before=until), [
+        Defer(step, current_step.playbook, until, "the kit could not run it yet: sent again later")
+    ]
 
 
 def force(state: IncidentState, plan: Plan) -> tuple[IncidentState, list[Action]]:

@@ -220,6 +220,8 @@ class RuleState:
     """When the `when` conditions started to hold (not yet long enough to fire)."""
     active: bool = False
     last_fired: datetime | None = None
+    suppressed: bool = False
+    """Present again within the throttle span: it fires once the span is over, if still there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,15 +261,20 @@ def evaluate(
         state = states.get(rule.id, RuleState())
         if state.active:
             if rule.is_clear(facts):
-                state = replace(state, active=False, pending_since=None)
+                state = replace(state, active=False, pending_since=None, suppressed=False)
                 actions.append(Cleared(rule))
+            elif state.suppressed and (
+                state.last_fired is None or now - state.last_fired >= rule.throttle
+            ):
+                actions.append(Fired(rule))  # still there after the throttle span: act again
+                state = RuleState(active=True, last_fired=now)
         elif all_hold(rule.when, facts) is True:
             since = state.pending_since or now
             if now - since >= rule.hold:
                 throttled = state.last_fired is not None and now - state.last_fired < rule.throttle
                 if throttled:
                     actions.append(Throttled(rule))
-                    state = replace(state, active=True, pending_since=None)
+                    state = replace(state, active=True, pending_since=None, suppressed=True)
                 else:
                     actions.append(Fired(rule))
                     state = RuleState(active=True, last_fired=now)

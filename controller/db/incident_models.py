@@ -96,6 +96,7 @@ class RuleState(Base):
     pending_since: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     last_fired: Mapped[datetime | None]
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class RemediationCursor(Base):

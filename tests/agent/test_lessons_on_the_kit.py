@@ -18,6 +18,7 @@ from agent import firmware_guard
 from agent.collectors import SystemCollector
 from agent.remediation import BundleStore, Runner
 from agent.selfheal import SelfHeal
+from agent.service import SeenCommands
 from controller import bundles as controller_bundles
 from protocol.bundle import pack
 from protocol.inventory import (
@@ -259,3 +260,21 @@ def test_what_cannot_be_fixed_is_reported_as_not_ready(kit: Kit) -> None:
     assert check.failures == ["microphone"]
     assert check.remediated == ["audio-reset"]
     assert reports[0].severity == "critical"
+
+
+def test_a_command_delivered_twice_is_run_once_even_across_a_restart(tmp_path: Path) -> None:
+    seen = SeenCommands(tmp_path / "commands-seen.json")
+    assert seen.first_time("c1")
+    assert not seen.first_time("c1")
+    assert SeenCommands(tmp_path / "commands-seen.json").first_time("c1") is False
+    assert seen.first_time("c2")
+
+
+def test_a_failed_check_is_repeated_until_the_lesson_and_stops_once_it_passes(kit: Kit) -> None:
+    kit.selfheal.on_schedule(_schedule((timedelta(minutes=10), 40, "online")))
+    kit.microphone_fixable = False
+    kit.selfheal.after_snapshot(kit.snapshot(), NOW)
+    _wait(kit, EventKind.PRELESSON_CHECK)
+    assert kit.selfheal.prelesson_due(NOW + timedelta(minutes=1)) is None, "not every snapshot"
+    assert kit.selfheal.prelesson_due(datetime.now(UTC) + timedelta(minutes=6)) is not None
+    assert kit.selfheal.prelesson_due(NOW + timedelta(minutes=55)) is None, "the lesson is over"

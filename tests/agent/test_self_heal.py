@@ -157,6 +157,57 @@ def test_a_full_disk_heals_itself_with_the_signed_playbook_and_the_incident_clos
         assert data["playbook"] == "disk-cleanup"
         assert data["ok"] is True
         assert data["changed"], "the result names the tasks that changed something"
+
+        # A technician asks the kit for diagnostics: logs, a snapshot and its last runs.
+        status, asked = controller.post(
+            f"/api/v1/kits/{KIT}/diagnostics", {"log_lines": 50}, "technician"
+        )
+        assert status == 202, asked
+        status, _ = controller.post(f"/api/v1/kits/{KIT}/diagnostics", {}, "teacher")
+        assert status == 403
+        upload = wait_for(
+            lambda: (
+                (r := controller.get(f"/api/v1/diagnostics/{asked['id']}", "technician"))[0] == 200
+                and r[1]
+            ),
+            60,
+            "the diagnostics upload",
+        )
+        content = upload["content"]
+        assert content["bundle_version"] == bundle["current"]
+        assert content["telemetry"]["hostname"]
+        assert any(r["result"].get("playbook") == "disk-cleanup" for r in content["runs"])
+        assert upload["size"] > 0
+
+        # The parent asks for help from the kit: a help-request ticket reaches the technicians.
+        asked_for_help = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "kitkeeper-agent"),
+                "help",
+                "Құлаққап дыбыс шығармайды",
+                "--lang",
+                "kk",
+                "--state-dir",
+                str(agent.state_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert asked_for_help.returncode == 0, asked_for_help.stderr
+        assert "техникалық маманына" in asked_for_help.stdout
+        ticket = wait_for(
+            lambda: [
+                t
+                for t in controller.get(f"/api/v1/tickets?kit_id={KIT}", "technician")[1]
+                if t["kind"] == "help_request"
+            ],
+            30,
+            "the help-request ticket",
+        )[0]
+        assert "Құлаққап" in controller.get(f"/api/v1/tickets/{ticket['id']}", "admin")[1]["detail"]
+        assert not list((agent.state_dir / "requests").glob("*.json")), "sent, then removed"
     finally:
         agent.stop()
 

@@ -243,6 +243,10 @@ def test_the_ladder_waits_for_the_lesson_climbs_to_tickets_and_closes_when_the_f
             failed=["Restart NetworkManager"],
         )
         kit.event("remediation_result", result.model_dump(mode="json"))
+        # The same report again (a command delivered twice) changes nothing.
+        kit.event(
+            "remediation_result", result.model_copy(update={"ok": True}).model_dump(mode="json")
+        )
         climbed = wait_for(
             lambda: (
                 (i := _incident(controller, "disk-full"))
@@ -324,6 +328,9 @@ def test_a_failed_pre_lesson_check_raises_an_urgent_ticket_and_help_requests_too
         assert ticket["priority"] == "urgent"
         assert ticket["due_by"] is not None
 
+        # A kit's nonsense is logged and passed over: what comes after it is still acted on.
+        kit.event("bundle_installed", {"version": 2**70})
+        kit.event("diagnostics", {"payload": "not base64!", "command_id": "x"})
         kit.event("help_request", {}, message="the headset makes no sound")
         help_ticket = wait_for(
             lambda: [
@@ -347,6 +354,11 @@ def test_a_failed_pre_lesson_check_raises_an_urgent_ticket_and_help_requests_too
         status, summary = controller.get("/api/v1/incidents/summary", "admin")
         assert status == 200
         assert summary["incidents"] >= 1
+        # Bad input to the API is a clear 422, never a 500.
+        assert controller.get(f"/api/v1/incidents/{2**70}", "admin")[0] == 422
+        assert controller.get("/api/v1/diagnostics/0", "admin")[0] == 422
+        naive = "/api/v1/incidents/summary?since=2026-01-01T00:00:00"
+        assert controller.get(naive, "admin")[0] == 422
     finally:
         kit.client.loop_stop()
         kit.client.disconnect()

@@ -145,6 +145,29 @@ def test_a_persons_step_keeps_its_own_deadline_even_just_before_a_lesson() -> No
     assert state.deadline == MONDAY + timedelta(hours=12, minutes=50)  # 4 h, not shrunk
 
 
+def test_a_run_the_kit_could_not_start_is_sent_again_not_escalated() -> None:
+    lessons = [_lesson(0, 14)]
+    plan = Plan(PATIENT, CATALOGUE, lessons)
+    at = MONDAY + timedelta(hours=9)
+    state, actions = ladder.open_incident(plan, at)
+    assert actions == [RunPlaybook(0, "network-reset", True)]
+    state, actions = ladder.on_refused(state, plan, at + timedelta(seconds=5), step=0)
+    assert state.step == 0
+    assert state.phase is Phase.SCHEDULED
+    assert state.not_before == at + timedelta(minutes=1, seconds=5)
+    state, actions = ladder.tick(state, plan, state.not_before)
+    assert actions == [RunPlaybook(0, "network-reset", True)]
+
+
+def test_a_step_gets_at_least_its_playbooks_timeout() -> None:
+    slow = {"disk-cleanup": PlaybookInfo(disruptive=False, timeout=timedelta(minutes=10))}
+    lessons = [_lesson(0, 9)]
+    plan = Plan(FULL, {**CATALOGUE, **slow}, lessons)
+    at = MONDAY + timedelta(hours=8, minutes=40)  # 5 minutes before the guard
+    state, _ = ladder.open_incident(plan, at)
+    assert state.deadline == at + timedelta(minutes=10)
+
+
 def test_priorities_follow_the_time_to_the_next_lesson() -> None:
     lessons = [_lesson(1, 9)]
     at = MONDAY + timedelta(days=1, hours=8)
@@ -204,7 +227,7 @@ _HAPPENINGS = st.lists(
     st.builds(
         _Happening,
         after=st.integers(0, 36 * 3600).map(lambda s: timedelta(seconds=s)),
-        kind=st.sampled_from(["ok", "fail", "force", "look", "look"]),
+        kind=st.sampled_from(["ok", "fail", "refused", "force", "look", "look"]),
     ),
     max_size=25,
 )
@@ -252,6 +275,8 @@ def test_no_disruptive_start_in_a_lesson_and_every_deadline_is_kept(
                 state, actions = ladder.on_result(
                     state, plan, now, step=state.step, ok=happening.kind == "ok"
                 )
+            elif happening.kind == "refused":
+                state, actions = ladder.on_refused(state, plan, now, step=state.step)
             elif happening.kind == "force":
                 state, actions = ladder.force(state, plan)
             else:
@@ -277,9 +302,10 @@ def _check(actions: list[ladder.Action], plan: Plan, now: datetime) -> None:
                 f"disruptive {action.playbook} started at {now} inside a lesson or its guard"
             )
         if isinstance(action, Defer | ladder.RunLater):
-            timeout = plan.catalogue[action.playbook].timeout
+            info = plan.catalogue[action.playbook]
             assert action.until > now
-            assert may_disrupt(action.until, timeout, plan.lessons, plan.guard)
+            if info.disruptive:
+                assert may_disrupt(action.until, info.timeout, plan.lessons, plan.guard)
 
 
 def test_the_default_guard_is_fifteen_minutes() -> None:

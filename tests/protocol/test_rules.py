@@ -80,6 +80,12 @@ def test_a_rule_fires_only_after_holding_for_its_duration_then_clears_with_hyste
         (14, 80, [Cleared]),
         (70, 95, []),
         (75, 95, [Fired]),  # more than an hour after the last firing
+        (76, 80, [Cleared]),
+        (80, 95, []),
+        (85, 95, [Throttled]),
+        (100, 95, []),  # still there, still within the hour
+        (135, 95, [Fired]),  # still there an hour after the last firing: act again
+        (136, 95, []),
     ]
     for minute, used, expected in timeline:
         states, actions = evaluate(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from protocol.remediation import PLAYBOOK_ID_PATTERN
 router = APIRouter(prefix="/api/v1", tags=["remediation"])
 Staff = Annotated[User, Depends(require(Role.ADMIN, Role.TECHNICIAN))]
 KitId = Annotated[str, Path(pattern=KIT_ID_PATTERN)]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class HistoryOut(BaseModel):
@@ -187,7 +188,9 @@ def list_incidents(
 def incidents_summary(
     session: SessionDep,
     user: Staff,
-    since: Annotated[datetime | None, Query(description="from this time (default: all)")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="from this time, with its zone (default: all)")
+    ] = None,
 ) -> dict[str, Any]:
     """Incidents and lesson minutes lost, per rule: what breaks most and what it costs."""
     query = select(
@@ -215,7 +218,7 @@ def incidents_summary(
 
 
 @router.get("/incidents/{incident_id}")
-def get_incident(incident_id: int, session: SessionDep, user: Staff) -> IncidentDetail:
+def get_incident(incident_id: RowId, session: SessionDep, user: Staff) -> IncidentDetail:
     """An incident with its whole history, every playbook run and every ticket."""
     row = _incident(session, incident_id)
     history = session.scalars(
@@ -249,7 +252,7 @@ def get_incident(incident_id: int, session: SessionDep, user: Staff) -> Incident
 
 @router.post("/incidents/{incident_id}/force", status_code=202)
 def force_incident(
-    incident_id: int, session: SessionDep, user: Staff, remediator: RemediatorDep
+    incident_id: RowId, session: SessionDep, user: Staff, remediator: RemediatorDep
 ) -> IncidentOut:
     """Run the incident's current remote playbook now, even during a lesson (audited)."""
     now = datetime.now(UTC)
@@ -277,14 +280,20 @@ def force_incident(
 
 @router.post("/incidents/{incident_id}/resolve")
 def resolve_incident(
-    incident_id: int, data: ResolveIn, session: SessionDep, user: Staff, remediator: RemediatorDep
+    incident_id: RowId, data: ResolveIn, session: SessionDep, user: Staff, remediator: RemediatorDep
 ) -> IncidentOut:
     """Close an incident by hand (the technician fixed it), with a note (audited)."""
     now = datetime.now(UTC)
     row = _incident(session, incident_id)
     if row.resolved_at is not None:
         raise HTTPException(status_code=409, detail=f"incident {incident_id} is already resolved")
-    remediator.resolve(session, row, now=now, how=f"resolved by {user.username}: {data.note}")
+    remediator.resolve(
+        session,
+        row,
+        now=now,
+        how=f"resolved by {user.username}: {data.note}",
+        actor=user.username,
+    )
     audit.record(
         session,
         actor=user.username,
@@ -338,6 +347,10 @@ def run_playbook(  # noqa: PLR0917 - FastAPI passes what the route declares
     """
     now = datetime.now(UTC)
     _kit(session, kit_id)
+    if data.force and data.when == "next_window":
+        raise HTTPException(
+            status_code=422, detail="force runs now: ask for when=now with force, or next_window"
+        )
     out = Outgoing()
     try:
         command = remediator.run_for_technician(
@@ -463,7 +476,7 @@ def kit_diagnostics(kit_id: KitId, session: SessionDep, user: Staff) -> list[Dia
 
 
 @router.get("/diagnostics/{diagnostics_id}")
-def get_diagnostics(diagnostics_id: int, session: SessionDep, user: Staff) -> dict[str, Any]:
+def get_diagnostics(diagnostics_id: RowId, session: SessionDep, user: Staff) -> dict[str, Any]:
     """One diagnostics upload, unpacked: logs, snapshot, last runs (404 until it arrives)."""
     row = session.get(Diagnostics, diagnostics_id)
     if row is None:
@@ -473,5 +486,10 @@ def get_diagnostics(diagnostics_id: int, session: SessionDep, user: Staff) -> di
             status_code=404,
             detail=f"diagnostics {diagnostics_id} asked at {row.requested_at} has not arrived yet",
         )
-    content = json.loads(gzip.decompress(row.payload))
+    try:
+        content = json.loads(gzip.decompress(row.payload))
+    except (OSError, ValueError) as exc:
+        raise HTTPException(
+            status_code=502, detail=f"the kit's diagnostics upload cannot be read: {exc}"
+        ) from exc
     return {**DiagnosticsOut.model_validate(row).model_dump(mode="json"), "content": content}

@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("pending_since", UTCDateTime(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("last_fired", UTCDateTime(), nullable=True),
+        sa.Column("suppressed", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.create_table(
         "remediation_cursor",
