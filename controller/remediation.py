@@ -170,7 +170,10 @@ def load_bundle(settings: ControllerSettings, now: datetime) -> Bundle:
     from protocol.bundle import read_metadata  # noqa: PLC0415
 
     playbooks = bundles.playbooks_dir(settings)
-    key_path = pki.PkiPaths(settings.pki_dir).bundle_key
+    paths = pki.PkiPaths(settings.pki_dir)
+    key_path = paths.bundle_key
+    if paths.exists() and not key_path.exists():  # a device CA made before bundles existed
+        bundles.ensure_signing_key(key_path)
     if key_path.exists():
         store = bundles.BundleStore(bundles.bundle_dir(settings))
         signed = store.build(
