@@ -53,6 +53,9 @@ from protocol.topics import AGENT_TO_CONTROLLER, Channel, kit_topic, shared, wil
 
 _LOGGER = logging.getLogger(__name__)
 
+FLOOD_RATE = 1000.0
+"""Messages per second above which the rules wait (kits replaying an outage): 2,000 kits
+reporting every 30 s send about 70."""
 QUEUE_LIMIT = 50_000
 """Messages held in memory before paho's thread waits (the broker then holds the rest)."""
 
@@ -132,6 +135,8 @@ class Ingest:
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_message = self._handle_message
+        self._arrived = 0
+        self._rate_mark = (time.monotonic(), 0)
         self.remediator: Remediator | None = None
         if settings.remediation:
             self.remediator = Remediator(
@@ -140,6 +145,7 @@ class Ingest:
                 send=self._send,
                 publish_schedule=self.publish_schedule,
                 bundle=load_bundle(settings, datetime.now(UTC)),
+                flooded=self.flooded,
             )
 
     @property
@@ -317,6 +323,7 @@ class Ingest:
             if self._stopping.is_set():
                 return
             payload = bytes(msg.payload)
+            self._arrived += 1
             try:
                 decode(msg.topic, payload)
             except ProtocolError as exc:
@@ -375,6 +382,13 @@ class Ingest:
         self._client.publish(
             kit_topic(kit_id, Channel.SCHEDULE), message.to_bytes(), qos=1, retain=True
         )
+
+    def flooded(self) -> bool:
+        """Whether messages arrive faster than FLOOD_RATE since the last question (a replay)."""
+        now, arrived = time.monotonic(), self._arrived
+        then, before = self._rate_mark
+        self._rate_mark = (now, arrived)
+        return now > then and (arrived - before) / (now - then) > FLOOD_RATE
 
     def publish_schedules(self, kit_ids: list[str]) -> None:
         """Publish these kits' schedules soon (a pupil's schedule changed)."""

@@ -86,6 +86,8 @@ BUNDLE_RESEND = timedelta(minutes=10)
 SLOW_PASS = timedelta(minutes=1)
 FINAL_COMMAND_STATES = frozenset({"succeeded", "failed", "expired", "cancelled"})
 MAX_REPORTED_INT = 2**31 - 1
+RULES_MIN_INTERVAL = timedelta(seconds=10)
+"""A kit's rules are evaluated at most this often (a rule's `for` is longer anyway)."""
 KITS_PER_PASS = 200
 """Kits whose new snapshots one pass evaluates (the rest wait for the next pass)."""
 RECENTLY_RESOLVED = timedelta(minutes=15)
@@ -265,6 +267,7 @@ class Remediator:
         publish_schedule: Publish,
         bundle: Bundle | None,
         rules: RuleSet | None = None,
+        flooded: Callable[[], bool] | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
@@ -278,6 +281,7 @@ class Remediator:
             PRELESSON_RULE.id: PRELESSON_RULE
         }
         self._guard = timedelta(minutes=settings.guard_minutes)
+        self._flooded = flooded or (lambda: False)
         self._slow_at: datetime | None = None
         self._schedule_requests: set[str] = set()
         self._all_schedules = True
@@ -972,6 +976,16 @@ class Remediator:
             row.refused_reason = str(data.get("reason") or event.body.get("message"))[:500]
 
     def _on_online(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
+        body = event.body if isinstance(event.body, dict) else {}
+        if "bundle_version" not in body:
+            return  # back by a heartbeat, not an agent's own word: nothing to hand over
+        reported = body["bundle_version"]
+        row = session.get(KitBundle, event.kit_id)
+        if row is None:
+            row = KitBundle(kit_id=event.kit_id)
+            session.add(row)
+        if isinstance(reported, int) and 0 <= reported <= MAX_REPORTED_INT:
+            row.accepted = reported
         self._ensure_bundle(session, out, event.kit_id, now)
         with self._lock:
             self._schedule_requests.add(event.kit_id)
@@ -979,6 +993,8 @@ class Remediator:
     # --- pass 2: telemetry -------------------------------------------------------------------
 
     def _pass_telemetry(self, session: Session, now: datetime, out: Outgoing) -> None:
+        if self._flooded():
+            return  # kits are replaying an outage: the writer first, the rules a moment later
         # Kits whose newest snapshot the rules have not seen, the longest waiting first; a pass
         # takes a bounded number so the writer is never held up for long.
         # Arrival times (the controller's clock), not the kit's: a kit's clock may be wrong.
@@ -990,7 +1006,10 @@ class Remediator:
                 Kit.last_seen_at.is_not(None),
                 Kit.lifecycle == "active",
                 (KitBundle.rules_evaluated_at.is_(None))
-                | (Kit.last_seen_at > KitBundle.rules_evaluated_at),
+                | (
+                    (Kit.last_seen_at > KitBundle.rules_evaluated_at)
+                    & (KitBundle.rules_evaluated_at <= now - RULES_MIN_INTERVAL)
+                ),
             )
             .order_by(KitBundle.rules_evaluated_at.is_not(None), KitBundle.rules_evaluated_at)
             .limit(KITS_PER_PASS)
@@ -1113,9 +1132,24 @@ class Remediator:
     # --- pass 5: every minute ----------------------------------------------------------------
 
     def _pass_slow(self, now: datetime) -> None:
+        out = Outgoing()
         try:
             with self._sessions.begin() as session:
                 tickets.mark_breaches(session, now=now)
+                if self.bundle is not None and self.bundle.install_args is not None:
+                    # Agents online with an older bundle (the controller got a new one).
+                    behind = session.scalars(
+                        select(KitBundle.kit_id)
+                        .join(Kit, Kit.kit_id == KitBundle.kit_id)
+                        .where(
+                            Kit.online.is_(True),
+                            KitBundle.accepted.is_not(None),
+                            KitBundle.accepted < self.bundle.version,
+                        )
+                        .limit(KITS_PER_PASS)
+                    ).all()
+                    for kit_id in behind:
+                        self._ensure_bundle(session, out, kit_id, now)
                 for row in session.scalars(
                     select(Incident).where(
                         Incident.resolved_at.is_(None), Incident.costs_lessons.is_(True)
@@ -1132,6 +1166,8 @@ class Remediator:
                 )
         except SQLAlchemyError:
             _LOGGER.exception("remediation: the minute pass failed")
+            return
+        self.send(out)
 
     def _pass_schedules(
         self, now: datetime, kit_ids: set[str] | None, forced: set[str] | None = None
@@ -1155,6 +1191,9 @@ class Remediator:
                         guard_minutes=self._settings.guard_minutes,
                         prelesson_minutes=self._settings.prelesson_minutes,
                     )
+                    row = session.get(KitBundle, kit_id)
+                    if schedule is None and (row is None or row.schedule_published is None):
+                        continue  # no lessons now, none sent before: nothing to say
                     if schedule is None:
                         schedule = Schedule(
                             generated_at=now,
@@ -1170,7 +1209,6 @@ class Remediator:
                             sort_keys=True,
                         ).encode()
                     ).hexdigest()
-                    row = session.get(KitBundle, kit_id)
                     if row is None:
                         row = KitBundle(kit_id=kit_id)
                         session.add(row)

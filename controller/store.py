@@ -191,7 +191,14 @@ def _insert_history(session: Session, items: list[Received], result: StoreResult
         result.duplicates += len(telemetry) - added
 
 
-def presence_event(kit_id: str, *, online: bool, reason: str, at: datetime) -> dict[str, Any]:
+def presence_event(
+    kit_id: str,
+    *,
+    online: bool,
+    reason: str,
+    at: datetime,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A row for the events table recording a kit going online or offline (seq 0: ours)."""
     state = "online" if online else "offline"
     return {
@@ -203,7 +210,7 @@ def presence_event(kit_id: str, *, online: bool, reason: str, at: datetime) -> d
         "kind": f"kit_{state}",
         "severity": "info" if online else "warning",
         "message": f"kit is {state}: {reason}",
-        "body": {"source": "controller", "reason": reason},
+        "body": {"source": "controller", "reason": reason, **(extra or {})},
     }
 
 
@@ -250,13 +257,19 @@ _RARE = (
 
 
 def _set_online(
-    kit: _Presence, online: bool, reason: str, at: datetime, transitions: list[dict[str, Any]]
+    kit: _Presence,
+    online: bool,
+    reason: str,
+    at: datetime,
+    transitions: list[dict[str, Any]],
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> bool:
     if kit.online == online and kit.status_changed_at is not None:
         return False
     kit.online = online
     kit.status_changed_at = at
-    transitions.append(presence_event(kit.kit_id, online=online, reason=reason, at=at))
+    transitions.append(presence_event(kit.kit_id, online=online, reason=reason, at=at, extra=extra))
     return True
 
 
@@ -271,7 +284,11 @@ def _apply(items: list[Received], kits: dict[str, _KitState]) -> tuple[bool, lis
         kit.last_seen_at = at if kit.last_seen_at is None else max(kit.last_seen_at, at)
         if isinstance(msg, StatusMessage):
             reason = msg.body.reason or ("connected" if msg.body.state == "online" else "gone")
-            status_changed |= _set_online(kit, msg.body.state == "online", reason, at, transitions)
+            # What the agent says of its playbook bundle goes along (the remediator acts on it).
+            agent = {"bundle_version": msg.body.bundle_version}
+            status_changed |= _set_online(
+                kit, msg.body.state == "online", reason, at, transitions, extra=agent
+            )
             kit.agent_version = msg.body.agent_version or kit.agent_version
             kit.interval_s = msg.body.interval_s or kit.interval_s
             continue

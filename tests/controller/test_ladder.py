@@ -27,6 +27,8 @@ from protocol.models import (
     EventMessage,
     ScheduleMessage,
     Severity,
+    Status,
+    StatusMessage,
     TelemetryMessage,
     envelope_kwargs,
 )
@@ -137,7 +139,14 @@ def _connect(tmp_path: Path, broker: Broker) -> Kit:
     client.connect("127.0.0.1", broker.port)
     client.subscribe([(kit_topic(KIT, c), 1) for c in (Channel.CMD, Channel.SCHEDULE)])
     client.loop_start()
-    return Kit(client, received)
+    kit = Kit(client, received)
+    # As an agent does: online, with the bundle it has (none yet).
+    status = StatusMessage(
+        **envelope_kwargs(KIT, 0, datetime.now(UTC)),
+        body=Status(state="online", reason="connected", bundle_version=None),
+    )
+    client.publish(kit_topic(KIT, Channel.STATUS), status.to_bytes(), qos=1, retain=True)
+    return kit
 
 
 def _incident(controller: Controller, rule: str) -> dict[str, Any] | None:
