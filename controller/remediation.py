@@ -749,12 +749,16 @@ class Remediator:
             session.add(cursor)
         return cursor
 
-    def _pass_events(self, session: Session, now: datetime, out: Outgoing) -> None:
-        cursor = self._cursor(session, "events")
-        # Write first: SQLite's driver opens the transaction only at a write, and a savepoint
-        # released outside one would commit each event's changes on its own.
+    def _begin(self, session: Session, name: str, now: datetime) -> RemediationCursor:
+        """Write first: SQLite's driver opens the transaction only at a write, and a savepoint
+        released outside one would commit each item's changes on its own."""
+        cursor = self._cursor(session, name)
         cursor.at = now
         session.flush()
+        return cursor
+
+    def _pass_events(self, session: Session, now: datetime, out: Outgoing) -> None:
+        cursor = self._begin(session, "events", now)
         rows = session.scalars(
             select(Event)
             .where(Event.id > cursor.value, Event.kind.in_([str(k) for k in EVENT_KINDS]))
@@ -995,6 +999,7 @@ class Remediator:
     def _pass_telemetry(self, session: Session, now: datetime, out: Outgoing) -> None:
         if self._flooded():
             return  # kits are replaying an outage: the writer first, the rules a moment later
+        self._begin(session, "telemetry", now)
         # Kits whose newest snapshot the rules have not seen, the longest waiting first; a pass
         # takes a bounded number so the writer is never held up for long.
         # Arrival times (the controller's clock), not the kit's: a kit's clock may be wrong.
@@ -1029,7 +1034,15 @@ class Remediator:
                 except ValidationError:
                     _LOGGER.warning("stored telemetry of %s no longer validates", kit_id)
                 else:
-                    self.evaluate_kit(session, out, kit_id, facts_from_telemetry(body), now)
+                    mine = Outgoing()
+                    try:
+                        with session.begin_nested():
+                            facts = facts_from_telemetry(body)
+                            self.evaluate_kit(session, mine, kit_id, facts, now)
+                    except Exception:  # one kit's trouble must not hold up the others
+                        _LOGGER.exception("cannot evaluate the rules of kit %s", kit_id)
+                    else:
+                        out.commands += mine.commands
             bundle_row = session.get(KitBundle, kit_id)
             if bundle_row is None:
                 bundle_row = KitBundle(kit_id=kit_id)
@@ -1093,6 +1106,7 @@ class Remediator:
     # --- pass 3: deadlines and windows -------------------------------------------------------
 
     def _pass_due(self, session: Session, now: datetime, out: Outgoing) -> None:
+        self._begin(session, "deadlines", now)
         due = session.scalars(
             select(Incident)
             .where(Incident.resolved_at.is_(None), Incident.wake_at <= now)

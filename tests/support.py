@@ -398,3 +398,23 @@ class Agent(Proc):
 
         with sqlite3.connect(self.state_dir / "outbox.db") as db:
             return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+
+def one_off_lesson(start: datetime, minutes: int, **fields: Any) -> dict[str, Any]:
+    """A schedule with one lesson at `start` (UTC), in an Etc/GMT zone where it falls in the day.
+
+    Schedules are local and a lesson may not run past midnight: a test that puts a lesson a few
+    minutes from now picks the zone in which now is daytime, whatever hour the test runs at.
+    """
+    for offset in sorted(range(-12, 15), key=abs):
+        local = start + timedelta(hours=offset)
+        if 6 <= local.hour < 16:
+            break
+    zone = "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    lesson = {
+        "date": local.date().isoformat(),
+        "start": local.strftime("%H:%M"),
+        "duration_min": minutes,
+        **fields,
+    }
+    return {"timezone": zone, "extras": [lesson]}

@@ -47,6 +47,10 @@ class Incident(Base):
     lesson_minutes_lost: Mapped[float] = mapped_column(Float, default=0.0)
     ladder: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
     """The rule's ladder as it was when the incident opened (rules may change meanwhile)."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    """Bumped by every write: a pass and a technician acting at once cannot both win."""
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own attribute
 
 
 class IncidentEntry(Base):

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.controller.test_contracts import CONTRACT, setup_loan, step
-from tests.support import Agent, Broker, Controller, provision_kit, wait_for
+from tests.support import Agent, Broker, Controller, one_off_lesson, provision_kit, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
@@ -272,18 +272,11 @@ def test_an_unplugged_camera_the_playbook_cannot_bring_back_gets_a_replacement_t
     setup_loan(controller)
     assert step(controller, "sign", {"guardian": "Айгүл", "school": "Директор"})[0] == 200
     start = datetime.now(UTC) + timedelta(hours=3)
-    lesson = {
-        "date": start.date().isoformat(),
-        "start": start.strftime("%H:%M"),
-        "duration_min": 40,
-        "subject": "Reading",
-        "mode": "online",
-        "server": "webinar.example.kz:443",
-    }
+    schedule = one_off_lesson(
+        start, 40, subject="Reading", mode="online", server="webinar.example.kz:443"
+    )
     status, body = controller.put(
-        f"/api/v1/pupils/{CONTRACT['pupil_ref']}/schedule",
-        {"timezone": "UTC", "extras": [lesson]},
-        "admin",
+        f"/api/v1/pupils/{CONTRACT['pupil_ref']}/schedule", schedule, "admin"
     )
     assert status == 200, body
     status, body = controller.post(

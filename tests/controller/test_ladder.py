@@ -35,7 +35,14 @@ from protocol.models import (
 from protocol.remediation import PrelessonCheck, RemediationResult
 from protocol.topics import Channel, kit_topic
 from tests.controller.test_contracts import CONTRACT, setup_loan, step
-from tests.support import Broker, Controller, mqtt_client, provision_kit, wait_for
+from tests.support import (
+    Broker,
+    Controller,
+    mqtt_client,
+    one_off_lesson,
+    provision_kit,
+    wait_for,
+)
 
 KIT = CONTRACT["kit_id"]
 PUPIL = CONTRACT["pupil_ref"]
@@ -94,19 +101,6 @@ class Kit:
         return found
 
 
-def _lesson_in(minutes: int, length: int = 40) -> dict[str, Any]:
-    start = datetime.now(UTC) + timedelta(minutes=minutes)
-    return {
-        "date": start.date().isoformat(),
-        "start": start.strftime("%H:%M"),
-        "duration_min": length,
-        "subject": "Mathematics",
-        "teacher": "A. Teacher",
-        "mode": "online",
-        "server": "webinar.example.kz:443",
-    }
-
-
 @pytest.fixture
 def ladder_controller(tmp_path: Path, broker: Broker) -> Iterator[Controller]:
     rules = tmp_path / "rules.yaml"
@@ -124,8 +118,15 @@ def ladder_controller(tmp_path: Path, broker: Broker) -> Iterator[Controller]:
 def _loan_with_lesson(controller: Controller, minutes: int, length: int = 40) -> dict[str, Any]:
     setup_loan(controller)
     assert step(controller, "sign", {"guardian": "Айгүл", "school": "Директор"})[0] == 200
-    lesson = _lesson_in(minutes, length)
-    schedule = {"timezone": "UTC", "extras": [lesson]}
+    schedule = one_off_lesson(
+        datetime.now(UTC) + timedelta(minutes=minutes),
+        length,
+        subject="Mathematics",
+        teacher="A. Teacher",
+        mode="online",
+        server="webinar.example.kz:443",
+    )
+    lesson: dict[str, Any] = schedule["extras"][0]
     status, body = controller.put(f"/api/v1/pupils/{PUPIL}/schedule", schedule, "admin")
     assert status == 200, body
     status, body = controller.post(f"/api/v1/pupils/{PUPIL}/schedule/approve", {}, "admin")

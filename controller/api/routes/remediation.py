@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from controller import audit, tickets
 from controller.api.deps import SessionDep, StateDep, require
@@ -158,6 +159,18 @@ def _kit(session: Session, kit_id: str) -> Kit:
     return kit
 
 
+def _commit(session: Session, incident_id: int) -> None:
+    """Commit, or 409 when the ladder moved the incident meanwhile (nothing is sent then)."""
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise HTTPException(
+            status_code=409,
+            detail=f"incident {incident_id} changed while you acted on it: look again and retry",
+        ) from None
+
+
 def _incident(session: Session, incident_id: int) -> Incident:
     row = session.get(Incident, incident_id)
     if row is None:
@@ -273,7 +286,7 @@ def force_incident(
         now=now,
         after={"step": row.step},
     )
-    session.commit()
+    _commit(session, incident_id)
     remediator.send(out)
     return IncidentOut.model_validate(row)
 
@@ -303,7 +316,7 @@ def resolve_incident(
         now=now,
         after={"note": data.note},
     )
-    session.commit()
+    _commit(session, incident_id)
     return IncidentOut.model_validate(row)
 
 

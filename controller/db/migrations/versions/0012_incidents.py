@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("resolution", sa.String(500), nullable=True),
         sa.Column("lesson_minutes_lost", sa.Float(), nullable=False, server_default="0"),
         sa.Column("ladder", JSONDoc(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
     )
     op.create_index("ix_incidents_kit_open", "incidents", ["kit_id", "resolved_at"])
     op.create_index("ix_incidents_wake_at", "incidents", ["wake_at"])
