@@ -167,6 +167,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
     if not tls:
         _LOGGER.warning("--plain: MQTT and HTTP without TLS (development only)")
+    if settings.remediation:
+        _check_ladder(settings)
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -178,6 +180,22 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_keyfile=str(paths.controller_key) if tls else None,
     )
     return EXIT_OK
+
+
+def _check_ladder(settings: ControllerSettings) -> None:
+    """Refuse to start with rules or playbooks that cannot be used (clear message, exit 2)."""
+    from controller.bundles import BundleBuildError  # noqa: PLC0415
+    from controller.remediation import default_rules_path, load_bundle  # noqa: PLC0415
+    from protocol.rules import RulesError, load_rules  # noqa: PLC0415
+
+    path = default_rules_path(settings)
+    try:
+        load_rules(path.read_bytes())
+        load_bundle(settings, datetime.now(UTC))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the fault rules {path}: {exc}") from exc
+    except (RulesError, BundleBuildError, ValueError) as exc:
+        raise ConfigError(f"the playbooks or rules cannot be used: {exc}") from exc
 
 
 def _db(args: argparse.Namespace) -> int:

@@ -88,6 +88,8 @@ FINAL_COMMAND_STATES = frozenset({"succeeded", "failed", "expired", "cancelled"}
 MAX_REPORTED_INT = 2**31 - 1
 RULES_MIN_INTERVAL = timedelta(seconds=10)
 """A kit's rules are evaluated at most this often (a rule's `for` is longer anyway)."""
+UNKNOWN_SCHEDULE = timedelta(hours=1)
+"""How long a kit whose schedule cannot be read is treated as in a lesson."""
 KITS_PER_PASS = 200
 """Kits whose new snapshots one pass evaluates (the rest wait for the next pass)."""
 RECENTLY_RESOLVED = timedelta(minutes=15)
@@ -368,19 +370,31 @@ class Remediator:
     # --- inputs ------------------------------------------------------------------------------
 
     def lessons(
-        self, session: Session, kit_id: str, start: datetime, end: datetime
+        self,
+        session: Session,
+        kit_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        now: datetime | None = None,
     ) -> list[Lesson]:
-        """The lessons of the pupil the kit is lent to, in [start, end)."""
+        """The lessons of the pupil the kit is lent to, in [start, end).
+
+        A schedule that cannot be read is not "no lessons": given `now`, the next hour counts
+        as a lesson, so nothing disruptive starts on a guess (counting minutes lost, it is none).
+        """
         from controller.schedules import service as schedules  # noqa: PLC0415
 
-        pupil_ref = schedules.pupil_for_kit(session, kit_id)
-        if pupil_ref is None:
-            return []
         try:
+            pupil_ref = schedules.pupil_for_kit(session, kit_id)
+            if pupil_ref is None:
+                return []
             return schedules.lessons_for_pupil(session, pupil_ref, start, end)
         except Exception:
             _LOGGER.exception("cannot read the lessons of kit %s", kit_id)
-            return []
+            if now is None:
+                return []
+            return [Lesson(now, now + UNKNOWN_SCHEDULE, subject="unknown: schedule unreadable")]
 
     def plan(self, session: Session, row: Incident, now: datetime) -> Plan:
         """What the ladder needs to decide about one incident now."""
@@ -389,6 +403,7 @@ class Remediator:
             row.kit_id,
             now - timedelta(hours=12),
             now + timedelta(days=self._settings.schedule_horizon_days),
+            now=now,
         )
         return Plan(incident_rule(row), self.catalogue, lessons, self._guard)
 
@@ -1137,7 +1152,9 @@ class Remediator:
             if command.disruptive and not command.forced:
                 info = self.catalogue.get(command.playbook)
                 timeout = info.timeout if info else timedelta(hours=1)
-                lessons = self.lessons(session, command.kit_id, now, now + timedelta(days=14))
+                lessons = self.lessons(
+                    session, command.kit_id, now, now + timedelta(days=14), now=now
+                )
                 if not may_disrupt(now, timeout, lessons, self._guard):
                     command.not_before = next_free_start(now, timeout, lessons, self._guard)
                     continue
@@ -1266,7 +1283,9 @@ class Remediator:
         info = self.catalogue.get(playbook)
         if info is None:
             raise KeyError(playbook)
-        lessons = self.lessons(session, kit_id, now - timedelta(hours=12), now + timedelta(days=14))
+        lessons = self.lessons(
+            session, kit_id, now - timedelta(hours=12), now + timedelta(days=14), now=now
+        )
         free = may_disrupt(now, info.timeout, lessons, self._guard)
         not_before: datetime | None = None
         if info.disruptive and not free and not force and not check:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,14 @@ from pathlib import Path
 CONTROLLER = str(Path(sys.executable).parent / "kitkeeper-controller")
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CONTROLLER, *args], capture_output=True, text=True, timeout=60, check=False
+        [CONTROLLER, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -20,6 +26,23 @@ def test_serve_refuses_to_run_without_a_device_ca(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no device CA" in result.stderr
     assert "pki init" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_rules_it_cannot_use_and_says_where(tmp_path: Path) -> None:
+    assert run("pki", "init", "--pki-dir", str(tmp_path / "pki")).returncode == 0
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: [{id: x, when: [], ladder: [{action: technician}]}]\n")
+    result = run(
+        "serve",
+        "--db",
+        f"sqlite:///{tmp_path}/k.db",
+        "--pki-dir",
+        str(tmp_path / "pki"),
+        env={"KITKEEPER_RULES_PATH": str(rules)},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "rules: rules.0.when" in result.stderr
     assert "Traceback" not in result.stderr
 
 
