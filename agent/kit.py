@@ -206,12 +206,20 @@ class KitView:
 
     # --- connectivity ---------------------------------------------------------------------------
 
-    def probe(self, *, count: int = 10) -> Connectivity | Unavailable:
-        """Measure connectivity now; an event when the readiness verdict changes."""
+    def probe(self, *, count: int = 10, webinar: str | None = None) -> Connectivity | Unavailable:
+        """Measure connectivity now; an event when the readiness verdict changes.
+
+        `webinar` ("host:port", a lesson's own server) stands in for the configured one.
+        """
+        targets = self._targets
+        host, _, port = (webinar or "").rpartition(":")
+        if host and port.isdigit():
+            lesson = connectivity.Endpoint("webinar", host, int(port))
+            targets = [t for t in targets if t.name != "webinar"] + [lesson]
         result: Connectivity | Unavailable = guard(
             "connectivity",
             lambda: connectivity.collect_connectivity(
-                self._targets,
+                targets,
                 thresholds=self._settings.thresholds,
                 count=count,
                 dns_name=self._dns_name(),

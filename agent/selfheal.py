@@ -83,14 +83,14 @@ class SelfHeal:
         runner: Runner,
         publish_event: Callable[[Event], None],
         snapshot: Callable[[], Telemetry],
-        fresh_snapshot: Callable[[], Telemetry] | None = None,
+        fresh_snapshot: Callable[[str | None], Telemetry] | None = None,
     ) -> None:
         self._state_dir = state_dir
         self._bundles = bundles
         self._runner = runner
         self._publish = publish_event
         self._snapshot = snapshot
-        self._fresh_snapshot = fresh_snapshot or snapshot
+        self._fresh_snapshot = fresh_snapshot or (lambda server: snapshot())
         self._failed: dict[str, datetime] = {}
         self._states: dict[str, RuleState] = {}
         self._pending: dict[str, _Pending] = {}
@@ -314,7 +314,7 @@ class SelfHeal:
 
     def check_readiness(self, lesson: Lesson, now: datetime) -> PrelessonCheck:
         """Check, fix what a playbook can fix (never disturbing the lesson), check again."""
-        failures = _failures(self._fresh_snapshot())
+        failures = _failures(self._fresh_snapshot(lesson.server))
         remediated: list[str] = []
         for playbook in dict.fromkeys(FIXES[f] for f in failures if f in FIXES):
             allowed, why = self.may_disrupt(playbook, datetime.now(UTC))  # time has passed
@@ -325,7 +325,7 @@ class SelfHeal:
             if result.ok:
                 remediated.append(playbook)
         if remediated:
-            failures = _failures(self._fresh_snapshot())
+            failures = _failures(self._fresh_snapshot(lesson.server))
         return PrelessonCheck(
             lesson_start=lesson.start,
             ok=not failures,

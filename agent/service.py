@@ -213,8 +213,8 @@ class Agent:
         """Queue one event for the kit's events topic."""
         self._enqueue(Channel.EVENTS, lambda f: EventMessage(**f, body=event))
 
-    def _probed_snapshot(self) -> Telemetry:
-        self.kit.probe()  # the connectivity of now, not of the last probe
+    def _probed_snapshot(self, server: str | None) -> Telemetry:
+        self.kit.probe(webinar=server)  # now, and to the lesson's own server
         return self._snapshot()
 
     def _snapshot(self) -> Telemetry:

@@ -7,6 +7,7 @@ what it can, checks again and reports.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import firmware_guard
 from agent.collectors import SystemCollector
+from agent.config import AgentSettings
+from agent.kit import KitView
 from agent.remediation import BundleStore, Runner
 from agent.selfheal import SelfHeal
 from agent.service import SeenCommands
@@ -278,3 +281,43 @@ def test_a_failed_check_is_repeated_until_the_lesson_and_stops_once_it_passes(ki
     assert kit.selfheal.prelesson_due(NOW + timedelta(minutes=1)) is None, "not every snapshot"
     assert kit.selfheal.prelesson_due(datetime.now(UTC) + timedelta(minutes=6)) is not None
     assert kit.selfheal.prelesson_due(NOW + timedelta(minutes=55)) is None, "the lesson is over"
+
+
+def test_the_pre_lesson_check_probes_the_lessons_own_server(kit: Kit) -> None:
+    probed: list[str | None] = []
+
+    def fresh(server: str | None) -> Telemetry:
+        probed.append(server)
+        return kit.snapshot()
+
+    kit.selfheal.stop()
+    kit.selfheal = SelfHeal(
+        state_dir=kit.state,
+        bundles=kit.store,
+        runner=kit.runner,
+        publish_event=kit.events.append,
+        snapshot=kit.snapshot,
+        fresh_snapshot=fresh,
+    )
+    kit.selfheal.start()
+    kit.selfheal.on_schedule(_schedule((timedelta(minutes=20), 40, "online")))
+    kit.selfheal.after_snapshot(kit.snapshot(), NOW)
+    _wait(kit, EventKind.PRELESSON_CHECK)
+    assert probed[0] == "webinar.example.kz:443"
+
+
+def test_a_probe_measures_the_server_it_is_given(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    events: list[Event] = []
+    view = KitView(AgentSettings(connectivity_interval=0, state_dir=tmp_path), [], events.append)
+    try:
+        result = view.probe(count=3, webinar=f"127.0.0.1:{port}")
+    finally:
+        listener.close()
+    assert isinstance(result, Connectivity)
+    webinar = next(p for p in result.endpoints if p.name == "webinar")
+    assert (webinar.host, webinar.port, webinar.received) == ("127.0.0.1", port, 3)
+    assert view.probe(count=1, webinar="not a server").endpoints == []
