@@ -107,12 +107,18 @@ LESSON_ESSENTIALS = frozenset({"camera", "microphone", "speakers", "network"})
 """Without these confirmed, a lesson cannot be promised."""
 
 
+def failing(checks: list[Check]) -> list[Check]:
+    """What stands in the way of a lesson: failed checks, and lesson essentials left unchecked."""
+    return [
+        c
+        for c in checks
+        if c.status == "fail" or (c.status == "unchecked" and c.what in LESSON_ESSENTIALS)
+    ]
+
+
 def ready(checks: list[Check]) -> bool:
     """Ready when nothing failed and every lesson essential was actually checked."""
-    return not any(
-        c.status == "fail" or (c.status == "unchecked" and c.what in LESSON_ESSENTIALS)
-        for c in checks
-    )
+    return not failing(checks)
 
 
 def render(checks: list[Check], lang: Lang) -> str:

@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+from agent.identity import write_public
 from protocol.models import Event, Severity
 from protocol.remediation import EventKind
 
@@ -28,9 +29,7 @@ def ask(state_dir: Path, message: str, now: datetime) -> Path:
     folder = state_dir / REQUESTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"help-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"message": text, "asked_at": now.isoformat()}), encoding="utf-8")
-    tmp.replace(path)
+    write_public(path, json.dumps({"message": text, "asked_at": now.isoformat()}).encode())
     return path
 
 

@@ -365,7 +365,7 @@ class Runner:
         )
         if not self._busy.acquire(blocking=False):
             current = self._current.playbook if self._current else "another playbook"
-            return self._refuse(
+            return self.refuse(
                 refusal.model_copy(
                     update={"status": "busy", "reason": f"busy: {current} is running"}
                 )
@@ -381,7 +381,7 @@ class Runner:
             )
         except RemediationError as exc:
             self._busy.release()
-            return self._refuse(refusal.model_copy(update={"reason": str(exc)[:500]}))
+            return self.refuse(refusal.model_copy(update={"reason": str(exc)[:500]}))
         except Exception:
             self._busy.release()
             raise
@@ -664,7 +664,8 @@ class Runner:
         except Exception:  # the run goes on; the log keeps what the controller missed
             _LOGGER.exception("could not publish %s", kind.value)
 
-    def _refuse(self, result: RemediationResult) -> RemediationResult:
+    def refuse(self, result: RemediationResult) -> RemediationResult:
+        """Report a run that did not start (why is in `reason`); nothing runs."""
         _LOGGER.warning("playbook %s refused: %s", result.playbook, result.reason)
         self._emit(
             EventKind.REMEDIATION_RESULT,

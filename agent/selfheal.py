@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent import doctor
+from agent.identity import write_public
 from agent.remediation import BundleStore, Runner
 from protocol.base import Unavailable
 from protocol.lessons import Lesson, LessonMode, may_disrupt
@@ -58,12 +59,6 @@ FIXES: dict[str, str] = {
     "profile": "accessibility-restore",
 }
 """Which playbook may fix a failed readiness check."""
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 @dataclass
@@ -118,7 +113,7 @@ class SelfHeal:
         """Keep the controller's latest schedule (on disk: the kit decides offline too)."""
         with self._lock:
             self._schedule = schedule
-        _write_atomic(self._state_dir / SCHEDULE_FILE, schedule.model_dump_json(indent=1).encode())
+        write_public(self._state_dir / SCHEDULE_FILE, schedule.model_dump_json(indent=1).encode())
         _LOGGER.info(
             "lesson schedule: %d lessons until %s", len(schedule.lessons), schedule.horizon_end
         )
@@ -292,7 +287,7 @@ class SelfHeal:
         key = lesson.start.isoformat()
         self._checked = {k for k in self._checked if k >= (now - timedelta(days=2)).isoformat()}
         self._checked.add(key)
-        _write_atomic(self._state_dir / CHECKED_FILE, json.dumps(sorted(self._checked)).encode())
+        write_public(self._state_dir / CHECKED_FILE, json.dumps(sorted(self._checked)).encode())
         check = self.check_readiness(lesson, now)
         if check.ok:
             self._failed.pop(key, None)
@@ -344,9 +339,4 @@ def _failures(body: Telemetry) -> list[str]:
         battery=body.battery,
         profile=body.profile,
     )
-    essential = doctor.LESSON_ESSENTIALS
-    return [
-        c.what
-        for c in checks
-        if c.status == "fail" or (c.status == "unchecked" and c.what in essential)
-    ]
+    return [c.what for c in doctor.failing(checks)]

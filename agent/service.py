@@ -375,15 +375,7 @@ class Agent:
             check=args.check,
             reason=f"lesson: {why}"[:500],
         )
-        _LOGGER.warning("refused to run %s: %s", args.playbook, why)
-        self.publish_event(
-            Event(
-                kind=EventKind.REMEDIATION_RESULT.value,
-                severity=Severity.WARNING,
-                message=f"{args.playbook} refused: {why}",
-                data=result.model_dump(mode="json"),
-            )
-        )
+        self.runner.refuse(result)
 
     def _collect_diagnostics(self, command: CommandMessage) -> None:
         try:
@@ -538,10 +530,8 @@ class SeenCommands:
             if command_id in self._ids:
                 return False
             self._ids = [*self._ids[-(self.KEEP - 1) :], command_id]
-            tmp = self._path.with_suffix(".tmp")
             try:
-                tmp.write_text(json.dumps(self._ids), encoding="utf-8")
-                tmp.replace(self._path)
+                write_public(self._path, json.dumps(self._ids).encode())
             except OSError:
                 _LOGGER.warning("cannot record command ids in %s", self._path)
             return True

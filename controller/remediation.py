@@ -51,7 +51,7 @@ from controller.db.models import Event, Kit, Telemetry
 from protocol import ladder
 from protocol.ladder import IncidentState, Phase, Plan, PlaybookInfo
 from protocol.lessons import Lesson, current, may_disrupt, minutes_lost, next_free_start
-from protocol.models import Command, Schedule, Severity
+from protocol.models import Command, Schedule, Severity, new_msg_id
 from protocol.models import Telemetry as TelemetryBody
 from protocol.remediation import (
     CollectDiagnosticsArgs,
@@ -148,11 +148,10 @@ class Outgoing:
     commands: list[tuple[str, Command, str]] = field(default_factory=list)
     schedules: list[tuple[str, Schedule]] = field(default_factory=list)
 
-
-def _new_id() -> str:
-    import uuid  # noqa: PLC0415
-
-    return uuid.uuid4().hex
+    def merge(self, other: Outgoing) -> None:
+        """Take on what another (committed) piece of work decided."""
+        self.commands += other.commands
+        self.schedules += other.schedules
 
 
 def default_rules_path(settings: ControllerSettings) -> Path:
@@ -200,6 +199,15 @@ def load_bundle(settings: ControllerSettings, now: datetime) -> Bundle:
         catalogue={m.id: PlaybookInfo(m.disruptive, timedelta(seconds=m.timeout)) for m in metas},
         descriptions={m.id: m.description for m in metas},
     )
+
+
+def _kit_bundle(session: Session, kit_id: str) -> KitBundle:
+    """The kit's row of what the remediator knows of it, made on first use."""
+    row = session.get(KitBundle, kit_id)
+    if row is None:
+        row = KitBundle(kit_id=kit_id)
+        session.add(row)
+    return row
 
 
 def incident_state(row: Incident) -> IncidentState:
@@ -284,6 +292,17 @@ class Remediator:
         }
         self._guard = timedelta(minutes=settings.guard_minutes)
         self._flooded = flooded or (lambda: False)
+        self._handlers: dict[str, Callable[[Session, Outgoing, Event, datetime], None]] = {
+            EventKind.REMEDIATION_RESULT: self._on_result,
+            EventKind.SELF_HEAL: self._on_self_heal,
+            EventKind.PRELESSON_CHECK: self._on_prelesson,
+            EventKind.DIAGNOSTICS: self._on_diagnostics,
+            EventKind.HELP_REQUEST: self._on_help,
+            EventKind.BUNDLE_INSTALLED: self._on_bundle,
+            EventKind.BUNDLE_REFUSED: self._on_bundle,
+            "command_result": self._on_command_result,
+            "kit_online": self._on_online,
+        }
         self._slow_at: datetime | None = None
         self._schedule_requests: set[str] = set()
         self._all_schedules = True
@@ -651,7 +670,7 @@ class Remediator:
         """Record a playbook run and send it now (or leave it scheduled for `not_before`)."""
         info = self.catalogue.get(playbook)
         command = RemediationCommand(
-            command_id=_new_id(),
+            command_id=new_msg_id(),
             kit_id=kit_id,
             incident_id=incident.id if incident else None,
             step=step,
@@ -698,10 +717,7 @@ class Remediator:
         bundle = self.bundle
         if bundle is None or bundle.install_args is None:
             return
-        row = session.get(KitBundle, kit_id)
-        if row is None:
-            row = KitBundle(kit_id=kit_id)
-            session.add(row)
+        row = _kit_bundle(session, kit_id)
         if row.accepted is not None and row.accepted >= bundle.version:
             return
         recently = row.sent_at is not None and now - row.sent_at < BUNDLE_RESEND
@@ -715,7 +731,7 @@ class Remediator:
                     expires_at=now + timedelta(days=7),
                     args=bundle.install_args,
                 ),
-                _new_id(),
+                new_msg_id(),
             )
         )
         row.sent, row.sent_at = bundle.version, now
@@ -733,7 +749,7 @@ class Remediator:
         """Ask a kit for its logs and a snapshot; the upload lands in the returned row."""
         row = Diagnostics(
             kit_id=kit_id,
-            command_id=_new_id(),
+            command_id=new_msg_id(),
             requested_by=requested_by,
             requested_at=now,
         )
@@ -773,36 +789,26 @@ class Remediator:
         return cursor
 
     def _pass_events(self, session: Session, now: datetime, out: Outgoing) -> None:
-        cursor = self._begin(session, "events", now)
+        cursor = self._cursor(session, "events")
         rows = session.scalars(
             select(Event)
             .where(Event.id > cursor.value, Event.kind.in_([str(k) for k in EVENT_KINDS]))
             .order_by(Event.id)
             .limit(500)
         ).all()
-        handlers: dict[str, Callable[[Session, Outgoing, Event, datetime], None]] = {
-            EventKind.REMEDIATION_RESULT: self._on_result,
-            EventKind.SELF_HEAL: self._on_self_heal,
-            EventKind.PRELESSON_CHECK: self._on_prelesson,
-            EventKind.DIAGNOSTICS: self._on_diagnostics,
-            EventKind.HELP_REQUEST: self._on_help,
-            EventKind.BUNDLE_INSTALLED: self._on_bundle,
-            EventKind.BUNDLE_REFUSED: self._on_bundle,
-            "command_result": self._on_command_result,
-            "kit_online": self._on_online,
-        }
+        if rows:
+            self._begin(session, "events", now)
         for event in rows:
             mine = Outgoing()  # sent only if this event's changes stay
             try:
                 with session.begin_nested():
-                    handlers[event.kind](session, mine, event, now)
+                    self._handlers[event.kind](session, mine, event, now)
             except Exception:  # one bad event is logged and passed over, never retried forever
                 _LOGGER.exception(
                     "cannot act on %s #%d from %s", event.kind, event.id, event.kit_id
                 )
             else:
-                out.commands += mine.commands
-                out.schedules += mine.schedules
+                out.merge(mine)
             cursor.value = event.id
 
     @staticmethod
@@ -981,10 +987,7 @@ class Remediator:
 
     def _on_bundle(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
         data = self._data(event)
-        row = session.get(KitBundle, event.kit_id)
-        if row is None:
-            row = KitBundle(kit_id=event.kit_id)
-            session.add(row)
+        row = _kit_bundle(session, event.kit_id)
         if event.kind == EventKind.BUNDLE_INSTALLED:
             version = int(data["version"])
             if not 0 <= version <= MAX_REPORTED_INT:
@@ -999,10 +1002,7 @@ class Remediator:
         if "bundle_version" not in body:
             return  # back by a heartbeat, not an agent's own word: nothing to hand over
         reported = body["bundle_version"]
-        row = session.get(KitBundle, event.kit_id)
-        if row is None:
-            row = KitBundle(kit_id=event.kit_id)
-            session.add(row)
+        row = _kit_bundle(session, event.kit_id)
         if isinstance(reported, int) and 0 <= reported <= MAX_REPORTED_INT:
             row.accepted = reported
         self._ensure_bundle(session, out, event.kit_id, now)
@@ -1014,7 +1014,6 @@ class Remediator:
     def _pass_telemetry(self, session: Session, now: datetime, out: Outgoing) -> None:
         if self._flooded():
             return  # kits are replaying an outage: the writer first, the rules a moment later
-        self._begin(session, "telemetry", now)
         # Kits whose newest snapshot the rules have not seen, the longest waiting first; a pass
         # takes a bounded number so the writer is never held up for long.
         # Arrival times (the controller's clock), not the kit's: a kit's clock may be wrong.
@@ -1034,6 +1033,8 @@ class Remediator:
             .order_by(KitBundle.rules_evaluated_at.is_not(None), KitBundle.rules_evaluated_at)
             .limit(KITS_PER_PASS)
         ).all()
+        if kits:
+            self._begin(session, "telemetry", now)
         for kit_id, seen_at in kits:
             if seen_at is None:
                 continue
@@ -1057,11 +1058,8 @@ class Remediator:
                     except Exception:  # one kit's trouble must not hold up the others
                         _LOGGER.exception("cannot evaluate the rules of kit %s", kit_id)
                     else:
-                        out.commands += mine.commands
-            bundle_row = session.get(KitBundle, kit_id)
-            if bundle_row is None:
-                bundle_row = KitBundle(kit_id=kit_id)
-                session.add(bundle_row)
+                        out.merge(mine)
+            bundle_row = _kit_bundle(session, kit_id)
             bundle_row.rules_evaluated_at = seen_at
 
     def evaluate_kit(
@@ -1121,13 +1119,14 @@ class Remediator:
     # --- pass 3: deadlines and windows -------------------------------------------------------
 
     def _pass_due(self, session: Session, now: datetime, out: Outgoing) -> None:
-        self._begin(session, "deadlines", now)
         due = session.scalars(
             select(Incident)
             .where(Incident.resolved_at.is_(None), Incident.wake_at <= now)
             .order_by(Incident.wake_at)
             .limit(200)
         ).all()
+        if due:
+            self._begin(session, "deadlines", now)
         for row in due:
             mine = Outgoing()
             try:
@@ -1138,7 +1137,7 @@ class Remediator:
             except Exception:  # one broken incident must not stop the others
                 _LOGGER.exception("cannot move incident %d on", row.id)
                 continue
-            out.commands += mine.commands
+            out.merge(mine)
 
     # --- pass 4: runs waiting for the next free window (a technician's, or the ladder's) ----
 
@@ -1240,9 +1239,7 @@ class Remediator:
                             sort_keys=True,
                         ).encode()
                     ).hexdigest()
-                    if row is None:
-                        row = KitBundle(kit_id=kit_id)
-                        session.add(row)
+                    row = row or _kit_bundle(session, kit_id)
                     if row.schedule_published == digest and kit_id not in forced:
                         continue
                     row.schedule_published = digest
