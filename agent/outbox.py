@@ -138,8 +138,18 @@ class Outbox:
         message.
         """
         with self._lock:
-            message = self._insert(channel, build)
-            self._enforce_bounds()
+            # One transaction: a reader never sees the outbox past its bound, and a failure
+            # leaves neither the message nor a half-done drop behind.
+            saved = (self._last_seq, self._count, self._bytes)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                message = self._insert(channel, build)
+                self._enforce_bounds()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._last_seq, self._count, self._bytes = saved
+                raise
             return message
 
     def _insert(self, channel: Channel, build: Callable[[dict[str, object]], Envelope]) -> Envelope:
@@ -147,18 +157,12 @@ class Outbox:
         message = build(envelope_kwargs(self.kit_id, seq, self._clock(), self.epoch))
         payload = message.to_bytes()
         kind = getattr(message.body, "kind", "") if isinstance(message, EventMessage) else ""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute(
-                "INSERT INTO messages(seq, msg_id, channel, kind, payload, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, message.msg_id, channel.value, kind, payload, message.ts.timestamp()),
-            )
-            self._set_meta("last_seq", str(seq))
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            self._db.execute("ROLLBACK")
-            raise
+        self._db.execute(
+            "INSERT INTO messages(seq, msg_id, channel, kind, payload, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, message.msg_id, channel.value, kind, payload, message.ts.timestamp()),
+        )
+        self._set_meta("last_seq", str(seq))
         self._last_seq = seq
         self._count += 1
         self._bytes += len(payload)
@@ -210,9 +214,7 @@ class Outbox:
                 dropped += int(data["dropped"])  # what it reported; the gap event itself is news
             else:
                 dropped += 1
-        self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM messages WHERE seq <= ?", (rows[-1][0],))
-        self._db.execute("COMMIT")
         self._count -= len(rows)
         self._bytes -= sum(r[4] for r in rows)
         span_from = datetime.fromtimestamp(first_ts, UTC)

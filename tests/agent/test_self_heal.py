@@ -348,4 +348,5 @@ def test_an_unplugged_camera_the_playbook_cannot_bring_back_gets_a_replacement_t
             proc.wait(timeout=40)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=10)
         log.close()
