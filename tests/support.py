@@ -338,8 +338,17 @@ class Controller(Proc):
         """Start and wait until the API answers (and ingest is connected); sign staff in."""
         if not self.tokens:
             create_staff(self.db)
-        super().start()
-        assert wait_for_port("127.0.0.1", self.http_port, 30), self.log()
+        for _ in range(3):  # a free port may be taken by another process before we bind it
+            super().start()
+            if wait_for_port("127.0.0.1", self.http_port, 30):
+                break
+            self.stop()
+            if "address already in use" not in self.log():
+                break
+            port = free_port()
+            self.args[self.args.index(str(self.http_port))] = str(port)
+            self.http_port = port
+        assert wait_for_port("127.0.0.1", self.http_port, 1), self.log()
         if wait_connected:
             wait_for(lambda: self.get("/healthz", None)[0] == 200, 30, "controller healthy")
         for role in ROLES:
