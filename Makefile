@@ -9,10 +9,12 @@ DEMO_MQTT_PORT ?= 1884
 DEMO_HTTP_PORT ?= 8000
 DEMO_INTERVAL ?= 5
 APT_PACKAGES := mosquitto mosquitto-clients smartmontools fonts-dejavu-core
-# What the tests need beyond the demo: network namespaces with loss and delay, umockdev devices.
-TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0 poppler-utils
+# What the tests need beyond the demo: network namespaces with loss and delay, umockdev devices,
+# libfaketime for the runs at other dates.
+TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0 poppler-utils \
+	faketime
 
-.PHONY: demo test lint typecheck pytest system-deps test-deps apt-install venv clean bench bench-ingest bench-agent bench-week
+.PHONY: demo test lint typecheck pytest pytest-any-date system-deps test-deps apt-install venv clean bench bench-ingest bench-agent bench-week
 
 venv: $(STAMP)
 
@@ -53,7 +55,16 @@ typecheck: venv
 pytest: venv test-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
-test: lint typecheck pytest
+# The tests that start no processes, again with the clock moved (libfaketime): 400 days ahead,
+# half an hour before a leap day ends in Almaty, and a minute before a new year begins in UTC.
+# Starting a process there fails the test (KITKEEPER_TEST_NO_PROCESSES, tests/conftest.py).
+ANY_DATE := KITKEEPER_TEST_NO_PROCESSES=1 $(BIN)/pytest -m "not processes" -q -p no:cacheprovider
+pytest-any-date: venv test-deps
+	faketime -f +400d $(ANY_DATE)
+	TZ=Asia/Almaty faketime '2028-02-29 23:30:00' $(ANY_DATE)
+	TZ=UTC faketime '2027-12-31 23:59:00' $(ANY_DATE)
+
+test: lint typecheck pytest pytest-any-date
 
 # Benchmarks print figures (and write bench/results/*.json); they assert nothing and are not
 # part of `make test`.

@@ -427,3 +427,13 @@ def one_off_lesson(start: datetime, minutes: int, **fields: Any) -> dict[str, An
         **fields,
     }
     return {"timezone": zone, "extras": [lesson]}
+
+
+def days_from_today(days: int) -> str:
+    """The UTC date `days` from today, as ISO text: test dates move with the clock."""
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
+
+
+def loan_period() -> dict[str, str]:
+    """A contract's start and end around today (begun 90 days ago, ending in 270 days)."""
+    return {"start": days_from_today(-90), "end": days_from_today(270)}

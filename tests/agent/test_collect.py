@@ -15,6 +15,8 @@ from agent.collectors import system
 from agent.collectors.system import SystemCollector
 from protocol.models import Telemetry, Unavailable
 
+pytestmark = pytest.mark.processes
+
 AGENT = str(Path(sys.executable).parent / "kitkeeper-agent")
 
 

@@ -19,7 +19,7 @@ from agent.collectors.connectivity import Endpoint, probe_endpoint, resolve, thr
 from protocol.inventory import Connectivity, Verdict
 from tests.agent.netem import CLOSED_PORT, SERVER_IP, SERVER_PORT, NetLab, net_lab
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 _AGENT = """
 import json, sys

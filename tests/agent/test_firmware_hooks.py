@@ -46,6 +46,7 @@ def run_hook(name: str, state: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.processes
 def test_pre_update_hook_refuses_during_a_lesson(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     lesson = {
@@ -61,12 +62,14 @@ def test_pre_update_hook_refuses_during_a_lesson(tmp_path: Path) -> None:
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
 
 
+@pytest.mark.processes
 def test_post_update_hook_names_what_is_missing(tmp_path: Path) -> None:
     result = run_hook("post-update", tmp_path)  # this machine has no camera or microphone
     assert result.returncode == 1
     assert "camera" in result.stdout
 
 
+@pytest.mark.processes
 def test_a_broken_schedule_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "schedule.json").write_text("{not json")
     result = run_hook("pre-update", tmp_path)

@@ -30,6 +30,7 @@ def test_smart_parser_reads_a_failing_ata_disk() -> None:
     assert health.reallocated_sectors == 1624
 
 
+@pytest.mark.processes
 def test_real_smartctl_gives_data_or_a_reason() -> None:
     result = smart.collect()  # on a VM: smartctl installed, a virtual disk without SMART
     assert isinstance(result, list | Unavailable)
@@ -105,6 +106,7 @@ def test_firmware_parser() -> None:
     ]
 
 
+@pytest.mark.processes
 def test_the_whole_snapshot_validates_and_reports_the_agent_footprint() -> None:
     collector = SystemCollector()
     collector.prime()
@@ -116,6 +118,7 @@ def test_the_whole_snapshot_validates_and_reports_the_agent_footprint() -> None:
         assert getattr(snapshot, part) is not None, part
 
 
+@pytest.mark.processes
 def test_slow_parts_are_not_collected_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     monkeypatch.setattr(smart, "collect", lambda: calls.append(1) or Unavailable(unavailable="x"))

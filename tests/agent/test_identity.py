@@ -184,6 +184,7 @@ def test_certificate_for_another_key_is_refused_on_load(
         load_identity(state)
 
 
+@pytest.mark.processes
 def test_agent_identity_does_not_need_the_controller() -> None:
     code = (
         "import sys, agent.identity; "

@@ -36,6 +36,8 @@ from protocol.inventory import (
 from protocol.models import Disk, Event, LessonWindow, Schedule, Telemetry
 from protocol.remediation import EventKind, PrelessonCheck
 
+pytestmark = pytest.mark.processes
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

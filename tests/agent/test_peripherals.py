@@ -30,6 +30,8 @@ from agent.profiles import (
 )
 from protocol.inventory import DeviceKind, Peripheral, Peripherals, UsbDevice
 
+pytestmark = pytest.mark.processes
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
 DEBIAN_GI = "/usr/lib/python3/dist-packages"

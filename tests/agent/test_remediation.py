@@ -320,6 +320,7 @@ def test_refusals_publish_a_result_and_run_nothing(
 # --- real runs ---------------------------------------------------------------------------------
 
 
+@pytest.mark.processes
 def test_a_successful_run_reports_what_changed_in_order(kit: Kit) -> None:
     kit.install(1)
     result = kit.runner.run("write-marker", command_id="cmd-42", incident_id=7)
@@ -354,6 +355,7 @@ def test_a_successful_run_reports_what_changed_in_order(kit: Kit) -> None:
     assert (runs[0] / "result.json").exists()
 
 
+@pytest.mark.processes
 def test_a_failing_task_is_named_in_the_result(kit: Kit) -> None:
     kit.install(1)
     result = kit.runner.run("camera-check", command_id="c-3")
@@ -369,6 +371,7 @@ def test_a_failing_task_is_named_in_the_result(kit: Kit) -> None:
     assert kit.events[-1].severity == "warning"
 
 
+@pytest.mark.processes
 def test_a_run_past_its_timeout_is_stopped(kit: Kit) -> None:
     kit.install(1)
     started = time.monotonic()
@@ -394,6 +397,7 @@ def _cmdline(proc: Path) -> bytes:
         return b""
 
 
+@pytest.mark.processes
 def test_check_mode_changes_nothing_but_says_what_would_change(kit: Kit) -> None:
     kit.install(1)
     result = kit.runner.run("write-marker", check=True)
@@ -403,6 +407,7 @@ def test_check_mode_changes_nothing_but_says_what_would_change(kit: Kit) -> None
     assert kit.events[0].data["check"] is True
 
 
+@pytest.mark.processes
 def test_a_second_run_while_one_runs_is_refused_as_busy(kit: Kit) -> None:
     kit.install(1)
     first = kit.runner.run("hold", command_id="first", wait=False)
@@ -421,6 +426,7 @@ def test_a_second_run_while_one_runs_is_refused_as_busy(kit: Kit) -> None:
     assert kit.runner.run("write-marker").ok
 
 
+@pytest.mark.processes
 def test_progress_is_capped_per_run(kit: Kit) -> None:
     kit.install(1)
     result = kit.runner.run("many-steps")
@@ -429,6 +435,7 @@ def test_progress_is_capped_per_run(kit: Kit) -> None:
     assert kit.kinds()[-1] == EventKind.REMEDIATION_RESULT
 
 
+@pytest.mark.processes
 def test_the_kits_own_variables_win_over_a_commands(kit: Kit, tmp_path: Path) -> None:
     kit.install(1)
     args = RunPlaybookArgs(
@@ -442,6 +449,7 @@ def test_the_kits_own_variables_win_over_a_commands(kit: Kit, tmp_path: Path) ->
     assert not (tmp_path / "elsewhere").exists()
 
 
+@pytest.mark.processes
 def test_only_the_last_runs_are_kept(kit: Kit) -> None:
     kit.install(1)
     runner = Runner(
@@ -459,6 +467,7 @@ def test_only_the_last_runs_are_kept(kit: Kit) -> None:
 # --- diagnostics -------------------------------------------------------------------------------
 
 
+@pytest.mark.processes
 def test_diagnostics_carry_the_last_runs_and_fit_a_message(kit: Kit) -> None:
     kit.install(1)
     kit.runner.run("camera-check")

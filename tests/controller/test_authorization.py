@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.support import Broker, Controller, mqtt_client, provision_kit, wait_for
+from tests.support import Broker, Controller, loan_period, mqtt_client, provision_kit, wait_for
 
 # (path, admin, technician, teacher, none)
 TABLE = [
@@ -56,10 +57,16 @@ def with_a_kit(tmp_path: Path, broker: Broker, controller: Controller) -> Contro
     client, _ = mqtt_client(broker, tmp_path / "k")
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
-    body = (
-        b'{"schema":1,"kit_id":"kit-auth","msg_id":"m1","seq":1,'
-        b'"ts":"2026-11-25T09:00:00Z","body":{"kind":"x"}}'
-    )
+    body = json.dumps(
+        {
+            "schema": 1,
+            "kit_id": "kit-auth",
+            "msg_id": "m1",
+            "seq": 1,
+            "ts": datetime.now(UTC).isoformat(),
+            "body": {"kind": "x"},
+        }
+    ).encode()
     client.publish("kits/kit-auth/events", body, qos=1).wait_for_publish(5)
     client.loop_stop()
     client.disconnect()
@@ -94,8 +101,7 @@ def with_a_kit(tmp_path: Path, broker: Broker, controller: Controller) -> Contro
         "guardian_ref": "g-auth",
         "pupil_ref": "p-auth",
         "kit_id": "kit-auth",
-        "start": "2026-09-01",
-        "end": "2027-05-31",
+        **loan_period(),
     }
     assert controller.post("/api/v1/contracts", contract, "admin")[0] == 201
     ticket = {"kind": "help_request", "kit_id": "kit-auth", "title": "No sound"}  # tickets

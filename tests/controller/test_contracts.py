@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.controller.test_people import GUARDIAN, PUPIL
-from tests.support import Controller
+from tests.support import Controller, loan_period
 
 PARTS = [
     {"serial": "SN-5CG1234XYZ", "kind": "laptop", "model": "HP ProBook 450", "kit_id": "kit-l1"},
@@ -21,8 +21,7 @@ CONTRACT = {
     "guardian_ref": "g-001",
     "pupil_ref": "p-001",
     "kit_id": "kit-l1",
-    "start": "2026-09-01",
-    "end": "2027-05-31",
+    **loan_period(),
 }
 GOOD = {p["serial"]: "good" for p in PARTS}
 

@@ -69,6 +69,7 @@ def pki(tmp_path: Path, now: datetime) -> PkiPaths:
     return init_pki(tmp_path / "pki", hosts=HOSTS, now=now)
 
 
+@pytest.mark.processes
 def test_init_writes_keys_only_the_owner_can_read(pki: PkiPaths) -> None:
     assert pki.exists()
     assert pki.root.stat().st_mode & 0o777 == 0o700
@@ -105,6 +106,7 @@ def test_init_needs_a_host(tmp_path: Path, now: datetime) -> None:
     assert not (tmp_path / "pki").exists()
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("cert", "purpose"),
     [
@@ -123,6 +125,7 @@ def test_openssl_trusts_the_server_certificates(pki: PkiPaths, cert: str, purpos
     assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
 
 
+@pytest.mark.processes
 def test_only_the_controller_certificate_is_a_client_certificate(pki: PkiPaths) -> None:
     broker = x509.load_pem_x509_certificate(pki.broker_cert.read_bytes())
     controller = x509.load_pem_x509_certificate(pki.controller_cert.read_bytes())
@@ -132,6 +135,7 @@ def test_only_the_controller_certificate_is_a_client_certificate(pki: PkiPaths) 
     assert result.returncode != 0
 
 
+@pytest.mark.processes
 def test_signed_kit_certificate_is_a_client_certificate_for_that_kit(
     pki: PkiPaths, tmp_path: Path, now: datetime
 ) -> None:
@@ -224,6 +228,7 @@ def test_no_kit_can_get_the_controller_name(pki: PkiPaths, now: datetime) -> Non
         sign_csr(pki, csr_for(new_key(), CONTROLLER_CN), kit_id=CONTROLLER_CN, now=now)
 
 
+@pytest.mark.processes
 def test_revoked_certificate_fails_openssl_crl_check(
     pki: PkiPaths, tmp_path: Path, now: datetime
 ) -> None:
@@ -252,6 +257,7 @@ def test_revoked_certificate_fails_openssl_crl_check(
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
+@pytest.mark.processes
 def test_initial_crl_is_empty_and_signed(pki: PkiPaths) -> None:
     result = openssl("crl", "-in", pki.crl, "-CAfile", pki.ca_cert, "-noout", "-text")
     assert result.returncode == 0, result.stderr
@@ -270,6 +276,7 @@ def test_issue_certificate_can_make_an_expired_certificate(pki: PkiPaths, now: d
     assert cert.not_valid_after_utc < now
 
 
+@pytest.mark.processes
 def test_describe_matches_openssl(pki: PkiPaths) -> None:
     cert = x509.load_pem_x509_certificate(pki.controller_cert.read_bytes())
     result = openssl("x509", "-in", pki.controller_cert, "-noout", "-fingerprint", "-sha256")

@@ -20,7 +20,7 @@ from controller.db.engine import make_engine, make_sessionmaker
 from controller.db.migrate import alembic_config, upgrade
 from controller.db.ticket_models import Ticket
 from controller.tickets import TicketFacts, TicketKind, TicketState, TicketTransitionError
-from tests.support import Controller
+from tests.support import Controller, days_from_today, loan_period
 
 S = TicketState
 
@@ -259,8 +259,7 @@ def lend(controller: Controller) -> None:
         "guardian_ref": "g-t1",
         "pupil_ref": "p-t1",
         "kit_id": "kit-t1",
-        "start": "2026-09-01",
-        "end": "2027-05-31",
+        **loan_period(),
     }
     assert controller.post("/api/v1/contracts", contract, "admin")[0] == 201
     good = {p["serial"]: "good" for p in PARTS}
@@ -296,18 +295,18 @@ def test_a_help_request_by_phone_through_its_whole_life(controller: Controller) 
         "title": "No sound in the webinar",
         "detail": "The mother called: the pupil hears nothing.",
         "priority": "high",
-        "due_by": "2026-12-01T09:00:00+05:00",
+        "due_by": f"{days_from_today(3)}T09:00:00+05:00",
     }
     assert controller.post("/api/v1/tickets", request, "teacher")[0] == 403
     assert controller.get("/api/v1/tickets", "teacher")[0] == 403
     assert controller.post("/api/v1/tickets", request | {"kit_id": "kit-none"}, "admin")[0] == 404
     assert controller.post("/api/v1/tickets", request | {"kind": "wish"}, "admin")[0] == 422
-    naive = request | {"due_by": "2026-12-01T09:00:00"}
+    naive = request | {"due_by": f"{days_from_today(3)}T09:00:00"}
     assert controller.post("/api/v1/tickets", naive, "admin")[0] == 422, "due_by needs a zone"
     status, ticket = controller.post("/api/v1/tickets", request, "technician")
     assert status == 201, ticket
     assert (ticket["state"], ticket["contract_number"]) == ("open", NUMBER)
-    assert ticket["due_by"].startswith("2026-12-01T04:00:00"), "kept in UTC"
+    assert ticket["due_by"].startswith(f"{days_from_today(3)}T04:00:00"), "kept in UTC"
     assert ticket["allowed_transitions"] == ["assigned", "cancelled"]
     tid = ticket["id"]
 

@@ -24,6 +24,9 @@ import yaml
 
 from agent.profiles import PROFILES_DIR, SettingRequirement, load_profile, setting_matches
 
+# Every test here runs ansible or reads what it wrote.
+pytestmark = pytest.mark.processes
+
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 BIN = Path(sys.executable).parent
 EXPECTED_IDS = {
