@@ -15,9 +15,21 @@ to it and the director approves it (DOMAIN.md). It is written the way the school
 Times are local to the schedule's IANA time zone (Asia/Almaty by default) and become UTC only in
 `expand`, through `zoneinfo`, so a change of the zone's rules needs no change here. Terms and
 holidays govern the weekly slots only: an extra lesson or a moved one is dated by hand and stands
-as written. Every lesson ends by midnight of its day. `problems` finds everything wrong with a
-schedule (overlapping lessons, a cancellation of a lesson that does not take place, ...), each with
-where it is, so that an import can name the line.
+as written. The edges of time (README.md, "Lessons at the edges of time"):
+
+- a lesson belongs to the day it starts on: it may run past midnight into the next day (an
+  evening lesson with a teacher in another zone), and that day's term and holidays decide whether
+  it takes place;
+- a local start time the clocks skip (02:30 when summer time starts at 02:00) is read with the
+  offset before the change, so the lesson starts as much later as the clocks jump (03:30); a time
+  the clocks pass twice (01:30 when summer time ends) is its first occurrence: zoneinfo's fold=0,
+  as RFC 5545 reads DTSTART;
+- a lesson lasts its duration in real time (45 minutes are 45 minutes across a change of the
+  clocks), so on such a night two lessons can meet that never do otherwise: `problems` finds
+  them.
+
+`problems` finds everything wrong with a schedule (overlapping lessons, a cancellation of a lesson
+that does not take place, ...), each with where it is, so that an import can name the line.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ from protocol.lessons import Lesson, LessonMode
 DEFAULT_TIMEZONE: Final = "Asia/Almaty"
 MAX_LESSON_MINUTES: Final = 480
 MINUTES_PER_DAY: Final = 24 * 60
+MINUTES_PER_WEEK: Final = 7 * MINUTES_PER_DAY
 WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_PROBLEMS: Final = 50
 """A schedule with more problems than this is reported by its first ones."""
@@ -187,14 +200,6 @@ class _Lesson(_Model):
     @classmethod
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
-
-    @field_validator("duration_min")
-    @classmethod
-    def _by_midnight(cls, value: int, info: ValidationInfo) -> int:
-        start = info.data.get("start")
-        if isinstance(start, dt.time) and _minutes(start) + value > MINUTES_PER_DAY:
-            raise ValueError(f"a lesson starting at {_hhmm(start)} must end by midnight")
-        return value
 
     @field_validator("server")
     @classmethod
@@ -338,22 +343,29 @@ class Occurrence:
     source: tuple[str, int]
     """("slots", i), ("moves", i) or ("extras", i): the part of the schedule it comes from."""
     moved_from: tuple[dt.date, dt.time] | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    """The schedule's zone: the local times above are its."""
 
     def lesson(self) -> Lesson:
         """The lesson as the kit sees it: no teacher."""
         return Lesson(self.start, self.end, self.mode, self.subject, self.server)
 
     def describe(self) -> str:
-        """For a person: "Tuesday 2026-09-08 09:00-09:45 Mathematics (weekly slot)"."""
-        end = (self.local_start.hour * 60 + self.local_start.minute) + int(
-            (self.end - self.start).total_seconds() // 60
-        )
+        """For a person, by the wall clock, e.g. "Tuesday 2026-09-08 09:00-09:45 Maths (weekly)"."""
+        zone = ZoneInfo(self.timezone)
         what = {"slot": "weekly", "moved": "moved", "extra": "extra"}[self.origin]
         return (
             f"{WEEKDAYS[self.local_date.weekday()]} {self.local_date} "
-            f"{_hhmm(self.local_start)}-{end // 60 % 24:02d}:{end % 60:02d} "
+            f"{self.start.astimezone(zone):%H:%M}-{self.end.astimezone(zone):%H:%M} "
             f"{self.subject} ({what})"
         )
+
+    @property
+    def clocks_change(self) -> bool:
+        """Whether the clocks change during the lesson or skipped its start time (summer time)."""
+        zone = ZoneInfo(self.timezone)
+        start, end = self.start.astimezone(zone), self.end.astimezone(zone)
+        return start.time() != self.local_start or start.utcoffset() != end.utcoffset()
 
 
 def _minutes(clock: dt.time) -> int:
@@ -361,7 +373,9 @@ def _minutes(clock: dt.time) -> int:
 
 
 def _utc(day: dt.date, clock: dt.time, zone: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, clock, tzinfo=zone).astimezone(dt.UTC)
+    """The moment a local date and time stand for (fold=0: a skipped time is read with the
+    offset before the jump, so it falls as much later; a repeated time is its first)."""
+    return dt.datetime.combine(day, clock, tzinfo=zone).replace(fold=0).astimezone(dt.UTC)
 
 
 def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
@@ -394,6 +408,7 @@ def _occurrence(  # noqa: PLR0917 - a private constructor with the parts in thei
         origin=origin,
         source=source,
         moved_from=moved_from,
+        timezone=zone.key,
     )
 
 
@@ -435,7 +450,8 @@ def occurrences(
     if end <= start:
         return []
     zone = ZoneInfo(schedule.timezone)
-    # A lesson ends by midnight of its local day: only days touching the range can hold one.
+    # A lesson lasts at most MAX_LESSON_MINUTES (8 h): one that overlaps the range starts on
+    # one of its local days or on the day before.
     first = start.astimezone(zone).date() - dt.timedelta(days=1)
     last = end.astimezone(zone).date() + dt.timedelta(days=1)
     found: list[Occurrence] = []
@@ -569,23 +585,35 @@ def _term_problems(schedule: ScheduleContent) -> Iterator[Problem]:
         yield Problem((), "weekly lessons need a term (its start and end dates)")
 
 
-def _validity_meets(a: Slot, b: Slot) -> bool:
-    """Whether two slots' validity periods share a day."""
-    starts = [d for d in (a.valid_from, b.valid_from) if d is not None]
-    ends = [d for d in (a.valid_until, b.valid_until) if d is not None]
-    return not starts or not ends or max(starts) <= min(ends)
+def _both_hold(first: Slot, second: Slot, days_later: dt.timedelta) -> bool:
+    """Whether on some day of `first`'s weekday it holds and `second` holds `days_later`."""
+    second_from = second.valid_from - days_later if second.valid_from else None
+    second_until = second.valid_until - days_later if second.valid_until else None
+    starts = [d for d in (first.valid_from, second_from) if d is not None]
+    ends = [d for d in (first.valid_until, second_until) if d is not None]
+    if not starts or not ends:
+        return True
+    lo = max(starts)
+    return lo + dt.timedelta(days=(first.weekday - lo.weekday()) % 7) <= min(ends)
+
+
+def _starts_during(first: Slot, second: Slot) -> bool:
+    """Whether `second` starts while `first` runs, by the clock (past midnight and Sunday too)."""
+    first_from = first.weekday * MINUTES_PER_DAY + _minutes(first.start)
+    second_from = second.weekday * MINUTES_PER_DAY + _minutes(second.start)
+    after = (second_from - first_from) % MINUTES_PER_WEEK
+    days_later = dt.timedelta(days=(_minutes(first.start) + after) // MINUTES_PER_DAY)
+    return after < first.duration_min and _both_hold(first, second, days_later)
 
 
 def _slot_problems(schedule: ScheduleContent) -> Iterator[Problem]:
+    # By the clock; two slots that meet only on a night the clocks change are left to
+    # _overlap_problems, which compares real times.
     slots = schedule.slots
     for i, a in enumerate(slots):
         for j in range(i + 1, len(slots)):
             b = slots[j]
-            if a.weekday != b.weekday:
-                continue
-            a_from, a_to = _minutes(a.start), _minutes(a.start) + a.duration_min
-            b_from, b_to = _minutes(b.start), _minutes(b.start) + b.duration_min
-            if a_from < b_to and b_from < a_to and _validity_meets(a, b):
+            if _starts_during(a, b) or _starts_during(b, a):
                 yield Problem(
                     (("slots", i), ("slots", j)),
                     f"weekly lessons overlap: {_slot_text(a)} and {_slot_text(b)}",
@@ -614,17 +642,6 @@ def _exception_problems(schedule: ScheduleContent) -> Iterator[Problem]:
             )
         else:
             seen[key] = (name, i)
-    for i, move in enumerate(schedule.moves):
-        index = slot_at(schedule, move.date, move.start)
-        if index is None:
-            continue
-        duration = move.duration_min or schedule.slots[index].duration_min
-        if _minutes(move.to_start) + duration > MINUTES_PER_DAY:
-            yield Problem(
-                (("moves", i),),
-                f"the moved lesson starts at {_hhmm(move.to_start)} on {move.to_date} and must "
-                "end by midnight",
-            )
 
 
 def _overlap_problems(schedule: ScheduleContent) -> Iterator[Problem]:
@@ -634,10 +651,14 @@ def _overlap_problems(schedule: ScheduleContent) -> Iterator[Problem]:
         running = [o for o in running if o.end > occurrence.start]
         for other in running:
             pair = (other.source, occurrence.source)
-            if pair in reported or (pair[0][0] == pair[1][0] == "slots"):
-                continue  # two weekly slots: reported once by _slot_problems
+            if pair in reported:
+                continue  # the first day says it
             reported.add(pair)
-            yield Problem(pair, f"lessons overlap: {other.describe()} and {occurrence.describe()}")
+            changed = other.clocks_change or occurrence.clocks_change
+            why = " (the clocks change that night)" if changed else ""
+            yield Problem(
+                pair, f"lessons overlap: {other.describe()} and {occurrence.describe()}{why}"
+            )
         running.append(occurrence)
 
 

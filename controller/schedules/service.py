@@ -506,12 +506,13 @@ def _slot_key(slot: model.Slot) -> tuple[int, time]:
 
 def _slot_line(slot: model.Slot) -> str:
     end = slot.start.hour * 60 + slot.start.minute + slot.duration_min
+    until = f"{end // 60 % 24:02d}:{end % 60:02d}"  # past midnight: the next day's time
     limits = ""
     if slot.valid_from or slot.valid_until:
         limits = f"  [{slot.valid_from or '...'} to {slot.valid_until or '...'}]"
     teacher = f"  ({slot.teacher})" if slot.teacher else ""
     server = f" {slot.server}" if slot.server else ""
     return (
-        f"{model.WEEKDAYS[slot.weekday]:<9} {slot.start:%H:%M}-{end // 60:02d}:{end % 60:02d}  "
+        f"{model.WEEKDAYS[slot.weekday]:<9} {slot.start:%H:%M}-{until}  "
         f"{slot.subject}{teacher}  {slot.mode.value}{server}{limits}"
     )

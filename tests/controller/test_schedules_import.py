@@ -113,9 +113,9 @@ def test_weekdays_are_read_as_numbers_or_names_in_three_languages(cell: str, wee
             id="unknown mode",
         ),
         pytest.param(
-            "slot,вторник,,,23:30,45,Mathematics,,home_visit,\n",
-            RowError(3, "duration_min", "a lesson starting at 23:30 must end by midnight"),
-            id="past midnight",
+            "slot,вторник,,,23:30,481,Mathematics,,home_visit,\n",
+            RowError(3, "duration_min", "Input should be less than or equal to 480"),
+            id="longer than 8 hours",
         ),
         pytest.param(
             "slot,вторник,,,09:00,45\n",

@@ -246,10 +246,12 @@ def test_expand_refuses_naive_datetimes() -> None:
         ),
         pytest.param(
             {"moves": [{"date": "2026-09-01", "start": "09:00", "to_date": "2026-09-02",
-                        "to_start": "23:30"}]},
-            "moves[0]",
-            "must end by midnight",
-            id="moved past midnight",
+                        "to_start": "23:30"}],
+             "slots": [MATHS, READING, MATHS | {"weekday": 3, "start": "00:00"}]},
+            "moves[0], slots[2]",
+            "Wednesday 2026-09-02 23:30-00:15 Mathematics (moved) and Thursday 2026-09-03 "
+            "00:00-00:45 Mathematics (weekly)",
+            id="moved past midnight onto the next day's lesson",
         ),
         pytest.param(
             {"terms": [QUARTERS[0], {"start": "2026-10-20", "end": "2026-12-26"}]},
@@ -285,7 +287,7 @@ def test_a_sound_schedule_has_no_problems_and_back_to_back_lessons_are_fine() ->
         ({"server": "webinar.school.kz"}, "server", "the port is missing"),
         ({"server": "bad host:443"}, "server", "bad host name"),
         ({"server": "webinar.school.kz:99999"}, "server", "port is 1 to 65535"),
-        ({"start": "23:30"}, "duration_min", "must end by midnight"),
+        ({"duration_min": 481}, "duration_min", "less than or equal to 480"),
         ({"start": "25:00"}, "start", "does not exist"),
         ({"start": "nine"}, "start", "HH:MM"),
         ({"weekday": 7}, "weekday", "less than or equal to 6"),
