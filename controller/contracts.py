@@ -7,7 +7,7 @@ a contract, applies an action, writes the result back and audits it, in the call
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -20,6 +20,7 @@ from controller.db.models import Component, Guardian, LoanContract, Pupil
 from controller.errors import ControllerError
 from controller.loans import lifecycle
 from controller.people import REF
+from protocol.timebounds import BoundedDate
 
 OPEN_STATES = frozenset({"draft", "signed", "active", "return_due"})
 DocumentKind = Literal["contract", "handover", "return"]
@@ -65,8 +66,8 @@ class ContractIn(BaseModel):
     guardian_ref: str = Field(pattern=REF)
     pupil_ref: str = Field(pattern=REF)
     kit_id: str
-    start: date
-    end: date
+    start: BoundedDate
+    end: BoundedDate
     terms_version: str = Field(default="2026-1", max_length=32)
 
     @model_validator(mode="after")

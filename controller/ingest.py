@@ -31,12 +31,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller import pki, trust, writer
+from controller import clock, pki, trust, writer
 from controller.config import ControllerSettings
 from controller.errors import PkiError
 from controller.metrics import Metrics
 from controller.remediation import Remediator, load_bundle
-from controller.store import count_kits, mark_silent_kits_offline
+from controller.store import count_kits, mark_silent_kits_offline, record_events
 from controller.writer import RawMessage
 from protocol.codec import decode
 from protocol.errors import ProtocolError
@@ -137,6 +137,8 @@ class Ingest:
         self._client.on_message = self._handle_message
         self._arrived = 0
         self._rate_mark = (time.monotonic(), 0)
+        self._clocks = clock.ClockWatch()
+        self._connected_at = time.monotonic()
         self.remediator: Remediator | None = None
         if settings.remediation:
             self.remediator = Remediator(
@@ -261,6 +263,7 @@ class Ingest:
             if now - self._housekeeping_at >= HOUSEKEEPING_S:
                 self._housekeeping_at = now
                 self._housekeeping()
+            self._record_clocks()
 
     def _apply(self, summary: writer.Summary) -> None:
         self._metrics.batch_seconds.observe(summary.seconds)
@@ -280,6 +283,21 @@ class Ingest:
             except Exception:
                 _LOGGER.exception("handling %s from %s failed", kind, kit_id)
 
+    def _record_clocks(self) -> None:
+        rows = self._clocks.take()
+        if not rows:
+            return
+        try:
+            with self._sessions.begin() as session:
+                record_events(session, rows)
+        except SQLAlchemyError:  # advisory: recorded again within the hour while it lasts
+            _LOGGER.exception("cannot record %d clock events", len(rows))
+            return
+        for row in rows:
+            _LOGGER.warning("kit %s: %s", row["kit_id"], row["message"])
+        self._metrics.clock_events.inc(len(rows))
+        self._metrics.kits_clock_skewed.set(self._clocks.skewed())
+
     # paho callbacks: each catches, logs and counts; none may raise into paho's loop.
 
     def _handle_connect(
@@ -297,6 +315,7 @@ class Ingest:
             "connected to broker %s:%s", self._settings.mqtt_host, self._settings.mqtt_port
         )
         client.subscribe(subscriptions())
+        self._connected_at = time.monotonic()
         self.connected.set()
         self._metrics.mqtt_connected.set(1)
 
@@ -324,16 +343,25 @@ class Ingest:
                 return
             payload = bytes(msg.payload)
             self._arrived += 1
+            received = time.time()
+            now = datetime.fromtimestamp(received, UTC)
             try:
-                decode(msg.topic, payload)
+                _, message = decode(msg.topic, payload, now=now)
             except ProtocolError as exc:
                 self._metrics.rejected.labels(reason=exc.reason.value).inc()
                 _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
                 return
+            settled = (
+                time.monotonic() - self._connected_at > clock.SETTLE_S
+                and len(self._pending) < clock.SHORT_QUEUE
+            )
+            self._clocks.observe(
+                message, now, live=clock.live(message, retained=msg.retain, settled=settled)
+            )
             with self._pending_cv:
                 while len(self._pending) >= QUEUE_LIMIT and not self._stopping.is_set():
                     self._pending_cv.wait(timeout=1)  # the broker holds the rest meanwhile
-                self._pending.append((msg.topic, payload, time.time()))
+                self._pending.append((msg.topic, payload, received))
                 self._pending_cv.notify_all()
         except Exception:
             self._metrics.callback_errors.inc()

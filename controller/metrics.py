@@ -67,6 +67,17 @@ class Metrics:
             "Messages the database refused for good; set aside and logged (a bug or bad data).",
             registry=self.registry,
         )
+        self.clock_events = Counter(
+            "kitkeeper_clock_skew_events",
+            "clock_skew and clock_ok events recorded (a kit's clock off by over 5 minutes, or "
+            "right again).",
+            registry=self.registry,
+        )
+        self.kits_clock_skewed = Gauge(
+            "kitkeeper_kits_clock_skewed",
+            "Kits whose clock was last seen off by more than 5 minutes.",
+            registry=self.registry,
+        )
         self.acks_published = Counter(
             "kitkeeper_acks_published",
             "Ack watermarks published to kits (after their data was committed).",

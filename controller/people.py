@@ -8,7 +8,7 @@ row. What each role may see of a person is decided here, once (`pupil_view`, `gu
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +23,7 @@ from controller.crypto import FieldCipher
 from controller.db.models import Guardian, Pupil, User
 from controller.errors import ConfigError, ControllerError
 from controller.iin import IinError, parse_iin
+from protocol.timebounds import BoundedDate
 
 HIDDEN = "<encrypted>"
 """What the audit log says in place of personal data."""
@@ -78,7 +79,7 @@ class PupilIn(BaseModel):
     grade: int = Field(ge=1, le=11)
     program: Program
     basis: Basis
-    temporary_until: date | None = None
+    temporary_until: BoundedDate | None = None
     school: str = Field(min_length=2, max_length=255)
     teacher: str | None = Field(default=None, description="the teacher's user name")
 

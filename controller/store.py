@@ -18,6 +18,7 @@ from controller.db.models import Event, Kit, LoanContract, Telemetry
 from protocol.inventory import Connectivity, ProfileCheck
 from protocol.models import Envelope, EventMessage, GapData, StatusMessage, TelemetryMessage
 from protocol.models import Telemetry as TelemetryBody
+from protocol.timebounds import within
 from protocol.topics import Channel
 
 _LOGGER = logging.getLogger(__name__)
@@ -442,6 +443,17 @@ def _update_watermarks(
         result.watermarks[kit_id] = (watermark, kit.epoch)
 
 
+def _add_kits(session: Session, kit_ids: list[str]) -> None:
+    """Kits heard from for the first time (any already there are left as they are)."""
+    session.execute(
+        _insert(session, Kit.__table__).on_conflict_do_nothing(index_elements=["kit_id"]),  # type: ignore[arg-type]
+        [
+            {"kit_id": k, "online": False, "last_seq": 0, "acked_seq": 0, "lifecycle": "active"}
+            for k in kit_ids
+        ],
+    )
+
+
 def _load_kits(session: Session, kit_ids: list[str]) -> dict[str, _KitState]:
     return {
         row.kit_id: _KitState(*row)
@@ -451,6 +463,21 @@ def _load_kits(session: Session, kit_ids: list[str]) -> dict[str, _KitState]:
     }
 
 
+def _storable(items: list[Received], result: StoreResult) -> list[Received]:
+    """The items whose times the database can hold; the rest set aside, never failing a batch."""
+    kept = []
+    for item in items:
+        if within(item.message.ts) and within(item.received_at):
+            kept.append(item)
+            continue
+        msg = item.message
+        _LOGGER.error(
+            "set aside message %s of kit %s: ts %s is out of range", msg.msg_id, msg.kit_id, msg.ts
+        )
+        result.quarantined += 1
+    return kept
+
+
 def store_batch(session: Session, items: list[Received]) -> StoreResult:
     """Store a batch in the caller's transaction; a message already stored is counted, not added.
 
@@ -458,19 +485,13 @@ def store_batch(session: Session, items: list[Received]) -> StoreResult:
     what is committed. Core statements throughout: this is the ingest hot path.
     """
     result = StoreResult()
+    items = _storable(items, result)
     if not items:
         return result
     kit_ids = sorted({item.message.kit_id for item in items})
     kits = _load_kits(session, kit_ids)
     if len(kits) < len(kit_ids):  # kits heard from for the first time
-        session.execute(
-            _insert(session, Kit.__table__).on_conflict_do_nothing(index_elements=["kit_id"]),  # type: ignore[arg-type]
-            [
-                {"kit_id": k, "online": False, "last_seq": 0, "acked_seq": 0, "lifecycle": "active"}
-                for k in kit_ids
-                if k not in kits
-            ],
-        )
+        _add_kits(session, [k for k in kit_ids if k not in kits])
         kits |= _load_kits(session, [k for k in kit_ids if k not in kits])
     for kit in kits.values():
         kit.loaded = kit.rare()
@@ -498,6 +519,13 @@ def mark_silent_kits_offline(session: Session, *, now: datetime, factor: float) 
     if transitions:
         session.execute(_insert(session, Event.__table__), transitions)  # type: ignore[arg-type]
     return [t["kit_id"] for t in transitions]
+
+
+def record_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store the controller's own event rows (seq 0), adding any kit not stored yet."""
+    if rows:
+        _add_kits(session, sorted({row["kit_id"] for row in rows}))
+        session.execute(_insert(session, Event.__table__), rows)  # type: ignore[arg-type]
 
 
 def count_kits(session: Session) -> tuple[int, int]:

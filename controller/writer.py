@@ -52,12 +52,15 @@ class Summary:
 def _decode(raw: list[RawMessage]) -> list[Received]:
     items = []
     for topic, payload, at in raw:
+        received_at = datetime.fromtimestamp(at, UTC)
         try:
-            kit_topic, message = decode(topic, payload)
+            # The same check, `ts` bounds included, against the same clock reading as on
+            # arrival: nothing the database cannot hold gets this far.
+            kit_topic, message = decode(topic, payload, now=received_at)
         except ProtocolError:  # checked before it was sent here; cannot happen, never fatal
             _LOGGER.exception("a message failed to decode in the writer")
             continue
-        items.append(Received(kit_topic.channel, message, datetime.fromtimestamp(at, UTC)))
+        items.append(Received(kit_topic.channel, message, received_at))
     return items
 
 

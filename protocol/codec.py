@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from protocol.errors import ProtocolError, RejectReason
-from protocol.limits import MAX_PAYLOAD_BYTES, SCHEMA_VERSION
+from protocol.limits import MAX_PAYLOAD_BYTES, MAX_TS_AHEAD, SCHEMA_VERSION
 from protocol.models import (
     AckMessage,
     CommandMessage,
@@ -18,6 +19,7 @@ from protocol.models import (
     StatusMessage,
     TelemetryMessage,
 )
+from protocol.timebounds import RANGE, within
 from protocol.topics import AGENT_TO_CONTROLLER, Channel, KitTopic, parse_topic
 
 MESSAGE_TYPES: dict[Channel, type[Envelope]] = {
@@ -38,11 +40,17 @@ def _short(exc: ValidationError) -> str:
 
 
 def decode(
-    topic: str, payload: bytes, accept: frozenset[Channel] = AGENT_TO_CONTROLLER
+    topic: str,
+    payload: bytes,
+    accept: frozenset[Channel] = AGENT_TO_CONTROLLER,
+    *,
+    now: datetime | None = None,
 ) -> tuple[KitTopic, Envelope]:
     """Check and parse one message on a channel in `accept` (by default what agents send).
 
-    Raises ProtocolError with the reason for anything else.
+    Its `ts` must lie in the years 2000 to 2100 and, given the receiver's `now` (the decoder
+    reads no clock), at most `MAX_TS_AHEAD` ahead of it. Raises ProtocolError with the reason
+    for anything else.
     """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(
@@ -60,7 +68,7 @@ def decode(
     except ValidationError:
         pass  # find out why below, for the right reason
     else:
-        return kit_topic, _checked(kit_topic, message)
+        return kit_topic, _checked(kit_topic, message, now)
     try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -76,15 +84,28 @@ def decode(
         message = model.model_validate(raw)
     except ValidationError as exc:
         raise ProtocolError(RejectReason.INVALID, _short(exc)) from None
-    return kit_topic, _checked(kit_topic, message)
+    return kit_topic, _checked(kit_topic, message, now)
 
 
-def _checked(kit_topic: KitTopic, message: Envelope) -> Envelope:
+def check_ts(ts: datetime, now: datetime | None = None) -> None:
+    """Refuse a `ts` outside the years 2000 to 2100 or, given `now`, too far ahead of it."""
+    if not within(ts):
+        raise ProtocolError(RejectReason.TS_OUT_OF_RANGE, f"ts {ts.isoformat()} is not in {RANGE}")
+    if now is not None and ts - now > MAX_TS_AHEAD:
+        raise ProtocolError(
+            RejectReason.TS_AHEAD,
+            f"ts {ts.isoformat()} is {ts - now} ahead of the receiver's clock "
+            f"(at most {MAX_TS_AHEAD})",
+        )
+
+
+def _checked(kit_topic: KitTopic, message: Envelope, now: datetime | None) -> Envelope:
     if message.kit_id != kit_topic.kit_id:
         raise ProtocolError(
             RejectReason.KIT_MISMATCH,
             f"envelope kit_id {message.kit_id!r} on topic of kit {kit_topic.kit_id!r}",
         )
+    check_ts(message.ts, now)
     if isinstance(message, EventMessage) and message.body.kind == "gap":
         try:
             gap = GapData.model_validate(message.body.data)

@@ -12,6 +12,10 @@ class RejectReason(StrEnum):
     INVALID = "invalid"
     KIT_MISMATCH = "kit_mismatch"
     UNKNOWN_TOPIC = "unknown_topic"
+    TS_OUT_OF_RANGE = "ts_out_of_range"
+    """`ts` outside the years 2000 to 2100 (`protocol.limits.MIN_TS`, `MAX_TS`)."""
+    TS_AHEAD = "ts_ahead"
+    """`ts` more than `MAX_TS_AHEAD` ahead of the receiver's clock."""
 
 
 class ProtocolError(ValueError):

@@ -1,5 +1,6 @@
 """Numbers both sides agree on."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 SCHEMA_VERSION: Final = 1
@@ -16,3 +17,16 @@ MAX_SEQ: Final = 2**63 - 1
 
 EPOCH_PATTERN: Final = r"^[0-9a-f]{8,32}$"
 """An outbox life: random hex made when the kit's outbox is created."""
+
+MIN_TS: Final = datetime(2000, 1, 1, tzinfo=UTC)
+"""The earliest time a message, an API request or an import may carry (a clock that says 1970
+has lost its battery). Messages a kit kept offline for months are well after it; its outbox
+bounds their age (7 days by default)."""
+
+MAX_TS: Final = datetime(2101, 1, 1, tzinfo=UTC)
+"""The first time none may carry: years 2000 to 2100, so that no UTC conversion, database column
+or `start + timedelta(...)` downstream can overflow."""
+
+MAX_TS_AHEAD: Final = timedelta(days=1)
+"""How far ahead of the receiver's clock a message's `ts` may be; later is a clock gone wrong
+(a kit's data dated tomorrow would stand as its latest until then)."""

@@ -49,6 +49,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from controller.iin import IinError, parse_iin
+from protocol.timebounds import BoundedDate
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -205,7 +206,7 @@ class PupilRow(_Row):
     grade: int = Field(ge=1, le=11)
     program: Annotated[Program, BeforeValidator(_lower)]
     basis: Annotated[Basis, BeforeValidator(_lower)]
-    temporary_until: Annotated[date | None, BeforeValidator(_date_or_none)]
+    temporary_until: Annotated[BoundedDate | None, BeforeValidator(_date_or_none)]
     school: Text
     iin: IinText
 

@@ -52,6 +52,7 @@ from controller.iin import IinError, parse_iin
 from controller.loans.csv_import import RowError
 from controller.schedules import model
 from controller.schedules.errors import ScheduleImportError
+from protocol.timebounds import RANGE, within
 
 HEADER_LINE: Final = 1
 _DELIMITERS: Final = (";", ",", "\t")
@@ -174,17 +175,21 @@ _DMY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", re.ASCII)
 
 
 def parse_date(value: str) -> date:
-    """YYYY-MM-DD or DD.MM.YYYY (a spreadsheet's Kazakh and Russian format)."""
+    """YYYY-MM-DD or DD.MM.YYYY (a spreadsheet's Kazakh and Russian format), 2000 to 2100."""
     text = value.strip()
     try:
         if match := _DMY.fullmatch(text):
             day, month, year = (int(part) for part in match.groups())
-            return date(year, month, day)
-        return date.fromisoformat(text)
+            parsed = date(year, month, day)
+        else:
+            parsed = date.fromisoformat(text)
     except ValueError:
         if match or re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError("this date does not exist") from None
         raise ValueError("a date is written YYYY-MM-DD or DD.MM.YYYY") from None
+    if not within(parsed):
+        raise ValueError(f"{parsed} is not within {RANGE}")
+    return parsed
 
 
 def parse_weekday(value: str) -> int:

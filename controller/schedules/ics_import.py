@@ -48,6 +48,7 @@ from controller.schedules import model
 from controller.schedules.csv_import import MODES
 from controller.schedules.errors import ScheduleImportError
 from protocol.lessons import LessonMode
+from protocol.timebounds import RANGE, outside, within
 
 MAX_OCCURRENCES: Final = 5000
 """An event repeating more often than this in the imported span is refused (COUNT=100000)."""
@@ -56,6 +57,8 @@ NO_LINE: Final = 0
 
 _TERM_WORDS: Final = frozenset({"term", "quarter", "четверть", "тоқсан"})
 _HOLIDAY_WORDS: Final = frozenset({"holiday", "holidays", "каникулы", "демалыс", "мереке"})
+_DATED: Final = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE", "RRULE")
+"""The properties of an event that hold dates or times (the RRULE's in its UNTIL)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,27 @@ def _recurrence_id(event: Component) -> dt.date | dt.datetime | None:
     value: Any = event.get("RECURRENCE-ID")
     moment = getattr(value, "dt", None)
     return moment if isinstance(moment, dt.date) else None
+
+
+def _moments(event: Component, prop: str) -> Iterator[object]:
+    values = event.get(prop)
+    for value in values if isinstance(values, list) else [values]:
+        if value is None:
+            continue
+        if prop == "RRULE":
+            yield from value.get("UNTIL", [])
+        elif (moment := getattr(value, "dt", None)) is not None:
+            yield moment
+        else:
+            yield from (getattr(one, "dt", None) for one in getattr(value, "dts", []))
+
+
+def _check_bounds(event: Component) -> None:
+    """Refuse an event with a date or time outside the years 2000 to 2100, naming it."""
+    for prop in _DATED:
+        for moment in _moments(event, prop):
+            if isinstance(moment, dt.date) and not within(moment):
+                raise _fail(prop, f"{_name(event)}: {prop} {moment} is not within {RANGE}")
 
 
 def _categories(event: Component) -> set[str]:
@@ -249,6 +273,7 @@ class _Converter:
     def _sort(self, event: Event) -> None:
         if event.get("DTSTART") is None:
             raise _fail("DTSTART", f"{_name(event)}: an event needs DTSTART")
+        _check_bounds(event)
         if not _timed(event):
             kind = _kind(event)
             if kind not in ("term", "holiday"):
@@ -667,6 +692,13 @@ def parse_ics(text: str, *, timezone: str | None = None) -> model.ScheduleConten
         converter.singles_and_orphans()
         _stop_on(converter.errors)
         content = _content(converter)
+        # A rule repeated far enough (COUNT) may still reach past the bounds.
+        _stop_on(
+            [
+                RowError(NO_LINE, where, f"{value} is not within {RANGE}")
+                for where, value in outside(content)
+            ]
+        )
         _stop_on([RowError(NO_LINE, None, p.message) for p in model.problems(content)])
         _check_faithful(calendar, content)
     except _ConversionError as exc:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,6 +27,7 @@ from controller.db.models import Kit, User
 from controller.remediation import LessonConflictError, Outgoing, Remediator
 from protocol.limits import KIT_ID_PATTERN
 from protocol.remediation import PLAYBOOK_ID_PATTERN
+from protocol.timebounds import BoundedAwareDatetime
 
 router = APIRouter(prefix="/api/v1", tags=["remediation"])
 Staff = Annotated[User, Depends(require(Role.ADMIN, Role.TECHNICIAN))]
@@ -202,7 +203,8 @@ def incidents_summary(
     session: SessionDep,
     user: Staff,
     since: Annotated[
-        AwareDatetime | None, Query(description="from this time, with its zone (default: all)")
+        BoundedAwareDatetime | None,
+        Query(description="from this time, with its zone (default: all)"),
     ] = None,
 ) -> dict[str, Any]:
     """Incidents and lesson minutes lost, per rule: what breaks most and what it costs."""

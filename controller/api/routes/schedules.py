@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from controller.schedules.errors import (
 )
 from protocol.limits import KIT_ID_PATTERN
 from protocol.models import Schedule
+from protocol.timebounds import BoundedDatetime, dates_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ def get_schedule(
 def put_schedule(
     *,
     ref: RefPath,
-    data: model.ScheduleContent,
+    data: Annotated[model.ScheduleContent, AfterValidator(dates_within)],
     session: SessionDep,
     state: StateDep,
     user: Admin,
@@ -328,10 +329,15 @@ def list_lessons(
     session: SessionDep,
     user: Staff,
     start: Annotated[
-        datetime | None,
-        Query(description="from (ISO date or time; without a zone: the schedule's); default now"),
+        BoundedDatetime | None,
+        Query(
+            description="from (ISO date or time; without a zone: the schedule's; years 2000 to "
+            "2100); default now"
+        ),
     ] = None,
-    end: Annotated[datetime | None, Query(description="until; default a week after start")] = None,
+    end: Annotated[
+        BoundedDatetime | None, Query(description="until; default a week after start")
+    ] = None,
     draft: Annotated[
         bool, Query(description="the current version even if not approved yet")
     ] = False,

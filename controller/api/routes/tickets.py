@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from controller import people, tickets
 from controller.api.deps import SessionDep, StateDep, require
@@ -15,6 +15,7 @@ from controller.db.models import User
 from controller.db.ticket_models import Ticket
 from controller.errors import ConfigError
 from protocol.limits import KIT_ID_PATTERN
+from protocol.timebounds import BoundedAwareDatetime
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 Staff = Annotated[User, Depends(require(Role.ADMIN, Role.TECHNICIAN))]
@@ -36,7 +37,7 @@ class TicketIn(BaseModel):
     title: str = Field(min_length=3, max_length=200)
     detail: str = Field(default="", max_length=4000)
     priority: tickets.Priority = tickets.Priority.NORMAL
-    due_by: AwareDatetime | None = Field(default=None, description="the pupil's next lesson")
+    due_by: BoundedAwareDatetime | None = Field(default=None, description="the pupil's next lesson")
     component_serial: str | None = Field(
         default=None,
         min_length=1,

@@ -1,0 +1,77 @@
+"""The writer never raises on a message's time: a far `ts` is set aside, the batch stored."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller import store, writer
+from controller.db.engine import make_engine, make_sessionmaker
+from controller.db.migrate import upgrade
+from controller.db.models import Event
+from protocol.models import Event as EventBody
+from protocol.models import EventMessage
+from protocol.topics import Channel
+
+T0 = datetime(2031, 3, 14, 9, 0, tzinfo=UTC)
+FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=14)))
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> sessionmaker[Session]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+def message(kit_id: str, seq: int, ts: datetime) -> EventMessage:
+    return EventMessage(
+        kit_id=kit_id, msg_id=f"{kit_id}-{seq}", seq=seq, ts=ts, body=EventBody(kind="test")
+    )
+
+
+def test_a_far_ts_reaching_the_store_is_set_aside_and_the_batch_stored(
+    sessions: sessionmaker[Session],
+) -> None:
+    items = [store.Received(Channel.EVENTS, message("kit-a", n, T0), T0) for n in range(1, 6)]
+    items.insert(2, store.Received(Channel.EVENTS, message("kit-b", 1, FAR), T0))
+    with sessions.begin() as session:
+        result = store.store_batch(session, items)
+    assert (result.stored[Channel.EVENTS], result.quarantined) == (5, 1)
+    assert result.watermarks == {"kit-a": (5, None)}
+
+
+def test_the_writer_checks_ts_again_against_the_arrival_time(
+    sessions: sessionmaker[Session],
+) -> None:
+    arrived = T0.timestamp()
+    raw = [
+        ("kits/kit-a/events", message("kit-a", 1, T0).to_bytes(), arrived),
+        ("kits/kit-b/events", message("kit-b", 1, FAR).to_bytes(), arrived),
+        ("kits/kit-b/events", message("kit-b", 2, T0 + timedelta(days=2)).to_bytes(), arrived),
+        ("kits/kit-a/events", message("kit-a", 2, T0 + timedelta(hours=2)).to_bytes(), arrived),
+    ]
+    summary = writer.write(sessions, raw)
+    assert summary.stored["events"] == 2
+    assert summary.watermarks == {"kit-a": (2, None)}
+    with sessions() as session:
+        kept = session.scalars(select(Event.msg_id).where(Event.seq > 0)).all()
+        assert kept == ["kit-a-1", "kit-a-2"]
+
+
+def test_controller_events_add_a_kit_not_stored_yet(sessions: sessionmaker[Session]) -> None:
+    row = store.presence_event("kit-new", online=True, reason="test", at=T0) | {"kind": "clock_ok"}
+    with sessions.begin() as session:
+        store.record_events(session, [row])
+    with sessions() as session:
+        assert store.get_kit(session, kit_id="kit-new") is not None
+        (event,) = store.recent_events(session, kit_id="kit-new", limit=5)
+        assert (event.kind, json.loads(json.dumps(event.body))["source"]) == (
+            "clock_ok",
+            "controller",
+        )
