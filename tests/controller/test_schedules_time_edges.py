@@ -16,14 +16,19 @@ import time as clock
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session
 
-from controller.schedules import model
+from controller.db.engine import make_engine, make_sessionmaker
+from controller.db.migrate import upgrade
+from controller.db.models import Kit, LoanContract, Pupil
+from controller.schedules import csv_import, ics_import, model, service
 from protocol import ladder
 from protocol.lessons import DEFAULT_GUARD, Lesson, current, may_disrupt, next_free_start
 from protocol.models import Severity
@@ -156,6 +161,20 @@ def test_slots_a_day_apart_or_back_to_back_over_midnight_are_fine() -> None:
     assert model.problems(content) == []
 
 
+def test_slots_whose_validity_shares_no_day_of_their_weekday_do_not_meet() -> None:
+    # a new timetable from Wednesday 2 September; the old one held until Thursday 3 September:
+    # their periods share two days, but no Tuesday, so the two Tuesday slots never meet
+    content = schedule(
+        "Asia/Almaty",
+        "2026-09-01",
+        "2026-12-25",
+        slot(1, "09:00", valid_until="2026-09-03"),
+        slot(1, "09:00", subject="Physics", valid_from="2026-09-02"),
+    )
+    assert model.problems(content) == []
+    assert [o.subject for o in model.all_occurrences(content)[:2]] == ["Mathematics", "Physics"]
+
+
 def test_a_lesson_belongs_to_the_day_it_starts_on() -> None:
     # the term ends on Friday 25 December; Monday 7 September is a holiday
     content = schedule(
@@ -209,6 +228,35 @@ def test_a_lesson_moved_past_midnight_or_an_extra_one_ends_the_next_day() -> Non
         ("moved", utc(2026, 9, 2, 21, 45), utc(2026, 9, 2, 22, 45)),
         ("extra", utc(2026, 9, 5, 20), utc(2026, 9, 6, 0)),
     ]
+
+
+EVENING_CSV = """kind,weekday,date,end_date,start,duration_min,subject,mode,server
+term,,2026-09-01,2026-10-24,,,,,
+slot,Sunday,,,23:30,90,Mathematics,online,webinar.school.kz:443
+"""
+EVENING_ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//kitkeeper//test//EN
+BEGIN:VEVENT
+UID:evening
+DTSTART;TZID=Asia/Almaty:20260906T233000
+DTEND;TZID=Asia/Almaty:20260907T010000
+RRULE:FREQ=WEEKLY;UNTIL=20261018T235959Z
+SUMMARY:Mathematics
+X-KITKEEPER-SERVER:webinar.school.kz:443
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_lesson_past_midnight_imports_from_csv_and_icalendar_alike() -> None:
+    from_csv = csv_import.parse_csv(EVENING_CSV, pupil_ref="p-001", timezone="Asia/Almaty")
+    from_ics = ics_import.parse_ics(EVENING_ICS)
+    for content in (from_csv, from_ics):
+        ((weekday, start, minutes),) = [(s.weekday, s.start, s.duration_min) for s in content.slots]
+        assert (weekday, start, minutes) == (6, time(23, 30), 90)
+        first = model.all_occurrences(content)[0]
+        assert (first.start, first.end) == (utc(2026, 9, 6, 18, 30), utc(2026, 9, 6, 20))
 
 
 # --- summer time -------------------------------------------------------------------------------
@@ -308,6 +356,65 @@ def test_a_skipped_start_time_that_lands_on_another_lesson_is_refused() -> None:
     assert problem.where == "slots[0], slots[1]"
     assert "Sunday 2026-03-08 03:30-04:00 Mathematics (weekly)" in problem.message
     assert "(the clocks change that night)" in problem.message
+
+
+# --- what the kit gets -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    """A migrated SQLite database with pupil p-001 and kit-1 lent to them."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    upgrade(engine)
+    made = utc(2026, 8, 1)
+    with make_sessionmaker(engine)() as session:
+        session.add(
+            Pupil(ref="p-001", name_enc="-", iin_enc="-", iin_index="-", grade=5,
+                  program="general", basis="disability", school="№42", teacher="t",
+                  created_at=made)
+        )  # fmt: skip
+        session.add(Kit(kit_id="kit-1", online=False, last_seq=0, acked_seq=0))
+        session.flush()
+        session.add(
+            LoanContract(number="c-1", school="№42", city="Berlin", guardian_ref="g-001",
+                         pupil_ref="p-001", kit_id="kit-1", state="active",
+                         start=date(2026, 3, 1), end=date(2026, 12, 31), terms_version="2026-1",
+                         components=[], training_recorded=True, created_at=made)
+        )  # fmt: skip
+        session.commit()
+        yield session
+    engine.dispose()
+
+
+def test_the_kit_gets_a_lesson_running_past_midnight_and_the_next_one_across_a_clock_change(
+    session: Session,
+) -> None:
+    content = schedule(
+        "Europe/Berlin",
+        "2026-03-01",
+        "2026-04-30",
+        slot(5, "23:30", 90),  # Saturday night: on 28 March it ends after the clocks jump
+        slot(6, "09:00", subject="Physics"),
+    )
+    service.save_schedule(
+        session, pupil_ref="p-001", schedule=content, actor="admin", now=utc(2026, 3, 1)
+    )
+    service.approve(session, pupil_ref="p-001", actor="admin", now=utc(2026, 3, 1))
+    now = local("Europe/Berlin", 2026, 3, 29, 0, 10)  # in the Saturday lesson, before the jump
+    sent = service.kit_schedule(session, kit_id="kit-1", now=now)
+    assert sent is not None
+    windows = [(w.start, w.end, w.subject) for w in sent.lessons[:3]]
+    assert windows == [
+        (utc(2026, 3, 28, 22, 30), utc(2026, 3, 29, 0), "Mathematics"),  # 23:30 CET-01:00 CET
+        (utc(2026, 3, 29, 7), utc(2026, 3, 29, 7, 45), "Physics"),  # 09:00 CEST
+        (utc(2026, 4, 4, 21, 30), utc(2026, 4, 4, 23), "Mathematics"),  # 23:30 CEST
+    ]
+    assert len(sent.lessons) == 5, "14 days: three Saturday nights and two Sundays"
+    assert sent.lessons[-1].start == utc(2026, 4, 11, 21, 30) < sent.horizon_end
+    following = service.next_lesson_for_kit(session, kit_id="kit-1", now=now)
+    assert following is not None
+    assert following.start == utc(2026, 3, 29, 7)
+    assert ladder.due_by(now, sent.windows()) == utc(2026, 3, 28, 22, 30), "already late"
 
 
 # --- the host's time zone ----------------------------------------------------------------------
