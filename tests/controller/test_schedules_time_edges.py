@@ -161,6 +161,22 @@ def test_slots_a_day_apart_or_back_to_back_over_midnight_are_fine() -> None:
     assert model.problems(content) == []
 
 
+def test_a_person_reads_a_lesson_past_midnight_by_the_clock() -> None:
+    content = schedule("Asia/Almaty", "2026-09-01", "2026-09-13", slot(6, "23:30", 90))
+    stored = service.StoredSchedule(
+        pupil_ref="p-001",
+        version=1,
+        schedule=model.for_pupil(content, "p-001"),
+        source="api",
+        saved_by="admin",
+        saved_at=utc(2026, 8, 1),
+        in_force_version=None,
+    )
+    text = service.describe(stored, kit_ids=[], now=utc(2026, 9, 1))
+    assert "Sunday    23:30-01:00  Mathematics" in text  # the weekly slot, not 24:30
+    assert "Sunday 2026-09-06 23:30-01:00 Mathematics (weekly)" in text  # the next lessons
+
+
 def test_slots_whose_validity_shares_no_day_of_their_weekday_do_not_meet() -> None:
     # a new timetable from Wednesday 2 September; the old one held until Thursday 3 September:
     # their periods share two days, but no Tuesday, so the two Tuesday slots never meet
