@@ -16,6 +16,11 @@ A skew over `SKEW_ALERT` becomes a `clock_skew` event for the kit (warning), aga
 an hour while it lasts; a live reading within it afterwards, a `clock_ok` event. The decision is
 pure (`decide`); `ClockWatch` keeps the state of each kit and the rows to record. A `ts` more
 than a day ahead is refused before it gets here (`protocol.limits.MAX_TS_AHEAD`).
+
+A message refused for its `ts` alone (`TsRefusedError`) is still settled (`refused_in_place`): a
+`ts_refused` event at its `seq`, stamped with its arrival, takes its place, so the kit's
+watermark moves past it and the kit drops it instead of sending it again for ever behind a
+hole. Its body is not kept; a refused `gap` event keeps its span, which the watermark needs.
 """
 
 from __future__ import annotations
@@ -27,7 +32,15 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any, Final
 
-from protocol.models import Envelope, StatusMessage
+from protocol.codec import TsRefusedError
+from protocol.models import (
+    Envelope,
+    Event,
+    EventMessage,
+    Severity,
+    StatusMessage,
+    TelemetryMessage,
+)
 
 SKEW_ALERT: Final = timedelta(minutes=5)
 """A clock off by more than this is flagged (the lesson guard is 15 minutes)."""
@@ -173,3 +186,29 @@ class ClockWatch:
         """How many kits' clocks were last seen off."""
         with self._lock:
             return sum(1 for flag in self._flags.values() if flag.drift is not Drift.OK)
+
+
+def refused_in_place(refusal: TsRefusedError, received_at: datetime) -> EventMessage | None:
+    """The event stored at a ts-refused message's `seq` (None for a status: no seq to settle)."""
+    refused = refusal.envelope
+    claimed = {"claimed_ts": refused.ts.isoformat(), "refused": refusal.reason.value}
+    if isinstance(refused, EventMessage) and refused.body.kind == "gap":
+        body = refused.body.model_copy(update={"data": {**refused.body.data, **claimed}})
+    elif isinstance(refused, EventMessage | TelemetryMessage):
+        what = "telemetry" if isinstance(refused, TelemetryMessage) else refused.body.kind
+        body = Event(
+            kind="ts_refused",
+            severity=Severity.WARNING,
+            message=f"a {what} message was refused: {refusal.detail}"[:2000],
+            data=claimed,
+        )
+    else:
+        return None
+    return EventMessage(
+        kit_id=refused.kit_id,
+        msg_id=refused.msg_id,
+        seq=refused.seq,
+        ts=received_at,
+        epoch=refused.epoch,
+        body=body,
+    )

@@ -19,12 +19,14 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from controller import clock
 from controller.config import ControllerSettings
 from controller.db.engine import make_engine, make_sessionmaker
 from controller.store import Received, StoreResult, store_batch
-from protocol.codec import decode
+from protocol.codec import TsRefusedError, decode
 from protocol.errors import ProtocolError
 from protocol.models import EventMessage
+from protocol.topics import Channel
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,6 +59,11 @@ def _decode(raw: list[RawMessage]) -> list[Received]:
             # The same check, `ts` bounds included, against the same clock reading as on
             # arrival: nothing the database cannot hold gets this far.
             kit_topic, message = decode(topic, payload, now=received_at)
+        except TsRefusedError as exc:  # counted on arrival; settled here, not stored
+            settled = clock.refused_in_place(exc, received_at)
+            if settled is not None:
+                items.append(Received(Channel.EVENTS, settled, received_at))
+            continue
         except ProtocolError:  # checked before it was sent here; cannot happen, never fatal
             _LOGGER.exception("a message failed to decode in the writer")
             continue

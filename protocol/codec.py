@@ -87,6 +87,14 @@ def decode(
     return kit_topic, _checked(kit_topic, message, now)
 
 
+class TsRefusedError(ProtocolError):
+    """A message sound in every way but its `ts`: the receiver may still settle its `seq`."""
+
+    def __init__(self, refused: ProtocolError, envelope: Envelope) -> None:
+        super().__init__(refused.reason, refused.detail)
+        self.envelope = envelope
+
+
 def check_ts(ts: datetime, now: datetime | None = None) -> None:
     """Refuse a `ts` outside the years 2000 to 2100 or, given `now`, too far ahead of it."""
     if not within(ts):
@@ -105,7 +113,6 @@ def _checked(kit_topic: KitTopic, message: Envelope, now: datetime | None) -> En
             RejectReason.KIT_MISMATCH,
             f"envelope kit_id {message.kit_id!r} on topic of kit {kit_topic.kit_id!r}",
         )
-    check_ts(message.ts, now)
     if isinstance(message, EventMessage) and message.body.kind == "gap":
         try:
             gap = GapData.model_validate(message.body.data)
@@ -115,4 +122,8 @@ def _checked(kit_topic: KitTopic, message: Envelope, now: datetime | None) -> En
             raise ProtocolError(
                 RejectReason.INVALID, "gap event: its span must be before the event itself"
             )
+    try:  # last: a message refused for its ts alone is otherwise sound
+        check_ts(message.ts, now)
+    except ProtocolError as exc:
+        raise TsRefusedError(exc, message) from None
     return message

@@ -16,7 +16,9 @@ from controller.clock import (
     decide,
     live,
     reading,
+    refused_in_place,
 )
+from protocol.codec import TsRefusedError, decode
 from protocol.models import Envelope, Event, EventMessage, Status, StatusMessage
 
 NOW = datetime(2031, 3, 14, 9, 0, tzinfo=UTC)
@@ -127,3 +129,27 @@ def test_the_watch_queues_rows_once_and_counts_kits_off() -> None:
     (row,) = watch.take()
     assert row["message"] == "the kit's clock is 2 h 3 min behind the controller's"
     assert watch.skewed() == 2
+
+
+def refusal(message: Envelope) -> TsRefusedError:
+    topic = f"kits/{message.kit_id}/{'status' if isinstance(message, StatusMessage) else 'x'}"
+    try:
+        decode(topic.replace("/x", "/events"), message.to_bytes(), now=NOW)
+    except TsRefusedError as exc:
+        return exc
+    raise AssertionError("not refused")
+
+
+def test_a_message_refused_for_its_ts_is_settled_by_an_event_at_its_seq() -> None:
+    ahead = NOW + timedelta(days=2)
+    settled = refused_in_place(refusal(event(ahead)), NOW)
+    assert settled is not None
+    assert (settled.kit_id, settled.msg_id, settled.seq, settled.ts) == ("kit-1", "m", 1, NOW)
+    assert (settled.body.kind, settled.body.severity) == ("ts_refused", "warning")
+    assert settled.body.data == {"claimed_ts": ahead.isoformat(), "refused": "ts_ahead"}
+    assert "a test message was refused: ts_ahead" not in settled.body.message
+    assert settled.body.message.startswith("a test message was refused: ts ")
+
+
+def test_a_refused_status_has_no_seq_to_settle() -> None:
+    assert refused_in_place(refusal(status(NOW + timedelta(days=2))), NOW) is None

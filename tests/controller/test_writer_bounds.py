@@ -46,22 +46,45 @@ def test_a_far_ts_reaching_the_store_is_set_aside_and_the_batch_stored(
     assert result.watermarks == {"kit-a": (5, None)}
 
 
-def test_the_writer_checks_ts_again_against_the_arrival_time(
+def test_the_writer_checks_ts_again_and_settles_what_it_refuses(
     sessions: sessionmaker[Session],
 ) -> None:
     arrived = T0.timestamp()
+    gap = EventMessage(
+        kit_id="kit-b",
+        msg_id="kit-b-gap",
+        seq=4,
+        ts=T0 + timedelta(days=3),
+        body=EventBody(
+            kind="gap", data={"dropped": 1, "first_seq": 3, "last_seq": 3, "reason": "outbox full"}
+        ),
+    )
     raw = [
         ("kits/kit-a/events", message("kit-a", 1, T0).to_bytes(), arrived),
         ("kits/kit-b/events", message("kit-b", 1, FAR).to_bytes(), arrived),
         ("kits/kit-b/events", message("kit-b", 2, T0 + timedelta(days=2)).to_bytes(), arrived),
         ("kits/kit-a/events", message("kit-a", 2, T0 + timedelta(hours=2)).to_bytes(), arrived),
+        ("kits/kit-b/events", gap.to_bytes(), arrived),
     ]
     summary = writer.write(sessions, raw)
-    assert summary.stored["events"] == 2
-    assert summary.watermarks == {"kit-a": (2, None)}
+    assert summary.stored["events"] == 5
+    assert summary.watermarks == {"kit-a": (2, None), "kit-b": (4, None)}, "kit-b not stuck"
     with sessions() as session:
-        kept = session.scalars(select(Event.msg_id).where(Event.seq > 0)).all()
-        assert kept == ["kit-a-1", "kit-a-2"]
+        rows = session.scalars(select(Event).where(Event.seq > 0).order_by(Event.id)).all()
+        kept = [(r.msg_id, r.kind, r.ts.replace(tzinfo=UTC)) for r in rows]
+        assert kept == [
+            ("kit-a-1", "test", T0),
+            ("kit-b-1", "ts_refused", T0),
+            ("kit-b-2", "ts_refused", T0),
+            ("kit-a-2", "test", T0 + timedelta(hours=2)),
+            ("kit-b-gap", "gap", T0),
+        ], "a refused message is stamped with its arrival, a refused gap keeps its span"
+        data = {r.msg_id: r.body["data"] for r in rows}
+        assert data["kit-b-1"] == {"claimed_ts": FAR.isoformat(), "refused": "ts_out_of_range"}
+        assert data["kit-b-2"]["refused"] == "ts_ahead"
+        assert (data["kit-b-gap"]["first_seq"], data["kit-b-gap"]["refused"]) == (3, "ts_ahead")
+    again = writer.write(sessions, raw[1:3])
+    assert (again.duplicates, again.stored["events"]) == (2, 0), "sent again: absorbed"
 
 
 def test_controller_events_add_a_kit_not_stored_yet(sessions: sessionmaker[Session]) -> None:
