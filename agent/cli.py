@@ -174,15 +174,17 @@ def _firmware_hook(args: argparse.Namespace) -> int:
 
     import psutil  # noqa: PLC0415
 
-    from agent.firmware_guard import load_windows, may_update  # noqa: PLC0415
+    from agent.firmware_guard import load_lessons, may_update  # noqa: PLC0415
     from agent.kit import KitView  # noqa: PLC0415
 
     settings = _settings(args)
     if args.stage == "pre":
         battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
+        known = load_lessons(settings.state_dir)
         ok, why = may_update(
             now=datetime.now(UTC),
-            lessons=load_windows(settings.state_dir),
+            lessons=known.windows,
+            guard=known.guard,
             battery_percent=battery.percent if battery else None,
             plugged=battery.power_plugged if battery else None,
         )

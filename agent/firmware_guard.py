@@ -28,20 +28,45 @@ class Window:
     end: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class KnownLessons:
+    """What the kit knows of its lessons: the windows and the schedule's guard before each."""
+
+    windows: list[Window]
+    guard: timedelta = GUARD
+
+
 def load_windows(state_dir: Path) -> list[Window]:
     """The lesson windows the agent knows; none if it has not received a schedule yet."""
+    return load_lessons(state_dir).windows
+
+
+def load_lessons(state_dir: Path) -> KnownLessons:
+    """The lessons and their guard from `schedule.json`; none if there is no schedule yet."""
     path = state_dir / SCHEDULE_FILE
     if not path.exists():
-        return []
+        return KnownLessons([])
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         items = raw["lessons"] if isinstance(raw, dict) else raw
-        return [
-            Window(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"]))
-            for w in items
-        ]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        windows = [Window(_aware(w["start"]), _aware(w["end"])) for w in items]
+        minutes = _guard_minutes(raw.get("guard_minutes", 15) if isinstance(raw, dict) else 15)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"cannot read the lesson schedule {path}: {exc}") from exc
+    return KnownLessons(windows, timedelta(minutes=minutes))
+
+
+def _guard_minutes(value: object) -> int:
+    if not isinstance(value, int) or not 0 <= value <= 240:
+        raise ValueError(f"guard_minutes {value!r} is not a number of minutes 0-240")
+    return value
+
+
+def _aware(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment
 
 
 def may_update(
@@ -50,10 +75,11 @@ def may_update(
     lessons: list[Window],
     battery_percent: float | None,
     plugged: bool | None,
+    guard: timedelta = GUARD,
 ) -> tuple[bool, str]:
     """(allowed, why): refused inside a lesson or its guard time, or on battery below 50%."""
     for lesson in lessons:
-        if lesson.start - GUARD <= now < lesson.end:
+        if lesson.start - guard <= now < lesson.end:
             if now >= lesson.start:
                 return False, f"a lesson is running until {lesson.end:%H:%M} UTC"
             return False, f"a lesson starts at {lesson.start:%H:%M} UTC"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.firmware_guard import Window, may_update
+from agent.errors import ConfigError
+from agent.firmware_guard import Window, load_lessons, may_update
 
 HOOKS = Path(__file__).resolve().parents[2] / "firmware-hooks"
 BIN = Path(sys.executable).parent
@@ -75,3 +76,40 @@ def test_a_broken_schedule_is_a_clear_error(tmp_path: Path) -> None:
     result = run_hook("pre-update", tmp_path)
     assert result.returncode == 2
     assert "cannot read the lesson schedule" in result.stderr
+
+
+def test_the_guard_is_the_schedules_own(tmp_path: Path) -> None:
+    start = NOW + timedelta(minutes=40)
+    lesson = {"start": start.isoformat(), "end": (start + timedelta(minutes=45)).isoformat()}
+    (tmp_path / "schedule.json").write_text(json.dumps({"guard_minutes": 60, "lessons": [lesson]}))
+    known = load_lessons(tmp_path)
+    assert (known.windows, known.guard) == (
+        [Window(start, start + timedelta(minutes=45))],
+        timedelta(hours=1),
+    )
+    ok, why = may_update(
+        now=NOW, lessons=known.windows, guard=known.guard, battery_percent=None, plugged=None
+    )
+    assert (ok, why) == (False, f"a lesson starts at {start:%H:%M} UTC")
+    assert may_update(now=NOW, lessons=known.windows, battery_percent=None, plugged=None)[0]
+    (tmp_path / "schedule.json").write_text(json.dumps([lesson]))  # an older agent's file
+    assert load_lessons(tmp_path).guard == timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (
+            {"lessons": [{"start": "2031-03-14T09:00:00", "end": "2031-03-14T09:45:00"}]},
+            "no time zone",
+        ),
+        ({"guard_minutes": -5, "lessons": []}, "guard_minutes -5"),
+        ({"lessons": [{"start": "tomorrow"}]}, "cannot read the lesson schedule"),
+    ],
+)
+def test_a_schedule_the_guard_cannot_trust_is_a_clear_error(
+    tmp_path: Path, content: object, words: str
+) -> None:
+    (tmp_path / "schedule.json").write_text(json.dumps(content))
+    with pytest.raises(ConfigError, match=words):
+        load_lessons(tmp_path)
