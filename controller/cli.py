@@ -273,12 +273,20 @@ def _enroll_token(args: argparse.Namespace) -> int:
             ttl=timedelta(hours=hours),
             actor=_actor(),
         )
-    sys.stdout.write(token + "\n")
+        previous = trust.latest_certificate(session, args.kit_id)
+    sys.stdout.write(token.text + "\n")
     sys.stderr.write(
-        f"one-time token for kit {args.kit_id}, valid until "
-        f"{now + timedelta(hours=hours):%Y-%m-%d %H:%M} UTC; on the kit run:\n"
-        f"  kitkeeper-agent enroll --controller https://CONTROLLER:PORT --token <the token>\n"
+        f"one-time token for kit {args.kit_id}, valid until {trust.instant(token.expires_at)}; "
+        "on the kit run:\n"
+        "  kitkeeper-agent enroll --controller https://CONTROLLER:PORT --token <the token>\n"
     )
+    if previous is not None:
+        state = "expired" if previous.not_after <= now else "is valid until"
+        sys.stderr.write(
+            f"kit {args.kit_id}'s certificate {state} {trust.instant(previous.not_after)}: "
+            "enrolling replaces it and keeps the kit's outbox and schedule; a running agent "
+            "reconnects with the new certificate by itself\n"
+        )
     return EXIT_OK
 
 

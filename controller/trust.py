@@ -12,7 +12,8 @@ import logging
 import os
 import secrets
 import signal
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -52,8 +53,34 @@ class TrustError(ControllerError):
         self.kind = kind
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A one-time enrolment token as handed to a technician, and the instant it stops working."""
+
+    text: str
+    expires_at: datetime
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_expiry(now: datetime, ttl: timedelta) -> datetime:
+    """When a token made at `now` for `ttl` expires, cut to the whole second before.
+
+    Whole seconds make the instant shown to people (to the second) the instant enforced.
+    """
+    return (now + ttl).replace(microsecond=0)
+
+
+def token_expired(expires_at: datetime, now: datetime) -> bool:
+    """Whether a token is refused at `now`: from its expiry instant on, not a microsecond later."""
+    return now >= expires_at
+
+
+def instant(moment: datetime) -> str:
+    """A moment as people see it in messages: UTC, to the second."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def ensure_kit(session: Session, kit_id: str) -> Kit:
@@ -79,7 +106,7 @@ def create_token(
     now: datetime,
     ttl: timedelta,
     actor: str = "system",
-) -> str:
+) -> IssuedToken:
     """Make a one-time enrolment token `<kit id>:<secret>:<CA pin>`; only its hash is stored."""
     _, ca_cert = pki.load_ca(paths)
     kit = ensure_kit(session, kit_id)
@@ -89,8 +116,9 @@ def create_token(
             f"kit {kit_id} is marked {kit.lifecycle}; mark it active before enrolling it again",
         )
     secret = secrets.token_urlsafe(24)
+    expires_at = token_expiry(now, ttl)
     session.add(
-        EnrollToken(kit_id=kit_id, secret_hash=_hash(secret), created_at=now, expires_at=now + ttl)
+        EnrollToken(kit_id=kit_id, secret_hash=_hash(secret), created_at=now, expires_at=expires_at)
     )
     audit.record(
         session,
@@ -99,9 +127,19 @@ def create_token(
         entity="kit",
         entity_id=kit_id,
         now=now,
-        after={"expires_at": (now + ttl).isoformat()},
+        after={"expires_at": expires_at.isoformat()},
     )
-    return f"{kit_id}:{secret}:{pki.fingerprint(ca_cert)[:PIN_LENGTH]}"
+    return IssuedToken(f"{kit_id}:{secret}:{pki.fingerprint(ca_cert)[:PIN_LENGTH]}", expires_at)
+
+
+def latest_certificate(session: Session, kit_id: str) -> Certificate | None:
+    """The certificate issued to a kit last (enrolment or renewal), revoked or not."""
+    return session.scalars(
+        select(Certificate)
+        .where(Certificate.kit_id == kit_id)
+        .order_by(Certificate.issued_at.desc())
+        .limit(1)
+    ).first()
 
 
 def _record(
@@ -144,14 +182,12 @@ def enroll(
     if row.used_at is not None:
         raise TrustError(
             TrustErrorKind.TOKEN_USED,
-            f"this enrolment token was already used at {row.used_at:%Y-%m-%d %H:%M} UTC; "
-            "create a new one",
+            f"this enrolment token was already used at {instant(row.used_at)}; create a new one",
         )
-    if row.expires_at <= now:
+    if token_expired(row.expires_at, now):
         raise TrustError(
             TrustErrorKind.TOKEN_EXPIRED,
-            f"this enrolment token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC; "
-            "create a new one",
+            f"this enrolment token expired at {instant(row.expires_at)}; create a new one",
         )
     kit = ensure_kit(session, kit_id)
     if kit.lifecycle in REVOKING_LIFECYCLES:
