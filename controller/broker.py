@@ -9,6 +9,7 @@ up.
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import socket
 import subprocess
@@ -148,8 +149,16 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
 class MosquittoProcess:
     """A Mosquitto process run from a generated configuration (demo, tests, benchmarks)."""
 
-    def __init__(self, config: BrokerConfig, conf_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        conf_dir: Path,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.config = config
+        self.env = env
+        """Extra environment for the process (tests run it under libfaketime); None: ours."""
         self.conf_dir = conf_dir
         self.conf_path = write(config, conf_dir)
         self.log_path = log_path
@@ -167,7 +176,10 @@ class MosquittoProcess:
             raise ConfigError("mosquitto is not installed (apt-get install mosquitto)")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [binary, "-c", str(self.conf_path)], stdout=log, stderr=subprocess.STDOUT
+                [binary, "-c", str(self.conf_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env} if self.env else None,
             )
         if not wait_for_port(self.config.bind_address, self.config.port, timeout):
             self.stop()

@@ -88,6 +88,17 @@ class Metrics:
             "Messages whose handling failed unexpectedly (a bug: see the log).",
             registry=self.registry,
         )
+        self.crl_age_seconds = Gauge(
+            "kitkeeper_crl_age_seconds",
+            "Seconds since the revocation list the broker checks was signed (its thisUpdate).",
+            registry=self.registry,
+        )
+        self.crl_next_update = Gauge(
+            "kitkeeper_crl_next_update_timestamp_seconds",
+            "When that revocation list stops being valid (its nextUpdate, Unix time); past it the "
+            "broker refuses every kit.",
+            registry=self.registry,
+        )
         for reason in RejectReason:
             self.rejected.labels(reason=reason.value)
         for channel in AGENT_TO_CONTROLLER:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.enroll import BUNDLE_KEY_FILE
@@ -103,7 +104,7 @@ class Broker:
         self.process.kill()
 
 
-def start_broker(tmp: Path, port: int | None = None) -> Broker:
+def start_broker(tmp: Path, port: int | None = None, env: dict[str, str] | None = None) -> Broker:
     """A device CA under tmp/pki and a running TLS broker configured from it under tmp/broker."""
     paths = pki.PkiPaths(tmp / "pki")
     if not paths.exists():
@@ -112,9 +113,29 @@ def start_broker(tmp: Path, port: int | None = None) -> Broker:
         BrokerConfig(port=port or free_port(), data_dir=tmp / "broker" / "data", pki=paths),
         conf_dir=tmp / "broker",
         log_path=tmp / "mosquitto.log",
+        env=env,
     )
     process.start()
     return Broker(process, paths, tmp / "broker")
+
+
+def faketime_env(offset: str) -> dict[str, str]:
+    """Environment that runs a process and its children `offset` away (`+45d`) with libfaketime.
+
+    The library is preloaded directly rather than through the `faketime` program, which forks
+    and does not pass SIGTERM on to its child. The monotonic clock stays the host's own (as
+    after a reboot), and Python programs sleep through tests/faketime/sitecustomize.py.
+    """
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not found:
+        pytest.fail("libfaketime is not installed (apt-get install faketime)")
+    python_path = [str(Path(__file__).parent / "faketime"), os.environ.get("PYTHONPATH", "")]
+    return {
+        "LD_PRELOAD": str(found[0]),
+        "FAKETIME": offset,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in python_path if p),
+    }
 
 
 def provision_kit(
@@ -332,6 +353,7 @@ class Controller(Proc):
             text=True,
             timeout=60,
             check=False,
+            env={**os.environ, **env} if env else None,
         )
 
     def start(self, wait_connected: bool = True) -> Controller:

@@ -11,10 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 class Health(BaseModel):
     """Liveness and the state of the controller's two dependencies."""
 
-    status: str = Field(description="ok, or degraded when the database or broker is unreachable")
+    status: str = Field(
+        description="ok, or degraded when the database or broker is unreachable or the "
+        "revocation list is about to expire"
+    )
     database: str
     mqtt: str
     version: str
+    crl: str = Field(
+        default="not used",
+        description="ok; else why the revocation list the broker checks is a problem (it "
+        "expires within 7 days, or has expired); 'not used' without TLS",
+    )
 
 
 class KitSummary(BaseModel):

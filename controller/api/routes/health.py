@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -11,8 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from controller import __version__
-from controller.api.deps import StateDep
+from controller import __version__, pki, trust
+from controller.api.deps import AppState, StateDep
 from controller.api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -20,7 +21,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 def healthz(state: StateDep) -> JSONResponse:
-    """200 when the database answers and the broker is connected, 503 otherwise."""
+    """200 when the database answers, the broker is connected and the CRL valid for a week."""
     try:
         with state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -28,11 +29,24 @@ def healthz(state: StateDep) -> JSONResponse:
     except SQLAlchemyError as exc:
         database = f"unreachable: {type(exc).__name__}"
     mqtt = "connected" if state.ingest and state.ingest.connected.is_set() else "disconnected"
-    ok = database == "ok" and mqtt == "connected"
+    crl = _crl(state)
+    ok = database == "ok" and mqtt == "connected" and crl in ("ok", "not used")
     body = Health(
-        status="ok" if ok else "degraded", database=database, mqtt=mqtt, version=__version__
+        status="ok" if ok else "degraded",
+        database=database,
+        mqtt=mqtt,
+        version=__version__,
+        crl=crl,
     )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+def _crl(state: AppState) -> str:
+    """The revocation list's check, when the controller runs with TLS."""
+    paths = pki.PkiPaths(state.settings.pki_dir)
+    if state.settings.plain or not paths.exists():
+        return "not used"
+    return trust.crl_check(paths, datetime.now(UTC))
 
 
 @router.get("/metrics", response_class=Response)
