@@ -115,6 +115,13 @@ def _enroll(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     record = enroll(args.controller, args.token, settings.state_dir)
+    if record.get("replaced_serial"):
+        sys.stdout.write(
+            f"enrolled again as kit {record['kit_id']}: new certificate and key in "
+            f"{settings.state_dir}, the outbox and lessons kept; a running agent reconnects by "
+            f"itself, else start it with: kitkeeper-agent run --state-dir {settings.state_dir}\n"
+        )
+        return EXIT_OK
     sys.stdout.write(
         f"enrolled as kit {record['kit_id']}; certificate and key in {settings.state_dir}\n"
         f"start reporting with: kitkeeper-agent run --state-dir {settings.state_dir}\n"

@@ -21,8 +21,10 @@ from typing import Any
 from agent.errors import EnrollError, IdentityError
 from agent.identity import (
     KEY_FILE,
+    Identity,
     fingerprint_pem,
     generate_key,
+    load_identity,
     make_csr,
     save_identity,
     verify_issued,
@@ -117,6 +119,7 @@ def enroll(controller_url: str, token_text: str, state_dir: Path) -> dict[str, A
     if not base.startswith("https://"):
         raise EnrollError("the controller URL must start with https://")
     token = parse_token(token_text)
+    previous = _previous_identity(state_dir, token.kit_id)
     ca_pem = _fetch_ca(base, token.ca_pin)
     context = ssl.create_default_context(cadata=ca_pem.decode())
     context.check_hostname = False  # the pinned private CA is the trust anchor, not a host name
@@ -150,10 +153,25 @@ def enroll(controller_url: str, token_text: str, state_dir: Path) -> dict[str, A
         "mqtt_host": reply.get("mqtt_host"),
         "mqtt_port": reply.get("mqtt_port"),
         "enrolled_at": datetime.now(UTC).isoformat(),
+        "replaced_serial": format(previous.serial, "x") if previous else None,
     }
     (state_dir / ENROLLMENT_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
     _LOGGER.info("enrolled as kit %s", kit_id)
     return record
+
+
+def _previous_identity(state_dir: Path, kit_id: str) -> Identity | None:
+    """The identity enrolment replaces (a kit back from a long holiday); refuse another kit's."""
+    try:
+        previous = load_identity(state_dir)
+    except IdentityError:
+        return None  # unreadable: enrolling again is how it is repaired
+    if previous is not None and previous.kit_id != kit_id:
+        raise EnrollError(
+            f"{state_dir} holds the identity and outbox of kit {previous.kit_id}, and this token "
+            f"is for kit {kit_id}: use the token for {previous.kit_id} or another --state-dir"
+        )
+    return previous
 
 
 def _save_bundle_key(state_dir: Path, pem: object) -> None:

@@ -121,6 +121,11 @@ def verify_issued(
     return cert
 
 
+def expired(not_after: datetime, now: datetime) -> bool:
+    """Whether a certificate valid until `not_after` is past it at `now` (it is valid at it)."""
+    return now > not_after
+
+
 def save_identity(state_dir: Path, *, cert_pem: bytes, ca_pem: bytes) -> None:
     """Keep the kit's certificate and the CA in `state_dir`, each replaced atomically."""
     _load_cert(cert_pem, "the kit certificate")

@@ -31,6 +31,7 @@ from agent.identity import (
     CERT_FILE,
     KEY_FILE,
     Identity,
+    expired,
     generate_key,
     load_identity,
     load_key,
@@ -132,6 +133,8 @@ class Agent:
         self._renewal_key_path = state / (KEY_FILE + ".new")
         self._renewal_requested_at: datetime | None = None
         self._renewal_lock = threading.Lock()
+        self._awaiting_enrolment_at: float | None = None  # monotonic; set while expired
+        self._controller_url = recorded.get("controller_url")
         self._commands: dict[str, Callable[[CommandMessage], None]] = {
             "install_certificate": self._install_certificate,
         }
@@ -462,6 +465,66 @@ class Agent:
         # Reconnect with the new certificate, off paho's thread.
         threading.Thread(target=self.transport.restart, name="tls-restart", daemon=True).start()
 
+    # --- an expired certificate: offline until enrolled again --------------------------------
+
+    def _certificate_expired(self, now: datetime) -> bool:
+        return self.identity is not None and expired(self.identity.not_after, now)
+
+    def _keep_identity(self) -> None:
+        """Renew in time; past expiry and offline, wait for a re-enrolment and resume after it."""
+        now = _now()
+        if self._awaiting_enrolment_at is not None:
+            self._resume_if_enrolled(now)
+        elif self._certificate_expired(now) and not self.transport.connected.is_set():
+            self.transport.stop()
+            self._await_enrolment()
+        else:  # connected with an expired certificate, the renewal request still gets through
+            self._maybe_request_renewal()
+
+    def _await_enrolment(self) -> None:
+        self._awaiting_enrolment_at = time.monotonic()
+        self._say_enrolment_needed()
+
+    def _say_enrolment_needed(self) -> None:
+        assert self.identity is not None
+        controller = self._controller_url or "https://CONTROLLER:PORT"
+        _LOGGER.error(
+            "the certificate of kit %s expired on %s UTC and the broker refuses it: the kit "
+            "keeps working offline but reports nothing until it is enrolled again. On the "
+            "controller: `kitkeeper-controller enroll-token create --kit-id %s`; on this kit: "
+            "`kitkeeper-agent enroll --controller %s --token TOKEN --state-dir %s` (the outbox and "
+            "the lessons are kept; this agent reconnects by itself)",
+            self.kit_id,
+            f"{self.identity.not_after:%Y-%m-%d %H:%M}",
+            self.kit_id,
+            controller,
+            self.settings.state_dir,
+        )
+
+    def _resume_if_enrolled(self, now: datetime) -> None:
+        """Connect again once `kitkeeper-agent enroll` left a valid certificate for this kit."""
+        assert self._awaiting_enrolment_at is not None
+        assert self.identity is not None
+        try:
+            identity = load_identity(self.settings.state_dir)
+        except IdentityError:
+            identity = None  # enrolment may be writing the files right now
+        if identity is None or identity.serial == self.identity.serial:
+            if time.monotonic() - self._awaiting_enrolment_at > RENEWAL_RETRY.total_seconds():
+                self._awaiting_enrolment_at = time.monotonic()
+                self._say_enrolment_needed()
+            return
+        if identity.kit_id != self.kit_id or expired(identity.not_after, now):
+            return
+        assert self._tls is not None
+        self._tls.load_cert_chain(str(identity.cert_path), str(identity.key_path))
+        self.identity = identity
+        self._awaiting_enrolment_at = None
+        self._renewal_requested_at = None
+        until = f"{identity.not_after:%Y-%m-%d}"
+        _LOGGER.info("enrolled again: certificate valid until %s; connecting", until)
+        self.transport.start()
+
     # --- main loop ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
@@ -477,7 +540,10 @@ class Agent:
         self._collector.prime()
         sender = threading.Thread(target=self._send_loop, args=(stop,), name="sender", daemon=True)
         sender.start()
-        self.transport.start()
+        if self._certificate_expired(_now()):
+            self._await_enrolment()  # the broker would refuse it: do not even try
+        else:
+            self.transport.start()
         self.kit.start()
         self.selfheal.start()
         self.publish_event(
@@ -492,7 +558,7 @@ class Agent:
                     for path, event in help_request.pending(self.settings.state_dir):
                         self.publish_event(event)  # in the outbox first, then the file goes
                         path.unlink(missing_ok=True)
-                    self._maybe_request_renewal()
+                    self._keep_identity()
                 except Exception:  # one failed snapshot must not stop the agent
                     _LOGGER.exception("snapshot failed")
                 next_at += self.settings.interval
