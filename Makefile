@@ -71,7 +71,8 @@ test: lint typecheck pytest pytest-any-date
 bench: bench-ingest bench-agent bench-week
 
 bench-ingest: venv system-deps
-	$(BIN)/python bench/ingest.py --kits $${KITS:-2000} --messages $${MESSAGES:-100000}
+	$(BIN)/python bench/ingest.py --kits $${KITS:-2000} --messages $${MESSAGES:-100000} \
+	  --far-ts-share $${FAR_TS_SHARE:-0}
 
 bench-agent: venv system-deps
 	$(BIN)/python bench/agent_footprint.py --minutes $${MINUTES:-10} --interval $${INTERVAL:-30}

@@ -109,8 +109,23 @@ def payload(kit: str, seq: int, ts: str) -> bytes:
     return json.dumps(envelope, separators=(",", ":")).encode()
 
 
+FAR_TS = "9999-12-31T23:59:59-14:00"
+"""What a kit with a broken clock (or a hostile one) stamps its messages with."""
+
+
+def far_kits(kits: int, share: float) -> int:
+    """How many of the kits send far-dated messages (the first ones, round-robin)."""
+    return round(kits * share)
+
+
 def load(
-    paths: pki.PkiPaths, cert: tuple[Path, Path], port: int, kits: int, total: int, phase: str
+    paths: pki.PkiPaths,
+    cert: tuple[Path, Path],
+    port: int,
+    kits: int,
+    total: int,
+    phase: str,
+    far_share: float = 0.0,
 ) -> float:
     """Publish `total` messages round-robin over `kits` kits; returns the publishing rate."""
     c = client(paths, cert, LOADER)
@@ -118,12 +133,14 @@ def load(
     c.loop_start()
     ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     names = [f"{phase}{n:05d}" for n in range(kits)]
+    far = far_kits(kits, far_share)
     started = time.perf_counter()
     last = None
     for n in range(total):
         kit = names[n % kits]
+        stamp = FAR_TS if n % kits < far else ts
         while True:
-            last = c.publish(f"kits/{kit}/telemetry", payload(kit, n // kits + 1, ts), qos=1)
+            last = c.publish(f"kits/{kit}/telemetry", payload(kit, n // kits + 1, stamp), qos=1)
             if last.rc == mqtt.MQTT_ERR_SUCCESS:
                 break
             time.sleep(0.001)
@@ -175,9 +192,17 @@ def bare_subscriber(
 
 
 def controller_phase(
-    paths: pki.PkiPaths, work: Path, broker_dir: Path, port: int, kits: int, total: int
+    paths: pki.PkiPaths,
+    work: Path,
+    broker_dir: Path,
+    port: int,
+    kits: int,
+    total: int,
+    far_share: float = 0.0,
+    phase: str = "b",
 ) -> dict[str, float]:
-    db = work / "controller.db"
+    """The controller's committed rate of the well-dated messages (the far ones are refused)."""
+    db = work / f"controller-{phase}.db"
     http_port = free_port()
     args = [
         str(BIN / "kitkeeper-controller"),
@@ -203,8 +228,16 @@ def controller_phase(
     proc.terminate()
     proc.wait(30)
     publish_rate = load(
-        paths, (paths.root / f"{LOADER}.crt", paths.root / f"{LOADER}.key"), port, kits, total, "b"
+        paths,
+        (paths.root / f"{LOADER}.crt", paths.root / f"{LOADER}.key"),
+        port,
+        kits,
+        total,
+        phase,
+        far_share,
     )
+    far = far_kits(kits, far_share)
+    good = sum(1 for n in range(total) if n % kits >= far)
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     stored = 0
     deadline = time.monotonic() + 600
@@ -216,10 +249,14 @@ def controller_phase(
                 stored = conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
             except sqlite3.OperationalError:
                 continue
-            if stored >= total:
+            if stored >= good:
                 finished = datetime.now(UTC)
                 break
         first = conn.execute("SELECT min(received_at) FROM telemetry").fetchone()[0]
+        time.sleep(2)  # the refused ones are settled as events in the same batches
+        refused = conn.execute("SELECT count(*) FROM events WHERE kind = 'ts_refused'").fetchone()[
+            0
+        ]
     proc.terminate()
     proc.wait(60)
     log.close()
@@ -227,8 +264,9 @@ def controller_phase(
     seconds = (finished - first_at).total_seconds() if finished and first_at else float("nan")
     return {
         "stored": stored,
-        "complete": stored >= total,
-        "rate": total / seconds if seconds == seconds and seconds > 0 else 0.0,
+        "refused": refused,
+        "complete": stored >= good,
+        "rate": good / seconds if seconds == seconds and seconds > 0 else 0.0,
         "publish_rate": publish_rate,
     }
 
@@ -237,6 +275,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kits", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument(
+        "--far-ts-share",
+        type=float,
+        default=0.0,
+        help="then again with this share of the kits stamping every message year 9999",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
     args = parser.parse_args()
 
@@ -275,6 +319,17 @@ def main() -> int:
             )
             ratio = ctl["rate"] / bare["rate"] if bare["rate"] else 0.0
             print(f"ratio controller / bare subscriber: {ratio:.2f} (goal: at least 0.5)")
+            far = {}
+            if args.far_ts_share > 0:
+                far = controller_phase(
+                    paths, work, broker_dir, port, args.kits, args.messages, args.far_ts_share, "c"
+                )
+                print(
+                    f"controller, {args.far_ts_share:.0%} of kits dated {FAR_TS}: "
+                    f"{far['rate']:,.0f} msg/s of the others committed ({far['stored']} stored, "
+                    f"{far['refused']} refused and settled); "
+                    f"ratio to the clean run {far['rate'] / ctl['rate'] if ctl['rate'] else 0:.2f}"
+                )
         finally:
             mosq.stop()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -289,6 +344,13 @@ def main() -> int:
         "loader_publish_rates": [round(bare["publish_rate"]), round(ctl["publish_rate"])],
         "complete": bool(bare["complete"] and ctl["complete"]),
     }
+    if far:
+        result["far_ts"] = {
+            "share_of_kits": args.far_ts_share,
+            "committed_rate_of_the_others": round(far["rate"]),
+            "refused_and_settled": far["refused"],
+            "ratio_to_clean_run": round(far["rate"] / ctl["rate"], 3) if ctl["rate"] else 0.0,
+        }
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     return 0
