@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
 from sqlalchemy import select, update
@@ -142,6 +143,14 @@ def latest_certificate(session: Session, kit_id: str) -> Certificate | None:
     ).first()
 
 
+class Enrolment(NamedTuple):
+    """What an enrolment issued: the kit, its certificate, and the serials it superseded."""
+
+    kit_id: str
+    certificate_pem: bytes
+    superseded: list[str]
+
+
 def _record(
     session: Session, *, kit_id: str, cert: x509.Certificate, now: datetime, via: str
 ) -> None:
@@ -166,8 +175,13 @@ def enroll(
     paths: pki.PkiPaths,
     now: datetime,
     days: int,
-) -> tuple[str, bytes]:
-    """Spend a token on a CSR; returns (kit id, certificate PEM). Nothing is issued on refusal."""
+) -> Enrolment:
+    """Spend a token on a CSR for a new certificate; nothing is issued on refusal.
+
+    The kit's earlier certificates still valid are revoked ("superseded"): one kit, one live
+    identity, so a copy of an old key (a re-imaged disk, a kit back from repair) is worth
+    nothing. The caller publishes the CRL when `superseded` is not empty.
+    """
     parts = token.strip().split(":")
     if len(parts) != 3 or not all(parts):
         raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "unknown enrolment token")
@@ -204,6 +218,7 @@ def enroll(
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise TrustError(TrustErrorKind.TOKEN_USED, "this enrolment token was already used")
+    superseded = _supersede(session, kit_id=kit_id, now=now)
     _record(session, kit_id=kit_id, cert=cert, now=now, via="enroll")
     audit.record(
         session,
@@ -212,10 +227,27 @@ def enroll(
         entity="kit",
         entity_id=kit_id,
         now=now,
-        after={"serial": format(cert.serial_number, "x")},
+        after={"serial": format(cert.serial_number, "x"), "superseded": superseded},
     )
     _LOGGER.info("kit %s enrolled, certificate %x", kit_id, cert.serial_number)
-    return kit_id, pki.pem(cert)
+    return Enrolment(kit_id, pki.pem(cert), superseded)
+
+
+def _supersede(session: Session, *, kit_id: str, now: datetime) -> list[str]:
+    """Revoke the kit's certificates that are still valid; their serials."""
+    live = session.scalars(
+        select(Certificate).where(
+            Certificate.kit_id == kit_id,
+            Certificate.revoked_at.is_(None),
+            Certificate.not_after > now,
+        )
+    ).all()
+    for cert in live:
+        cert.revoked_at = now
+        cert.revoke_reason = "superseded"
+    if live:
+        _LOGGER.warning("kit %s enrolled again: %d earlier certificates revoked", kit_id, len(live))
+    return [c.serial for c in live]
 
 
 def renew(

@@ -120,7 +120,7 @@ def enrol_and_lose(db: str, paths: pki.PkiPaths, state_dir: Path, kit_id: str) -
     key = generate_key(state_dir / "kit.key")
     with make_sessionmaker(engine).begin() as session:
         issued = trust.create_token(session, kit_id=kit_id, paths=paths, now=now, ttl=DAY)
-        _, cert_pem = trust.enroll(
+        _, cert_pem, _ = trust.enroll(
             session,
             token=issued.text,
             csr_pem=make_csr(key, kit_id).decode(),

@@ -79,7 +79,7 @@ def test_a_token_works_until_the_microsecond_before_it_expires(
 
     def attempt() -> str:
         with sessions.begin() as session:
-            kit_id, _ = trust.enroll(
+            kit_id, _, _ = trust.enroll(
                 session,
                 token=issued.text,
                 csr_pem=csr,

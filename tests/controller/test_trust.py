@@ -383,3 +383,24 @@ def test_the_agent_renews_its_certificate_before_it_expires(
     finally:
         agent.stop()
     assert not (state / "kit.key.new").exists()
+
+
+def test_enrolling_again_revokes_the_kits_earlier_identity(
+    tmp_path: Path, broker: Broker, controller: Controller
+) -> None:
+    """A re-imaged kit enrols again: its old key (a copy left on an old disk) stops working."""
+    old, new = tmp_path / "old-disk", tmp_path / "new-disk"
+    assert enroll(controller, token(controller, "kit-re"), old).returncode == 0
+    assert connects(broker, old)
+    result = enroll(controller, token(controller, "kit-re"), new)
+    assert result.returncode == 0, result.stderr
+    assert connects(broker, new)
+    wait_for(lambda: not connects(broker, old), 10, "the earlier certificate refused")
+    path = controller.db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT issued_via, revoke_reason FROM certificates WHERE kit_id = 'kit-re'"
+            " ORDER BY issued_at"
+        ).fetchall()
+    assert rows == [("enroll", "superseded"), ("enroll", None)]
+    assert controller.get("/api/v1/kits/kit-re")[1]["lifecycle"] not in ("lost", "retired")

@@ -46,16 +46,21 @@ def enroll(request: EnrollRequest, session: SessionDep, state: StateDep) -> Enro
     if not paths.exists():
         raise HTTPException(status_code=503, detail="this controller has no device CA")
     settings = state.settings
+    now = datetime.now(UTC)
     try:
         with session.begin():
-            kit_id, cert_pem = trust.enroll(
+            kit_id, cert_pem, superseded = trust.enroll(
                 session,
                 token=request.token,
                 csr_pem=request.csr_pem,
                 paths=paths,
-                now=datetime.now(UTC),
+                now=now,
                 days=settings.cert_days,
             )
+            if superseded:  # the kit's old identity stops working at once
+                trust.publish_revocations(
+                    session, paths=paths, broker_dir=settings.broker_dir, now=now
+                )
     except trust.TrustError as exc:
         raise HTTPException(status_code=_STATUS[exc.kind], detail=str(exc)) from exc
     except PkiError as exc:
