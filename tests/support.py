@@ -434,8 +434,9 @@ class Agent(Proc):
 def one_off_lesson(start: datetime, minutes: int, **fields: Any) -> dict[str, Any]:
     """A schedule with one lesson at `start` (UTC), in an Etc/GMT zone where it falls in the day.
 
-    Schedules are local and a lesson may not run past midnight: a test that puts a lesson a few
-    minutes from now picks the zone in which now is daytime, whatever hour the test runs at.
+    Schedules are local: a test that puts a lesson a few minutes from now picks the zone in which
+    now is daytime, whatever hour the test runs at, so the lesson's day is plainly today there
+    (lessons past midnight are tested on their own, in tests/controller/test_schedules_*).
     """
     for offset in sorted(range(-12, 15), key=abs):
         local = start + timedelta(hours=offset)
