@@ -58,11 +58,11 @@ pytest: venv test-deps
 # The tests that start no processes, again with the clock moved (libfaketime): 400 days ahead,
 # half an hour before a leap day ends in Almaty, and a minute before a new year begins in UTC.
 # Starting a process there fails the test (KITKEEPER_TEST_NO_PROCESSES, tests/conftest.py).
-ANY_DATE := KITKEEPER_TEST_NO_PROCESSES=1 $(BIN)/pytest -m "not processes" -q -p no:cacheprovider
+ANY_DATE := $(BIN)/pytest -m "not processes" -q -p no:cacheprovider
 pytest-any-date: venv test-deps
-	faketime -f +400d $(ANY_DATE)
-	TZ=Asia/Almaty faketime '2028-02-29 23:30:00' $(ANY_DATE)
-	TZ=UTC faketime '2027-12-31 23:59:00' $(ANY_DATE)
+	KITKEEPER_TEST_NO_PROCESSES=1 faketime -f +400d $(ANY_DATE)
+	KITKEEPER_TEST_NO_PROCESSES=1 TZ=Asia/Almaty faketime '2028-02-29 23:30:00' $(ANY_DATE)
+	KITKEEPER_TEST_NO_PROCESSES=1 TZ=UTC faketime '2027-12-31 23:59:00' $(ANY_DATE)
 
 test: lint typecheck pytest pytest-any-date
 
