@@ -25,16 +25,20 @@ lessons, so the deputy director can still read and change the schedule by its we
 
 Local times are read in the schedule's time zone: the caller's, else X-WR-TIMEZONE, else the
 zone of the first timed event (an IANA TZID; a UTC calendar gives none), else Asia/Almaty.
-Events in UTC or another zone are converted. At the end the whole schedule is expanded and
-compared with what `recurring-ical-events` makes of the calendar (outside terms and on holidays
-only the weekly lessons are dropped); any difference is an error rather than a silent change.
+Events in UTC or another zone are converted. Across a change of the clocks the calendar is read as
+RFC 5545 says (README.md, "Lessons at the edges of time"): a weekly event's lessons are grouped by
+their start as written, each lasts the event's real length (DTEND - DTSTART as elapsed time, not
+`recurring-ical-events`' wall-clock end), and a single event lasts the real time between its start
+and end. At the end the whole schedule is expanded and compared with what `recurring-ical-events`
+makes of the calendar (outside terms and on holidays only the weekly lessons are dropped); any
+difference is an error rather than a silent change, naming the event it comes from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -88,10 +92,16 @@ def _fail(prop: str | None, reason: str) -> _ConversionError:
 
 
 def _name(event: Component) -> str:
+    """The event as a person finds it in their calendar: its SUMMARY (else its UID) and start."""
     start = event.get("DTSTART")
     when = f" on {start.dt}" if start is not None else ""
-    summary = str(event.get("SUMMARY", "")).strip() or "(no SUMMARY)"
-    return f"event {summary!r}{when}"
+    summary = str(event.get("SUMMARY", "")).strip()
+    uid = str(event.get("UID", "")).strip()
+    if summary:
+        return f"event {summary!r}{when}"
+    if uid:
+        return f"event with UID {uid!r} (no SUMMARY){when}"
+    return f"event without SUMMARY or UID{when}"
 
 
 def _text(event: Component, prop: str) -> str:
@@ -141,8 +151,37 @@ def _aware(value: dt.date | dt.datetime, zone: ZoneInfo) -> dt.datetime:
 
 
 def _local(value: dt.date | dt.datetime, zone: ZoneInfo) -> tuple[dt.date, dt.time]:
+    """The local date and time as written, in the schedule's zone (converted from another).
+
+    A time in the schedule's own zone is kept as the calendar writes it, even one the clocks skip
+    (02:30 on the night summer time starts): the schedule reads it as RFC 5545 reads DTSTART
+    (fold=0), so it must not be shifted to the time zoneinfo shows (03:30) first.
+    """
+    if isinstance(value, dt.datetime) and (
+        value.tzinfo is None or getattr(value.tzinfo, "key", None) == zone.key
+    ):
+        return value.date(), value.time().replace(tzinfo=None, fold=0)
     moment = _aware(value, zone).astimezone(zone)
-    return moment.date(), moment.time().replace(tzinfo=None)
+    return moment.date(), moment.time().replace(tzinfo=None, fold=0)
+
+
+def _start(event: Component, zone: ZoneInfo) -> tuple[dt.date, dt.time]:
+    """A lesson's local start, refused if the schedule would read it as another moment.
+
+    That is a time the clocks show twice written in UTC or another zone as its second one: the
+    schedule, like RFC 5545, reads a local time the clocks repeat as the first.
+    """
+    value = event.get("DTSTART").dt
+    day, clock = _local(value, zone)
+    read = dt.datetime.combine(day, clock, tzinfo=zone).astimezone(dt.UTC)
+    if read != _aware(value, zone).astimezone(dt.UTC):
+        raise _fail(
+            "DTSTART",
+            f"{_name(event)}: it starts at {day} {clock:%H:%M} in {zone.key} the second time the "
+            "clocks show it (they go back that night), and a schedule reads a local time the "
+            "clocks repeat as the first; move this lesson out of the repeated hour",
+        )
+    return day, clock
 
 
 def _timed(event: Component) -> bool:
@@ -230,11 +269,43 @@ def _info(event: Component) -> _LessonInfo:
     return _LessonInfo(subject[:200], _teacher(event), mode, _server(event, mode))
 
 
-def _minutes(event: Component) -> int:
-    if event.get("DTEND") is None and event.get("DURATION") is None:
+def _length(event: Component, zone: ZoneInfo) -> dt.timedelta | None:
+    """How long the event as written lasts in real time, if it says (DURATION or DTEND).
+
+    RFC 5545: DTEND - DTSTART is elapsed time (aware datetimes subtract in UTC), and a repeating
+    event's every occurrence lasts exactly as long as the first. `recurring-ical-events` instead
+    ends each occurrence at the first one's end by the wall clock, which is wrong across a
+    change of the clocks, so an occurrence's own DTEND is never used for a repeating event.
+    """
+    duration, start, end = event.get("DURATION"), event.get("DTSTART"), event.get("DTEND")
+    if duration is not None and isinstance(duration.dt, dt.timedelta):
+        return duration.dt
+    if start is None or end is None:
+        return None
+    return _aware(end.dt, zone).astimezone(dt.UTC) - _aware(start.dt, zone).astimezone(dt.UTC)
+
+
+def _minutes(event: Component, zone: ZoneInfo) -> int:
+    """The event's length in whole minutes of real time, refused unless it fits a lesson."""
+    length = _length(event, zone)
+    if length is None:
         raise _fail("DTEND", f"{_name(event)}: a lesson needs its end (DTEND or DURATION)")
-    assert isinstance(event, Event)
-    return int((event.end - event.start).total_seconds() // 60)
+    prop = "DURATION" if event.get("DURATION") is not None else "DTEND"
+    minutes = int(length.total_seconds() // 60)
+    if minutes < 1:
+        raise _fail(prop, f"{_name(event)}: it ends before it starts or less than a minute after")
+    if minutes > model.MAX_LESSON_MINUTES:
+        raise _fail(
+            prop,
+            f"{_name(event)}: it lasts {minutes} minutes in real time; a lesson is at most "
+            f"{model.MAX_LESSON_MINUTES}",
+        )
+    return minutes
+
+
+def _exact_end(start: dt.date | dt.datetime, minutes: int, zone: ZoneInfo) -> dt.datetime:
+    """An occurrence's real end (UTC): its start, read with fold=0, and its length."""
+    return _aware(start, zone).astimezone(dt.UTC) + dt.timedelta(minutes=minutes)
 
 
 def _cancelled(event: Component) -> bool:
@@ -260,7 +331,14 @@ class _Converter:
         self.errors: list[RowError] = []
         self.all_terms: list[dict[str, Any]] = []
         """The term events, or the one term derived from the recurring events."""
+        self.origins: dict[tuple[str, int], Event] = {}
+        """The event each slot, cancellation, move and extra lesson comes from, to name it."""
         self._raw: dict[str, list[Event]] = {}
+
+    def _add(self, part: str, item: dict[str, Any], event: Event) -> None:
+        found: list[dict[str, Any]] = getattr(self, part)
+        self.origins[(part, len(found))] = event
+        found.append(item)
 
     def sort(self) -> None:
         for event in self.calendar.walk("VEVENT"):
@@ -282,7 +360,7 @@ class _Converter:
                     f"{_name(event)}: an all-day event is a term or a holiday (X-KITKEEPER-KIND or "
                     "CATEGORIES); a lesson needs a start time",
                 )
-            (self.terms if kind == "term" else self.holidays).append(_span(event, kind))
+            self._add("terms" if kind == "term" else "holidays", _span(event, kind), event)
             return
         uid = _text(event, "UID")
         if event.get("RECURRENCE-ID") is not None and uid:
@@ -357,11 +435,12 @@ class _Converter:
 
     def _recurring(self, uid: str, master: Event) -> None:
         info = _info(master)
+        minutes = _minutes(master, self.zone)  # every occurrence lasts as long, in real time
         raw = self.raw(master)
         groups: dict[tuple[int, dt.time, int], list[dt.date]] = defaultdict(list)
         for occurrence in raw:
             day, clock = _local(occurrence.start, self.zone)
-            groups[(day.weekday(), clock, _minutes(occurrence))].append(day)
+            groups[(day.weekday(), clock, minutes)].append(day)
         slots = [
             {
                 "weekday": weekday,
@@ -374,10 +453,7 @@ class _Converter:
             for (weekday, clock, minutes), days in sorted(groups.items())
         ]
         expected = {
-            (
-                _aware(o.start, self.zone).astimezone(dt.UTC),
-                _aware(o.end, self.zone).astimezone(dt.UTC),
-            )
+            (_aware(o.start, self.zone).astimezone(dt.UTC), _exact_end(o.start, minutes, self.zone))
             for o in raw
             if self._kept(o.start)
         }
@@ -390,7 +466,8 @@ class _Converter:
                 if self._gives(master, trial) == expected:
                     slot[limit] = None
         self._as_slots(uid, master, info, self._alone(master, slots))
-        self.slots.extend(slots)
+        for slot in slots:
+            self._add("slots", slot, master)
 
     def _alone(self, master: Event, slots: list[dict[str, Any]]) -> model.ScheduleContent:
         """The weekly slots of one recurring event, in the terms and with the holidays."""
@@ -434,7 +511,8 @@ class _Converter:
             for day, clock in self._exdate(value, alone):
                 if slot_of(day, clock) is not None and (day, clock) not in excluded:
                     excluded.add((day, clock))
-                    self.cancellations.append({"date": day, "start": clock, "reason": "EXDATE"})
+                    cancel = {"date": day, "start": clock, "reason": "EXDATE"}
+                    self._add("cancellations", cancel, master)
         for override in self.overrides.pop(uid, []):
             recurrence = _recurrence_id(override)
             if recurrence is None:
@@ -449,32 +527,28 @@ class _Converter:
                 continue
             excluded.add(original)
             if _cancelled(override):
-                self.cancellations.append(
-                    {"date": original[0], "start": original[1], "reason": "STATUS:CANCELLED"}
-                )
+                cancel = {"date": original[0], "start": original[1], "reason": "STATUS:CANCELLED"}
+                self._add("cancellations", cancel, override)
                 continue
             changed = _info_or(override, info)
-            to_day, to_clock = _local(override.start, self.zone)
-            minutes = _minutes(override) if _has_end(override) else slot.duration_min
+            to_day, to_clock = _start(override, self.zone)
+            minutes = _minutes(override, self.zone) if _has_end(override) else slot.duration_min
             if changed == info and (to_day, to_clock, minutes) == (*original, slot.duration_min):
                 continue  # an override that changes nothing a lesson is made of
             if changed == info:
-                self.moves.append(
-                    {
-                        "date": original[0],
-                        "start": original[1],
-                        "to_date": to_day,
-                        "to_start": to_clock,
-                        "duration_min": None if minutes == slot.duration_min else minutes,
-                    }
-                )
+                move = {
+                    "date": original[0],
+                    "start": original[1],
+                    "to_date": to_day,
+                    "to_start": to_clock,
+                    "duration_min": None if minutes == slot.duration_min else minutes,
+                }
+                self._add("moves", move, override)
             else:
-                self.cancellations.append(
-                    {"date": original[0], "start": original[1], "reason": "changed"}
-                )
-                self.extras.append(
-                    {"date": to_day, "start": to_clock, "duration_min": minutes, **changed.fields()}
-                )
+                cancel = {"date": original[0], "start": original[1], "reason": "changed"}
+                self._add("cancellations", cancel, override)
+                extra = {"date": to_day, "start": to_clock, "duration_min": minutes}
+                self._add("extras", {**extra, **changed.fields()}, override)
 
     def _exdate(
         self, value: dt.date | dt.datetime, alone: model.ScheduleContent
@@ -502,7 +576,7 @@ class _Converter:
             last = _aware(max(starts), self.zone) + dt.timedelta(days=2)
             span = (first, last)
         overridden = {
-            _aware(moment, self.zone)
+            _aware(moment, self.zone): o
             for o in overrides
             if (moment := _recurrence_id(o)) is not None
         }
@@ -510,16 +584,18 @@ class _Converter:
             if _cancelled(occurrence):
                 continue
             recurrence = _recurrence_id(occurrence)
-            moved = recurrence is not None and _aware(recurrence, self.zone) in overridden
-            if not moved and not self._kept(occurrence.start):
+            by = None if recurrence is None else overridden.get(_aware(recurrence, self.zone))
+            if by is None and not self._kept(occurrence.start):
                 continue
-            self._extra(occurrence)
+            written = by if by is not None and _has_end(by) else master
+            self._extra(occurrence, _minutes(written, self.zone))
 
-    def _extra(self, event: Event) -> None:
-        day, clock = _local(event.start, self.zone)
-        self.extras.append(
-            {"date": day, "start": clock, "duration_min": _minutes(event), **_info(event).fields()}
-        )
+    def _extra(self, event: Event, minutes: int | None = None) -> None:
+        """An extra lesson; `minutes` for an occurrence of a repeating event (its real length)."""
+        day, clock = _start(event, self.zone)
+        length = _minutes(event, self.zone) if minutes is None else minutes
+        extra = {"date": day, "start": clock, "duration_min": length}
+        self._add("extras", {**extra, **_info(event).fields()}, event)
 
     def singles_and_orphans(self) -> None:
         orphans = [o for overrides in self.overrides.values() for o in overrides]
@@ -532,7 +608,7 @@ class _Converter:
                 self.errors.extend(exc.errors)
 
 
-def _has_end(event: Event) -> bool:
+def _has_end(event: Component) -> bool:
     return event.get("DTEND") is not None or event.get("DURATION") is not None
 
 
@@ -594,8 +670,19 @@ def _derived_terms(converter: _Converter) -> list[dict[str, Any]]:
     return [{"start": min(days), "end": max(days), "name": "from the calendar"}]
 
 
-def _check_faithful(calendar: Calendar, content: model.ScheduleContent) -> None:
-    """The schedule gives exactly the calendar's lessons (weekly ones only within terms)."""
+_Key = tuple[dt.datetime, dt.datetime, str]
+"""A lesson as both sides of `_check_faithful` see it: UTC start and end, subject."""
+
+
+def _check_faithful(
+    calendar: Calendar, converter: _Converter, content: model.ScheduleContent
+) -> None:
+    """The schedule gives exactly the calendar's lessons (weekly ones only within terms).
+
+    Each occurrence of a repeating event lasts as long as the event in real time (RFC 5545), an
+    override as long as it says (else as its event); `recurring-ical-events`' own ends are not
+    used (see `_length`).
+    """
     first, last = model.first_day(content), model.last_day(content)
     if first is None or last is None:
         return
@@ -603,8 +690,8 @@ def _check_faithful(calendar: Calendar, content: model.ScheduleContent) -> None:
     start = dt.datetime.combine(first, dt.time(), tzinfo=zone)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone)
     recurring = {_text(e, "UID") for e in calendar.walk("VEVENT") if e.get("RRULE") is not None}
-    overridden = {
-        (_text(e, "UID"), _aware(moment, zone))
+    overrides = {
+        (_text(e, "UID"), _aware(moment, zone)): e
         for e in calendar.walk("VEVENT")
         if (moment := _recurrence_id(e)) is not None
     }
@@ -613,7 +700,8 @@ def _check_faithful(calendar: Calendar, content: model.ScheduleContent) -> None:
         for e in calendar.walk("VEVENT")
         if e.get("RRULE") is not None and _cancelled(e)
     }
-    expected: Counter[tuple[dt.datetime, dt.datetime, str]] = Counter()
+    expected: Counter[_Key] = Counter()
+    events: dict[_Key, Event] = {}
     for occurrence in recurring_ical_events.of(calendar).between(start, end):
         if not _timed(occurrence) or _cancelled(occurrence):
             continue
@@ -621,36 +709,66 @@ def _check_faithful(calendar: Calendar, content: model.ScheduleContent) -> None:
         if uid in cancelled_masters:
             continue
         recurrence = _recurrence_id(occurrence)
-        moved = recurrence is not None and (uid, _aware(recurrence, zone)) in overridden
+        override = None if recurrence is None else overrides.get((uid, _aware(recurrence, zone)))
         day, _ = _local(occurrence.start, zone)
         off = not model.in_term(content, day) or model.holiday_on(content, day) is not None
-        if uid in recurring and not moved and off:
+        master = converter.masters.get(uid) if uid in recurring else None
+        if master is not None and override is None and off:
             continue
-        expected[_key(occurrence.start, occurrence.end, _text(occurrence, "SUMMARY"), zone)] += 1
-    given = Counter((o.start, o.end, o.subject) for o in model.occurrences(content, start, end))
-    missing, extra = expected - given, given - expected
-    if missing or extra:
-        lesson, verb = (
-            (min(missing), "has a lesson the schedule would lose")
-            if missing
-            else (min(extra), "has no lesson the schedule would add")
-        )
-        local = lesson[0].astimezone(zone)
-        raise _fail(
-            None,
-            f"the calendar {verb}: {lesson[2]!r} on {local:%Y-%m-%d %H:%M}; "
-            "it cannot be read as weekly lessons: simplify its rules or send a CSV",
-        )
+        written = override if override is not None and _has_end(override) else master
+        minutes = _minutes(occurrence if written is None else written, zone)
+        key = _key(occurrence.start, minutes, _text(occurrence, "SUMMARY"), zone)
+        expected[key] += 1
+        events.setdefault(key, occurrence)
+    given: Counter[_Key] = Counter()
+    for lesson in model.occurrences(content, start, end):
+        key = (lesson.start, lesson.end, lesson.subject)
+        given[key] += 1
+        if (origin := converter.origins.get(lesson.source)) is not None:
+            events.setdefault(key, origin)
+    if missing := expected - given:
+        key = min(missing)
+        what = "its lesson of {} would be lost"
+    elif extra := given - expected:
+        key = min(extra)
+        what = "a lesson on {} would be added that the calendar does not have"
+    else:
+        return
+    when = f"{key[0].astimezone(zone):%Y-%m-%d %H:%M}-{key[1].astimezone(zone):%H:%M}"
+    who = _name(events[key]) if key in events else f"event {key[2]!r}"
+    raise _fail(
+        None,
+        f"{who}: {what.format(when)} if its rules were read as weekly lessons with cancellations "
+        "and moves; simplify them or send a CSV",
+    )
 
 
-def _key(
-    start: dt.datetime, end: dt.datetime, subject: str, zone: ZoneInfo
-) -> tuple[dt.datetime, dt.datetime, str]:
+def _key(start: dt.date | dt.datetime, minutes: int, subject: str, zone: ZoneInfo) -> _Key:
     return (
         _aware(start, zone).astimezone(dt.UTC),
-        _aware(end, zone).astimezone(dt.UTC),
+        _exact_end(start, minutes, zone),
         subject.strip()[:200],
     )
+
+
+def _named(converter: _Converter, parts: Iterable[tuple[str, int] | None], message: str) -> str:
+    """The message, after the events the parts of the schedule it is about come from."""
+    events: list[Event] = []
+    for part in parts:
+        event = converter.origins.get(part) if part is not None else None
+        if event is not None and all(e is not event for e in events):
+            events.append(event)
+    return f"{' and '.join(_name(e) for e in events)}: {message}" if events else message
+
+
+def _part(where: Sequence[object]) -> tuple[str, int] | None:
+    """("extras", 3) from a location such as ("extras", 3, "duration_min") or "extras.3.date"."""
+    if len(where) < 2 or not isinstance(where[0], str):
+        return None
+    index = where[1]
+    if isinstance(index, str) and index.isdigit():
+        index = int(index)
+    return (where[0], index) if isinstance(index, int) else None
 
 
 def _content(converter: _Converter) -> model.ScheduleContent:
@@ -667,8 +785,9 @@ def _content(converter: _Converter) -> model.ScheduleContent:
             }
         )
     except ValidationError as exc:
+        where = _part(exc.errors(include_url=False)[0]["loc"])
         raise _ConversionError(
-            [RowError(NO_LINE, None, _first(exc)) for _ in exc.errors(include_url=False)[:1]]
+            [RowError(NO_LINE, None, _named(converter, [where], _first(exc)))]
         ) from exc
 
 
@@ -695,12 +814,21 @@ def parse_ics(text: str, *, timezone: str | None = None) -> model.ScheduleConten
         # A rule repeated far enough (COUNT) may still reach past the bounds.
         _stop_on(
             [
-                RowError(NO_LINE, where, f"{value} is not within {RANGE}")
+                RowError(
+                    NO_LINE,
+                    where,
+                    _named(converter, [_part(where.split("."))], f"{value} is not within {RANGE}"),
+                )
                 for where, value in outside(content)
             ]
         )
-        _stop_on([RowError(NO_LINE, None, p.message) for p in model.problems(content)])
-        _check_faithful(calendar, content)
+        _stop_on(
+            [
+                RowError(NO_LINE, None, _named(converter, p.parts, p.message))
+                for p in model.problems(content)
+            ]
+        )
+        _check_faithful(calendar, converter, content)
     except _ConversionError as exc:
         raise ScheduleImportError(exc.errors) from exc
     return content
