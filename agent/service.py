@@ -74,6 +74,11 @@ from protocol.topics import CONTROLLER_TO_AGENT, Channel, kit_topic
 
 _LOGGER = logging.getLogger(__name__)
 RENEWAL_RETRY = timedelta(hours=1)
+PROBE_EVERY_S = 900.0
+"""While its certificate looks expired, the agent still tries the broker this often (its own
+clock may be what is wrong)..."""
+PROBE_FOR_S = 60.0
+"""...for this long each time."""
 
 
 def _now() -> datetime:
@@ -134,6 +139,9 @@ class Agent:
         self._renewal_requested_at: datetime | None = None
         self._renewal_lock = threading.Lock()
         self._awaiting_enrolment_at: float | None = None  # monotonic; set while expired
+        self._probe_started_at: float | None = None  # monotonic; a try at the broker meanwhile
+        self._probe_ended_at = 0.0
+        self._said_at = 0.0
         self._controller_url = recorded.get("controller_url")
         self._commands: dict[str, Callable[[CommandMessage], None]] = {
             "install_certificate": self._install_certificate,
@@ -474,7 +482,10 @@ class Agent:
         """Renew in time; past expiry and offline, wait for a re-enrolment and resume after it."""
         now = _now()
         if self._awaiting_enrolment_at is not None:
-            self._resume_if_enrolled(now)
+            if not self._resume_if_enrolled(now):
+                self._probe_broker()
+        elif self._switch_to_enrolled(now):
+            return
         elif self._certificate_expired(now) and not self.transport.connected.is_set():
             self.transport.stop()
             self._await_enrolment()
@@ -483,10 +494,54 @@ class Agent:
 
     def _await_enrolment(self) -> None:
         self._awaiting_enrolment_at = time.monotonic()
+        self._probe_started_at = None
         self._say_enrolment_needed()
+
+    def _probe_broker(self) -> None:
+        """Try the broker now and then: "expired" is this kit's clock's word, not the broker's."""
+        at = time.monotonic()
+        if self._probe_started_at is None:
+            assert self._awaiting_enrolment_at is not None
+            if at - max(self._awaiting_enrolment_at, self._probe_ended_at) >= PROBE_EVERY_S:
+                self._probe_started_at = at
+                self.transport.start()
+        elif self.transport.connected.is_set():
+            _LOGGER.warning(
+                "the broker accepts the certificate this kit's clock calls expired: the clock "
+                "may be wrong; connected again, asking for a new certificate"
+            )
+            self._awaiting_enrolment_at = self._probe_started_at = None
+            self._maybe_request_renewal()
+        elif at - self._probe_started_at >= PROBE_FOR_S:
+            self.transport.stop()
+            self._probe_started_at, self._probe_ended_at = None, at
+
+    def _switch_to_enrolled(self, now: datetime) -> bool:
+        """Take up a certificate `kitkeeper-agent enroll` wrote while this agent ran."""
+        if self._tls is None or self.identity is None:
+            return False
+        with self._renewal_lock:
+            try:
+                identity = load_identity(self.settings.state_dir)
+            except IdentityError:
+                return False  # enrolment may be writing the files right now
+            if identity is None or identity.serial == self.identity.serial:
+                return False
+            if identity.kit_id != self.kit_id or expired(identity.not_after, now):
+                return False
+            self._tls.load_cert_chain(str(identity.cert_path), str(identity.key_path))
+            self.identity = identity
+            self._renewal_requested_at = None
+        _LOGGER.info(
+            "enrolled again: certificate valid until %s; reconnecting with it",
+            f"{identity.not_after:%Y-%m-%d}",
+        )
+        threading.Thread(target=self.transport.restart, name="tls-restart", daemon=True).start()
+        return True
 
     def _say_enrolment_needed(self) -> None:
         assert self.identity is not None
+        self._said_at = time.monotonic()
         controller = self._controller_url or "https://CONTROLLER:PORT"
         _LOGGER.error(
             "the certificate of kit %s expired on %s UTC and the broker refuses it: the kit "
@@ -501,7 +556,7 @@ class Agent:
             self.settings.state_dir,
         )
 
-    def _resume_if_enrolled(self, now: datetime) -> None:
+    def _resume_if_enrolled(self, now: datetime) -> bool:
         """Connect again once `kitkeeper-agent enroll` left a valid certificate for this kit."""
         assert self._awaiting_enrolment_at is not None
         assert self.identity is not None
@@ -510,20 +565,22 @@ class Agent:
         except IdentityError:
             identity = None  # enrolment may be writing the files right now
         if identity is None or identity.serial == self.identity.serial:
-            if time.monotonic() - self._awaiting_enrolment_at > RENEWAL_RETRY.total_seconds():
-                self._awaiting_enrolment_at = time.monotonic()
+            if time.monotonic() - self._said_at > RENEWAL_RETRY.total_seconds():
                 self._say_enrolment_needed()
-            return
+            return False
         if identity.kit_id != self.kit_id or expired(identity.not_after, now):
-            return
+            return False
         assert self._tls is not None
+        if self._probe_started_at is not None:
+            self.transport.stop()
         self._tls.load_cert_chain(str(identity.cert_path), str(identity.key_path))
         self.identity = identity
-        self._awaiting_enrolment_at = None
+        self._awaiting_enrolment_at = self._probe_started_at = None
         self._renewal_requested_at = None
         until = f"{identity.not_after:%Y-%m-%d}"
         _LOGGER.info("enrolled again: certificate valid until %s; connecting", until)
         self.transport.start()
+        return True
 
     # --- main loop ---------------------------------------------------------------------------
 

@@ -170,3 +170,28 @@ def test_a_token_for_another_kit_does_not_overwrite_this_kit(
     assert result.returncode == 3
     assert "holds the identity and outbox of kit kit-a" in result.stderr
     assert serial(state) == before
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+def test_a_running_kit_enrolled_again_takes_up_its_new_certificate(
+    tmp_path: Path, broker: Broker, controller: Controller
+) -> None:
+    """Re-enrolment revokes the old certificate: the running agent must switch, not lock out."""
+    state = tmp_path / "agent-kit-r"
+    assert enroll(controller, token(controller, "kit-r"), state).returncode == 0
+    agent = Agent(tmp_path, broker, "kit-r", interval=0.3, provision=False).start()
+    try:
+        reporting = lambda: controller.get("/api/v1/kits/kit-r")[1].get("last_seq", 0)  # noqa: E731
+        wait_for(lambda: reporting() >= 2, 20, "kit-r reporting")
+        old = serial(state)
+        result = enroll(controller, token(controller, "kit-r"), state)
+        assert result.returncode == 0, result.stderr
+        assert serial(state) != old
+        wait_for(lambda: "enrolled again" in agent.log(), 15, "the agent taking up the new one")
+        broker.stop()  # every connection drops; the old certificate could no longer come back
+        broker.start()
+        seq = reporting()
+        wait_for(lambda: reporting() > seq + 3, 30, "kit-r reporting with its new certificate")
+    finally:
+        agent.stop()
