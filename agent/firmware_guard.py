@@ -57,7 +57,7 @@ def load_lessons(state_dir: Path) -> KnownLessons:
 
 
 def _guard_minutes(value: object) -> int:
-    if not isinstance(value, int) or not 0 <= value <= 240:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 240:
         raise ValueError(f"guard_minutes {value!r} is not a number of minutes 0-240")
     return value
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+MAX_TOKEN_HOURS = 8760
+"""An enrolment token lives at most a year."""
 _LOGGER = logging.getLogger("kitkeeper-controller")
 _DB_HELP = "database URL (default sqlite:///var/kitkeeper.db)"
 _PKI_HELP = "the device CA's directory (default var/pki)"
@@ -260,8 +262,8 @@ def _enroll_token(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     hours = args.hours if args.hours is not None else settings.token_hours
-    if hours <= 0:
-        raise ConfigError("--hours must be positive")
+    if not 0 < hours <= MAX_TOKEN_HOURS:
+        raise ConfigError(f"--hours must be more than 0 and at most {MAX_TOKEN_HOURS} (a year)")
     sessions = _sessions(settings)
     now = datetime.now(UTC)
     with sessions.begin() as session:

@@ -41,11 +41,14 @@ from protocol.models import (
     StatusMessage,
     TelemetryMessage,
 )
+from protocol.timebounds import within
 
 SKEW_ALERT: Final = timedelta(minutes=5)
 """A clock off by more than this is flagged (the lesson guard is 15 minutes)."""
 REPEAT: Final = timedelta(hours=1)
 """While a clock stays off, its event is recorded again at most this often."""
+MIN_GAP: Final = timedelta(minutes=5)
+"""Two events of one kit's clock are at least this far apart, whatever it does meanwhile."""
 SETTLE_S: Final = 60.0
 """Seconds after the controller connects before a status counts as live (the broker first
 delivers what it kept for the controller while it was away)."""
@@ -89,9 +92,10 @@ def live(message: Envelope, *, retained: bool, settled: bool) -> bool:
 
 
 def reading(message: Envelope, received_at: datetime, *, live: bool) -> Reading | None:
-    """The clock reading a message gives: any message's if ahead, a live one's either way."""
+    """The clock reading a message gives: any message's if ahead or outside the years 2000 to
+    2100 (no outbox keeps a message that long: the clock is wrong), a live one's either way."""
     skew = message.ts - received_at
-    if live or skew > SKEW_ALERT:
+    if live or skew > SKEW_ALERT or not within(message.ts):
         return Reading(message.kit_id, skew, received_at)
     return None
 
@@ -106,14 +110,21 @@ def drift(skew: timedelta, alert: timedelta = SKEW_ALERT) -> Drift:
 
 
 def decide(
-    flag: Flag | None, now: Reading, *, alert: timedelta = SKEW_ALERT, repeat: timedelta = REPEAT
+    flag: Flag | None,
+    now: Reading,
+    *,
+    alert: timedelta = SKEW_ALERT,
+    repeat: timedelta = REPEAT,
+    gap: timedelta = MIN_GAP,
 ) -> tuple[Flag | None, bool]:
-    """The kit's new flag, and whether to record an event: on a change, or hourly while off."""
+    """The kit's new flag, and whether to record an event: on a change (at most one per `gap`,
+    so a kit flipping its clock cannot flood the events), or hourly while off."""
     drifting = drift(now.skew, alert)
     was = flag.drift if flag is not None else Drift.OK
-    if drifting is not was or (
-        drifting is not Drift.OK and flag is not None and now.at - flag.recorded_at >= repeat
-    ):
+    since = now.at - flag.recorded_at if flag is not None else None
+    changed = drifting is not was and (since is None or since >= gap)
+    lasting = drifting is not Drift.OK and since is not None and since >= repeat
+    if changed or lasting:
         return Flag(drifting, now.at), True
     return flag, False
 

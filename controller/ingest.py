@@ -39,7 +39,7 @@ from controller.remediation import Remediator, load_bundle
 from controller.store import count_kits, mark_silent_kits_offline, record_events
 from controller.writer import RawMessage
 from protocol.codec import TsRefusedError, decode
-from protocol.errors import ProtocolError, RejectReason
+from protocol.errors import ProtocolError
 from protocol.models import (
     Ack,
     AckMessage,
@@ -348,7 +348,6 @@ class Ingest:
             self._arrived += 1
             received = time.time()
             now = datetime.fromtimestamp(received, UTC)
-            refused: RejectReason | None = None
             try:
                 _, message = decode(msg.topic, payload, now=now)
             except ProtocolError as exc:
@@ -357,15 +356,14 @@ class Ingest:
                 if not isinstance(exc, TsRefusedError):
                     return
                 # Refused for its ts alone: the writer settles its seq (clock.refused_in_place).
-                message, refused = exc.envelope, exc.reason
-            if refused is not RejectReason.TS_OUT_OF_RANGE:
-                settled = (
-                    time.monotonic() - self._connected_at > clock.SETTLE_S
-                    and len(self._pending) < clock.SHORT_QUEUE
-                )
-                self._clocks.observe(
-                    message, now, live=clock.live(message, retained=msg.retain, settled=settled)
-                )
+                message = exc.envelope
+            settled = (
+                time.monotonic() - self._connected_at > clock.SETTLE_S
+                and len(self._pending) < clock.SHORT_QUEUE
+            )
+            self._clocks.observe(
+                message, now, live=clock.live(message, retained=msg.retain, settled=settled)
+            )
             with self._pending_cv:
                 while len(self._pending) >= QUEUE_LIMIT and not self._stopping.is_set():
                     self._pending_cv.wait(timeout=1)  # the broker holds the rest meanwhile

@@ -104,6 +104,7 @@ def test_the_guard_is_the_schedules_own(tmp_path: Path) -> None:
             "no time zone",
         ),
         ({"guard_minutes": -5, "lessons": []}, "guard_minutes -5"),
+        ({"guard_minutes": True, "lessons": []}, "guard_minutes True"),
         ({"lessons": [{"start": "tomorrow"}]}, "cannot read the lesson schedule"),
     ],
 )

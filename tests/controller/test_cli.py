@@ -122,3 +122,25 @@ def test_import_with_a_bad_row_imports_nothing_unless_partial(tmp_path: Path) ->
     partial = run("import", "components", str(tmp_path / "c.csv"), "--partial", "--db", db)
     assert partial.returncode == 0
     assert "2 components imported" in partial.stdout
+
+
+@pytest.mark.parametrize("hours", ["0", "-1", "8761", "1e300", "nan", "inf"])
+def test_an_enrolment_token_lives_more_than_nothing_and_at_most_a_year(
+    tmp_path: Path, hours: str
+) -> None:
+    assert run("pki", "init", "--pki-dir", str(tmp_path / "pki")).returncode == 0
+    result = run(
+        "enroll-token",
+        "create",
+        "--kit-id",
+        "kit-1",
+        "--hours",
+        hours,
+        "--db",
+        f"sqlite:///{tmp_path}/k.db",
+        "--pki-dir",
+        str(tmp_path / "pki"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "--hours must be more than 0 and at most 8760 (a year)" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -14,6 +14,7 @@ from controller.clock import (
     Flag,
     Reading,
     decide,
+    drift,
     live,
     reading,
     refused_in_place,
@@ -85,7 +86,11 @@ DECISIONS = [
     (Flag(Drift.AHEAD, NOW), at(10, BEHIND), True, Drift.BEHIND),  # a change: at once
     (Flag(Drift.AHEAD, NOW), at(10, FINE), True, Drift.OK),  # right again: clock_ok
     (Flag(Drift.OK, NOW), at(10, FINE), False, Drift.OK),
-    (Flag(Drift.OK, NOW), at(1, SKEW_ALERT + timedelta(seconds=1)), True, Drift.AHEAD),
+    (Flag(Drift.OK, NOW), at(5, SKEW_ALERT + timedelta(seconds=1)), True, Drift.AHEAD),
+    # a kit flipping its clock (or its claims) is heard at most every MIN_GAP
+    (Flag(Drift.AHEAD, NOW), at(1, BEHIND), False, Drift.AHEAD),
+    (Flag(Drift.OK, NOW), at(4.9, AHEAD), False, Drift.OK),
+    (Flag(Drift.BEHIND, NOW), at(5, FINE), True, Drift.OK),
     (None, at(0, -SKEW_ALERT), False, Drift.OK),  # the threshold itself is fine
 ]
 
@@ -153,3 +158,11 @@ def test_a_message_refused_for_its_ts_is_settled_by_an_event_at_its_seq() -> Non
 
 def test_a_refused_status_has_no_seq_to_settle() -> None:
     assert refused_in_place(refusal(status(NOW + timedelta(days=2))), NOW) is None
+
+
+def test_a_ts_outside_the_years_2000_to_2100_tells_a_wrong_clock_even_from_the_outbox() -> None:
+    dead_battery = datetime(1970, 1, 1, tzinfo=UTC)
+    found = reading(event(dead_battery), NOW, live=False)
+    assert found is not None
+    assert drift(found.skew) is Drift.BEHIND
+    assert reading(event(NOW - timedelta(days=60)), NOW, live=False) is None, "may have waited"

@@ -57,7 +57,8 @@ def enroll(request: EnrollRequest, session: SessionDep, state: StateDep) -> Enro
                 now=now,
                 days=settings.cert_days,
             )
-            if superseded:  # the kit's old identity stops working at once
+        if superseded:  # once committed, the kit's old identity stops working at once
+            with session.begin():
                 trust.publish_revocations(
                     session, paths=paths, broker_dir=settings.broker_dir, now=now
                 )
