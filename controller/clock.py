@@ -17,10 +17,13 @@ an hour while it lasts; a live reading within it afterwards, a `clock_ok` event.
 pure (`decide`); `ClockWatch` keeps the state of each kit and the rows to record. A `ts` more
 than a day ahead is refused before it gets here (`protocol.limits.MAX_TS_AHEAD`).
 
-A message refused for its `ts` alone (`TsRefusedError`) is still settled (`refused_in_place`): a
-`ts_refused` event at its `seq`, stamped with its arrival, takes its place, so the kit's
-watermark moves past it and the kit drops it instead of sending it again for ever behind a
-hole. Its body is not kept; a refused `gap` event keeps its span, which the watermark needs.
+A message refused for its `ts` alone (`TsRefusedError`) is never left as a hole in the kit's
+sequence (`settle`): one from a clock over a day ahead is kept with its arrival as `ts`
+(`restamped`; the clock_skew event says how far off the kit is), so a help request from a kit
+with a wrong clock still counts; one dated outside the years 2000 to 2100 is settled by a
+`ts_refused` event at its `seq`, stamped with its arrival (`refused_in_place`), so the kit's
+watermark moves past it and the kit drops it instead of sending it again for ever. Its body is
+not kept; a refused `gap` event keeps its span, which the watermark needs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from enum import IntEnum
 from typing import Any, Final
 
 from protocol.codec import TsRefusedError
+from protocol.errors import RejectReason
 from protocol.models import (
     Envelope,
     Event,
@@ -197,6 +201,24 @@ class ClockWatch:
         """How many kits' clocks were last seen off."""
         with self._lock:
             return sum(1 for flag in self._flags.values() if flag.drift is not Drift.OK)
+
+
+def settle(refusal: TsRefusedError, received_at: datetime) -> Envelope | None:
+    """What is stored for a message refused for its ts: restamped if ahead, else settled."""
+    if refusal.reason is RejectReason.TS_AHEAD:
+        return restamped(refusal.envelope, received_at)
+    return refused_in_place(refusal, received_at)
+
+
+def restamped(message: Envelope, received_at: datetime) -> Envelope:
+    """A message from a clock over a day ahead, kept with its arrival as `ts` (an event keeps
+    the kit's claim in its data): a help request from a kit whose clock is wrong still counts."""
+    if isinstance(message, EventMessage):
+        data = {**message.body.data, "claimed_ts": message.ts.isoformat()}
+        return message.model_copy(
+            update={"ts": received_at, "body": message.body.model_copy(update={"data": data})}
+        )
+    return message.model_copy(update={"ts": received_at})
 
 
 def refused_in_place(refusal: TsRefusedError, received_at: datetime) -> EventMessage | None:

@@ -39,7 +39,7 @@ from controller.remediation import Remediator, load_bundle
 from controller.store import count_kits, mark_silent_kits_offline, record_events
 from controller.writer import RawMessage
 from protocol.codec import TsRefusedError, decode
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, RejectReason
 from protocol.models import (
     Ack,
     AckMessage,
@@ -350,13 +350,18 @@ class Ingest:
             now = datetime.fromtimestamp(received, UTC)
             try:
                 _, message = decode(msg.topic, payload, now=now)
+            except TsRefusedError as exc:  # the writer keeps or settles it (clock.settle)
+                if exc.reason is RejectReason.TS_AHEAD:
+                    self._metrics.restamped.inc()
+                    _LOGGER.debug("restamped message on %s: %s", msg.topic, exc)
+                else:
+                    self._metrics.rejected.labels(reason=exc.reason.value).inc()
+                    _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
+                message = exc.envelope
             except ProtocolError as exc:
                 self._metrics.rejected.labels(reason=exc.reason.value).inc()
                 _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
-                if not isinstance(exc, TsRefusedError):
-                    return
-                # Refused for its ts alone: the writer settles its seq (clock.refused_in_place).
-                message = exc.envelope
+                return
             settled = (
                 time.monotonic() - self._connected_at > clock.SETTLE_S
                 and len(self._pending) < clock.SHORT_QUEUE

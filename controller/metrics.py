@@ -62,6 +62,11 @@ class Metrics:
             "Batches whose write failed and was retried.",
             registry=self.registry,
         )
+        self.restamped = Counter(
+            "kitkeeper_messages_restamped",
+            "Messages from a kit's clock over a day ahead, kept with their arrival as ts.",
+            registry=self.registry,
+        )
         self.quarantined = Counter(
             "kitkeeper_messages_quarantined",
             "Messages the database refused for good; set aside and logged (a bug or bad data).",

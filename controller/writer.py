@@ -26,7 +26,7 @@ from controller.store import Received, StoreResult, store_batch
 from protocol.codec import TsRefusedError, decode
 from protocol.errors import ProtocolError
 from protocol.models import EventMessage
-from protocol.topics import Channel
+from protocol.topics import Channel, parse_topic
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,9 +60,11 @@ def _decode(raw: list[RawMessage]) -> list[Received]:
             # arrival: nothing the database cannot hold gets this far.
             kit_topic, message = decode(topic, payload, now=received_at)
         except TsRefusedError as exc:  # counted on arrival; settled here, not stored
-            settled = clock.refused_in_place(exc, received_at)
+            settled = clock.settle(exc, received_at)
             if settled is not None:
-                items.append(Received(Channel.EVENTS, settled, received_at))
+                kind = parse_topic(topic).channel  # a settled telemetry becomes an event
+                channel = Channel.EVENTS if isinstance(settled, EventMessage) else kind
+                items.append(Received(channel, settled, received_at))
             continue
         except ProtocolError:  # checked before it was sent here; cannot happen, never fatal
             _LOGGER.exception("a message failed to decode in the writer")

@@ -18,6 +18,7 @@ from controller.clock import (
     live,
     reading,
     refused_in_place,
+    settle,
 )
 from protocol.codec import TsRefusedError, decode
 from protocol.models import Envelope, Event, EventMessage, Status, StatusMessage
@@ -166,3 +167,21 @@ def test_a_ts_outside_the_years_2000_to_2100_tells_a_wrong_clock_even_from_the_o
     assert found is not None
     assert drift(found.skew) is Drift.BEHIND
     assert reading(event(NOW - timedelta(days=60)), NOW, live=False) is None, "may have waited"
+
+
+def test_a_message_from_a_clock_a_day_ahead_is_kept_with_its_arrival_as_ts() -> None:
+    ahead = NOW + timedelta(days=2)
+    kept = settle(refusal(status(ahead)), NOW)
+    assert kept is not None
+    assert isinstance(kept, StatusMessage)
+    assert (kept.ts, kept.body.state) == (NOW, "online"), "presence counts, with our time"
+    kept = settle(refusal(event(ahead)), NOW)
+    assert isinstance(kept, EventMessage)
+    assert (kept.ts, kept.body.kind, kept.body.data) == (
+        NOW,
+        "test",
+        {"claimed_ts": ahead.isoformat()},
+    )
+    far = settle(refusal(event(datetime(2101, 1, 1, tzinfo=UTC))), NOW)
+    assert isinstance(far, EventMessage)
+    assert far.body.kind == "ts_refused", "a far date is settled, not kept"

@@ -66,7 +66,8 @@ def test_far_ts_are_refused_by_reason_and_counted_and_another_kit_is_unaffected(
             reason: metric(controller, "kitkeeper_messages_rejected_total", reason=reason)
             for reason in ("ts_out_of_range", "ts_ahead", "invalid")
         }
-        assert counted == {"ts_out_of_range": 3, "ts_ahead": 1, "invalid": 0}
+        assert counted == {"ts_out_of_range": 3, "ts_ahead": 0, "invalid": 0}
+        assert metric(controller, "kitkeeper_messages_restamped_total") == 1
         status, page = controller.get("/api/v1/kits/kit-good/events?limit=100")
         assert status == 200
         assert [e["seq"] for e in page["items"]] == list(range(1, 21))
@@ -74,15 +75,22 @@ def test_far_ts_are_refused_by_reason_and_counted_and_another_kit_is_unaffected(
         wait_for(lambda: watermark(far_acks) == 4, 20, "kit-far's refused messages settled")
         status, page = controller.get("/api/v1/kits/kit-far/events?limit=100")
         assert status == 200
-        assert [(e["seq"], e["kind"], e["severity"]) for e in page["items"]] == [
-            (seq, "ts_refused", "warning") for seq in range(1, 5)
-        ], "a ts_refused event in each one's place, nothing of their bodies"
+        items = page["items"]
+        assert [(e["seq"], e["kind"], e["severity"]) for e in items] == [
+            *((seq, "ts_refused", "warning") for seq in range(1, 4)),
+            (4, "test", "info"),
+        ], "a ts_refused event in the place of each far one; the one a day ahead kept"
         claimed = [
-            (e["body"]["data"]["claimed_ts"][:4], e["body"]["data"]["refused"])
-            for e in page["items"]
+            (e["body"]["data"]["claimed_ts"][:4], e["body"]["data"].get("refused")) for e in items
         ]
-        assert claimed == [(ts[:4], reason) for ts, reason in bad.items()]
-        assert all("message 1" not in json.dumps(e) for e in page["items"])
+        assert claimed == [
+            (ts[:4], reason if reason != "ts_ahead" else None) for ts, reason in bad.items()
+        ]
+        assert all("message 1" not in json.dumps(e) for e in items[:3])
+        assert items[3]["body"]["message"] == "message 4", (
+            "a help request from a wrong clock counts"
+        )
+        assert abs(datetime.fromisoformat(items[3]["ts"]) - now) < timedelta(minutes=1)
         assert metric(controller, "kitkeeper_messages_quarantined_total") == 0
         assert metric(controller, "kitkeeper_ingest_write_errors_total") == 0
         log = controller.log()

@@ -75,14 +75,15 @@ def test_the_writer_checks_ts_again_and_settles_what_it_refuses(
         assert kept == [
             ("kit-a-1", "test", T0),
             ("kit-b-1", "ts_refused", T0),
-            ("kit-b-2", "ts_refused", T0),
+            ("kit-b-2", "test", T0),
             ("kit-a-2", "test", T0 + timedelta(hours=2)),
             ("kit-b-gap", "gap", T0),
-        ], "a refused message is stamped with its arrival, a refused gap keeps its span"
+        ], "refused or a day ahead: stamped with its arrival; a refused gap keeps its span"
         data = {r.msg_id: r.body["data"] for r in rows}
         assert data["kit-b-1"] == {"claimed_ts": FAR.isoformat(), "refused": "ts_out_of_range"}
-        assert data["kit-b-2"]["refused"] == "ts_ahead"
-        assert (data["kit-b-gap"]["first_seq"], data["kit-b-gap"]["refused"]) == (3, "ts_ahead")
+        assert data["kit-b-2"] == {"claimed_ts": (T0 + timedelta(days=2)).isoformat()}
+        gap_data = data["kit-b-gap"]
+        assert (gap_data["first_seq"], gap_data["claimed_ts"]) == (3, gap.ts.isoformat())
     again = writer.write(sessions, raw[1:3])
     assert (again.duplicates, again.stored["events"]) == (2, 0), "sent again: absorbed"
 
