@@ -83,6 +83,13 @@ class AgentSettings(BaseSettings):
     renew_before_days: float = Field(
         default=30.0, gt=0, description="Renew the kit certificate this many days before expiry."
     )
+    expired_probe_interval: float = Field(
+        default=900.0,
+        ge=1,
+        le=86400,
+        description="While the kit's clock calls its certificate expired, try the broker this "
+        "often anyway (seconds): the clock may be what is wrong.",
+    )
     profile: str = Field(
         default="base",
         pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",

@@ -74,11 +74,9 @@ from protocol.topics import CONTROLLER_TO_AGENT, Channel, kit_topic
 
 _LOGGER = logging.getLogger(__name__)
 RENEWAL_RETRY = timedelta(hours=1)
-PROBE_EVERY_S = 900.0
-"""While its certificate looks expired, the agent still tries the broker this often (its own
-clock may be what is wrong)..."""
 PROBE_FOR_S = 60.0
-"""...for this long each time."""
+"""While its certificate looks expired, each try at the broker lasts this long (how often:
+`expired_probe_interval`)."""
 
 
 def _now() -> datetime:
@@ -502,7 +500,8 @@ class Agent:
         at = time.monotonic()
         if self._probe_started_at is None:
             assert self._awaiting_enrolment_at is not None
-            if at - max(self._awaiting_enrolment_at, self._probe_ended_at) >= PROBE_EVERY_S:
+            since = at - max(self._awaiting_enrolment_at, self._probe_ended_at)
+            if since >= self.settings.expired_probe_interval:
                 self._probe_started_at = at
                 self.transport.start()
         elif self.transport.connected.is_set():

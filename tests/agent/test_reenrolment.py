@@ -19,7 +19,15 @@ from cryptography import x509
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.identity import expired
-from tests.support import Agent, Broker, Controller, faketime_env, start_broker, wait_for
+from tests.support import (
+    Agent,
+    Broker,
+    Controller,
+    faketime_env,
+    provision_kit,
+    start_broker,
+    wait_for,
+)
 
 AGENT = str(Path(sys.executable).parent / "kitkeeper-agent")
 T0 = datetime(2030, 6, 1, tzinfo=UTC)
@@ -193,5 +201,45 @@ def test_a_running_kit_enrolled_again_takes_up_its_new_certificate(
         broker.start()
         seq = reporting()
         wait_for(lambda: reporting() > seq + 3, 30, "kit-r reporting with its new certificate")
+    finally:
+        agent.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+def test_a_kit_whose_clock_runs_two_days_ahead_still_reports_and_is_flagged(
+    tmp_path: Path, broker: Broker, controller: Controller
+) -> None:
+    """Its own clock calls its certificate expired; the broker, on the right time, does not."""
+    state = tmp_path / "agent-kit-fast"
+    provision_kit(broker.pki, state, "kit-fast", not_after=datetime.now(UTC) + timedelta(days=1))
+    agent = Agent(
+        tmp_path,
+        broker,
+        "kit-fast",
+        interval=0.5,
+        provision=False,
+        KITKEEPER_EXPIRED_PROBE_INTERVAL="2",
+        **faketime_env("+2d"),
+    ).start()
+    try:
+        wait_for(lambda: "expired on" in agent.log(), 20, "the agent saying its clock's verdict")
+        wait_for(
+            lambda: controller.get("/api/v1/kits/kit-fast")[1].get("last_seq", 0) >= 3,
+            30,
+            "the kit reporting all the same",
+        )
+        wait_for(
+            lambda: "the broker accepts the certificate this kit's clock calls" in agent.log(),
+            10,
+            "the agent noticing its clock was what was wrong",
+        )
+        kit = controller.get("/api/v1/kits/kit-fast")[1]
+        skew = [e for e in kit["events"] if e["kind"] == "clock_skew"]
+        assert skew, "the wrong clock is flagged"
+        assert skew[0]["message"].startswith("the kit's clock is 2 d")
+        assert skew[0]["message"].endswith("ahead of the controller's")
+        latest = datetime.fromisoformat(kit["last_seen_at"])
+        assert abs(latest - datetime.now(UTC)) < timedelta(minutes=5), "kept with our time"
     finally:
         agent.stop()
