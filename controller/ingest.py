@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller import clock, pki, trust, writer
 from controller.config import ControllerSettings
-from controller.errors import PkiError
+from controller.crl import CrlKeeper
 from controller.metrics import Metrics
 from controller.remediation import Remediator, load_bundle
 from controller.store import count_kits, mark_silent_kits_offline, record_events
@@ -63,8 +63,6 @@ _CHANNELS = {c.value for c in AGENT_TO_CONTROLLER}
 SESSION_EXPIRY_S = 7 * 24 * 3600
 """How long the broker keeps the controller's session (and queues for it) while it is away."""
 HOUSEKEEPING_S = 2.0
-CRL_RETRY_S = 60.0
-"""After a failed attempt to sign the revocation list again, wait this long before the next."""
 
 
 def tls_context(paths: pki.PkiPaths) -> ssl.SSLContext:
@@ -104,7 +102,6 @@ class Ingest:
         self._acks: dict[str, tuple[int, str | None]] = {}
         self._acks_due = 0.0
         self._housekeeping_at = 0.0
-        self._crl_retry_at = 0.0
         self._event_handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {}
         self._sessions = sessions
         self._metrics = metrics
@@ -128,6 +125,9 @@ class Ingest:
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._client.max_inflight_messages_set(1000)
         self.tls = not settings.plain and self._pki.exists()
+        self._crl = CrlKeeper(
+            paths=self._pki, sessions=sessions, broker_dir=settings.broker_dir, metrics=metrics
+        )
         if self.tls:
             self._client.tls_set_context(tls_context(self._pki))
             # Only a broker that checks certificates proves who asks: no renewal without it.
@@ -160,7 +160,7 @@ class Ingest:
         """Start the writer process, then connect in the background (retrying until `stop`)."""
         self._refresh_kit_gauges()
         if self.tls:  # before connecting: with an expired CRL the broker refuses us too
-            self._keep_crl_fresh(datetime.now(UTC), force=True)
+            self._crl.keep_fresh(datetime.now(UTC), force=True)
         self._start_writer()
         self._forwarder.start()
         self._results.start()
@@ -470,53 +470,10 @@ class Ingest:
             _LOGGER.exception("housekeeping failed")
             return
         if self.tls:
-            self._keep_crl_fresh(now)
+            self._crl.keep_fresh(now)
         if gone:
             _LOGGER.info("offline (silent too long): %s", ", ".join(gone))
             self._refresh_kit_gauges()
-
-    def _keep_crl_fresh(self, now: datetime, *, force: bool = False) -> None:
-        """Sign the CRL again when its own dates say so (or `force`); show them in the metrics.
-
-        The decision reads the file the broker checks and the wall clock, never the monotonic
-        clock: a CRL past its nextUpdate makes the broker refuse every kit and the controller.
-        """
-        try:
-            times: pki.CrlTimes | None = pki.read_crl_times(self._pki)
-        except PkiError as exc:  # missing or unreadable: sign a new one
-            _LOGGER.debug("%s", exc)
-            times = None
-        due = (
-            force
-            or times is None
-            or pki.crl_needs_refresh(times.this_update, times.next_update, now)
-        )
-        if due and time.monotonic() >= self._crl_retry_at:
-            times = self._refresh_crl(now) or times
-        if times is not None:
-            self._metrics.crl_age_seconds.set((now - times.this_update).total_seconds())
-            self._metrics.crl_next_update.set(times.next_update.timestamp())
-
-    def _refresh_crl(self, now: datetime) -> pki.CrlTimes | None:
-        """Rewrite the CRL from the database and make the broker reload it; its new dates."""
-        try:
-            with self._sessions.begin() as session:
-                told = trust.publish_revocations(
-                    session, paths=self._pki, broker_dir=self._settings.broker_dir, now=now
-                )
-            times = pki.read_crl_times(self._pki)
-        except (SQLAlchemyError, PkiError, OSError):
-            self._crl_retry_at = time.monotonic() + CRL_RETRY_S
-            _LOGGER.exception(
-                "cannot sign the revocation list again; trying again in %.0fs", CRL_RETRY_S
-            )
-            return None
-        _LOGGER.info(
-            "revocation list signed again, valid until %s%s",
-            times.next_update.isoformat(),
-            "" if told else " (the broker was not told to reload it)",
-        )
-        return times
 
     def _refresh_kit_gauges(self) -> None:
         self._gauges_at = time.monotonic()
