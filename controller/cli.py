@@ -283,7 +283,7 @@ def _enroll_token(args: argparse.Namespace) -> int:
         "  kitkeeper-agent enroll --controller https://CONTROLLER:PORT --token <the token>\n"
     )
     if previous is not None:
-        state = "expired" if previous.not_after <= now else "is valid until"
+        state = "expired" if previous.not_after < now else "is valid until"  # valid at it
         sys.stderr.write(
             f"kit {args.kit_id}'s certificate {state} {trust.instant(previous.not_after)}: "
             "enrolling replaces it and keeps the kit's outbox and schedule; a running agent "

@@ -239,7 +239,7 @@ def _supersede(session: Session, *, kit_id: str, now: datetime) -> list[str]:
         select(Certificate).where(
             Certificate.kit_id == kit_id,
             Certificate.revoked_at.is_(None),
-            Certificate.not_after > now,
+            Certificate.not_after >= now,  # valid up to and at its notAfter
         )
     ).all()
     for cert in live:
