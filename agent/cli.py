@@ -131,10 +131,13 @@ def _enroll(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
 
     from agent import doctor  # noqa: PLC0415
     from agent.enroll import read_enrollment  # noqa: PLC0415
+    from agent.errors import IdentityError  # noqa: PLC0415
     from agent.i18n import default_lang  # noqa: PLC0415
+    from agent.identity import load_identity  # noqa: PLC0415
     from agent.kit import KitView, endpoints  # noqa: PLC0415
 
     settings = _settings(args)
@@ -149,12 +152,18 @@ def _doctor(args: argparse.Namespace) -> int:
     )
     snapshot = SystemCollector().collect(interval_s=settings.interval)
     devices = kit.peripherals()
+    try:
+        identity = load_identity(settings.state_dir)
+    except IdentityError:
+        identity = None
     checks = doctor.evaluate(
         peripherals=devices,
         connectivity=kit.probe(count=5),
         disks=snapshot.disks,
         battery=snapshot.battery,
         profile=kit.check_profile(devices),
+        certificate_not_after=identity.not_after if identity else None,
+        now=datetime.now(UTC),
     )
     if args.json:
         sys.stdout.write(

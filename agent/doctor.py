@@ -7,6 +7,7 @@ Russian or English. The CLI gathers the parts (collectors) and exits 0 when read
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from agent.i18n import Lang, t
@@ -81,6 +82,17 @@ def _profile_check(profile: ProfileCheck | Unavailable | None) -> Check:
     return Check("profile", "fail", "profile.missing", {"missing": ", ".join(profile.missing)})
 
 
+def _certificate_check(not_after: datetime | None, now: datetime) -> Check | None:
+    """A kit whose certificate expired works for the lesson but cannot tell the school so."""
+    if not_after is None:  # not enrolled (development): nothing to say
+        return None
+    if now > not_after:  # valid up to and at its notAfter
+        return Check(
+            "certificate", "warn", "certificate.expired", {"date": f"{not_after:%Y-%m-%d}"}
+        )
+    return Check("certificate", "ok", "certificate.ok", {"date": f"{not_after:%Y-%m-%d}"})
+
+
 def evaluate(
     *,
     peripherals: Peripherals | Unavailable,
@@ -89,6 +101,8 @@ def evaluate(
     battery: Battery | Unavailable,
     profile: ProfileCheck | Unavailable | None,
     min_free_gb: float = 2.0,
+    certificate_not_after: datetime | None = None,
+    now: datetime | None = None,
 ) -> list[Check]:
     """Every check of the pre-lesson readiness, in the order a person reads them."""
     checks = [
@@ -99,8 +113,10 @@ def evaluate(
         _disk_check(disks, min_free_gb),
         _profile_check(profile),
     ]
-    battery_check = _battery_check(battery)
-    return checks + ([battery_check] if battery_check else [])
+    extra = [_battery_check(battery)]
+    if now is not None:
+        extra.append(_certificate_check(certificate_not_after, now))
+    return checks + [c for c in extra if c is not None]
 
 
 LESSON_ESSENTIALS = frozenset({"camera", "microphone", "speakers", "network"})

@@ -97,6 +97,19 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
         "ru": "Заряд батареи в норме.",
         "en": "The battery is fine.",
     },
+    "certificate.expired": {
+        "kk": "Жинақтаманың сертификаты {date} күні аяқталды: мектеп жинақтаманың күйін көрмейді. "
+        "Техниктен тіркеу кодын сұраңыз.",
+        "ru": "Сертификат комплекта истёк {date}: школа не видит состояние комплекта. "
+        "Попросите у техника код регистрации.",
+        "en": "The kit's certificate expired on {date}: the school cannot see how the kit is. "
+        "Ask the technician for an enrolment token.",
+    },
+    "certificate.ok": {
+        "kk": "Жинақтама мектепке байланысады (сертификат {date} дейін жарамды).",
+        "ru": "Комплект связан со школой (сертификат действителен до {date}).",
+        "en": "The kit reports to the school (certificate valid until {date}).",
+    },
     "unchecked": {
         "kk": "Тексеру мүмкін болмады: {what} ({reason}).",
         "ru": "Не удалось проверить: {what} ({reason}).",

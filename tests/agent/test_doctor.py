@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,6 +65,32 @@ def base(**over: object) -> dict[str, object]:
     } | over
 
 
+EXPIRY = datetime(2031, 8, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_no_certificate_line_before_enrolment_or_without_a_clock() -> None:
+    assert "certificate" not in statuses(doctor.evaluate(**base()))  # type: ignore[arg-type]
+    checks = doctor.evaluate(**base(now=EXPIRY))  # type: ignore[arg-type]
+    assert "certificate" not in statuses(checks), "not enrolled: nothing to say"
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("kk", "2031-08-31 күні аяқталды"),
+        ("ru", "истёк 2031-08-31"),
+        ("en", "expired on 2031-08-31"),
+    ],
+)
+def test_an_expired_certificate_tells_the_family_whom_to_ask(lang: str, words: str) -> None:
+    checks = doctor.evaluate(  # type: ignore[arg-type]
+        **base(certificate_not_after=EXPIRY, now=EXPIRY + timedelta(days=40))
+    )
+    report = doctor.render(checks, lang)  # type: ignore[arg-type]
+    assert words in report
+    assert "! " in report
+
+
 def statuses(checks: list[doctor.Check]) -> dict[str, str]:
     return {c.what: c.status for c in checks}
 
@@ -96,6 +123,14 @@ def statuses(checks: list[doctor.Check]) -> dict[str, str]:
         ),
         ({"battery": Battery(percent=12, plugged=False)}, "battery", "warn", True),
         ({"battery": Battery(percent=12, plugged=True)}, "battery", "ok", True),
+        # An expired certificate: the lesson can go on, the school cannot see the kit.
+        ({"certificate_not_after": EXPIRY, "now": EXPIRY}, "certificate", "ok", True),
+        (
+            {"certificate_not_after": EXPIRY, "now": EXPIRY + timedelta(microseconds=1)},
+            "certificate",
+            "warn",
+            True,
+        ),
     ],
 )
 def test_checks(over: dict[str, object], what: str, status: str, is_ready: bool) -> None:
