@@ -138,6 +138,29 @@ def faketime_env(offset: str) -> dict[str, str]:
     }
 
 
+def connects(broker: Broker, cert_dir: Path) -> bool:
+    """Whether a client with this kit's certificate gets a successful CONNACK within seconds."""
+    outcome: list[bool] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    context = ssl.create_default_context(cafile=str(broker.pki.ca_cert))
+    context.load_cert_chain(str(cert_dir / "kit.crt"), str(cert_dir / "kit.key"))
+    client.tls_set_context(context)
+    client.on_connect = lambda c, u, f, rc, p: outcome.append(not rc.is_failure)
+    try:
+        client.connect("127.0.0.1", broker.port)
+    except (OSError, ssl.SSLError):
+        return False
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + 4
+        while not outcome and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return bool(outcome and outcome[0])
+
+
 def provision_kit(
     paths: pki.PkiPaths,
     state_dir: Path,

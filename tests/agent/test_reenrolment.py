@@ -6,23 +6,20 @@ under libfaketime, so every clock agrees (the controller refuses messages dated 
 
 from __future__ import annotations
 
-import ssl
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from cryptography import x509
-from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.identity import expired
 from tests.support import (
     Agent,
     Broker,
     Controller,
+    connects,
     faketime_env,
     provision_kit,
     start_broker,
@@ -64,29 +61,6 @@ def enroll(
 
 def serial(state_dir: Path) -> int:
     return x509.load_pem_x509_certificate((state_dir / "kit.crt").read_bytes()).serial_number
-
-
-def connects(broker: Broker, cert_dir: Path) -> bool:
-    """Whether the broker accepts a client with this kit's certificate, within a few seconds."""
-    outcome: list[bool] = []
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    context = ssl.create_default_context(cafile=str(broker.pki.ca_cert))
-    context.load_cert_chain(str(cert_dir / "kit.crt"), str(cert_dir / "kit.key"))
-    client.tls_set_context(context)
-    client.on_connect = lambda c, u, f, rc, p: outcome.append(not rc.is_failure)
-    try:
-        client.connect("127.0.0.1", broker.port)
-    except (OSError, ssl.SSLError):
-        return False
-    client.loop_start()
-    try:
-        deadline = time.monotonic() + 4
-        while not outcome and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    return bool(outcome and outcome[0])
 
 
 def restart_at(broker: Broker, controller: Controller, env: dict[str, str]) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import ssl
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from cryptography import x509
-from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.identity import generate_key, make_csr, save_identity
 from controller import pki, trust
@@ -22,6 +19,7 @@ from tests.support import (
     Agent,
     Broker,
     Controller,
+    connects,
     faketime_env,
     start_broker,
     wait_for,
@@ -87,29 +85,6 @@ def test_the_dates_read_back_are_the_dates_signed(tmp_path: Path) -> None:
     assert trust.crl_check(paths, now + 20 * DAY) == "ok"
     paths.crl.write_text("not a CRL")
     assert "cannot read the revocation list" in trust.crl_check(paths, now)
-
-
-def connects(broker: Broker, cert_dir: Path) -> bool:
-    """Whether a client with this certificate gets a successful CONNACK within a few seconds."""
-    outcome: list[bool] = []
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    context = ssl.create_default_context(cafile=str(broker.pki.ca_cert))
-    context.load_cert_chain(str(cert_dir / "kit.crt"), str(cert_dir / "kit.key"))
-    client.tls_set_context(context)
-    client.on_connect = lambda c, u, f, rc, p: outcome.append(not rc.is_failure)
-    try:
-        client.connect("127.0.0.1", broker.port)
-    except (OSError, ssl.SSLError):
-        return False
-    client.loop_start()
-    try:
-        deadline = time.monotonic() + 4
-        while not outcome and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    return bool(outcome and outcome[0])
 
 
 def enrol_and_lose(db: str, paths: pki.PkiPaths, state_dir: Path, kit_id: str) -> None:

@@ -24,6 +24,7 @@ from tests.support import (
     Agent,
     Broker,
     Controller,
+    connects,
     mqtt_client,
     provision_kit,
     wait_for,
@@ -276,29 +277,6 @@ def test_a_kit_cannot_speak_for_or_listen_to_another_kit(
     _, text = controller.get("/metrics")
     assert 'kitkeeper_messages_rejected_total{reason="kit_mismatch"} 0.0' in text
     assert 'kitkeeper_messages_received_total{channel="events"} 0.0' in text
-
-
-def connects(broker: Broker, cert_dir: Path, ca: pki.PkiPaths | None = None) -> bool:
-    """Whether a client with this certificate gets a successful CONNACK within a few seconds."""
-    outcome: list[bool] = []
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    context = ssl.create_default_context(cafile=str(broker.pki.ca_cert))
-    context.load_cert_chain(str(cert_dir / "kit.crt"), str(cert_dir / "kit.key"))
-    client.tls_set_context(context)
-    client.on_connect = lambda c, u, f, rc, p: outcome.append(not rc.is_failure)
-    try:
-        client.connect("127.0.0.1", broker.port)
-    except (OSError, ssl.SSLError):
-        return False
-    client.loop_start()
-    try:
-        deadline = time.monotonic() + 4
-        while not outcome and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    return bool(outcome and outcome[0])
 
 
 def test_foreign_expired_and_revoked_certificates_are_refused_at_connect(
