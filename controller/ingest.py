@@ -160,7 +160,7 @@ class Ingest:
         """Start the writer process, then connect in the background (retrying until `stop`)."""
         self._refresh_kit_gauges()
         if self.tls:  # before connecting: with an expired CRL the broker refuses us too
-            self._crl.keep_fresh(datetime.now(UTC), force=True)
+            self._crl.keep_fresh(datetime.now(UTC), starting=True)
         self._start_writer()
         self._forwarder.start()
         self._results.start()

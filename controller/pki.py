@@ -55,6 +55,8 @@ class CrlTimes:
 
     this_update: datetime
     next_update: datetime
+    serials: frozenset[int] = frozenset()
+    """The serials it revokes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,7 +372,11 @@ def read_crl_times(paths: PkiPaths) -> CrlTimes:
     next_update = crl.next_update_utc
     if next_update is None:
         raise PkiError(f"the revocation list {paths.crl} has no next update")
-    return CrlTimes(this_update=crl.last_update_utc, next_update=next_update)
+    return CrlTimes(
+        this_update=crl.last_update_utc,
+        next_update=next_update,
+        serials=frozenset(revoked.serial_number for revoked in crl),
+    )
 
 
 def crl_needs_refresh(this_update: datetime, next_update: datetime, now: datetime) -> bool:

@@ -318,11 +318,9 @@ def revoked_kits(session: Session) -> list[str]:
     )
 
 
-def publish_revocations(
-    session: Session, *, paths: pki.PkiPaths, broker_dir: Path, now: datetime
-) -> bool:
-    """Rewrite the CRL and the broker's ACL, then make the broker reload; True if it was told."""
-    revoked = [
+def revocations(session: Session) -> list[tuple[int, datetime]]:
+    """Every revoked kit certificate: (serial, when it was revoked)."""
+    return [
         (int(serial, 16), at)
         for serial, at in session.execute(
             select(Certificate.serial, Certificate.revoked_at).where(
@@ -331,7 +329,13 @@ def publish_revocations(
         )
         if at is not None
     ]
-    pki.write_crl(paths, revoked, now=now)
+
+
+def publish_revocations(
+    session: Session, *, paths: pki.PkiPaths, broker_dir: Path, now: datetime
+) -> bool:
+    """Rewrite the CRL and the broker's ACL, then make the broker reload; True if it was told."""
+    pki.write_crl(paths, revocations(session), now=now)
     if (broker_dir / broker.ACL_FILE).exists():
         broker.write_acl(broker_dir, revoked_kits=revoked_kits(session))
     return reload_broker(broker_dir)

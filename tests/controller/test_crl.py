@@ -11,8 +11,10 @@ from cryptography import x509
 
 from agent.identity import generate_key, make_csr, save_identity
 from controller import pki, trust
+from controller.crl import CrlKeeper
 from controller.db.engine import make_engine, make_sessionmaker
 from controller.db.migrate import upgrade
+from controller.metrics import Metrics
 from controller.pki import CrlTimes, crl_needs_refresh, crl_problem, read_crl_times, write_crl
 from tests.support import (
     HOSTS,
@@ -210,3 +212,38 @@ def gauge(metrics: str, name: str) -> float:
     """The value of an unlabelled gauge in Prometheus text."""
     line = next(line for line in metrics.splitlines() if line.startswith(name + " "))
     return float(line.split()[1])
+
+
+def test_at_start_up_the_crl_is_signed_again_only_if_it_misses_a_revocation(
+    tmp_path: Path,
+) -> None:
+    """A crash between a revocation's commit and its CRL is made good; a sound CRL is left be."""
+    now = datetime.now(UTC)
+    paths = pki.init_pki(tmp_path / "pki", hosts=["localhost"], now=now)
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    engine = make_engine(db)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    keeper = CrlKeeper(paths=paths, sessions=sessions, broker_dir=tmp_path, metrics=Metrics())
+    signed = read_crl_times(paths)
+    keeper.keep_fresh(now, starting=True)
+    assert read_crl_times(paths) == signed, "a sound CRL is not rewritten (no broker reload)"
+
+    key = generate_key(tmp_path / "kit.key")
+    with sessions.begin() as session:
+        issued = trust.create_token(session, kit_id="kit-x", paths=paths, now=now, ttl=DAY)
+        trust.enroll(
+            session,
+            token=issued.text,
+            csr_pem=make_csr(key, "kit-x").decode(),
+            paths=paths,
+            now=now,
+            days=365,
+        )
+        (serial,) = trust.set_lifecycle(session, kit_id="kit-x", lifecycle="lost", now=now)
+    # ... and the controller died before it wrote the CRL.
+    keeper.keep_fresh(now)
+    assert int(serial, 16) not in crl_serials(paths), "a running pass judges by dates alone"
+    keeper.keep_fresh(now, starting=True)
+    assert int(serial, 16) in crl_serials(paths)
+    engine.dispose()
