@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -22,23 +22,14 @@ from pydantic import ValidationError
 
 from agent import __version__, diagnostics
 from agent import help as help_request
+from agent.certificates import CertificateKeeper, finish_renewal
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings, default_kit_id
 from agent.enroll import read_enrollment
 from agent.errors import ConfigError, IdentityError
 from agent.identity import (
-    CA_FILE,
-    CERT_FILE,
-    KEY_FILE,
     Identity,
-    expired,
-    generate_key,
     load_identity,
-    load_key,
-    make_csr,
-    matches,
-    save_identity,
-    verify_issued,
     write_public,
 )
 from agent.kit import KitView, endpoints
@@ -73,10 +64,6 @@ from protocol.remediation import (
 from protocol.topics import CONTROLLER_TO_AGENT, Channel, kit_topic
 
 _LOGGER = logging.getLogger(__name__)
-RENEWAL_RETRY = timedelta(hours=1)
-PROBE_FOR_S = 60.0
-"""While its certificate looks expired, each try at the broker lasts this long (how often:
-`expired_probe_interval`)."""
 
 
 def _now() -> datetime:
@@ -98,20 +85,19 @@ class Agent:
         self.settings = settings
         state = settings.state_dir
         finish_renewal(state)
-        self.identity = None if settings.plain_mqtt else load_identity(state)
-        if self.identity is None and not settings.plain_mqtt:
+        identity = None if settings.plain_mqtt else load_identity(state)
+        if identity is None and not settings.plain_mqtt:
             raise ConfigError(
                 f"this kit is not enrolled (no certificate in {state}): run "
                 "`kitkeeper-agent enroll --controller URL --token TOKEN --state-dir DIR` first"
             )
         recorded = read_enrollment(state)
-        if self.identity is not None:
-            if settings.kit_id and settings.kit_id != self.identity.kit_id:
+        if identity is not None:
+            if settings.kit_id and settings.kit_id != identity.kit_id:
                 raise ConfigError(
-                    f"--kit-id {settings.kit_id} differs from the enrolled kit "
-                    f"{self.identity.kit_id}"
+                    f"--kit-id {settings.kit_id} differs from the enrolled kit {identity.kit_id}"
                 )
-            self.kit_id = self.identity.kit_id
+            self.kit_id = identity.kit_id
         else:
             self.kit_id = settings.kit_id or default_kit_id()
         host = settings.mqtt_host or recorded.get("mqtt_host") or "127.0.0.1"
@@ -133,14 +119,6 @@ class Agent:
         self._wake = threading.Event()
         self._reconnected = threading.Event()
         self._acked_at = time.monotonic()
-        self._renewal_key_path = state / (KEY_FILE + ".new")
-        self._renewal_requested_at: datetime | None = None
-        self._renewal_lock = threading.Lock()
-        self._awaiting_enrolment_at: float | None = None  # monotonic; set while expired
-        self._probe_started_at: float | None = None  # monotonic; a try at the broker meanwhile
-        self._probe_ended_at = 0.0
-        self._said_at = 0.0
-        self._controller_url = recorded.get("controller_url")
         self._commands: dict[str, Callable[[CommandMessage], None]] = {
             "install_certificate": self._install_certificate,
         }
@@ -164,7 +142,7 @@ class Agent:
             CommandKind.COLLECT_DIAGNOSTICS.value: self._collect_diagnostics,
         }
         # --- end of remediation ---
-        self._tls = tls_context(self.identity) if self.identity else None
+        self._tls = tls_context(identity) if identity else None
         self.transport = MqttTransport(
             client_id=f"kit-{self.kit_id}",
             host=host,
@@ -181,6 +159,21 @@ class Agent:
             on_message=self._on_message,
         )
         controller_url = recorded.get("controller_url")
+        self.certificates = (
+            CertificateKeeper(
+                settings=settings,
+                identity=identity,
+                tls=self._tls,
+                transport=self.transport,
+                publish_event=self.publish_event,
+                report=lambda command, ok, detail: self._report_command(
+                    command, ok=ok, detail=detail
+                ),
+                controller_url=controller_url,
+            )
+            if identity is not None and self._tls is not None
+            else None
+        )
         self.kit = KitView(
             settings,
             endpoints(settings, broker=(host, int(port)), controller_url=controller_url),
@@ -409,177 +402,10 @@ class Agent:
 
         threading.Thread(target=collect, name="diagnostics", daemon=True).start()
 
-    # --- certificate renewal -----------------------------------------------------------------
-
-    def _maybe_request_renewal(self) -> None:
-        with self._renewal_lock:
-            self._request_renewal()
-
-    def _request_renewal(self) -> None:
-        identity = self.identity
-        if identity is None:
-            return
-        now = _now()
-        if identity.not_after - now > timedelta(days=self.settings.renew_before_days):
-            return
-        if self._renewal_requested_at and now - self._renewal_requested_at < RENEWAL_RETRY:
-            return
-        # Asking again reuses the pending key, so that any answer still on its way fits it.
-        key = (
-            load_key(self._renewal_key_path)
-            if self._renewal_key_path.exists()
-            else generate_key(self._renewal_key_path)
-        )
-        csr = make_csr(key, self.kit_id).decode()
-        self._renewal_requested_at = now
-        _LOGGER.info(
-            "certificate expires %s: asking the controller for a new one", identity.not_after
-        )
-        self.publish_event(
-            Event(
-                kind="cert_renew_request",
-                message=f"certificate expires {identity.not_after:%Y-%m-%d}",
-                data={"csr_pem": csr, "serial": format(identity.serial, "x")},
-            )
-        )
-
     def _install_certificate(self, command: CommandMessage) -> None:
-        with self._renewal_lock:
-            self._install(command)
-
-    def _install(self, command: CommandMessage) -> None:
-        if self.identity is None or not self._renewal_key_path.exists():
+        if self.certificates is None:
             raise IdentityError("no renewal is pending")
-        cert_pem = str(command.body.args.get("certificate_pem", "")).encode()
-        ca_pem = self.identity.ca_path.read_bytes()
-        key = load_key(self._renewal_key_path)
-        verify_issued(cert_pem, ca_pem, key=key, kit_id=self.kit_id, now=_now())
-        # Certificate beside the new key first; then key, then certificate: a crash in between
-        # is finished by `finish_renewal` at the next start.
-        write_public(self.settings.state_dir / (CERT_FILE + ".new"), cert_pem)
-        finish_renewal(self.settings.state_dir)
-        self.identity = load_identity(self.settings.state_dir)
-        self._renewal_requested_at = None
-        assert self.identity is not None
-        if self._tls is not None:
-            self._tls.load_cert_chain(str(self.identity.cert_path), str(self.identity.key_path))
-        self._report_command(
-            command,
-            ok=True,
-            detail=f"new certificate valid until {self.identity.not_after:%Y-%m-%d}",
-        )
-        # Reconnect with the new certificate, off paho's thread.
-        threading.Thread(target=self.transport.restart, name="tls-restart", daemon=True).start()
-
-    # --- an expired certificate: offline until enrolled again --------------------------------
-
-    def _certificate_expired(self, now: datetime) -> bool:
-        return self.identity is not None and expired(self.identity.not_after, now)
-
-    def _keep_identity(self) -> None:
-        """Renew in time; past expiry and offline, wait for a re-enrolment and resume after it."""
-        now = _now()
-        if self._awaiting_enrolment_at is not None:
-            if not self._resume_if_enrolled(now):
-                self._probe_broker()
-        elif self._switch_to_enrolled(now):
-            return
-        elif self._certificate_expired(now) and not self.transport.connected.is_set():
-            self.transport.stop()
-            self._await_enrolment()
-        else:  # connected with an expired certificate, the renewal request still gets through
-            self._maybe_request_renewal()
-
-    def _await_enrolment(self) -> None:
-        self._awaiting_enrolment_at = time.monotonic()
-        self._probe_started_at = None
-        self._say_enrolment_needed()
-
-    def _probe_broker(self) -> None:
-        """Try the broker now and then: "expired" is this kit's clock's word, not the broker's."""
-        at = time.monotonic()
-        if self._probe_started_at is None:
-            assert self._awaiting_enrolment_at is not None
-            since = at - max(self._awaiting_enrolment_at, self._probe_ended_at)
-            if since >= self.settings.expired_probe_interval:
-                self._probe_started_at = at
-                self.transport.start()
-        elif self.transport.connected.is_set():
-            _LOGGER.warning(
-                "the broker accepts the certificate this kit's clock calls expired: the clock "
-                "may be wrong; connected again, asking for a new certificate"
-            )
-            self._awaiting_enrolment_at = self._probe_started_at = None
-            self._maybe_request_renewal()
-        elif at - self._probe_started_at >= PROBE_FOR_S:
-            self.transport.stop()
-            self._probe_started_at, self._probe_ended_at = None, at
-
-    def _switch_to_enrolled(self, now: datetime) -> bool:
-        """Take up a certificate `kitkeeper-agent enroll` wrote while this agent ran."""
-        if self._tls is None or self.identity is None:
-            return False
-        with self._renewal_lock:
-            try:
-                identity = load_identity(self.settings.state_dir)
-            except IdentityError:
-                return False  # enrolment may be writing the files right now
-            if identity is None or identity.serial == self.identity.serial:
-                return False
-            if identity.kit_id != self.kit_id or expired(identity.not_after, now):
-                return False
-            self._tls.load_cert_chain(str(identity.cert_path), str(identity.key_path))
-            self.identity = identity
-            self._renewal_requested_at = None
-        _LOGGER.info(
-            "enrolled again: certificate valid until %s; reconnecting with it",
-            f"{identity.not_after:%Y-%m-%d}",
-        )
-        threading.Thread(target=self.transport.restart, name="tls-restart", daemon=True).start()
-        return True
-
-    def _say_enrolment_needed(self) -> None:
-        assert self.identity is not None
-        self._said_at = time.monotonic()
-        controller = self._controller_url or "https://CONTROLLER:PORT"
-        _LOGGER.error(
-            "the certificate of kit %s expired on %s UTC and the broker refuses it: the kit "
-            "keeps working offline but reports nothing until it is enrolled again. On the "
-            "controller: `kitkeeper-controller enroll-token create --kit-id %s`; on this kit: "
-            "`kitkeeper-agent enroll --controller %s --token TOKEN --state-dir %s` (the outbox and "
-            "the lessons are kept; this agent reconnects by itself)",
-            self.kit_id,
-            f"{self.identity.not_after:%Y-%m-%d %H:%M}",
-            self.kit_id,
-            controller,
-            self.settings.state_dir,
-        )
-
-    def _resume_if_enrolled(self, now: datetime) -> bool:
-        """Connect again once `kitkeeper-agent enroll` left a valid certificate for this kit."""
-        assert self._awaiting_enrolment_at is not None
-        assert self.identity is not None
-        try:
-            identity = load_identity(self.settings.state_dir)
-        except IdentityError:
-            identity = None  # enrolment may be writing the files right now
-        if identity is None or identity.serial == self.identity.serial:
-            if time.monotonic() - self._said_at > RENEWAL_RETRY.total_seconds():
-                self._say_enrolment_needed()
-            return False
-        if identity.kit_id != self.kit_id or expired(identity.not_after, now):
-            return False
-        assert self._tls is not None
-        if self._probe_started_at is not None:
-            self.transport.stop()
-        self._tls.load_cert_chain(str(identity.cert_path), str(identity.key_path))
-        self.identity = identity
-        self._awaiting_enrolment_at = self._probe_started_at = None
-        self._renewal_requested_at = None
-        until = f"{identity.not_after:%Y-%m-%d}"
-        _LOGGER.info("enrolled again: certificate valid until %s; connecting", until)
-        self.transport.start()
-        return True
+        self.certificates.install_certificate(command)
 
     # --- main loop ---------------------------------------------------------------------------
 
@@ -596,8 +422,8 @@ class Agent:
         self._collector.prime()
         sender = threading.Thread(target=self._send_loop, args=(stop,), name="sender", daemon=True)
         sender.start()
-        if self._certificate_expired(_now()):
-            self._await_enrolment()  # the broker would refuse it: do not even try
+        if self.certificates is not None and self.certificates.expired(_now()):
+            self.certificates.await_enrolment()  # the broker would refuse it: do not even try
         else:
             self.transport.start()
         self.kit.start()
@@ -614,7 +440,8 @@ class Agent:
                     for path, event in help_request.pending(self.settings.state_dir):
                         self.publish_event(event)  # in the outbox first, then the file goes
                         path.unlink(missing_ok=True)
-                    self._keep_identity()
+                    if self.certificates is not None:
+                        self.certificates.keep()
                 except Exception:  # one failed snapshot must not stop the agent
                     _LOGGER.exception("snapshot failed")
                 next_at += self.settings.interval
@@ -657,30 +484,3 @@ class SeenCommands:
             except OSError:
                 _LOGGER.warning("cannot record command ids in %s", self._path)
             return True
-
-
-def finish_renewal(state_dir: Path) -> None:
-    """Complete (or forget) a certificate renewal that a crash interrupted.
-
-    A renewal writes `kit.crt.new` next to `kit.key.new`, then moves the key, then the
-    certificate. With both `.new` files present the new pair is complete: install it. With only
-    the certificate left, the key already moved: install the certificate. A lone `kit.key.new`
-    is a request still waiting for its answer and is left alone.
-    """
-    new_key, new_cert = state_dir / (KEY_FILE + ".new"), state_dir / (CERT_FILE + ".new")
-    if not new_cert.exists():
-        return
-    cert = new_cert.read_bytes()
-    key_path = new_key if new_key.exists() else state_dir / KEY_FILE
-    try:
-        fits = matches(cert, load_key(key_path))
-    except IdentityError:
-        fits = False
-    if not fits:  # an answer to another request: forget it, the next request starts again
-        _LOGGER.warning("discarding a renewed certificate that does not fit the pending key")
-        new_cert.unlink()
-        return
-    if key_path == new_key:
-        new_key.replace(state_dir / KEY_FILE)
-    save_identity(state_dir, cert_pem=cert, ca_pem=(state_dir / CA_FILE).read_bytes())
-    new_cert.unlink()

@@ -38,25 +38,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 CRL_DAYS = 30
 """How long a CRL is valid: its nextUpdate is this many days after its thisUpdate."""
-CRL_REFRESH_BEFORE = timedelta(days=15)
-"""Sign a CRL again once less than this (or half its validity, if shorter) is left."""
-CRL_WARN_BEFORE = timedelta(days=7)
-"""A CRL this close to its nextUpdate, or past it, is a health problem: the broker refuses
-every certificate (kits and the controller alike) once it has passed."""
-
 _KEY_MODE = 0o600
 _PUBLIC_MODE = 0o644
 _DIR_MODE = 0o700
-
-
-@dataclass(frozen=True, slots=True)
-class CrlTimes:
-    """When a CRL was signed (thisUpdate) and when it stops being valid (nextUpdate)."""
-
-    this_update: datetime
-    next_update: datetime
-    serials: frozenset[int] = frozenset()
-    """The serials it revokes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,60 +345,6 @@ def write_crl(
         raise PkiError(f"cannot write {paths.crl}: {exc}") from exc
     _LOGGER.info("CRL written with %d revoked certificates", len(revoked))
     return paths.crl
-
-
-def read_crl_times(paths: PkiPaths) -> CrlTimes:
-    """The thisUpdate and nextUpdate of the CRL in place, as the broker reads it."""
-    try:
-        crl = x509.load_pem_x509_crl(paths.crl.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise PkiError(f"cannot read the revocation list {paths.crl}: {exc}") from exc
-    next_update = crl.next_update_utc
-    if next_update is None:
-        raise PkiError(f"the revocation list {paths.crl} has no next update")
-    return CrlTimes(
-        this_update=crl.last_update_utc,
-        next_update=next_update,
-        serials=frozenset(revoked.serial_number for revoked in crl),
-    )
-
-
-def crl_needs_refresh(this_update: datetime, next_update: datetime, now: datetime) -> bool:
-    """Whether a CRL valid from `this_update` to `next_update` should be signed again at `now`."""
-    validity = next_update - this_update
-    if validity <= timedelta(0) or now < this_update:
-        return True  # malformed, or signed "in the future" (the clock went back): not valid now
-    return next_update - now < min(validity / 2, CRL_REFRESH_BEFORE)
-
-
-def crl_problem(times: CrlTimes, now: datetime) -> str | None:
-    """What is wrong with a CRL's validity at `now`, in words for a person; None when fine."""
-    until = f"{times.next_update:%Y-%m-%d %H:%M} UTC"
-    if now >= times.next_update:
-        return (
-            f"the revocation list expired at {until}: the broker refuses every kit and the "
-            "controller until the controller signs a new one (see its log)"
-        )
-    if now < times.this_update:
-        return (
-            f"the revocation list was signed at {times.this_update:%Y-%m-%d %H:%M} UTC, after "
-            "this host's clock: the broker refuses every kit until it is signed again"
-        )
-    left = times.next_update - now
-    if left < CRL_WARN_BEFORE:
-        return (
-            f"the revocation list expires in {_days_and_hours(left)} (at {until}) and has not "
-            "been signed again: the broker will then refuse every kit (see the controller's log)"
-        )
-    return None
-
-
-def _days_and_hours(span: timedelta) -> str:
-    """A short span in words: '3 days 4 hours', '5 hours'."""
-    hours = int(span.total_seconds() // 3600)
-    days, hours = divmod(hours, 24)
-    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
-    return " ".join([*parts, f"{hours} hour{'s' * (hours != 1)}"])
 
 
 def pem(cert: x509.Certificate) -> bytes:

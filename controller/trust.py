@@ -341,15 +341,6 @@ def publish_revocations(
     return reload_broker(broker_dir)
 
 
-def crl_check(paths: pki.PkiPaths, now: datetime) -> str:
-    """'ok' while the CRL the broker checks stays valid for a while yet; else why it does not."""
-    try:
-        times = pki.read_crl_times(paths)
-    except PkiError as exc:
-        return f"{exc}: the broker refuses every kit without a valid one"
-    return pki.crl_problem(times, now) or "ok"
-
-
 def reload_broker(broker_dir: Path) -> bool:
     """SIGHUP the broker whose pid file is in `broker_dir` (it re-reads its CRL and ACL)."""
     pid_file = broker_dir / broker.PID_FILE

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.certificates import finish_renewal
 from agent.identity import generate_key, load_identity, write_public
-from agent.service import finish_renewal
 from controller import pki
 from tests.support import HOSTS, provision_kit
 

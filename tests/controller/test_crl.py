@@ -11,11 +11,18 @@ from cryptography import x509
 
 from agent.identity import generate_key, make_csr, save_identity
 from controller import pki, trust
-from controller.crl import CrlKeeper
+from controller.crl import (
+    CrlKeeper,
+    CrlTimes,
+    crl_check,
+    crl_needs_refresh,
+    crl_problem,
+    read_crl_times,
+)
 from controller.db.engine import make_engine, make_sessionmaker
 from controller.db.migrate import upgrade
 from controller.metrics import Metrics
-from controller.pki import CrlTimes, crl_needs_refresh, crl_problem, read_crl_times, write_crl
+from controller.pki import write_crl
 from tests.support import (
     HOSTS,
     Agent,
@@ -84,9 +91,9 @@ def test_the_dates_read_back_are_the_dates_signed(tmp_path: Path) -> None:
     assert read_crl_times(paths) == CrlTimes(now, now + 30 * DAY)
     write_crl(paths, [], now=now + 20 * DAY)
     assert read_crl_times(paths) == CrlTimes(now + 20 * DAY, now + 50 * DAY)
-    assert trust.crl_check(paths, now + 20 * DAY) == "ok"
+    assert crl_check(paths, now + 20 * DAY) == "ok"
     paths.crl.write_text("not a CRL")
-    assert "cannot read the revocation list" in trust.crl_check(paths, now)
+    assert "cannot read the revocation list" in crl_check(paths, now)
 
 
 def enrol_and_lose(db: str, paths: pki.PkiPaths, state_dir: Path, kit_id: str) -> None:

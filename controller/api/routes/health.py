@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from controller import __version__, pki, trust
+from controller import __version__, crl, pki
 from controller.api.deps import AppState, StateDep
 from controller.api.schemas import Health
 
@@ -46,7 +46,7 @@ def _crl(state: AppState) -> str:
     paths = pki.PkiPaths(state.settings.pki_dir)
     if state.settings.plain or not paths.exists():
         return "not used"
-    return trust.crl_check(paths, datetime.now(UTC))
+    return crl.crl_check(paths, datetime.now(UTC))
 
 
 @router.get("/metrics", response_class=Response)
