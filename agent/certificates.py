@@ -79,6 +79,7 @@ class CertificateKeeper:
         self._probe_started_at: float | None = None  # monotonic; a try at the broker meanwhile
         self._probe_ended_at = 0.0
         self._said_at = 0.0
+        self._cert_seen: tuple[int, int, int] | None = None
 
     def expired(self, now: datetime) -> bool:
         """Whether the certificate is past its notAfter by this kit's clock."""
@@ -183,10 +184,7 @@ class CertificateKeeper:
     def _take_up_enrolment(self, now: datetime, *, waiting: bool) -> bool:
         """Take up a valid identity for this kit that `kitkeeper-agent enroll` wrote meanwhile."""
         with self._lock:
-            try:
-                identity = load_identity(self._settings.state_dir)
-            except IdentityError:
-                identity = None  # enrolment may be writing the files right now
+            identity = self._identity_on_disk()
             fresh = (
                 identity is not None
                 and identity.serial != self.identity.serial
@@ -212,6 +210,22 @@ class CertificateKeeper:
         else:
             self._restart_transport()
         return True
+
+    def _identity_on_disk(self) -> Identity | None:
+        """The identity in the state dir if its certificate file changed since last read."""
+        try:
+            stat = (self._settings.state_dir / CERT_FILE).stat()
+            seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except OSError:
+            return None
+        if seen == self._cert_seen:
+            return None  # read every interval: parse it only when `enroll` wrote a new one
+        try:
+            identity = load_identity(self._settings.state_dir)
+        except IdentityError:
+            return None  # enrolment may be writing the files right now: look again next time
+        self._cert_seen = seen
+        return identity
 
     def _use(self, identity: Identity) -> None:
         self._tls.load_cert_chain(str(identity.cert_path), str(identity.key_path))

@@ -126,6 +126,8 @@ class CrlKeeper:
         self._broker_dir = broker_dir
         self._metrics = metrics
         self._retry_at = 0.0
+        self._seen: tuple[int, int, int] | None = None
+        self._cached: CrlTimes | None = None
 
     def keep_fresh(self, now: datetime, *, starting: bool = False) -> None:
         """Sign the CRL again when its own dates say so; show them in the metrics.
@@ -135,11 +137,7 @@ class CrlKeeper:
         rewrite makes the broker reload, and Mosquitto 2.0.11 has been seen to crash on a reload
         while kits reconnect, so reloads stay as rare as the CRL allows.
         """
-        try:
-            times: CrlTimes | None = read_crl_times(self._paths)
-        except PkiError as exc:  # missing or unreadable: sign a new one
-            _LOGGER.debug("%s", exc)
-            times = None
+        times = self._times()
         due = (
             times is None
             or crl_needs_refresh(times.this_update, times.next_update, now)
@@ -150,6 +148,18 @@ class CrlKeeper:
         if times is not None:
             self._metrics.crl_age_seconds.set((now - times.this_update).total_seconds())
             self._metrics.crl_next_update.set(times.next_update.timestamp())
+
+    def _times(self) -> CrlTimes | None:
+        """The CRL's dates, read again only when the file changed (this runs every pass)."""
+        try:
+            stat = self._paths.crl.stat()
+            seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            if seen != self._seen:
+                self._seen, self._cached = seen, read_crl_times(self._paths)
+        except (OSError, PkiError) as exc:  # missing or unreadable: sign a new one
+            _LOGGER.debug("%s", exc)
+            self._seen, self._cached = None, None
+        return self._cached
 
     def _revoked(self) -> frozenset[int]:
         try:
