@@ -20,8 +20,8 @@ from agent import __version__
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings
 from agent.remediation import BundleStore, recent_runs
+from protocol.commands import EventKind
 from protocol.models import Event
-from protocol.remediation import EventKind
 
 MAX_ENCODED_CHARS: Final = 40_000
 """Largest base64 payload of a diagnostics event (the MQTT payload cap is 64 KiB)."""

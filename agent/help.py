@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.identity import write_public
+from protocol.commands import EventKind
 from protocol.models import Event, Severity
-from protocol.remediation import EventKind
 
 _LOGGER = logging.getLogger(__name__)
 REQUESTS_DIR = "requests"

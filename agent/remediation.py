@@ -20,7 +20,7 @@ private data directory `<state_dir>/runs/<run id>/` holding only that playbook, 
 agent's `playbook_vars` setting, which always wins: the kit's own configuration (such as
 `kk_root` and `kk_live`) cannot be changed remotely. It publishes `remediation_started`, at most
 one `remediation_progress` per finished task (20 per run at most) and one `remediation_result`
-(`protocol.remediation.RemediationResult`); a refused run publishes only the result.
+(`protocol.commands.RemediationResult`); a refused run publishes only the result.
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ from protocol.bundle import (
     unpack,
     verify,
 )
-from protocol.models import Event, Severity
-from protocol.remediation import (
+from protocol.commands import (
     MAX_OUTPUT_TAIL,
     PLAYBOOK_ID_PATTERN,
     EventKind,
@@ -69,6 +68,7 @@ from protocol.remediation import (
     RemediationResult,
     RunPlaybookArgs,
 )
+from protocol.models import Event, Severity
 
 _LOGGER = logging.getLogger(__name__)
 

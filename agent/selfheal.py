@@ -26,11 +26,8 @@ from pathlib import Path
 from agent import doctor
 from agent.identity import write_public
 from agent.remediation import BundleStore, Runner
-from protocol.base import Unavailable
-from protocol.lessons import Lesson, LessonMode, may_disrupt
-from protocol.models import Event, Schedule, Severity, Telemetry
-from protocol.remediation import EventKind, PrelessonCheck, RemediationResult
-from protocol.rules import (
+from policy.lessons import Lesson, may_disrupt, windows
+from policy.rules import (
     Fired,
     RulesError,
     RuleSet,
@@ -40,6 +37,9 @@ from protocol.rules import (
     facts_from_telemetry,
     load_rules,
 )
+from protocol.base import Unavailable
+from protocol.commands import EventKind, PrelessonCheck, RemediationResult
+from protocol.models import Event, LessonMode, Schedule, Severity, Telemetry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class SelfHeal:
     def lessons(self) -> list[Lesson]:
         """The lessons the kit knows of."""
         with self._lock:
-            return self._schedule.windows() if self._schedule else []
+            return windows(self._schedule) if self._schedule else []
 
     @property
     def guard(self) -> timedelta:

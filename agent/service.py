@@ -39,6 +39,13 @@ from agent.selfheal import SelfHeal
 from agent.transport import MqttTransport
 from protocol.bundle import BundleError
 from protocol.codec import decode
+from protocol.commands import (
+    CollectDiagnosticsArgs,
+    CommandKind,
+    EventKind,
+    RemediationResult,
+    RunPlaybookArgs,
+)
 from protocol.errors import ProtocolError
 from protocol.models import (
     AckMessage,
@@ -53,13 +60,6 @@ from protocol.models import (
     Telemetry,
     TelemetryMessage,
     envelope_kwargs,
-)
-from protocol.remediation import (
-    CollectDiagnosticsArgs,
-    CommandKind,
-    EventKind,
-    RemediationResult,
-    RunPlaybookArgs,
 )
 from protocol.topics import CONTROLLER_TO_AGENT, Channel, kit_topic
 

@@ -38,9 +38,9 @@ from paho.mqtt.properties import Properties
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from controller import broker as broker_cfg  # noqa: E402
-from controller import pki  # noqa: E402
-from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port  # noqa: E402
+from controller.trust import broker as broker_cfg  # noqa: E402
+from controller.trust import pki  # noqa: E402
+from controller.trust.broker import BrokerConfig, MosquittoProcess, wait_for_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 LOADER, COUNTER = "bench-loader", "bench-counter"

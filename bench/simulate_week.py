@@ -4,8 +4,8 @@ kitkeeper's escalation ladder against no automation at all.
 The same faults and the same people (technicians, courier, the parent's phone call) in every arm;
 only the automation differs. kitkeeper is driven with the real pure modules: the rules of
 `playbooks/rules.yaml`, the playbooks' metadata (`kitkeeper:` play vars of `playbooks/*.yml`),
-`protocol.ladder` (open_incident / tick at next_wakeup / on_result / resolve) and
-`protocol.lessons` (the guard time, `minutes_lost`). Everything else (how long a person takes, when
+`policy.ladder` (open_incident / tick at next_wakeup / on_result / resolve) and
+`policy.lessons` (the guard time, `minutes_lost`). Everything else (how long a person takes, when
 the courier comes, what each fault is and what fixes it) is an assumption, listed as constants
 below and printed at the top of the output.
 
@@ -40,19 +40,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent.selfheal import FIXES  # noqa: E402
-from controller.remediation import PRELESSON_RULE as CONTROLLER_PRELESSON_RULE  # noqa: E402
-from protocol import ladder  # noqa: E402
-from protocol.ladder import IncidentState, Plan, PlaybookInfo, Priority  # noqa: E402
-from protocol.lessons import (  # noqa: E402
+from controller.remediation.remediator import PRELESSON_RULE as CONTROLLER_PRELESSON_RULE  # noqa: E402
+from policy import ladder  # noqa: E402
+from policy.ladder import IncidentState, Plan, PlaybookInfo, Priority  # noqa: E402
+from policy.lessons import (  # noqa: E402
     DEFAULT_GUARD,
     Lesson,
-    LessonMode,
     may_disrupt,
     minutes_lost,
     next_free_start,
     ordered,
 )
-from protocol.rules import Rule, StepAction, load_rules  # noqa: E402
+from policy.rules import Rule, StepAction, load_rules  # noqa: E402
+from protocol.models import LessonMode  # noqa: E402
 
 # --- assumptions -------------------------------------------------------------------------------
 

@@ -156,8 +156,8 @@ def _settings(args: argparse.Namespace) -> ControllerSettings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - only `serve` needs the web stack
 
-    from controller import pki  # noqa: PLC0415
     from controller.api.app import create_app  # noqa: PLC0415
+    from controller.trust import pki  # noqa: PLC0415
 
     settings = _settings(args)
     paths = pki.PkiPaths(settings.pki_dir)
@@ -186,9 +186,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _check_ladder(settings: ControllerSettings) -> None:
     """Refuse to start with rules or playbooks that cannot be used (clear message, exit 2)."""
-    from controller.bundles import BundleBuildError  # noqa: PLC0415
-    from controller.remediation import default_rules_path, load_bundle  # noqa: PLC0415
-    from protocol.rules import RulesError, load_rules  # noqa: PLC0415
+    from controller.remediation.bundles import BundleBuildError  # noqa: PLC0415
+    from controller.remediation.remediator import default_rules_path, load_bundle  # noqa: PLC0415
+    from policy.rules import RulesError, load_rules  # noqa: PLC0415
 
     path = default_rules_path(settings)
     try:
@@ -201,8 +201,8 @@ def _check_ladder(settings: ControllerSettings) -> None:
 
 
 def _db(args: argparse.Namespace) -> int:
-    from controller.db.engine import make_engine  # noqa: PLC0415
-    from controller.db.migrate import upgrade  # noqa: PLC0415
+    from controller.platform.db.engine import make_engine  # noqa: PLC0415
+    from controller.platform.db.migrate import upgrade  # noqa: PLC0415
 
     upgrade(make_engine(_settings(args).db))
     sys.stdout.write("database is at the newest schema\n")
@@ -210,7 +210,7 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _pki(args: argparse.Namespace) -> int:
-    from controller import pki  # noqa: PLC0415
+    from controller.trust import pki  # noqa: PLC0415
 
     settings = _settings(args)
     hosts = args.hosts or ["127.0.0.1", "localhost", socket.gethostname()]
@@ -226,8 +226,8 @@ def _pki(args: argparse.Namespace) -> int:
 
 
 def _sessions(settings: ControllerSettings) -> sessionmaker[Session]:
-    from controller.db.engine import make_engine, make_sessionmaker  # noqa: PLC0415
-    from controller.db.migrate import upgrade  # noqa: PLC0415
+    from controller.platform.db.engine import make_engine, make_sessionmaker  # noqa: PLC0415
+    from controller.platform.db.migrate import upgrade  # noqa: PLC0415
 
     engine = make_engine(settings.db)
     upgrade(engine)
@@ -235,7 +235,8 @@ def _sessions(settings: ControllerSettings) -> sessionmaker[Session]:
 
 
 def _broker_config(args: argparse.Namespace) -> int:
-    from controller import broker, pki, trust  # noqa: PLC0415
+    from controller.trust import broker, pki  # noqa: PLC0415
+    from controller.trust import enrolment as trust  # noqa: PLC0415
 
     settings = _settings(args)
     revoked: list[str] = []
@@ -258,7 +259,8 @@ def _broker_config(args: argparse.Namespace) -> int:
 
 
 def _enroll_token(args: argparse.Namespace) -> int:
-    from controller import pki, trust  # noqa: PLC0415
+    from controller.trust import enrolment as trust  # noqa: PLC0415
+    from controller.trust import pki  # noqa: PLC0415
 
     settings = _settings(args)
     hours = args.hours if args.hours is not None else settings.token_hours
@@ -293,8 +295,9 @@ def _enroll_token(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from controller import audit, people  # noqa: PLC0415
-    from controller.crypto import generate_key  # noqa: PLC0415
+    from controller.loans import people  # noqa: PLC0415
+    from controller.platform import audit  # noqa: PLC0415
+    from controller.platform.crypto import generate_key  # noqa: PLC0415
 
     if args.keys_command == "generate":
         sys.stdout.write(generate_key() + "\n")
@@ -321,7 +324,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from controller import imports, people  # noqa: PLC0415
+    from controller.loans import imports, people  # noqa: PLC0415
 
     settings = _settings(args)
     try:
@@ -382,7 +385,7 @@ def _schedule_parsers(sub: Any) -> None:
 def _schedule(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
 
-    from controller import people  # noqa: PLC0415
+    from controller.loans import people  # noqa: PLC0415
     from controller.schedules import service  # noqa: PLC0415
     from controller.schedules.errors import ScheduleError, ScheduleImportError  # noqa: PLC0415
 
@@ -465,8 +468,8 @@ def _actor() -> str:
 
 
 def _user(args: argparse.Namespace) -> int:
-    from controller import audit  # noqa: PLC0415
-    from controller.auth import create_user  # noqa: PLC0415
+    from controller.platform import audit  # noqa: PLC0415
+    from controller.trust.staff import create_user  # noqa: PLC0415
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -492,7 +495,8 @@ def _user(args: argparse.Namespace) -> int:
 
 
 def _kit(args: argparse.Namespace) -> int:
-    from controller import pki, trust  # noqa: PLC0415
+    from controller.trust import enrolment as trust  # noqa: PLC0415
+    from controller.trust import pki  # noqa: PLC0415
 
     settings = _settings(args)
     sessions = _sessions(settings)
@@ -523,8 +527,8 @@ def _kit(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kitkeeper-controller`."""
-    from controller.auth import AuthError  # noqa: PLC0415
-    from controller.trust import TrustError  # noqa: PLC0415
+    from controller.trust.enrolment import TrustError  # noqa: PLC0415
+    from controller.trust.staff import AuthError  # noqa: PLC0415
 
     args = _parser().parse_args(argv)
     logging.basicConfig(

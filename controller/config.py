@@ -85,7 +85,7 @@ class ControllerSettings(BaseSettings):
         le=10,
         description="Acks to one kit are coalesced for at most this many seconds.",
     )
-    # --- playbook bundles (controller/bundles.py) -------------------------------------------
+    # --- playbook bundles (controller/remediation/bundles.py)
     playbooks_dir: Path | None = Field(
         default=None,
         description="The remediation playbooks (*.yml, each with `vars: kitkeeper:` metadata) "
@@ -96,10 +96,10 @@ class ControllerSettings(BaseSettings):
         description="Where every signed playbook bundle built is kept (<version>.tar.gz and "
         ".sig); default: bundles/ beside the PKI directory (var/bundles for var/pki).",
     )
-    # --- the escalation ladder (controller/remediation.py) -----------------------------------
+    # --- the escalation ladder (controller/remediation/remediator.py)
     rules_path: Path | None = Field(
         default=None,
-        description="The fault rules (YAML, protocol/rules.py); default: rules.yaml in the "
+        description="The fault rules (YAML, policy/rules.py); default: rules.yaml in the "
         "playbooks directory. The same file goes into the signed bundle for the kits.",
     )
     remediation: bool = Field(

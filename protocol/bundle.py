@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 
 from protocol.base import WireModel
-from protocol.remediation import PLAYBOOK_ID_PATTERN
+from protocol.commands import PLAYBOOK_ID_PATTERN
 
 FORMAT: Final = 1
 MANIFEST: Final = "manifest.json"

@@ -27,7 +27,6 @@ from protocol.inventory import (
     Sensors,
     ServiceState,
 )
-from protocol.lessons import Lesson, LessonMode
 from protocol.limits import EPOCH_PATTERN, KIT_ID_PATTERN, MAX_SEQ, SCHEMA_VERSION
 
 
@@ -177,6 +176,14 @@ class Command(WireModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+class LessonMode(StrEnum):
+    """How a lesson is given (DOMAIN.md): all of them need the kit."""
+
+    ONLINE = "online"
+    HOME_VISIT = "home_visit"
+    SELF_STUDY = "self_study"
+
+
 class LessonWindow(WireModel):
     """One upcoming lesson as the kit sees it (UTC; no teacher or pupil names)."""
 
@@ -187,10 +194,6 @@ class LessonWindow(WireModel):
     server: str | None = Field(
         default=None, max_length=255, description="host:port of an online lesson's server"
     )
-
-    def lesson(self) -> Lesson:
-        """The pure form the lesson-window functions take."""
-        return Lesson(self.start, self.end, self.mode, self.subject, self.server)
 
 
 class Schedule(WireModel):
@@ -204,10 +207,6 @@ class Schedule(WireModel):
         default=30, ge=1, le=240, description="how long before an online lesson the kit checks"
     )
     lessons: list[LessonWindow] = Field(default_factory=list, max_length=1000)
-
-    def windows(self) -> list[Lesson]:
-        """The lessons in the pure form, by start time."""
-        return sorted((w.lesson() for w in self.lessons), key=lambda lesson: lesson.start)
 
 
 class Envelope(WireModel):

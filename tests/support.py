@@ -24,12 +24,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.enroll import BUNDLE_KEY_FILE
 from agent.identity import generate_key, make_csr, save_identity, write_public
-from controller import bundles, pki
-from controller.auth import create_user
-from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
-from controller.crypto import generate_key as generate_pii_key
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
+from controller.platform.crypto import generate_key as generate_pii_key
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
+from controller.remediation import bundles
+from controller.trust import pki
+from controller.trust.broker import BrokerConfig, MosquittoProcess, wait_for_port
+from controller.trust.staff import create_user
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent

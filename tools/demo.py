@@ -23,10 +23,10 @@ from pathlib import Path
 
 from agent.config import default_kit_id
 from agent.identity import load_identity
-from controller import pki
-from controller.broker import BrokerConfig, MosquittoProcess, wait_for_port
-from controller.crypto import generate_key
 from controller.errors import ConfigError
+from controller.platform.crypto import generate_key
+from controller.trust import pki
+from controller.trust.broker import BrokerConfig, MosquittoProcess, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"

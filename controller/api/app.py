@@ -23,10 +23,10 @@ from controller.api.routes import (
     tickets,
 )
 from controller.config import ControllerSettings
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
-from controller.ingest import Ingest
-from controller.metrics import Metrics
+from controller.fleet.ingest import Ingest
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
+from controller.platform.metrics import Metrics
 
 
 def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> FastAPI:

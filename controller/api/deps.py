@@ -12,11 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller.auth import Role, authenticate
 from controller.config import ControllerSettings
-from controller.db.models import User
-from controller.ingest import Ingest
-from controller.metrics import Metrics
+from controller.fleet.ingest import Ingest
+from controller.platform.metrics import Metrics
+from controller.trust.staff import Role, authenticate
+from controller.trust.tables import User
 
 
 @dataclass

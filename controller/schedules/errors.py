@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from controller.errors import ControllerError
 
 if TYPE_CHECKING:
-    from controller.loans.csv_import import RowError
+    from controller.loans.import_rows import RowError
     from controller.schedules.model import Problem
 
 

@@ -55,9 +55,10 @@ from pydantic import (
     model_validator,
 )
 
-from controller.people import REF
+from controller.loans.people import REF
 from controller.schedules.errors import ScheduleInvalidError
-from protocol.lessons import Lesson, LessonMode
+from policy.lessons import Lesson
+from protocol.models import LessonMode
 
 DEFAULT_TIMEZONE: Final = "Asia/Almaty"
 MAX_LESSON_MINUTES: Final = 480

@@ -22,14 +22,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controller import audit
-from controller.crypto import FieldCipher
-from controller.db.models import LoanContract, Pupil
-from controller.db.schedule_models import ScheduleVersion
-from controller.iin import IinError, parse_iin
-from controller.schedules import csv_import, ics_import, model
+from controller.loans.tables import LoanContract, Pupil
+from controller.platform import audit
+from controller.platform.crypto import FieldCipher
+from controller.platform.iin import IinError, parse_iin
+from controller.schedules import csv_format, ics_format, model
 from controller.schedules.errors import ScheduleError, ScheduleNotFoundError
-from protocol.lessons import Lesson
+from controller.schedules.tables import ScheduleVersion
+from policy.lessons import Lesson
 from protocol.models import LessonWindow, Schedule
 
 _LOGGER = logging.getLogger(__name__)
@@ -385,8 +385,8 @@ def parse(
 ) -> model.ScheduleContent:
     """The schedule a CSV or iCalendar file describes; ScheduleImportError naming what is wrong."""
     if fmt == "ics":
-        return ics_import.parse_ics(text, timezone=timezone)
-    return csv_import.parse_csv(
+        return ics_format.parse_ics(text, timezone=timezone)
+    return csv_format.parse_csv(
         text, pupil_ref=pupil_ref, timezone=timezone, base=base, iin_matches=iin_matches
     )
 

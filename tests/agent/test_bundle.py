@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from controller import bundles as controller_bundles
-from controller.pki import init_pki
+from controller.remediation import bundles as controller_bundles
+from controller.trust.pki import init_pki
 from protocol.bundle import (
     MANIFEST,
     MAX_UNPACKED_BYTES,

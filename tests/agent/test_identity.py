@@ -24,7 +24,7 @@ from agent.identity import (
     save_identity,
     verify_issued,
 )
-from controller.pki import PkiPaths, fingerprint, init_pki, issue_certificate, pem, sign_csr
+from controller.trust.pki import PkiPaths, fingerprint, init_pki, issue_certificate, pem, sign_csr
 
 KIT_ID = "kit-0001"
 

@@ -22,8 +22,9 @@ from agent.kit import KitView
 from agent.remediation import BundleStore, Runner
 from agent.selfheal import SelfHeal
 from agent.service import SeenCommands
-from controller import bundles as controller_bundles
+from controller.remediation import bundles as controller_bundles
 from protocol.bundle import pack
+from protocol.commands import EventKind, PrelessonCheck
 from protocol.inventory import (
     Connectivity,
     DeviceKind,
@@ -34,7 +35,6 @@ from protocol.inventory import (
     Verdict,
 )
 from protocol.models import Disk, Event, LessonWindow, Schedule, Telemetry
-from protocol.remediation import EventKind, PrelessonCheck
 
 pytestmark = pytest.mark.processes
 

@@ -26,10 +26,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent import diagnostics
 from agent.config import AgentSettings
 from agent.remediation import MAX_PROGRESS_EVENTS, BundleStore, Runner
-from controller import bundles as controller_bundles
+from controller.remediation import bundles as controller_bundles
 from protocol.bundle import BundleError, BundleRefusal, pack
+from protocol.commands import EventKind, RemediationResult, RunPlaybookArgs
 from protocol.models import Command, CommandMessage, Event, new_msg_id
-from protocol.remediation import EventKind, RemediationResult, RunPlaybookArgs
 from protocol.topics import Channel, kit_topic
 from tests.support import BIN, Agent, Broker, Controller, wait_for
 

@@ -9,7 +9,7 @@ import pytest
 
 from agent.certificates import finish_renewal
 from agent.identity import generate_key, load_identity, write_public
-from controller import pki
+from controller.trust import pki
 from tests.support import HOSTS, provision_kit
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller import alerts
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
-from controller.db.models import Kit, LoanContract
+from controller.fleet.tables import Kit
+from controller.loans import alerts
+from controller.loans.tables import LoanContract
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
 
 LEAD_DAYS = 14
 

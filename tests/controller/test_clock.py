@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controller.clock import (
+from controller.fleet.clock import (
     REPEAT,
     SKEW_ALERT,
     ClockWatch,

@@ -10,8 +10,12 @@ import pytest
 from cryptography import x509
 
 from agent.identity import generate_key, make_csr, save_identity
-from controller import pki, trust
-from controller.crl import (
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
+from controller.platform.metrics import Metrics
+from controller.trust import enrolment as trust
+from controller.trust import pki
+from controller.trust.crl import (
     CrlKeeper,
     CrlTimes,
     crl_check,
@@ -19,10 +23,7 @@ from controller.crl import (
     crl_problem,
     read_crl_times,
 )
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
-from controller.metrics import Metrics
-from controller.pki import write_crl
+from controller.trust.pki import write_crl
 from tests.support import (
     HOSTS,
     Agent,

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from controller.crypto import FieldCipher, generate_key
 from controller.errors import ControllerError, CryptoError
+from controller.platform.crypto import FieldCipher, generate_key
 
 KEY_A = generate_key()
 KEY_B = generate_key()

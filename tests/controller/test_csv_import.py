@@ -8,8 +8,7 @@ from typing import Any, get_args
 
 import pytest
 
-from controller.iin import IinError, parse_iin
-from controller.loans.csv_import import (
+from controller.loans.import_rows import (
     ComponentRow,
     GuardianRow,
     ImportResult,
@@ -22,7 +21,8 @@ from controller.loans.csv_import import (
     parse_kits,
     parse_pupils,
 )
-from controller.trust import LIFECYCLES
+from controller.platform.iin import IinError, parse_iin
+from controller.trust.enrolment import LIFECYCLES
 
 # Valid IINs, worked by hand in tests/controller/test_iin.py.
 IIN_A = "900101300017"

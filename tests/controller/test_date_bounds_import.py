@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from controller.loans.csv_import import parse_pupils
-from controller.schedules.csv_import import parse_csv, parse_date
+from controller.loans.import_rows import parse_pupils
+from controller.schedules.csv_format import parse_csv, parse_date
 from controller.schedules.errors import ScheduleImportError
-from controller.schedules.ics_import import parse_ics
+from controller.schedules.ics_format import parse_ics
 
 RANGE = "not within the years 2000 to 2100 (2000-01-01 to 2100-12-31)"
 FAR_DATES = ["9999-12-31", "31.12.9999", "0001-01-01", "01.01.0001", "1999-12-31", "2101-01-01"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from fontTools import subset  # type: ignore[import-untyped]
 
-from controller.documents import (
+from controller.errors import DocumentError
+from controller.loans.documents import (
     ComponentLine,
     FontFiles,
     LoanDocument,
@@ -22,7 +23,6 @@ from controller.documents import (
     handover_act_pdf,
     return_act_pdf,
 )
-from controller.errors import DocumentError
 
 KAZAKH_LETTERS = "әғқңөұүһіӘҒҚҢӨҰҮҺІ"
 SCHOOL = "Өскемен қаласының № 12 жалпы білім беретін мектебі"

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from controller.iin import Iin, IinError, Sex, check_digit, is_valid_iin, parse_iin
+from controller.platform.iin import Iin, IinError, Sex, check_digit, is_valid_iin, parse_iin
 
 
 def reference_check_digit(first11: str) -> int | None:
-    """The rule as the law states it, written out plainly and independently of controller.iin."""
+    """The rule as the law states it, written plainly and apart from controller.platform.iin."""
     total = 0
     for position in range(11):
         total += int(first11[position]) * (position + 1)

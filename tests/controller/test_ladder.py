@@ -20,6 +20,7 @@ import pytest
 
 from agent.collectors import SystemCollector
 from protocol.bundle import verify
+from protocol.commands import PrelessonCheck, RemediationResult
 from protocol.models import (
     CommandMessage,
     Disk,
@@ -32,7 +33,6 @@ from protocol.models import (
     TelemetryMessage,
     envelope_kwargs,
 )
-from protocol.remediation import PrelessonCheck, RemediationResult
 from protocol.topics import Channel, kit_topic
 from tests.controller.test_contracts import CONTRACT, setup_loan, step
 from tests.support import (

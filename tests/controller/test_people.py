@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.crypto import generate_key
+from controller.platform.crypto import generate_key
 from tests.support import Broker, Controller
 
 PUPIL = {

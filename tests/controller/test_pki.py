@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from controller.errors import PkiError
-from controller.pki import (
+from controller.trust.pki import (
     CONTROLLER_CN,
     PkiPaths,
     describe,

@@ -8,11 +8,12 @@ from pathlib import Path
 from sqlalchemy import text
 
 from controller.config import ControllerSettings
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
-from controller.db.models import Kit, LoanContract
-from controller.remediation import Remediator, load_bundle
-from protocol.lessons import may_disrupt
+from controller.fleet.tables import Kit
+from controller.loans.tables import LoanContract
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
+from controller.remediation.remediator import Remediator, load_bundle
+from policy.lessons import may_disrupt
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from controller.loans.csv_import import RowError
-from controller.schedules import csv_import, ics_import, model
+from controller.loans.import_rows import RowError
+from controller.schedules import csv_format, ics_format, model
 from controller.schedules.errors import ScheduleImportError
-from protocol.lessons import LessonMode
+from protocol.models import LessonMode
 
 FILES = Path(__file__).parent / "schedule_files"
 ALMATY_ICS = (FILES / "almaty_two_quarters.ics").read_text()
@@ -24,13 +24,13 @@ TERM = "term,,2026-09-01,2026-10-24,,,,,,\n"
 
 def csv_errors(text: str, **kwargs: object) -> list[RowError]:
     with pytest.raises(ScheduleImportError) as raised:
-        csv_import.parse_csv(text, pupil_ref="p-001", **kwargs)  # type: ignore[arg-type]
+        csv_format.parse_csv(text, pupil_ref="p-001", **kwargs)  # type: ignore[arg-type]
     return raised.value.errors
 
 
 def ics_errors(text: str) -> list[RowError]:
     with pytest.raises(ScheduleImportError) as raised:
-        ics_import.parse_ics(text)
+        ics_format.parse_ics(text)
     return raised.value.errors
 
 
@@ -38,7 +38,7 @@ def ics_errors(text: str) -> list[RowError]:
 
 
 def test_a_csv_in_a_spreadsheets_russian_and_kazakh_ways_reads_whole() -> None:
-    content = csv_import.parse_csv(TWIN_CSV, pupil_ref="p-001")
+    content = csv_format.parse_csv(TWIN_CSV, pupil_ref="p-001")
     assert content.timezone == "Asia/Almaty"
     assert [(t.start, t.end, t.name) for t in content.terms] == [
         (date(2026, 9, 1), date(2026, 10, 24), "1-я четверть"),
@@ -66,7 +66,7 @@ def test_a_csv_in_a_spreadsheets_russian_and_kazakh_ways_reads_whole() -> None:
     ],
 )  # fmt: skip
 def test_weekdays_are_read_as_numbers_or_names_in_three_languages(cell: str, weekday: int) -> None:
-    assert csv_import.parse_weekday(cell) == weekday
+    assert csv_format.parse_weekday(cell) == weekday
 
 
 @pytest.mark.parametrize(
@@ -183,8 +183,8 @@ def test_a_plain_timetable_keeps_the_current_terms_and_needs_some() -> None:
         "weekly lessons need a term (its start and end dates): add a row with kind term, date "
         "and end_date"
     )
-    base = csv_import.parse_csv(TWIN_CSV, pupil_ref="p-001")
-    content = csv_import.parse_csv(timetable, pupil_ref="p-001", base=base)
+    base = csv_format.parse_csv(TWIN_CSV, pupil_ref="p-001")
+    content = csv_format.parse_csv(timetable, pupil_ref="p-001", base=base)
     assert content.terms == base.terms
     assert content.holidays == base.holidays
     assert [s.subject for s in content.slots] == ["English", "Art"]
@@ -204,7 +204,7 @@ def test_a_row_for_another_pupil_is_refused() -> None:
 
 def test_a_pupils_iin_is_checked_and_never_repeated() -> None:
     text = f"pupil_iin,kind,date,end_date\n{PUPIL_IIN},term,2026-09-01,2026-10-24\n"
-    content = csv_import.parse_csv(
+    content = csv_format.parse_csv(
         text, pupil_ref="p-001", iin_matches=lambda iin: iin == PUPIL_IIN
     )
     assert len(content.terms) == 1
@@ -228,7 +228,7 @@ def test_an_empty_file_and_an_unknown_time_zone_are_refused() -> None:
 
 
 def test_an_ics_becomes_weekly_slots_and_exceptions() -> None:
-    content = ics_import.parse_ics(ALMATY_ICS)
+    content = ics_format.parse_ics(ALMATY_ICS)
     assert content.timezone == "Asia/Almaty"
     assert [t.name for t in content.terms] == ["1st quarter", "2nd quarter"]
     assert [(h.start, h.end) for h in content.holidays] == [
@@ -277,8 +277,8 @@ def test_an_ics_becomes_weekly_slots_and_exceptions() -> None:
 
 
 def test_the_ics_and_its_csv_twin_give_the_same_lessons() -> None:
-    from_ics = model.all_occurrences(ics_import.parse_ics(ALMATY_ICS))
-    from_csv = model.all_occurrences(csv_import.parse_csv(TWIN_CSV, pupil_ref="p-001"))
+    from_ics = model.all_occurrences(ics_format.parse_ics(ALMATY_ICS))
+    from_csv = model.all_occurrences(csv_format.parse_csv(TWIN_CSV, pupil_ref="p-001"))
     assert [o.lesson() for o in from_ics] == [o.lesson() for o in from_csv]
     days = {o.local_date for o in from_ics}
     assert date(2026, 9, 8) not in days, "EXDATE"
@@ -288,7 +288,7 @@ def test_the_ics_and_its_csv_twin_give_the_same_lessons() -> None:
 
 
 def test_a_utc_calendar_is_read_in_almaty_time_and_an_irregular_rule_becomes_extras() -> None:
-    content = ics_import.parse_ics(UTC_ICS)
+    content = ics_format.parse_ics(UTC_ICS)
     assert content.timezone == "Asia/Almaty"
     (english,) = content.slots
     assert (english.weekday, english.start, english.server, english.teacher) == (
@@ -306,7 +306,7 @@ def test_a_utc_calendar_is_read_in_almaty_time_and_an_irregular_rule_becomes_ext
 
 
 def test_the_callers_time_zone_wins() -> None:
-    content = ics_import.parse_ics(UTC_ICS, timezone="UTC")
+    content = ics_format.parse_ics(UTC_ICS, timezone="UTC")
     assert (content.timezone, content.slots[0].start) == ("UTC", time(4))
 
 
@@ -381,7 +381,7 @@ def test_a_daily_rule_becomes_a_slot_for_each_weekday() -> None:
         "RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;UNTIL=20260918T235959Z\r\nSUMMARY:Exercises\r\n"
         "CATEGORIES:SELF_STUDY\r\n"
     )
-    content = ics_import.parse_ics(text)
+    content = ics_format.parse_ics(text)
     assert [(s.weekday, s.start, s.valid_from, s.valid_until) for s in content.slots] == [
         (day, time(10), None, None) for day in range(5)
     ]

@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 
-from controller.schedules import ics_import, model
+from controller.schedules import ics_format, model
 from controller.schedules.errors import ScheduleImportError
 
 
@@ -54,7 +54,7 @@ def test_a_weekly_lesson_across_a_change_in_new_york_is_one_slot(
     start: str, end: str, nominal: dt.time, on_the_day: tuple[dt.datetime, str]
 ) -> None:
     text = calendar(lesson("ny", "America/New_York", start, end, "RRULE:FREQ=WEEKLY;COUNT=4\r\n"))
-    content = ics_import.parse_ics(text)
+    content = ics_format.parse_ics(text)
     assert content.timezone == "America/New_York"
     ((weekday, clock, minutes),) = [(s.weekday, s.start, s.duration_min) for s in content.slots]
     assert (weekday, clock, minutes) == (6, nominal, 45), "as written, not as zoneinfo shows it"
@@ -80,7 +80,7 @@ def test_an_evening_lesson_in_berlin_runs_past_midnight_in_real_time(
     start: str, end: str, minutes: int
 ) -> None:
     rule = "RRULE:FREQ=WEEKLY;COUNT=3\r\n"
-    content = ics_import.parse_ics(calendar(lesson("eve", "Europe/Berlin", start, end, rule)))
+    content = ics_format.parse_ics(calendar(lesson("eve", "Europe/Berlin", start, end, rule)))
     ((weekday, clock, duration),) = [(s.weekday, s.start, s.duration_min) for s in content.slots]
     assert (weekday, clock, duration) == (5, dt.time(23, 30), minutes), "Saturday 23:30"
     lessons = model.all_occurrences(content)
@@ -97,7 +97,7 @@ def test_the_night_the_clocks_go_back_a_four_hour_lesson_ends_at_0230() -> None:
     """Not at 03:30 by the wall clock, which would be five hours."""
     rule = "RRULE:FREQ=WEEKLY;COUNT=2\r\n"
     text = calendar(lesson("eve", "Europe/Berlin", "20261017T233000", "20261018T033000", rule))
-    night = model.all_occurrences(ics_import.parse_ics(text))[1]
+    night = model.all_occurrences(ics_format.parse_ics(text))[1]
     assert (night.local_date, night.start, night.end) == (
         dt.date(2026, 10, 24),
         utc(2026, 10, 24, 21, 30),
@@ -116,7 +116,7 @@ def test_the_night_the_clocks_go_back_a_four_hour_lesson_ends_at_0230() -> None:
 def test_a_single_event_across_a_change_keeps_its_real_length(
     start: str, end: str, minutes: int
 ) -> None:
-    content = ics_import.parse_ics(calendar(lesson("one", "America/New_York", start, end)))
+    content = ics_format.parse_ics(calendar(lesson("one", "America/New_York", start, end)))
     ((clock, duration),) = [(e.start, e.duration_min) for e in content.extras]
     assert (clock, duration) == (dt.time(1, 30), minutes)
 
@@ -130,7 +130,7 @@ def test_an_override_on_the_night_of_the_change_keeps_the_real_length_of_its_eve
         "DTSTART;TZID=America/New_York:20260308T100000\r\nSUMMARY:Mathematics\r\n"
         "X-KITKEEPER-MODE:self_study\r\n",
     )  # fmt: skip
-    content = ics_import.parse_ics(text)
+    content = ics_format.parse_ics(text)
     ((day, clock, to_clock, duration),) = [
         (m.date, m.start, m.to_start, m.duration_min) for m in content.moves
     ]
@@ -144,7 +144,7 @@ def test_an_override_on_the_night_of_the_change_keeps_the_real_length_of_its_eve
 
 def errors(text: str, **kwargs: str) -> list[tuple[str | None, str]]:
     with pytest.raises(ScheduleImportError) as raised:
-        ics_import.parse_ics(text, **kwargs)
+        ics_format.parse_ics(text, **kwargs)
     return [(e.column, e.reason) for e in raised.value.errors]
 
 

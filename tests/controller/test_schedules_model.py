@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from controller.schedules import model
 from controller.schedules.errors import ScheduleInvalidError
-from protocol.lessons import Lesson, LessonMode
+from policy.lessons import Lesson
+from protocol.models import LessonMode
 
 SERVER = "webinar.school.kz:443"
 MATHS = {

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from controller import audit
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
-from controller.db.models import Kit, LoanContract, Pupil
+from controller.fleet.tables import Kit
+from controller.loans.tables import LoanContract, Pupil
+from controller.platform import audit
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
 from controller.schedules import model, service
 from controller.schedules.errors import (
     ScheduleError,

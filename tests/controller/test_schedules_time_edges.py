@@ -25,12 +25,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
-from controller.db.models import Kit, LoanContract, Pupil
-from controller.schedules import csv_import, ics_import, model, service
-from protocol import ladder
-from protocol.lessons import DEFAULT_GUARD, Lesson, current, may_disrupt, next_free_start
+from controller.fleet.tables import Kit
+from controller.loans.tables import LoanContract, Pupil
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
+from controller.schedules import csv_format, ics_format, model, service
+from policy import ladder
+from policy.lessons import (
+    DEFAULT_GUARD,
+    Lesson,
+    current,
+    may_disrupt,
+    next_free_start,
+    windows,
+)
 from protocol.models import Severity
 
 SERVER = "webinar.school.kz:443"
@@ -266,8 +274,8 @@ END:VCALENDAR
 
 
 def test_a_lesson_past_midnight_imports_from_csv_and_icalendar_alike() -> None:
-    from_csv = csv_import.parse_csv(EVENING_CSV, pupil_ref="p-001", timezone="Asia/Almaty")
-    from_ics = ics_import.parse_ics(EVENING_ICS)
+    from_csv = csv_format.parse_csv(EVENING_CSV, pupil_ref="p-001", timezone="Asia/Almaty")
+    from_ics = ics_format.parse_ics(EVENING_ICS)
     for content in (from_csv, from_ics):
         ((weekday, start, minutes),) = [(s.weekday, s.start, s.duration_min) for s in content.slots]
         assert (weekday, start, minutes) == (6, time(23, 30), 90)
@@ -419,8 +427,8 @@ def test_the_kit_gets_a_lesson_running_past_midnight_and_the_next_one_across_a_c
     now = local("Europe/Berlin", 2026, 3, 29, 0, 10)  # in the Saturday lesson, before the jump
     sent = service.kit_schedule(session, kit_id="kit-1", now=now)
     assert sent is not None
-    windows = [(w.start, w.end, w.subject) for w in sent.lessons[:3]]
-    assert windows == [
+    sent_windows = [(w.start, w.end, w.subject) for w in sent.lessons[:3]]
+    assert sent_windows == [
         (utc(2026, 3, 28, 22, 30), utc(2026, 3, 29, 0), "Mathematics"),  # 23:30 CET-01:00 CET
         (utc(2026, 3, 29, 7), utc(2026, 3, 29, 7, 45), "Physics"),  # 09:00 CEST
         (utc(2026, 4, 4, 21, 30), utc(2026, 4, 4, 23), "Mathematics"),  # 23:30 CEST
@@ -430,7 +438,7 @@ def test_the_kit_gets_a_lesson_running_past_midnight_and_the_next_one_across_a_c
     following = service.next_lesson_for_kit(session, kit_id="kit-1", now=now)
     assert following is not None
     assert following.start == utc(2026, 3, 29, 7)
-    assert ladder.due_by(now, sent.windows()) == utc(2026, 3, 28, 22, 30), "already late"
+    assert ladder.due_by(now, windows(sent)) == utc(2026, 3, 28, 22, 30), "already late"
 
 
 # --- the host's time zone ----------------------------------------------------------------------

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller import store
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
+from controller.fleet import store
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
 from protocol.models import Event, EventMessage, Status, StatusMessage, TelemetryMessage
 from protocol.topics import Channel
 from tests.protocol.test_codec import telemetry_body

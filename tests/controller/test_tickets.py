@@ -15,11 +15,12 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controller import tickets, trust
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import alembic_config, upgrade
-from controller.db.ticket_models import Ticket
-from controller.tickets import TicketFacts, TicketKind, TicketState, TicketTransitionError
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import alembic_config, upgrade
+from controller.tickets import service as tickets
+from controller.tickets.service import TicketFacts, TicketKind, TicketState, TicketTransitionError
+from controller.tickets.tables import Ticket
+from controller.trust import enrolment as trust
 from tests.support import Controller, days_from_today, loan_period
 
 S = TicketState

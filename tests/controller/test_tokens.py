@@ -12,10 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.identity import generate_key, make_csr
-from controller import cli, pki, trust
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
-from controller.db.models import AuditEntry, EnrollToken
+from controller import cli
+from controller.platform.audit_table import AuditEntry
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
+from controller.trust import enrolment as trust
+from controller.trust import pki
+from controller.trust.tables import EnrollToken
 from tests.support import HOSTS
 
 US = timedelta(microseconds=1)

@@ -17,7 +17,7 @@ from cryptography import x509
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.identity import generate_key, make_csr
-from controller import pki
+from controller.trust import pki
 from protocol.models import Event, EventMessage, Status, StatusMessage, envelope_kwargs
 from tests.support import (
     HOSTS,

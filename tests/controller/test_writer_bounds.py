@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller import store, writer
-from controller.db.engine import make_engine, make_sessionmaker
-from controller.db.migrate import upgrade
-from controller.db.models import Event
+from controller.fleet import store, writer
+from controller.fleet.tables import Event
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
 from protocol.models import Event as EventBody
 from protocol.models import EventMessage
 from protocol.topics import Channel

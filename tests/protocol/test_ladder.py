@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import ladder
-from protocol.ladder import (
+from policy import ladder
+from policy.ladder import (
     AwaitKit,
     Defer,
     Escalate,
@@ -20,9 +20,9 @@ from protocol.ladder import (
     Priority,
     RunPlaybook,
 )
-from protocol.lessons import DEFAULT_GUARD, Lesson, LessonMode, may_disrupt
-from protocol.models import Severity
-from protocol.rules import Condition, Rule, Step, StepAction
+from policy.lessons import DEFAULT_GUARD, Lesson, may_disrupt
+from policy.rules import Condition, Rule, Step, StepAction
+from protocol.models import LessonMode, Severity
 
 MONDAY = datetime(2026, 11, 30, tzinfo=UTC)
 CATALOGUE = {

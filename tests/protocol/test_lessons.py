@@ -6,14 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from protocol.lessons import (
-    Lesson,
-    current,
-    may_disrupt,
-    minutes_lost,
-    next_free_start,
-    next_lesson,
-)
+from policy.lessons import Lesson, current, may_disrupt, minutes_lost, next_free_start, next_lesson
 
 DAY = datetime(2026, 11, 30, tzinfo=UTC)
 NINE = Lesson(DAY + timedelta(hours=9), DAY + timedelta(hours=9, minutes=45))

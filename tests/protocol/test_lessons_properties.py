@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import ladder
-from protocol.lessons import Lesson, current, may_disrupt, minutes_lost, next_free_start
+from policy import ladder
+from policy.lessons import Lesson, current, may_disrupt, minutes_lost, next_free_start
 from protocol.models import Severity
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)

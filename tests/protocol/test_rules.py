@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from protocol.rules import (
+from policy.rules import (
     Cleared,
     Condition,
     Fired,

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bench import simulate_week as sim
-from protocol.ladder import Priority
-from protocol.lessons import LessonMode, current, may_disrupt
-from protocol.rules import StepAction
+from policy.ladder import Priority
+from policy.lessons import current, may_disrupt
+from policy.rules import StepAction
+from protocol.models import LessonMode
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_the_world_is_the_real_one(world: sim.World) -> None:
 
 
 def test_the_prelesson_rule_is_the_controllers() -> None:
-    remediation = pytest.importorskip("controller.remediation")
+    remediation = pytest.importorskip("controller.remediation.remediator")
     assert remediation.PRELESSON_RULE == sim.PRELESSON_RULE
 
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from controller import alerts
 from controller.api.deps import SessionDep, require
-from controller.auth import Role
+from controller.loans import alerts
+from controller.trust.staff import Role
 
 router = APIRouter(
     prefix="/api/v1/alerts",

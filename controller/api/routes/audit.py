@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
-from controller import audit
 from controller.api.deps import SessionDep, require
-from controller.auth import Role
+from controller.platform import audit
+from controller.trust.staff import Role
 
 router = APIRouter(
     prefix="/api/v1/audit", tags=["audit"], dependencies=[Depends(require(Role.ADMIN))]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from controller import audit
 from controller.api.deps import SESSION_COOKIE, SessionDep, UserDep
-from controller.auth import AuthError, login
+from controller.platform import audit
+from controller.trust.staff import AuthError, login
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 TOKEN_TTL = timedelta(hours=8)

@@ -10,14 +10,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from controller import contracts, imports, people, pki, trust
 from controller.api.deps import SessionDep, StateDep, require
 from controller.api.routes.people import Cipher
-from controller.auth import Role
-from controller.db.models import Component, LoanContract, User
 from controller.errors import ConfigError, DocumentError
-from controller.loans import lifecycle
-from controller.people import REF
+from controller.loans import contracts, imports, lifecycle, people
+from controller.loans.people import REF
+from controller.loans.tables import Component, LoanContract
+from controller.trust import enrolment as trust
+from controller.trust import pki
+from controller.trust.staff import Role
+from controller.trust.tables import User
 
 router = APIRouter(prefix="/api/v1", tags=["contracts"])
 Reader = Annotated[User, Depends(require(Role.ADMIN, Role.TECHNICIAN))]

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from cryptography import x509
 from fastapi import APIRouter, HTTPException, Response
 
-from controller import bundles, pki, trust
 from controller.api.deps import SessionDep, StateDep
 from controller.api.schemas import EnrollRequest, EnrollResponse
 from controller.errors import PkiError
+from controller.remediation import bundles
+from controller.trust import enrolment as trust
+from controller.trust import pki
 
 _LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["enrolment"])

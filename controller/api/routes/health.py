@@ -12,9 +12,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from controller import __version__, crl, pki
+from controller import __version__
 from controller.api.deps import AppState, StateDep
 from controller.api.schemas import Health
+from controller.trust import crl, pki
 
 router = APIRouter(tags=["health"])
 

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from controller import store
 from controller.api.deps import SessionDep, StateDep, require
 from controller.api.schemas import (
     EventOut,
@@ -18,8 +17,9 @@ from controller.api.schemas import (
     TelemetryItem,
     TelemetryPage,
 )
-from controller.auth import Role
-from controller.db.models import Kit
+from controller.fleet import store
+from controller.fleet.tables import Kit
+from controller.trust.staff import Role
 from protocol.limits import KIT_ID_PATTERN
 from protocol.models import Telemetry
 

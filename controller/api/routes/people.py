@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from controller import people
 from controller.api.deps import SessionDep, StateDep, require
-from controller.auth import Role
-from controller.crypto import FieldCipher
-from controller.db.models import Guardian, Pupil, User
 from controller.errors import ConfigError
+from controller.loans import people
+from controller.loans.tables import Guardian, Pupil
+from controller.platform.crypto import FieldCipher
+from controller.trust.staff import Role
+from controller.trust.tables import User
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
 Staff = Annotated[User, Depends(require(Role.ADMIN, Role.TECHNICIAN, Role.TEACHER))]

@@ -13,20 +13,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from controller import audit, tickets
 from controller.api.deps import SessionDep, StateDep, require
-from controller.auth import Role
-from controller.db.incident_models import (
+from controller.fleet.tables import Kit
+from controller.platform import audit
+from controller.remediation.remediator import LessonConflictError, Outgoing, Remediator
+from controller.remediation.tables import (
     Diagnostics,
     Incident,
     IncidentEntry,
     KitBundle,
     RemediationCommand,
 )
-from controller.db.models import Kit, User
-from controller.remediation import LessonConflictError, Outgoing, Remediator
+from controller.tickets import service as tickets
+from controller.trust.staff import Role
+from controller.trust.tables import User
+from protocol.commands import PLAYBOOK_ID_PATTERN
 from protocol.limits import KIT_ID_PATTERN
-from protocol.remediation import PLAYBOOK_ID_PATTERN
 from protocol.timebounds import BoundedAwareDatetime
 
 router = APIRouter(prefix="/api/v1", tags=["remediation"])

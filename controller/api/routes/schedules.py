@@ -13,18 +13,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller import people
 from controller.api.deps import AppState, SessionDep, StateDep, require
-from controller.auth import Role
-from controller.crypto import FieldCipher
-from controller.db.models import Pupil, User
 from controller.errors import ConfigError
+from controller.loans import people
+from controller.loans.tables import Pupil
+from controller.platform.crypto import FieldCipher
 from controller.schedules import model, service
 from controller.schedules.errors import (
     ScheduleError,
     ScheduleImportError,
     ScheduleInvalidError,
 )
+from controller.trust.staff import Role
+from controller.trust.tables import User
 from protocol.limits import KIT_ID_PATTERN
 from protocol.models import Schedule
 from protocol.timebounds import BoundedDatetime, dates_within

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from controller import people, tickets
 from controller.api.deps import SessionDep, StateDep, require
-from controller.auth import Role
-from controller.db.models import User
-from controller.db.ticket_models import Ticket
 from controller.errors import ConfigError
+from controller.loans import people
+from controller.tickets import service as tickets
+from controller.tickets.tables import Ticket
+from controller.trust.staff import Role
+from controller.trust.tables import User
 from protocol.limits import KIT_ID_PATTERN
 from protocol.timebounds import BoundedAwareDatetime
 

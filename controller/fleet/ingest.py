@@ -1,0 +1,489 @@
+"""Ingest: the controller's one MQTT adapter, and the batched writer behind it.
+
+paho's network thread decodes each message (`protocol.codec.decode`) and queues it; a writer thread
+takes batches off the queue and commits them in one transaction each. A message that fails the
+contract is counted by reason and logged once, never raised; a batch whose write fails is retried
+until it commits. Only after the commit does the controller publish each kit's `ack` watermark
+(retained, coalesced over `ack_delay`), so a kit forgets a message only once it is stored. The
+session is persistent (clean start off, with an expiry): what arrives while the controller is
+down waits in the broker, and the agents' outboxes cover whatever the broker loses.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller.config import ControllerSettings
+from controller.fleet import clock, writer
+from controller.fleet.store import count_kits, mark_silent_kits_offline, record_events
+from controller.fleet.writer import RawMessage
+from controller.platform.metrics import Metrics
+from controller.remediation.remediator import Remediator, load_bundle
+from controller.trust import enrolment as trust
+from controller.trust import pki
+from controller.trust.crl import CrlKeeper
+from protocol.codec import TsRefusedError, decode
+from protocol.errors import ProtocolError, RejectReason
+from protocol.models import (
+    Ack,
+    AckMessage,
+    Command,
+    CommandMessage,
+    Schedule,
+    ScheduleMessage,
+    new_msg_id,
+)
+from protocol.topics import AGENT_TO_CONTROLLER, Channel, kit_topic, shared, wildcard
+
+_LOGGER = logging.getLogger(__name__)
+
+FLOOD_RATE = 1000.0
+"""Messages per second above which the rules wait (kits replaying an outage): 2,000 kits
+reporting every 30 s send about 70."""
+QUEUE_LIMIT = 50_000
+"""Messages held in memory before paho's thread waits (the broker then holds the rest)."""
+
+_CHANNELS = {c.value for c in AGENT_TO_CONTROLLER}
+SESSION_EXPIRY_S = 7 * 24 * 3600
+"""How long the broker keeps the controller's session (and queues for it) while it is away."""
+HOUSEKEEPING_S = 2.0
+
+
+def tls_context(paths: pki.PkiPaths) -> ssl.SSLContext:
+    """Trust only the kitkeeper CA; present the controller's certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(paths.ca_cert))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(paths.controller_cert), str(paths.controller_key))
+    return context
+
+
+def subscriptions() -> list[tuple[str, int]]:
+    """What the controller subscribes to: data through the shared group, status directly.
+
+    Status goes to every instance because retained messages are not delivered to shared
+    subscriptions (MQTT 5, 4.8.2), and a controller must learn every kit's presence at start.
+    """
+    return [
+        (shared(wildcard(Channel.TELEMETRY)), 1),
+        (shared(wildcard(Channel.EVENTS)), 1),
+        (wildcard(Channel.STATUS), 1),
+    ]
+
+
+class Ingest:
+    """Subscribes and validates here; a writer process commits; acks go out after each commit."""
+
+    def __init__(
+        self,
+        *,
+        settings: ControllerSettings,
+        sessions: sessionmaker[Session],
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._broker = (settings.mqtt_host, settings.mqtt_port)
+        self._pki = pki.PkiPaths(settings.pki_dir)
+        self._acks: dict[str, tuple[int, str | None]] = {}
+        self._acks_due = 0.0
+        self._housekeeping_at = 0.0
+        self._event_handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {}
+        self._sessions = sessions
+        self._metrics = metrics
+        self._received = {c: metrics.received.labels(channel=c) for c in [*_CHANNELS, "other"]}
+        self._pending: list[RawMessage] = []
+        self._pending_cv = threading.Condition()
+        self._stopping = threading.Event()
+        self._gauges_at = 0.0
+        self._writer: BaseProcess | None = None
+        self._to_writer: Connection | None = None
+        self._from_writer: Connection | None = None
+        self._pipe_lock = threading.Lock()
+        self._forwarder = threading.Thread(target=self._forward_loop, name="forwarder", daemon=True)
+        self._results = threading.Thread(target=self._results_loop, name="results", daemon=True)
+        self.connected = threading.Event()
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=settings.mqtt_client_id,
+            protocol=mqtt.MQTTv5,
+        )
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.max_inflight_messages_set(1000)
+        self.tls = not settings.plain and self._pki.exists()
+        self._crl = CrlKeeper(
+            paths=self._pki, sessions=sessions, broker_dir=settings.broker_dir, metrics=metrics
+        )
+        if self.tls:
+            self._client.tls_set_context(tls_context(self._pki))
+            # Only a broker that checks certificates proves who asks: no renewal without it.
+            self._event_handlers["cert_renew_request"] = self._renew_certificate
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_connect_fail = self._handle_connect_fail
+        self._client.on_message = self._handle_message
+        self._arrived = 0
+        self._rate_mark = (time.monotonic(), 0)
+        self._clocks = clock.ClockWatch()
+        self._connected_at = time.monotonic()
+        self.remediator: Remediator | None = None
+        if settings.remediation:
+            self.remediator = Remediator(
+                settings=settings,
+                sessions=sessions,
+                send=self._send,
+                publish_schedule=self.publish_schedule,
+                bundle=load_bundle(settings, datetime.now(UTC)),
+                flooded=self.flooded,
+            )
+
+    @property
+    def client(self) -> mqtt.Client:
+        """The underlying client, for publishing from the controller (acks, commands)."""
+        return self._client
+
+    def start(self) -> None:
+        """Start the writer process, then connect in the background (retrying until `stop`)."""
+        self._refresh_kit_gauges()
+        if self.tls:  # before connecting: with an expired CRL the broker refuses us too
+            self._crl.keep_fresh(datetime.now(UTC), starting=True)
+        self._start_writer()
+        self._forwarder.start()
+        self._results.start()
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = 1000
+        self._client.connect_async(*self._broker, keepalive=30, clean_start=False, properties=props)
+        self._client.loop_start()
+        if self.remediator is not None:
+            self.remediator.start()
+
+    def stop(self) -> None:
+        """Stop taking messages, let the writer commit what it has, publish the last acks."""
+        # Messages arriving from now on are not queued: not acknowledged either, so kits resend
+        # them (the subscription stays in the persistent session for the next start).
+        self._stopping.set()
+        if self.remediator is not None:
+            self.remediator.stop()
+        with self._pending_cv:
+            self._pending_cv.notify_all()
+        self._forwarder.join(timeout=30)
+        self._results.join(timeout=60)
+        self._publish_acks(wait=True)
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self._writer is not None:
+            self._writer.join(timeout=10)
+        self._metrics.mqtt_connected.set(0)
+
+    # The writer process and the two threads that talk to it.
+
+    def _start_writer(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        to_writer_r, to_writer_w = context.Pipe(duplex=False)
+        from_writer_r, from_writer_w = context.Pipe(duplex=False)
+        process = context.Process(
+            target=writer.run,
+            args=(
+                self._settings.model_dump_json(),
+                to_writer_r,
+                from_writer_w,
+                logging.getLogger().getEffectiveLevel(),
+            ),
+            name="kitkeeper-writer",
+            daemon=True,
+        )
+        process.start()
+        to_writer_r.close()
+        from_writer_w.close()
+        with self._pipe_lock:
+            self._writer, self._to_writer, self._from_writer = process, to_writer_w, from_writer_r
+
+    def _forward_loop(self) -> None:
+        while True:
+            with self._pending_cv:
+                if not self._pending and not self._stopping.is_set():
+                    self._pending_cv.wait(timeout=0.05)
+                batch, self._pending = self._pending, []
+                self._pending_cv.notify_all()
+                stopping = self._stopping.is_set()
+            self._metrics.queue_depth.set(len(batch))
+            with self._pipe_lock:
+                conn = self._to_writer
+            if conn is None:
+                continue
+            try:
+                if batch:
+                    conn.send_bytes(pickle.dumps(batch))
+                if stopping:
+                    conn.send_bytes(b"")  # the writer commits what it has, then ends
+                    return
+            except (BrokenPipeError, OSError):
+                # The writer died: the results thread restarts it. These messages were never
+                # acknowledged to their kits, which will send them again.
+                _LOGGER.warning(
+                    "writer unavailable; %d messages left for the kits to resend", len(batch)
+                )
+                if stopping:
+                    return
+                time.sleep(0.5)
+
+    def _results_loop(self) -> None:
+        while True:
+            with self._pipe_lock:
+                conn = self._from_writer
+            assert conn is not None
+            try:
+                if conn.poll(0.2):
+                    data = conn.recv_bytes()
+                    if not data:
+                        return  # the writer finished after stop()
+                    self._apply(pickle.loads(data))  # noqa: S301 - our own child process
+            except (EOFError, OSError):
+                if self._stopping.is_set():
+                    return
+                _LOGGER.exception("the ingest writer process died; starting it again")
+                self._metrics.write_errors.inc()
+                time.sleep(1)
+                self._start_writer()
+            now = time.monotonic()
+            if self._acks and now >= self._acks_due:
+                self._publish_acks()
+            if now - self._housekeeping_at >= HOUSEKEEPING_S:
+                self._housekeeping_at = now
+                self._housekeeping()
+            self._record_clocks()
+
+    def _apply(self, summary: writer.Summary) -> None:
+        self._metrics.batch_seconds.observe(summary.seconds)
+        for channel, n in summary.stored.items():
+            self._metrics.stored.labels(channel=channel).inc(n)
+        self._metrics.duplicates.inc(summary.duplicates)
+        self._metrics.quarantined.inc(summary.quarantined)
+        if summary.status_changed or time.monotonic() - self._gauges_at > 5:
+            self._refresh_kit_gauges()
+        if summary.watermarks:
+            if not self._acks:
+                self._acks_due = time.monotonic() + self._settings.ack_delay
+            self._acks.update(summary.watermarks)
+        for kit_id, kind, data in summary.events:
+            try:
+                self._event_handlers[kind](kit_id, data)
+            except Exception:
+                _LOGGER.exception("handling %s from %s failed", kind, kit_id)
+
+    def _record_clocks(self) -> None:
+        rows = self._clocks.take()
+        if not rows:
+            return
+        try:
+            with self._sessions.begin() as session:
+                record_events(session, rows)
+        except SQLAlchemyError:  # advisory: recorded again within the hour while it lasts
+            _LOGGER.exception("cannot record %d clock events", len(rows))
+            return
+        for row in rows:
+            _LOGGER.warning("kit %s: %s", row["kit_id"], row["message"])
+        self._metrics.clock_events.inc(len(rows))
+        self._metrics.kits_clock_skewed.set(self._clocks.skewed())
+
+    # paho callbacks: each catches, logs and counts; none may raise into paho's loop.
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            _LOGGER.warning("broker refused the controller: %s", reason_code)
+            return
+        _LOGGER.info(
+            "connected to broker %s:%s", self._settings.mqtt_host, self._settings.mqtt_port
+        )
+        client.subscribe(subscriptions())
+        self._connected_at = time.monotonic()
+        self.connected.set()
+        self._metrics.mqtt_connected.set(1)
+
+    def _handle_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        _LOGGER.warning("cannot reach broker %s:%s; retrying", *self._broker)
+
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self.connected.is_set():
+            _LOGGER.warning("disconnected from broker (%s); reconnecting", reason_code)
+        self.connected.clear()
+        self._metrics.mqtt_connected.set(0)
+
+    def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            last = msg.topic.rsplit("/", 1)[-1]
+            self._received[last if last in _CHANNELS else "other"].inc()
+            if self._stopping.is_set():
+                return
+            payload = bytes(msg.payload)
+            self._arrived += 1
+            received = time.time()
+            now = datetime.fromtimestamp(received, UTC)
+            try:
+                _, message = decode(msg.topic, payload, now=now)
+            except TsRefusedError as exc:  # the writer keeps or settles it (clock.settle)
+                if exc.reason is RejectReason.TS_AHEAD:
+                    self._metrics.restamped.inc()
+                    _LOGGER.debug("restamped message on %s: %s", msg.topic, exc)
+                else:
+                    self._metrics.rejected.labels(reason=exc.reason.value).inc()
+                    _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
+                message = exc.envelope
+            except ProtocolError as exc:
+                self._metrics.rejected.labels(reason=exc.reason.value).inc()
+                _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
+                return
+            settled = (
+                time.monotonic() - self._connected_at > clock.SETTLE_S
+                and len(self._pending) < clock.SHORT_QUEUE
+            )
+            self._clocks.observe(
+                message, now, live=clock.live(message, retained=msg.retain, settled=settled)
+            )
+            with self._pending_cv:
+                while len(self._pending) >= QUEUE_LIMIT and not self._stopping.is_set():
+                    self._pending_cv.wait(timeout=1)  # the broker holds the rest meanwhile
+                self._pending.append((msg.topic, payload, received))
+                self._pending_cv.notify_all()
+        except Exception:
+            self._metrics.callback_errors.inc()
+            _LOGGER.exception("failed to handle message on %s", msg.topic)
+
+    def _publish_acks(self, *, wait: bool = False) -> None:
+        acks, self._acks = self._acks, {}
+        sent = []
+        now = datetime.now(UTC)
+        for kit_id, (watermark, epoch) in acks.items():
+            message = AckMessage(
+                kit_id=kit_id,
+                msg_id=new_msg_id(),
+                seq=0,
+                ts=now,
+                body=Ack(watermark=watermark, epoch=epoch),
+            )
+            sent.append(
+                self._client.publish(
+                    kit_topic(kit_id, Channel.ACK), message.to_bytes(), qos=1, retain=True
+                )
+            )
+        self._metrics.acks_published.inc(len(acks))
+        for info in sent if wait and self.connected.is_set() else []:
+            try:
+                info.wait_for_publish(2)
+            except (RuntimeError, ValueError):
+                break
+
+    def send_command(self, kit_id: str, command: Command, msg_id: str | None = None) -> str:
+        """Publish a command to one kit (queued by the broker if the kit is away); its id."""
+        message = CommandMessage(
+            kit_id=kit_id, msg_id=msg_id or new_msg_id(), seq=0, ts=datetime.now(UTC), body=command
+        )
+        self._client.publish(kit_topic(kit_id, Channel.CMD), message.to_bytes(), qos=1)
+        return message.msg_id
+
+    def _send(self, kit_id: str, command: Command, msg_id: str) -> None:
+        self.send_command(kit_id, command, msg_id)
+
+    def publish_schedule(self, kit_id: str, schedule: Schedule) -> None:
+        """Publish a kit's upcoming lessons, retained, so the kit has them whenever it connects."""
+        message = ScheduleMessage(
+            kit_id=kit_id, msg_id=new_msg_id(), seq=0, ts=datetime.now(UTC), body=schedule
+        )
+        self._client.publish(
+            kit_topic(kit_id, Channel.SCHEDULE), message.to_bytes(), qos=1, retain=True
+        )
+
+    def flooded(self) -> bool:
+        """Whether messages arrive faster than FLOOD_RATE since the last question (a replay)."""
+        now, arrived = time.monotonic(), self._arrived
+        then, before = self._rate_mark
+        self._rate_mark = (now, arrived)
+        return now > then and (arrived - before) / (now - then) > FLOOD_RATE
+
+    def publish_schedules(self, kit_ids: list[str]) -> None:
+        """Publish these kits' schedules soon (a pupil's schedule changed)."""
+        if self.remediator is not None:
+            self.remediator.request_schedules(kit_ids)
+
+    def _renew_certificate(self, kit_id: str, data: dict[str, Any]) -> None:
+        csr = str(data.get("csr_pem", ""))
+        now = datetime.now(UTC)
+        try:
+            with self._sessions.begin() as session:
+                cert_pem = trust.renew(
+                    session,
+                    kit_id=kit_id,
+                    csr_pem=csr,
+                    paths=self._pki,
+                    now=now,
+                    days=self._settings.cert_days,
+                )
+        except trust.TrustError as exc:
+            _LOGGER.warning("refused to renew kit %s: %s", kit_id, exc)
+            return
+        self.send_command(
+            kit_id,
+            Command(
+                kind="install_certificate",
+                expires_at=now + timedelta(days=1),
+                args={"certificate_pem": cert_pem.decode()},
+            ),
+        )
+
+    def _housekeeping(self) -> None:
+        now = datetime.now(UTC)
+        try:
+            with self._sessions.begin() as session:
+                gone = mark_silent_kits_offline(
+                    session, now=now, factor=self._settings.offline_factor
+                )
+        except SQLAlchemyError:
+            _LOGGER.exception("housekeeping failed")
+            return
+        if self.tls:
+            self._crl.keep_fresh(now)
+        if gone:
+            _LOGGER.info("offline (silent too long): %s", ", ".join(gone))
+            self._refresh_kit_gauges()
+
+    def _refresh_kit_gauges(self) -> None:
+        self._gauges_at = time.monotonic()
+        try:
+            with self._sessions() as session:
+                known, online = count_kits(session)
+        except SQLAlchemyError:
+            _LOGGER.exception("cannot count kits")
+            return
+        self._metrics.kits_known.set(known)
+        self._metrics.kits_online.set(online)

@@ -1,0 +1,118 @@
+"""Alerts for administrators and technicians, computed from the contracts and the latest snapshots.
+
+- `contract_ending`: an active contract ends within `lead_days`;
+- `return_overdue`: a contract past its end whose kit has not come back;
+- `loaned_without_contract`: a kit with components that reports from a home with no signed
+  contract covering it;
+- `reconciliation`: a contract's peripheral no longer reported by its kit (serial gone), or a
+  foreign device in its place (`controller.loans.reconcile`); it shows as soon as the snapshot
+  that reveals it is stored, so within one telemetry interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controller.fleet.tables import Kit
+from controller.loans.reconcile import reconcile
+from controller.loans.tables import Component, LoanContract
+from protocol.inventory import Peripherals
+
+SIGNED_STATES = ("signed", "active", "return_due")
+PERIPHERAL_KINDS = frozenset(
+    {
+        "webcam",
+        "camera",
+        "headset",
+        "microphone",
+        "speakers",
+        "braille",
+        "braille display",
+        "keyboard",
+        "mouse",
+        "trackball",
+    }
+)
+"""Component kinds a kit's agent can see by serial (a laptop's own serial it cannot)."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing a person should act on."""
+
+    kind: str
+    severity: str
+    contract: str | None
+    kit_id: str | None
+    message: str
+
+
+def _latest_peripherals(kit: Kit | None) -> Peripherals | None:
+    if kit is None or not kit.latest or not isinstance(kit.latest.get("peripherals"), dict):
+        return None
+    try:
+        return Peripherals.model_validate(kit.latest["peripherals"])
+    except ValidationError:
+        return None
+
+
+def compute(session: Session, *, today: date, lead_days: int) -> list[Alert]:
+    """Every alert that stands now."""
+    alerts: list[Alert] = []
+    contracts = list(session.scalars(select(LoanContract).order_by(LoanContract.number)))
+    for c in contracts:
+        if c.state == "active" and 0 <= (c.end - today).days <= lead_days:
+            alerts.append(
+                Alert(
+                    "contract_ending",
+                    "info",
+                    c.number,
+                    c.kit_id,
+                    f"contract {c.number} ends on {c.end:%Y-%m-%d}",
+                )
+            )
+        if c.state in ("active", "return_due") and c.end < today:
+            alerts.append(
+                Alert(
+                    "return_overdue",
+                    "warning",
+                    c.number,
+                    c.kit_id,
+                    f"kit {c.kit_id} was due back on {c.end:%Y-%m-%d}",
+                )
+            )
+        if c.state in ("active", "return_due"):
+            expected = {p["serial"] for p in c.components if p["kind"].lower() in PERIPHERAL_KINDS}
+            reported = _latest_peripherals(session.get(Kit, c.kit_id))
+            if reported is not None:
+                for finding in reconcile(expected, reported):
+                    alerts.append(
+                        Alert("reconciliation", "warning", c.number, c.kit_id, finding.detail)
+                    )
+    covered = {c.kit_id for c in contracts if c.state in SIGNED_STATES}
+    kits_with_parts = set(
+        session.scalars(select(Component.kit_id).where(Component.kit_id.is_not(None)))
+    )
+    for kit in session.scalars(select(Kit).where(Kit.kit_id.in_(kits_with_parts - covered))):
+        if kit.last_seen_at is not None and kit.lifecycle == "active":
+            alerts.append(
+                Alert(
+                    "loaned_without_contract",
+                    "warning",
+                    None,
+                    kit.kit_id,
+                    f"kit {kit.kit_id} reports from a home with no signed contract",
+                )
+            )
+    return alerts
+
+
+def as_dicts(alerts: list[Alert]) -> list[dict[str, Any]]:
+    """For the API."""
+    return [asdict(a) for a in alerts]

@@ -1,0 +1,166 @@
+"""CSV import of kits, components, pupils and guardians, and the contract register as CSV.
+
+A file is checked whole first (`controller.loans.import_rows`); with any bad row nothing is
+imported unless `partial` is asked for, and the report names every bad row and why. Rows that
+the database refuses (a serial or a pupil already known) are reported the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controller.errors import ControllerError
+from controller.loans import contracts, import_rows, people
+from controller.loans.tables import LoanContract
+from controller.platform.crypto import FieldCipher
+from controller.trust import enrolment as trust
+
+Kind = Literal["kits", "components", "pupils", "guardians"]
+
+
+def _store_row(
+    kind: Kind, row: Any, *, session: Session, cipher: FieldCipher | None, actor: str, now: datetime
+) -> None:
+    if kind == "kits":
+        kit = trust.ensure_kit(session, row.kit_id)
+        kit.lifecycle = str(row.status)
+        kit.profile = row.profile
+    elif kind == "components":
+        contracts.add_component(
+            session,
+            data=contracts.ComponentIn(
+                serial=row.serial,
+                kind=row.kind,
+                model=row.model,
+                condition=row.condition,
+                kit_id=row.kit_id,
+            ),
+            actor=actor,
+            now=now,
+        )
+    elif kind == "pupils":
+        assert cipher is not None
+        people.create_pupil(
+            session,
+            data=people.PupilIn(
+                ref=row.pupil_ref,
+                name=row.name,
+                iin=row.iin,
+                grade=row.grade,
+                program=str(row.program),
+                basis=str(row.basis),
+                temporary_until=row.temporary_until,
+                school=row.school,
+            ),
+            cipher=cipher,
+            actor=actor,
+            now=now,
+        )
+    else:
+        assert cipher is not None
+        people.create_guardian(
+            session,
+            data=people.GuardianIn(
+                ref=row.guardian_ref,
+                pupil_ref=row.pupil_ref,
+                relation=str(row.relation),
+                name=row.name,
+                phone=row.phone,
+                address=row.address,
+                iin=row.iin,
+            ),
+            cipher=cipher,
+            actor=actor,
+            now=now,
+        )
+
+
+PARSERS: dict[Kind, Callable[[str], import_rows.ImportResult[Any]]] = {
+    "kits": import_rows.parse_kits,
+    "components": import_rows.parse_components,
+    "pupils": import_rows.parse_pupils,
+    "guardians": import_rows.parse_guardians,
+}
+
+
+def import_csv(
+    session: Session,
+    *,
+    kind: Kind,
+    text: str,
+    partial: bool,
+    cipher: FieldCipher | None,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Import a file in the caller's transaction; the report says what was imported and why not.
+
+    Without `partial`, any error leaves `imported` at 0 and the caller must roll back.
+    """
+    parsed = PARSERS[kind](text)
+    errors = [{"row": e.row, "column": e.column, "reason": e.reason} for e in parsed.errors]
+    if errors and not partial:
+        return {"imported": 0, "errors": errors}
+    imported = 0
+    for row in parsed.rows:
+        key = next(iter(row.model_dump().values()))
+        try:
+            with session.begin_nested():
+                _store_row(kind, row, session=session, cipher=cipher, actor=actor, now=now)
+            imported += 1
+        except (ControllerError, ValidationError) as exc:
+            errors.append({"row": None, "column": None, "reason": f"{key}: {exc}"})
+    if errors and not partial:
+        return {"imported": 0, "errors": errors}
+    return {"imported": imported, "errors": errors}
+
+
+REGISTER_COLUMNS = (
+    "number",
+    "state",
+    "kit_id",
+    "pupil_ref",
+    "guardian_ref",
+    "school",
+    "city",
+    "start",
+    "end",
+    "terms_version",
+    "components",
+    "signed_by_guardian",
+    "signed_by_school",
+)
+
+
+def register_csv(session: Session) -> str:
+    """The contract register as CSV (no personal data: people are named by reference)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(REGISTER_COLUMNS)
+    for row in session.scalars(select(LoanContract).order_by(LoanContract.number)):
+        writer.writerow(
+            [
+                row.number,
+                row.state,
+                row.kit_id,
+                row.pupil_ref,
+                row.guardian_ref,
+                row.school,
+                row.city,
+                row.start.isoformat(),
+                row.end.isoformat(),
+                row.terms_version,
+                " ".join(c["serial"] for c in row.components),
+                row.signed_by_guardian or "",
+                row.signed_by_school or "",
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,98 @@
+"""The loans' tables: pupils, guardians, components and loan contracts (personal data encrypted)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from controller.fleet.tables import Kit as Kit  # the table its keys refer to
+from controller.platform.db.base import Base
+from controller.platform.db.types import BigIntPK, JSONDoc
+
+
+class Pupil(Base):
+    """A home-schooled pupil; name and IIN encrypted."""
+
+    __tablename__ = "pupils"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    name_enc: Mapped[str] = mapped_column(Text)
+    iin_enc: Mapped[str] = mapped_column(Text)
+    iin_index: Mapped[str] = mapped_column(String(64), unique=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    program: Mapped[str] = mapped_column(String(32))
+    basis: Mapped[str] = mapped_column(String(16))
+    temporary_until: Mapped[date | None] = mapped_column(Date)
+    school: Mapped[str] = mapped_column(String(255))
+    teacher: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Guardian(Base):
+    """A parent or legal representative; name, phone, address and IIN encrypted."""
+
+    __tablename__ = "guardians"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    pupil_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("pupils.id"))
+    relation: Mapped[str] = mapped_column(String(32))
+    name_enc: Mapped[str] = mapped_column(Text)
+    phone_enc: Mapped[str] = mapped_column(Text)
+    address_enc: Mapped[str] = mapped_column(Text)
+    iin_enc: Mapped[str] = mapped_column(Text)
+    iin_index: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+
+
+class Component(Base):
+    """A serial-numbered item: in a kit, or spare stock when `kit_id` is empty."""
+
+    __tablename__ = "components"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    condition: Mapped[str] = mapped_column(String(64))
+    kit_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("kits.kit_id"))
+    created_at: Mapped[datetime]
+
+
+class LoanContract(Base):
+    """A contract of free temporary use: its state and what was signed, handed over, returned."""
+
+    __tablename__ = "contracts"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    school: Mapped[str] = mapped_column(String(255))
+    city: Mapped[str] = mapped_column(String(128))
+    guardian_ref: Mapped[str] = mapped_column(String(64))
+    pupil_ref: Mapped[str] = mapped_column(String(64))
+    kit_id: Mapped[str] = mapped_column(String(64), ForeignKey("kits.kit_id"))
+    state: Mapped[str] = mapped_column(String(16))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    terms_version: Mapped[str] = mapped_column(String(32))
+    components: Mapped[list[dict[str, str]]] = mapped_column(JSONDoc)
+    signed_by_guardian: Mapped[str | None] = mapped_column(String(200))
+    signed_by_school: Mapped[str | None] = mapped_column(String(200))
+    training_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
+    handover: Mapped[dict[str, Any] | None]
+    return_act: Mapped[dict[str, Any] | None]
+    termination_reason: Mapped[str | None] = mapped_column(String(500))
+    annexes: Mapped[list[dict[str, str]]] = mapped_column(JSONDoc, default=list)
+    created_at: Mapped[datetime]

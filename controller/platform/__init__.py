@@ -1,0 +1,1 @@
+"""Plumbing every domain uses: database, audit log, field encryption, metrics, IIN."""

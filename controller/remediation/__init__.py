@@ -1,0 +1,1 @@
+"""Remediation: incidents on the escalation ladder, commands, bundles, diagnostics."""

@@ -1,0 +1,1 @@
+"""Tickets: repair, replacement and help requests, with their state machine and SLA."""

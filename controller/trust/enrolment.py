@@ -1,0 +1,356 @@
+"""Device trust: enrolment tokens, enrolment, renewal, revocation, the CRL and the broker's ACL.
+
+Keyword-only functions over a Session and the CA's files; errors are `TrustError` with a kind
+that the HTTP routes map to a status. Only hashes of token secrets are stored, and only the public
+part of kit certificates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import signal
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import NamedTuple
+
+from cryptography import x509
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from controller.errors import ControllerError, PkiError
+from controller.fleet.tables import Kit
+from controller.platform import audit
+from controller.trust import broker, pki
+from controller.trust.tables import Certificate, EnrollToken
+from protocol.topics import is_valid_kit_id
+
+_LOGGER = logging.getLogger(__name__)
+
+PIN_LENGTH = 32
+REVOKING_LIFECYCLES = frozenset({"lost", "retired", "returned"})
+LIFECYCLES = frozenset({"active", "in_repair"}) | REVOKING_LIFECYCLES
+"""active: in service or on loan; in_repair: at the workshop, keeps its identity; returned: back
+in stock (its certificate is revoked until it is enrolled again); retired; lost."""
+
+
+class TrustErrorKind(StrEnum):
+    """Why a trust operation was refused."""
+
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105 - a reason, not a secret
+    TOKEN_USED = "token_used"  # noqa: S105
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105
+    KIT_REVOKED = "kit_revoked"
+    BAD_REQUEST = "bad_request"
+
+
+class TrustError(ControllerError):
+    """A trust operation refused, with the reason in words."""
+
+    def __init__(self, kind: TrustErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A one-time enrolment token as handed to a technician, and the instant it stops working."""
+
+    text: str
+    expires_at: datetime
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_expiry(now: datetime, ttl: timedelta) -> datetime:
+    """When a token made at `now` for `ttl` expires, cut to the whole second before.
+
+    Whole seconds make the instant shown to people (to the second) the instant enforced.
+    """
+    return (now + ttl).replace(microsecond=0)
+
+
+def token_expired(expires_at: datetime, now: datetime) -> bool:
+    """Whether a token is refused at `now`: from its expiry instant on, not a microsecond later."""
+    return now >= expires_at
+
+
+def instant(moment: datetime) -> str:
+    """A moment as people see it in messages: UTC, to the second."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def ensure_kit(session: Session, kit_id: str) -> Kit:
+    """The kit with this id, created (active, never seen) if it is not known yet."""
+    if not is_valid_kit_id(kit_id):
+        raise TrustError(
+            TrustErrorKind.BAD_REQUEST,
+            f"invalid kit id {kit_id!r}: 1-64 letters, digits, '.', '_' or '-'",
+        )
+    kit = session.get(Kit, kit_id)
+    if kit is None:
+        kit = Kit(kit_id=kit_id, online=False, last_seq=0, acked_seq=0, lifecycle="active")
+        session.add(kit)
+        session.flush()  # rows that refer to the kit may follow in the same transaction
+    return kit
+
+
+def create_token(
+    session: Session,
+    *,
+    kit_id: str,
+    paths: pki.PkiPaths,
+    now: datetime,
+    ttl: timedelta,
+    actor: str = "system",
+) -> IssuedToken:
+    """Make a one-time enrolment token `<kit id>:<secret>:<CA pin>`; only its hash is stored."""
+    _, ca_cert = pki.load_ca(paths)
+    kit = ensure_kit(session, kit_id)
+    if kit.lifecycle in REVOKING_LIFECYCLES:
+        raise TrustError(
+            TrustErrorKind.KIT_REVOKED,
+            f"kit {kit_id} is marked {kit.lifecycle}; mark it active before enrolling it again",
+        )
+    secret = secrets.token_urlsafe(24)
+    expires_at = token_expiry(now, ttl)
+    session.add(
+        EnrollToken(kit_id=kit_id, secret_hash=_hash(secret), created_at=now, expires_at=expires_at)
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="enroll_token_created",
+        entity="kit",
+        entity_id=kit_id,
+        now=now,
+        after={"expires_at": expires_at.isoformat()},
+    )
+    return IssuedToken(f"{kit_id}:{secret}:{pki.fingerprint(ca_cert)[:PIN_LENGTH]}", expires_at)
+
+
+def latest_certificate(session: Session, kit_id: str) -> Certificate | None:
+    """The certificate issued to a kit last (enrolment or renewal), revoked or not."""
+    return session.scalars(
+        select(Certificate)
+        .where(Certificate.kit_id == kit_id)
+        .order_by(Certificate.issued_at.desc())
+        .limit(1)
+    ).first()
+
+
+class Enrolment(NamedTuple):
+    """What an enrolment issued: the kit, its certificate, and the serials it superseded."""
+
+    kit_id: str
+    certificate_pem: bytes
+    superseded: list[str]
+
+
+def _record(
+    session: Session, *, kit_id: str, cert: x509.Certificate, now: datetime, via: str
+) -> None:
+    session.add(
+        Certificate(
+            serial=format(cert.serial_number, "x"),
+            kit_id=kit_id,
+            fingerprint=pki.fingerprint(cert),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            issued_at=now,
+            issued_via=via,
+        )
+    )
+
+
+def enroll(
+    session: Session,
+    *,
+    token: str,
+    csr_pem: str,
+    paths: pki.PkiPaths,
+    now: datetime,
+    days: int,
+) -> Enrolment:
+    """Spend a token on a CSR for a new certificate; nothing is issued on refusal.
+
+    The kit's earlier certificates still valid are revoked ("superseded"): one kit, one live
+    identity, so a copy of an old key (a re-imaged disk, a kit back from repair) is worth
+    nothing. The caller publishes the CRL when `superseded` is not empty.
+    """
+    parts = token.strip().split(":")
+    if len(parts) != 3 or not all(parts):
+        raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "unknown enrolment token")
+    kit_id, secret, _ = parts
+    row = session.scalar(
+        select(EnrollToken).where(
+            EnrollToken.secret_hash == _hash(secret), EnrollToken.kit_id == kit_id
+        )
+    )
+    if row is None:
+        raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "unknown enrolment token")
+    if row.used_at is not None:
+        raise TrustError(
+            TrustErrorKind.TOKEN_USED,
+            f"this enrolment token was already used at {instant(row.used_at)}; create a new one",
+        )
+    if token_expired(row.expires_at, now):
+        raise TrustError(
+            TrustErrorKind.TOKEN_EXPIRED,
+            f"this enrolment token expired at {instant(row.expires_at)}; create a new one",
+        )
+    kit = ensure_kit(session, kit_id)
+    if kit.lifecycle in REVOKING_LIFECYCLES:
+        raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} is marked {kit.lifecycle}")
+    try:
+        cert = pki.sign_csr(paths, csr_pem.encode(), kit_id=kit_id, now=now, days=days)
+    except PkiError as exc:
+        raise TrustError(TrustErrorKind.BAD_REQUEST, str(exc)) from exc
+    # One-time: only the request that flips used_at from NULL gets the certificate.
+    spent = session.execute(
+        update(EnrollToken)
+        .where(EnrollToken.id == row.id, EnrollToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise TrustError(TrustErrorKind.TOKEN_USED, "this enrolment token was already used")
+    superseded = _supersede(session, kit_id=kit_id, now=now)
+    _record(session, kit_id=kit_id, cert=cert, now=now, via="enroll")
+    audit.record(
+        session,
+        actor=f"kit:{kit_id}",
+        action="enrolled",
+        entity="kit",
+        entity_id=kit_id,
+        now=now,
+        after={"serial": format(cert.serial_number, "x"), "superseded": superseded},
+    )
+    _LOGGER.info("kit %s enrolled, certificate %x", kit_id, cert.serial_number)
+    return Enrolment(kit_id, pki.pem(cert), superseded)
+
+
+def _supersede(session: Session, *, kit_id: str, now: datetime) -> list[str]:
+    """Revoke the kit's certificates that are still valid; their serials."""
+    live = session.scalars(
+        select(Certificate).where(
+            Certificate.kit_id == kit_id,
+            Certificate.revoked_at.is_(None),
+            Certificate.not_after >= now,  # valid up to and at its notAfter
+        )
+    ).all()
+    for cert in live:
+        cert.revoked_at = now
+        cert.revoke_reason = "superseded"
+    if live:
+        _LOGGER.warning("kit %s enrolled again: %d earlier certificates revoked", kit_id, len(live))
+    return [c.serial for c in live]
+
+
+def renew(
+    session: Session, *, kit_id: str, csr_pem: str, paths: pki.PkiPaths, now: datetime, days: int
+) -> bytes:
+    """Issue a fresh certificate to a kit that asked over its own authenticated MQTT channel."""
+    kit = session.get(Kit, kit_id)
+    if kit is None or kit.lifecycle in REVOKING_LIFECYCLES:
+        raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} may not renew")
+    try:
+        cert = pki.sign_csr(paths, csr_pem.encode(), kit_id=kit_id, now=now, days=days)
+    except PkiError as exc:
+        raise TrustError(TrustErrorKind.BAD_REQUEST, str(exc)) from exc
+    _record(session, kit_id=kit_id, cert=cert, now=now, via="renew")
+    audit.record(
+        session,
+        actor=f"kit:{kit_id}",
+        action="certificate_renewed",
+        entity="kit",
+        entity_id=kit_id,
+        now=now,
+        after={"serial": format(cert.serial_number, "x")},
+    )
+    _LOGGER.info("kit %s renewed, certificate %x", kit_id, cert.serial_number)
+    return pki.pem(cert)
+
+
+def set_lifecycle(
+    session: Session, *, kit_id: str, lifecycle: str, now: datetime, actor: str = "system"
+) -> list[str]:
+    """Mark a kit; lost, retired or returned revokes its certificates. Returns revoked serials."""
+    if lifecycle not in LIFECYCLES:
+        raise TrustError(
+            TrustErrorKind.BAD_REQUEST,
+            f"unknown kit state {lifecycle!r}; one of {', '.join(sorted(LIFECYCLES))}",
+        )
+    kit = ensure_kit(session, kit_id)
+    before = kit.lifecycle
+    kit.lifecycle = lifecycle
+    audit.record(
+        session,
+        actor=actor,
+        action="lifecycle_changed",
+        entity="kit",
+        entity_id=kit_id,
+        now=now,
+        before={"lifecycle": before},
+        after={"lifecycle": lifecycle},
+    )
+    if lifecycle not in REVOKING_LIFECYCLES:
+        return []
+    certs = session.scalars(
+        select(Certificate).where(Certificate.kit_id == kit_id, Certificate.revoked_at.is_(None))
+    ).all()
+    for cert in certs:
+        cert.revoked_at = now
+        cert.revoke_reason = lifecycle
+    _LOGGER.warning("kit %s marked %s: %d certificates revoked", kit_id, lifecycle, len(certs))
+    return [c.serial for c in certs]
+
+
+def revoked_kits(session: Session) -> list[str]:
+    """Kits whose every right on the broker is withdrawn."""
+    return list(
+        session.scalars(
+            select(Kit.kit_id).where(Kit.lifecycle.in_(REVOKING_LIFECYCLES)).order_by(Kit.kit_id)
+        )
+    )
+
+
+def revocations(session: Session) -> list[tuple[int, datetime]]:
+    """Every revoked kit certificate: (serial, when it was revoked)."""
+    return [
+        (int(serial, 16), at)
+        for serial, at in session.execute(
+            select(Certificate.serial, Certificate.revoked_at).where(
+                Certificate.revoked_at.is_not(None)
+            )
+        )
+        if at is not None
+    ]
+
+
+def publish_revocations(
+    session: Session, *, paths: pki.PkiPaths, broker_dir: Path, now: datetime
+) -> bool:
+    """Rewrite the CRL and the broker's ACL, then make the broker reload; True if it was told."""
+    pki.write_crl(paths, revocations(session), now=now)
+    if (broker_dir / broker.ACL_FILE).exists():
+        broker.write_acl(broker_dir, revoked_kits=revoked_kits(session))
+    return reload_broker(broker_dir)
+
+
+def reload_broker(broker_dir: Path) -> bool:
+    """SIGHUP the broker whose pid file is in `broker_dir` (it re-reads its CRL and ACL)."""
+    pid_file = broker_dir / broker.PID_FILE
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        _LOGGER.warning("could not make the broker reload (%s): %s", pid_file, exc)
+        return False
+    _LOGGER.info("broker %d told to reload its CRL and ACL", pid)
+    return True
