@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from controller import __version__
+from controller.api import errors
 from controller.api.deps import AppState
 from controller.api.routes import (
     alerts,
@@ -57,6 +58,7 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
         description="Keeps the equipment kits lent to home-schooled children working.",
         lifespan=lifespan,
     )
+    errors.install(app)
     app.include_router(health.router)
     app.include_router(kits.router)
     app.include_router(enroll.router)
