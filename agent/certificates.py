@@ -34,9 +34,9 @@ from agent.identity import (
     matches,
     save_identity,
     verify_issued,
-    write_public,
 )
 from agent.transport import MqttTransport
+from common.files import PUBLIC_MODE, write_atomic
 from protocol.models import CommandMessage, Event
 
 _LOGGER = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class CertificateKeeper:
         verify_issued(cert_pem, ca_pem, key=key, kit_id=self._kit_id, now=_now())
         # Certificate beside the new key first; then key, then certificate: a crash in between
         # is finished by `finish_renewal` at the next start.
-        write_public(self._settings.state_dir / (CERT_FILE + ".new"), cert_pem)
+        write_atomic(self._settings.state_dir / (CERT_FILE + ".new"), cert_pem, PUBLIC_MODE)
         finish_renewal(self._settings.state_dir)
         identity = load_identity(self._settings.state_dir)
         assert identity is not None

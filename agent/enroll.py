@@ -28,8 +28,8 @@ from agent.identity import (
     make_csr,
     save_identity,
     verify_issued,
-    write_public,
 )
+from common.files import PUBLIC_MODE, write_atomic
 from protocol.bundle import BundleError, load_public_key
 from protocol.topics import is_valid_kit_id
 
@@ -155,7 +155,7 @@ def enroll(controller_url: str, token_text: str, state_dir: Path) -> dict[str, A
         "enrolled_at": datetime.now(UTC).isoformat(),
         "replaced_serial": format(previous.serial, "x") if previous else None,
     }
-    (state_dir / ENROLLMENT_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    write_atomic(state_dir / ENROLLMENT_FILE, json.dumps(record, indent=2).encode(), PUBLIC_MODE)
     _LOGGER.info("enrolled as kit %s", kit_id)
     return record
 
@@ -184,7 +184,7 @@ def _save_bundle_key(state_dir: Path, pem: object) -> None:
     except BundleError as exc:  # the certificate is issued and the token spent: keep going
         _LOGGER.warning("ignoring the controller's bundle signing key: %s", exc)
         return
-    write_public(state_dir / BUNDLE_KEY_FILE, pem.encode())
+    write_atomic(state_dir / BUNDLE_KEY_FILE, pem.encode(), PUBLIC_MODE)
 
 
 def read_enrollment(state_dir: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from agent.identity import write_public
+from common.files import PUBLIC_MODE, write_atomic
 from protocol.commands import EventKind
 from protocol.models import Event, Severity
 
@@ -29,7 +29,9 @@ def ask(state_dir: Path, message: str, now: datetime) -> Path:
     folder = state_dir / REQUESTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"help-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.json"
-    write_public(path, json.dumps({"message": text, "asked_at": now.isoformat()}).encode())
+    write_atomic(
+        path, json.dumps({"message": text, "asked_at": now.isoformat()}).encode(), PUBLIC_MODE
+    )
     return path
 
 

@@ -6,26 +6,23 @@ what comes back is checked (right CA, right kit id, right key, valid now) before
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from agent.errors import IdentityError
+from common.files import PRIVATE_MODE, PUBLIC_MODE, write_atomic
+from common.pem import PemError, load_certificate, load_private_key, parse_certificate
 
 KEY_FILE, CERT_FILE, CA_FILE = "kit.key", "kit.crt", "ca.crt"
 """File names of the kit's key, its certificate and the controller's CA, in the state directory."""
 
-_KEY_MODE = 0o600
-_PUBLIC_MODE = 0o644
 _DIR_MODE = 0o700
 
 
@@ -51,7 +48,7 @@ def generate_key(path: Path) -> ec.EllipticCurvePrivateKey:
     )
     try:
         path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-        _write_atomic(path, data, _KEY_MODE)
+        write_atomic(path, data, PRIVATE_MODE)
     except OSError as exc:
         raise IdentityError(f"cannot write the kit key {path}: {exc}") from exc
     return key
@@ -60,13 +57,9 @@ def generate_key(path: Path) -> ec.EllipticCurvePrivateKey:
 def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """The kit's private key from `path`."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IdentityError(f"cannot read the kit key {path}: {exc}") from exc
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise IdentityError(f"{path} is not a readable unencrypted private key") from exc
+        key = load_private_key(path, "the kit key")
+    except PemError as exc:
+        raise IdentityError(str(exc)) from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise IdentityError(f"{path} is not an EC P-256 key")
     return key
@@ -132,8 +125,8 @@ def save_identity(state_dir: Path, *, cert_pem: bytes, ca_pem: bytes) -> None:
     _load_cert(ca_pem, "the CA certificate")
     try:
         state_dir.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-        _write_atomic(state_dir / CA_FILE, ca_pem, _PUBLIC_MODE)
-        _write_atomic(state_dir / CERT_FILE, cert_pem, _PUBLIC_MODE)
+        write_atomic(state_dir / CA_FILE, ca_pem, PUBLIC_MODE)
+        write_atomic(state_dir / CERT_FILE, cert_pem, PUBLIC_MODE)
     except OSError as exc:
         raise IdentityError(f"cannot save the kit identity in {state_dir}: {exc}") from exc
 
@@ -144,10 +137,10 @@ def load_identity(state_dir: Path) -> Identity | None:
     if not key_path.exists() or not cert_path.exists():
         return None
     key = load_key(key_path)
-    cert = _load_cert(_read(cert_path), str(cert_path))
+    cert = _load_file(cert_path, "the kit certificate")
     if not ca_path.exists():
         raise IdentityError(f"{ca_path} is missing: the kit cannot check the broker without it")
-    _load_cert(_read(ca_path), str(ca_path))
+    _load_file(ca_path, "the CA certificate")
     common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if len(common_names) != 1 or not isinstance(common_names[0].value, str):
         raise IdentityError(f"{cert_path} does not name exactly one kit")
@@ -171,17 +164,17 @@ def fingerprint_pem(cert_pem: bytes) -> str:
 def _load_cert(data: bytes, what: str) -> x509.Certificate:
     """A certificate from PEM, or IdentityError naming `what`."""
     try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError as exc:
-        raise IdentityError(f"{what} is not a readable PEM certificate") from exc
+        return parse_certificate(data, what)
+    except PemError as exc:
+        raise IdentityError(str(exc)) from exc
 
 
-def _read(path: Path) -> bytes:
-    """The bytes of `path`, or IdentityError."""
+def _load_file(path: Path, what: str) -> x509.Certificate:
+    """The certificate in the file `path`, or IdentityError naming it."""
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise IdentityError(f"cannot read {path}: {exc}") from exc
+        return load_certificate(path, what)
+    except PemError as exc:
+        raise IdentityError(str(exc)) from exc
 
 
 def _spki(public_key: object) -> bytes:
@@ -191,28 +184,6 @@ def _spki(public_key: object) -> bytes:
     return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to `path` through a temporary file in the same directory, born with `mode`."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # the umask may have taken bits away from 0644
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def write_public(path: Path, data: bytes) -> None:
-    """Write a public file (a certificate) atomically and durably, mode 0644."""
-    _write_atomic(path, data, _PUBLIC_MODE)
 
 
 def matches(cert_pem: bytes, key: ec.EllipticCurvePrivateKey) -> bool:

@@ -49,7 +49,7 @@ from pydantic import ValidationError
 
 from agent.enroll import BUNDLE_KEY_FILE
 from agent.errors import AgentError
-from agent.identity import write_public
+from common.files import PUBLIC_MODE, write_atomic
 from protocol.bundle import (
     BundleError,
     BundleRefusal,
@@ -244,8 +244,8 @@ class BundleStore:
         token = secrets.token_hex(6)
         staging = self.root / f".new-{token}"
         extract(bundle, staging)
-        write_public(self.root / f"{version}.sig", signature)
-        write_public(self.root / f"{version}.tar.gz", bundle)
+        write_atomic(self.root / f"{version}.sig", signature, PUBLIC_MODE)
+        write_atomic(self.root / f"{version}.tar.gz", bundle, PUBLIC_MODE)
         target = self.root / str(version)
         if target.exists():  # a damaged copy of the same version: put it aside first
             target.rename(self.root / f".old-{token}")
@@ -255,11 +255,12 @@ class BundleStore:
         link = self.root / f".link-{token}"
         link.symlink_to(str(version))
         link.replace(self.current_dir)  # the switch: atomic
-        write_public(
+        write_atomic(
             self.root / _STATE_FILE,
             json.dumps(
                 {"accepted_version": version, "accepted_at": datetime.now(UTC).isoformat()}
             ).encode(),
+            PUBLIC_MODE,
         )
         keep = {_CURRENT, _STATE_FILE, str(version), f"{version}.tar.gz", f"{version}.sig"}
         for path in self.root.iterdir():

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent import doctor
-from agent.identity import write_public
 from agent.remediation import BundleStore, Runner
+from common.files import PUBLIC_MODE, write_atomic
 from policy.lessons import Lesson, may_disrupt, windows
 from policy.rules import (
     Fired,
@@ -113,7 +113,11 @@ class SelfHeal:
         """Keep the controller's latest schedule (on disk: the kit decides offline too)."""
         with self._lock:
             self._schedule = schedule
-        write_public(self._state_dir / SCHEDULE_FILE, schedule.model_dump_json(indent=1).encode())
+        write_atomic(
+            self._state_dir / SCHEDULE_FILE,
+            schedule.model_dump_json(indent=1).encode(),
+            PUBLIC_MODE,
+        )
         _LOGGER.info(
             "lesson schedule: %d lessons until %s", len(schedule.lessons), schedule.horizon_end
         )
@@ -287,7 +291,9 @@ class SelfHeal:
         key = lesson.start.isoformat()
         self._checked = {k for k in self._checked if k >= (now - timedelta(days=2)).isoformat()}
         self._checked.add(key)
-        write_public(self._state_dir / CHECKED_FILE, json.dumps(sorted(self._checked)).encode())
+        write_atomic(
+            self._state_dir / CHECKED_FILE, json.dumps(sorted(self._checked)).encode(), PUBLIC_MODE
+        )
         check = self.check_readiness(lesson, now)
         if check.ok:
             self._failed.pop(key, None)

@@ -27,16 +27,13 @@ from agent.collectors import SystemCollector
 from agent.config import AgentSettings, default_kit_id
 from agent.enroll import read_enrollment
 from agent.errors import ConfigError, IdentityError
-from agent.identity import (
-    Identity,
-    load_identity,
-    write_public,
-)
+from agent.identity import Identity, load_identity
 from agent.kit import KitView, endpoints
 from agent.outbox import Bounds, Outbox
 from agent.remediation import BundleStore, Runner, decode_install_args
 from agent.selfheal import SelfHeal
 from agent.transport import MqttTransport
+from common.files import PUBLIC_MODE, write_atomic
 from protocol.bundle import BundleError
 from protocol.codec import decode
 from protocol.commands import (
@@ -480,7 +477,7 @@ class SeenCommands:
                 return False
             self._ids = [*self._ids[-(self.KEEP - 1) :], command_id]
             try:
-                write_public(self._path, json.dumps(self._ids).encode())
+                write_atomic(self._path, json.dumps(self._ids).encode(), PUBLIC_MODE)
             except OSError:
                 _LOGGER.warning("cannot record command ids in %s", self._path)
             return True

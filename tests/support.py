@@ -23,7 +23,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.enroll import BUNDLE_KEY_FILE
-from agent.identity import generate_key, make_csr, save_identity, write_public
+from agent.identity import generate_key, make_csr, save_identity
+from common.files import PUBLIC_MODE, write_atomic
 from controller.platform.crypto import generate_key as generate_pii_key
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
@@ -184,7 +185,7 @@ def provision_kit(
     save_identity(state_dir, cert_pem=pki.pem(cert), ca_pem=paths.ca_cert.read_bytes())
     # --- playbook bundles: the key that signs them, as enrolment hands it out -------------------
     signing_key = bundles.ensure_signing_key(paths.bundle_key)
-    write_public(state_dir / BUNDLE_KEY_FILE, bundles.public_key_pem(signing_key))
+    write_atomic(state_dir / BUNDLE_KEY_FILE, bundles.public_key_pem(signing_key), PUBLIC_MODE)
     # --- end of playbook bundles ---
 
 

@@ -11,20 +11,18 @@ that bundle; anything else becomes the next version.
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
-import os
 import re
-import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from common.files import PRIVATE_MODE, PUBLIC_MODE, write_atomic
+from common.pem import PemError, load_private_key
 from controller.config import ControllerSettings
 from controller.errors import ControllerError
 from protocol.bundle import (
@@ -46,8 +44,6 @@ DEFAULT_PLAYBOOKS_DIR = Path(__file__).resolve().parents[2] / "playbooks"
 """The repository's playbooks (and their `rules.yaml`)."""
 MAX_BASE64_CHARS = 48_000
 """Largest base64 bundle sent in one `install_bundle` command (payloads are capped at 64 KiB)."""
-_KEY_MODE = 0o600
-_PUBLIC_MODE = 0o644
 _VERSION_FILE = re.compile(r"^([1-9][0-9]{0,17})\.tar\.gz$")
 
 
@@ -78,14 +74,14 @@ def ensure_signing_key(path: Path) -> Ed25519PrivateKey:
         key = Ed25519PrivateKey.generate()
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_atomic(
+            write_atomic(
                 path,
                 key.private_bytes(
                     serialization.Encoding.PEM,
                     serialization.PrivateFormat.PKCS8,
                     serialization.NoEncryption(),
                 ),
-                _KEY_MODE,
+                PRIVATE_MODE,
             )
         except OSError as exc:
             raise BundleBuildError(f"cannot write the bundle signing key {path}: {exc}") from exc
@@ -94,7 +90,7 @@ def ensure_signing_key(path: Path) -> Ed25519PrivateKey:
     pem = public_key_pem(key)
     try:
         if not public.exists() or public.read_bytes() != pem:
-            _write_atomic(public, pem, _PUBLIC_MODE)
+            write_atomic(public, pem, PUBLIC_MODE)
     except OSError as exc:
         raise BundleBuildError(f"cannot write {public}: {exc}") from exc
     return key
@@ -103,13 +99,9 @@ def ensure_signing_key(path: Path) -> Ed25519PrivateKey:
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
     """The bundle signing key at `path`."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BundleBuildError(f"cannot read the bundle signing key {path}: {exc}") from exc
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise BundleBuildError(f"{path} is not a readable unencrypted private key") from exc
+        key = load_private_key(path, "the bundle signing key")
+    except PemError as exc:
+        raise BundleBuildError(str(exc)) from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise BundleBuildError(f"{path} is not an Ed25519 key")
     return key
@@ -224,8 +216,8 @@ class BundleStore:
             try:
                 self.store_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
                 # The signature first: a version exists once its .tar.gz is in place.
-                _write_atomic(self.store_dir / f"{version}.sig", signature, _PUBLIC_MODE)
-                _write_atomic(self.store_dir / f"{version}.tar.gz", data, _PUBLIC_MODE)
+                write_atomic(self.store_dir / f"{version}.sig", signature, PUBLIC_MODE)
+                write_atomic(self.store_dir / f"{version}.tar.gz", data, PUBLIC_MODE)
             except OSError as exc:
                 raise BundleBuildError(f"cannot store bundle {version}: {exc}") from exc
         _LOGGER.info(
@@ -253,20 +245,3 @@ def install_command_args(bundle: SignedBundle) -> InstallBundleArgs:
 def default_rules_path(playbooks: Path) -> Path:
     """The rules file that goes with a playbooks directory."""
     return playbooks / RULES
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to `path` through a temporary file in the same directory, born with `mode`."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

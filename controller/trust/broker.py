@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.files import PUBLIC_MODE, write_atomic
 from controller.errors import ConfigError
 from controller.trust.pki import CONTROLLER_CN, PkiPaths
 from protocol.topics import Channel
@@ -113,9 +114,7 @@ def write_acl(out_dir: Path, *, revoked_kits: list[str]) -> Path:
     local_path = out_dir / LOCAL_ACL_FILE
     local = local_path.read_text(encoding="utf-8") if local_path.exists() else ""
     path = out_dir / ACL_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(render_acl(revoked_kits, local), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, render_acl(revoked_kits, local).encode(), PUBLIC_MODE)
     return path
 
 
@@ -130,7 +129,7 @@ def write(config: BrokerConfig, out_dir: Path, *, revoked_kits: list[str] | None
             )
         write_acl(out_dir, revoked_kits=revoked_kits or [])
     path = out_dir / CONF_FILE
-    path.write_text(render(config, out_dir), encoding="utf-8")
+    write_atomic(path, render(config, out_dir).encode(), PUBLIC_MODE)
     return path
 
 

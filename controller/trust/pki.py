@@ -7,11 +7,8 @@ caller, timezone-aware). Private keys are ECDSA P-256, written unencrypted in PK
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from common.files import PRIVATE_MODE, PUBLIC_MODE, write_atomic
+from common.pem import PemError, load_certificate, load_private_key
 from controller.errors import PkiError
 from controller.remediation.bundles import BundleBuildError, ensure_signing_key
 from protocol.topics import is_valid_kit_id
@@ -38,8 +37,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 CRL_DAYS = 30
 """How long a CRL is valid: its nextUpdate is this many days after its thisUpdate."""
-_KEY_MODE = 0o600
-_PUBLIC_MODE = 0o644
 _DIR_MODE = 0o700
 
 
@@ -188,14 +185,14 @@ def init_pki(
         root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
         root.chmod(_DIR_MODE)
         # The CA goes last: a failure half-way leaves no CA, so init can simply be run again.
-        _write_atomic(paths.broker_key, _key_pem(broker_key), _KEY_MODE)
-        _write_atomic(paths.broker_cert, pem(broker_cert), _PUBLIC_MODE)
-        _write_atomic(paths.controller_key, _key_pem(controller_key), _KEY_MODE)
-        _write_atomic(paths.controller_cert, pem(controller_cert), _PUBLIC_MODE)
-        _write_atomic(paths.crl, crl.public_bytes(serialization.Encoding.PEM), _PUBLIC_MODE)
+        write_atomic(paths.broker_key, _key_pem(broker_key), PRIVATE_MODE)
+        write_atomic(paths.broker_cert, pem(broker_cert), PUBLIC_MODE)
+        write_atomic(paths.controller_key, _key_pem(controller_key), PRIVATE_MODE)
+        write_atomic(paths.controller_cert, pem(controller_cert), PUBLIC_MODE)
+        write_atomic(paths.crl, crl.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE)
         ensure_signing_key(paths.bundle_key)  # playbook bundles (controller/remediation/bundles.py)
-        _write_atomic(paths.ca_cert, pem(ca_cert), _PUBLIC_MODE)
-        _write_atomic(paths.ca_key, _key_pem(ca_key), _KEY_MODE)
+        write_atomic(paths.ca_cert, pem(ca_cert), PUBLIC_MODE)
+        write_atomic(paths.ca_key, _key_pem(ca_key), PRIVATE_MODE)
     except (OSError, BundleBuildError) as exc:
         raise PkiError(f"cannot write the device CA in {root}: {exc}") from exc
     _LOGGER.info(
@@ -209,18 +206,10 @@ def load_ca(paths: PkiPaths) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifica
     if not paths.exists():
         raise PkiError(f"no device CA in {paths.root}: initialise it first")
     try:
-        key_pem = paths.ca_key.read_bytes()
-        cert_pem = paths.ca_cert.read_bytes()
-    except OSError as exc:
-        raise PkiError(f"cannot read the device CA in {paths.root}: {exc}") from exc
-    try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise PkiError(f"{paths.ca_key} is not a readable unencrypted private key") from exc
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as exc:
-        raise PkiError(f"{paths.ca_cert} is not a readable PEM certificate") from exc
+        key = load_private_key(paths.ca_key, "the device CA's key")
+        cert = load_certificate(paths.ca_cert, "the device CA's certificate")
+    except PemError as exc:
+        raise PkiError(str(exc)) from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise PkiError(f"{paths.ca_key} is not an ECDSA key")
     if _spki(key.public_key()) != _spki(cert.public_key()):
@@ -340,7 +329,7 @@ def write_crl(
         number=_next_crl_number(paths.crl),
     )
     try:
-        _write_atomic(paths.crl, crl.public_bytes(serialization.Encoding.PEM), _PUBLIC_MODE)
+        write_atomic(paths.crl, crl.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE)
     except OSError as exc:
         raise PkiError(f"cannot write {paths.crl}: {exc}") from exc
     _LOGGER.info("CRL written with %d revoked certificates", len(revoked))
@@ -512,20 +501,3 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to `path` through a temporary file in the same directory, born with `mode`."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # the umask may have taken bits away from 0644
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

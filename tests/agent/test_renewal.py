@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from agent.certificates import finish_renewal
-from agent.identity import generate_key, load_identity, write_public
+from agent.identity import generate_key, load_identity
+from common.files import PUBLIC_MODE, write_atomic
 from controller.trust import pki
 from tests.support import HOSTS, provision_kit
 
@@ -37,7 +38,7 @@ def test_a_complete_pair_is_installed(tmp_path: Path, ca: pki.PkiPaths, key_move
     provision_kit(ca, state, "kit-r")
     before = load_identity(state)
     cert = issue(ca, state / "kit.key.new")
-    write_public(state / "kit.crt.new", cert)
+    write_atomic(state / "kit.crt.new", cert, PUBLIC_MODE)
     if key_moved:  # the crash came after the key moved, before the certificate
         (state / "kit.key.new").replace(state / "kit.key")
     finish_renewal(state)
@@ -53,7 +54,7 @@ def test_an_answer_for_another_key_is_discarded(tmp_path: Path, ca: pki.PkiPaths
     state = tmp_path / "state"
     provision_kit(ca, state, "kit-r")
     before = load_identity(state)
-    write_public(state / "kit.crt.new", issue(ca, tmp_path / "elsewhere.key"))
+    write_atomic(state / "kit.crt.new", issue(ca, tmp_path / "elsewhere.key"), PUBLIC_MODE)
     generate_key(state / "kit.key.new")  # the pending request's key is another one
     finish_renewal(state)
     after = load_identity(state)
