@@ -117,7 +117,7 @@ class AgentSettings(BaseSettings):
         description="Webinar readiness thresholds (KITKEEPER_THRESHOLDS__RTT_DEGRADED_MS=...).",
     )
 
-    # --- remediation (agent/remediation.py) ---------------------------------------------------
+    # --- remediation (agent/bundles.py, agent/playbooks.py) ------------------------------------
     bundle_key: Path | None = Field(
         default=None,
         description="The Ed25519 public key (PEM) that playbook bundles must be signed with; "

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from agent import __version__
+from agent.bundles import BundleStore
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings
-from agent.remediation import BundleStore, recent_runs
+from agent.playbooks import recent_runs
 from protocol.commands import EventKind
 from protocol.models import Event
 

@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent import doctor
-from agent.remediation import BundleStore, Runner
+from agent.bundles import BundleStore
+from agent.playbooks import Runner
 from common.files import PUBLIC_MODE, write_atomic
 from policy.lessons import Lesson, may_disrupt, windows
 from policy.rules import (

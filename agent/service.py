@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from agent import __version__, diagnostics
 from agent import help as help_request
+from agent.bundles import BundleStore, decode_install_args
 from agent.certificates import CertificateKeeper, finish_renewal
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings, default_kit_id
@@ -30,7 +31,7 @@ from agent.errors import ConfigError, IdentityError
 from agent.identity import Identity, load_identity
 from agent.kit import KitView, endpoints
 from agent.outbox import Bounds, Outbox
-from agent.remediation import BundleStore, Runner, decode_install_args
+from agent.playbooks import Runner
 from agent.selfheal import SelfHeal
 from agent.transport import MqttTransport
 from common.files import PUBLIC_MODE, write_atomic
@@ -75,6 +76,37 @@ def tls_context(identity: Identity) -> ssl.SSLContext:
     return context
 
 
+def _enrolled_identity(settings: AgentSettings) -> Identity | None:
+    """The kit's identity; None only with plain MQTT (development), else ConfigError if missing."""
+    if settings.plain_mqtt:
+        return None
+    identity = load_identity(settings.state_dir)
+    if identity is None:
+        raise ConfigError(
+            f"this kit is not enrolled (no certificate in {settings.state_dir}): run "
+            "`kitkeeper-agent enroll --controller URL --token TOKEN --state-dir DIR` first"
+        )
+    if settings.kit_id and settings.kit_id != identity.kit_id:
+        raise ConfigError(
+            f"--kit-id {settings.kit_id} differs from the enrolled kit {identity.kit_id}"
+        )
+    return identity
+
+
+def _unenrolled_kit_id(settings: AgentSettings) -> str:
+    """A kit without a certificate (plain MQTT): the configured id, else the host name."""
+    return settings.kit_id or default_kit_id()
+
+
+def _broker_address(settings: AgentSettings, recorded: dict[str, Any]) -> tuple[str, int]:
+    """The broker's host and port: settings first, then what enrolment recorded, then defaults."""
+    host = settings.mqtt_host or recorded.get("mqtt_host") or "127.0.0.1"
+    port = (
+        settings.mqtt_port or recorded.get("mqtt_port") or (1883 if settings.plain_mqtt else 8883)
+    )
+    return str(host), int(port)
+
+
 class Agent:
     """One kit's agent: owns the collector, the outbox, the sender and the transport."""
 
@@ -82,27 +114,11 @@ class Agent:
         self.settings = settings
         state = settings.state_dir
         finish_renewal(state)
-        identity = None if settings.plain_mqtt else load_identity(state)
-        if identity is None and not settings.plain_mqtt:
-            raise ConfigError(
-                f"this kit is not enrolled (no certificate in {state}): run "
-                "`kitkeeper-agent enroll --controller URL --token TOKEN --state-dir DIR` first"
-            )
+        identity = _enrolled_identity(settings)
         recorded = read_enrollment(state)
-        if identity is not None:
-            if settings.kit_id and settings.kit_id != identity.kit_id:
-                raise ConfigError(
-                    f"--kit-id {settings.kit_id} differs from the enrolled kit {identity.kit_id}"
-                )
-            self.kit_id = identity.kit_id
-        else:
-            self.kit_id = settings.kit_id or default_kit_id()
-        host = settings.mqtt_host or recorded.get("mqtt_host") or "127.0.0.1"
-        port = (
-            settings.mqtt_port
-            or recorded.get("mqtt_port")
-            or (1883 if settings.plain_mqtt else 8883)
-        )
+        self.kit_id = identity.kit_id if identity is not None else _unenrolled_kit_id(settings)
+        broker = _broker_address(settings, recorded)
+        controller_url = recorded.get("controller_url")
         self.outbox = Outbox(
             state / "outbox.db",
             kit_id=self.kit_id,
@@ -116,14 +132,9 @@ class Agent:
         self._wake = threading.Event()
         self._reconnected = threading.Event()
         self._acked_at = time.monotonic()
-        self._commands: dict[str, Callable[[CommandMessage], None]] = {
-            "install_certificate": self._install_certificate,
-        }
-        # --- remediation (agent/remediation.py): the accepted bundle and the playbook runner ---
+        # --- remediation: the accepted bundle (agent/bundles.py), its runner (agent/playbooks.py)
         self.bundles = BundleStore(state, public_key=settings.bundle_key)
-        # The kit's profile goes to every playbook (accessibility-restore needs it).
-        playbook_vars = {"kk_profile": settings.profile, **settings.playbook_vars}
-        self.runner = Runner(state, self.bundles, self.publish_event, playbook_vars=playbook_vars)
+        self.runner = self._playbook_runner()
         self.selfheal = SelfHeal(
             state_dir=state,
             bundles=self.bundles,
@@ -133,17 +144,34 @@ class Agent:
             fresh_snapshot=self._probed_snapshot,
         )
         self._seen_commands = SeenCommands(state / "commands-seen.json")
-        self._commands |= {
+        # --- end of remediation ---
+        self._commands = self._command_handlers()
+        self._tls = tls_context(identity) if identity else None
+        self.transport = self._mqtt_transport(broker)
+        self.certificates = self._certificate_keeper(identity, controller_url)
+        self.kit = self._kit_view(broker, controller_url)
+
+    def _playbook_runner(self) -> Runner:
+        # The kit's profile goes to every playbook (accessibility-restore needs it).
+        playbook_vars = {"kk_profile": self.settings.profile, **self.settings.playbook_vars}
+        return Runner(
+            self.settings.state_dir, self.bundles, self.publish_event, playbook_vars=playbook_vars
+        )
+
+    def _command_handlers(self) -> dict[str, Callable[[CommandMessage], None]]:
+        return {
+            "install_certificate": self._install_certificate,
             CommandKind.INSTALL_BUNDLE.value: self._install_bundle,
             CommandKind.RUN_PLAYBOOK.value: self._run_playbook,
             CommandKind.COLLECT_DIAGNOSTICS.value: self._collect_diagnostics,
         }
-        # --- end of remediation ---
-        self._tls = tls_context(identity) if identity else None
-        self.transport = MqttTransport(
+
+    def _mqtt_transport(self, broker: tuple[str, int]) -> MqttTransport:
+        settings = self.settings
+        return MqttTransport(
             client_id=f"kit-{self.kit_id}",
-            host=host,
-            port=int(port),
+            host=broker[0],
+            port=broker[1],
             keepalive=settings.keepalive,
             reconnect_min_delay=settings.reconnect_min_delay,
             reconnect_max_delay=settings.reconnect_max_delay,
@@ -155,25 +183,27 @@ class Agent:
             on_connect=self._on_connect,
             on_message=self._on_message,
         )
-        controller_url = recorded.get("controller_url")
-        self.certificates = (
-            CertificateKeeper(
-                settings=settings,
-                identity=identity,
-                tls=self._tls,
-                transport=self.transport,
-                publish_event=self.publish_event,
-                report=lambda command, ok, detail: self._report_command(
-                    command, ok=ok, detail=detail
-                ),
-                controller_url=controller_url,
-            )
-            if identity is not None and self._tls is not None
-            else None
+
+    def _certificate_keeper(
+        self, identity: Identity | None, controller_url: str | None
+    ) -> CertificateKeeper | None:
+        if identity is None or self._tls is None:
+            return None
+        return CertificateKeeper(
+            settings=self.settings,
+            identity=identity,
+            tls=self._tls,
+            transport=self.transport,
+            publish_event=self.publish_event,
+            report=lambda command, ok, detail: self._report_command(command, ok=ok, detail=detail),
+            controller_url=controller_url,
         )
-        self.kit = KitView(
+
+    def _kit_view(self, broker: tuple[str, int], controller_url: str | None) -> KitView:
+        settings = self.settings
+        return KitView(
             settings,
-            endpoints(settings, broker=(host, int(port)), controller_url=controller_url),
+            endpoints(settings, broker=broker, controller_url=controller_url),
             publish_event=self.publish_event,
             throughput=(f"{controller_url}/api/v1/probe", self._tls)
             if settings.throughput_probe and controller_url
@@ -314,7 +344,7 @@ class Agent:
             )
         )
 
-    # --- remediation (agent/remediation.py, agent/diagnostics.py) ------------------------------
+    # --- remediation (agent/bundles.py, agent/playbooks.py, agent/diagnostics.py) --------------
 
     def _install_bundle(self, command: CommandMessage) -> None:
         # On paho's thread, on purpose: a run_playbook right behind it sees the new bundle.

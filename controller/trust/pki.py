@@ -119,43 +119,10 @@ def init_pki(
     now = _aware(now, "now")
     _positive(ca_days, "ca_days")
     _positive(server_days, "server_days")
-
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-        ]
+    ca_cert = _self_signed_ca(
+        ca_key, not_before=now - CLOCK_SKEW, not_after=now + timedelta(days=ca_days)
     )
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + timedelta(days=ca_days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
     server_from, server_until = now - CLOCK_SKEW, now + timedelta(days=server_days)
     broker_key = ec.generate_private_key(ec.SECP256R1())
     broker_cert = _issue(
@@ -180,7 +147,6 @@ def init_pki(
         names=names,
     )
     crl = _build_crl(ca_key, ca_cert, [], now=now, next_update_days=CRL_DAYS, number=1)
-
     try:
         root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
         root.chmod(_DIR_MODE)
@@ -354,6 +320,33 @@ def describe(cert: x509.Certificate) -> dict[str, str]:
     }
 
 
+def _self_signed_ca(
+    ca_key: ec.EllipticCurvePrivateKey, *, not_before: datetime, not_after: datetime
+) -> x509.Certificate:
+    """The device CA's self-signed certificate: it signs certificates and CRLs, nothing else."""
+    ca_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+        ]
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(authority=True), critical=True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
 def _issue(
     ca_key: ec.EllipticCurvePrivateKey,
     ca_cert: x509.Certificate,
@@ -379,20 +372,7 @@ def _issue(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(authority=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(_authority_key_id(ca_cert), critical=False)
@@ -400,6 +380,21 @@ def _issue(
     if names is not None:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(ca_key, hashes.SHA256())
+
+
+def _key_usage(*, authority: bool) -> x509.KeyUsage:
+    """A CA signs certificates and CRLs only; an end entity signs (TLS handshakes) only."""
+    return x509.KeyUsage(
+        digital_signature=not authority,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=authority,
+        crl_sign=authority,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def _build_crl(

@@ -16,10 +16,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import firmware_guard
+from agent.bundles import BundleStore
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings
 from agent.kit import KitView
-from agent.remediation import BundleStore, Runner
+from agent.playbooks import Runner
 from agent.selfheal import SelfHeal
 from agent.service import SeenCommands
 from controller.remediation import bundles as controller_bundles

@@ -24,8 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import diagnostics
+from agent.bundles import BundleStore
 from agent.config import AgentSettings
-from agent.remediation import MAX_PROGRESS_EVENTS, BundleStore, Runner
+from agent.playbooks import MAX_PROGRESS_EVENTS, Runner
 from controller.remediation import bundles as controller_bundles
 from protocol.bundle import BundleError, BundleRefusal, pack
 from protocol.commands import EventKind, RemediationResult, RunPlaybookArgs
