@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.config import ControllerSettings
 from controller.fleet import clock, writer
-from controller.fleet.store import count_kits, mark_silent_kits_offline, record_events
+from controller.fleet.queries import count_kits
+from controller.fleet.store import mark_silent_kits_offline, record_events
 from controller.fleet.writer import RawMessage
 from controller.platform.metrics import Metrics
 from controller.remediation.remediator import Remediator, load_bundle

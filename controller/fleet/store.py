@@ -1,8 +1,11 @@
-"""Writing received messages and reading kits back: keyword-only functions over a Session."""
+"""The fleet's write path: received messages stored in batches, kits' presence and watermarks.
+
+Keyword-only functions over the caller's Session (the writer process and the MQTT adapter commit);
+reading kits back for the API is `controller.fleet.queries`.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections import Counter
@@ -10,15 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from controller.fleet.figures import FIGURES, SUMMARY, key_figures, summary
 from controller.fleet.tables import Event, Kit, Telemetry
-from controller.loans.tables import LoanContract
-from protocol.inventory import Connectivity, ProfileCheck
 from protocol.models import Envelope, EventMessage, GapData, StatusMessage, TelemetryMessage
-from protocol.models import Telemetry as TelemetryBody
 from protocol.timebounds import within
 from protocol.topics import Channel
 
@@ -97,35 +98,6 @@ def _executemany(session: Session, sql: str, names: list[str], rows: list[dict[s
             row[n] = to_db(row[n])
     result = session.connection().exec_driver_sql(statement, rows)
     return int(result.rowcount)
-
-
-_FIGURES = ("cpu_percent", "memory_percent", "disk_used_percent", "battery_percent")
-_SUMMARY = ("readiness", "profile_missing", "profile")
-
-
-def summary(body: TelemetryBody) -> dict[str, Any]:
-    """Webinar readiness and what the kit lacks for its profile, for the fleet list."""
-    connectivity, profile = body.connectivity, body.profile
-    return {
-        "readiness": connectivity.readiness.verdict.value
-        if isinstance(connectivity, Connectivity)
-        else None,
-        "profile_missing": json.dumps(profile.missing)
-        if isinstance(profile, ProfileCheck)
-        else None,
-        "profile": profile.profile if isinstance(profile, ProfileCheck) else None,
-    }
-
-
-def key_figures(body: TelemetryBody) -> dict[str, float | None]:
-    """The few numbers shown in a kit list, from one snapshot (None where unavailable)."""
-    disks = body.disks if isinstance(body.disks, list) else []
-    return {
-        "cpu_percent": getattr(body.cpu, "percent", None),
-        "memory_percent": getattr(body.memory, "used_percent", None),
-        "disk_used_percent": max((d.used_percent for d in disks), default=None),
-        "battery_percent": getattr(body.battery, "percent", None),
-    }
 
 
 _JSON_CACHE: dict[int, str] = {}
@@ -311,7 +283,7 @@ def _apply(items: list[Received], kits: dict[str, _KitState]) -> tuple[bool, lis
 def _write_kits(session: Session, kits: dict[str, _KitState]) -> None:
     """A few executemany UPDATEs: what every kit in the batch changed, then the rarer columns."""
     common = ["last_seen_at", "last_seq", "acked_seq"]
-    latest = [*common, "latest_ts", "latest", "hostname", *_FIGURES, *_SUMMARY]
+    latest = [*common, "latest_ts", "latest", "hostname", *FIGURES, *SUMMARY]
     plain, fresh, rare = [], [], []
     for kit in kits.values():
         row: dict[str, Any] = {"k": kit.kit_id} | {name: getattr(kit, name) for name in common}
@@ -527,83 +499,3 @@ def record_events(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         _add_kits(session, sorted({row["kit_id"] for row in rows}))
         session.execute(_insert(session, Event.__table__), rows)  # type: ignore[arg-type]
-
-
-def count_kits(session: Session) -> tuple[int, int]:
-    """(kits known, kits online)."""
-    known, online = session.execute(
-        select(func.count(), func.count().filter(Kit.online.is_(True))).select_from(Kit)
-    ).one()
-    return int(known), int(online)
-
-
-def list_kits(session: Session) -> list[Kit]:
-    """Every kit, by id."""
-    return list(session.scalars(select(Kit).order_by(Kit.kit_id)))
-
-
-def get_kit(session: Session, *, kit_id: str) -> Kit | None:
-    """One kit, or None."""
-    return session.get(Kit, kit_id)
-
-
-def telemetry_page(session: Session, *, kit_id: str, after_seq: int, limit: int) -> list[Telemetry]:
-    """Stored snapshots of one kit with seq > after_seq, in seq order."""
-    return list(
-        session.scalars(
-            select(Telemetry)
-            .where(Telemetry.kit_id == kit_id, Telemetry.seq > after_seq)
-            .order_by(Telemetry.seq, Telemetry.id)
-            .limit(limit)
-        )
-    )
-
-
-def recent_telemetry(session: Session, *, kit_id: str, limit: int) -> list[Telemetry]:
-    """The latest `limit` snapshots of one kit, oldest first."""
-    rows = session.scalars(
-        select(Telemetry)
-        .where(Telemetry.kit_id == kit_id)
-        .order_by(Telemetry.seq.desc(), Telemetry.id.desc())
-        .limit(limit)
-    )
-    return list(reversed(list(rows)))
-
-
-def recent_events(session: Session, *, kit_id: str, limit: int) -> list[Event]:
-    """The latest `limit` events of one kit, newest first."""
-    return list(
-        session.scalars(
-            select(Event).where(Event.kit_id == kit_id).order_by(Event.id.desc()).limit(limit)
-        )
-    )
-
-
-def event_page(session: Session, *, kit_id: str, after_seq: int, limit: int) -> list[Event]:
-    """Stored events of one kit with seq > after_seq, in seq order (the kit's own events)."""
-    return list(
-        session.scalars(
-            select(Event)
-            .where(Event.kit_id == kit_id, Event.seq > after_seq)
-            .order_by(Event.seq, Event.id)
-            .limit(limit)
-        )
-    )
-
-
-def inventory_status(lifecycle: str, on_loan: bool) -> str:
-    """in_stock, loaned, in_repair, retired or lost: the kit's lifecycle read with its contracts."""
-    if lifecycle in ("lost", "retired", "in_repair"):
-        return lifecycle
-    return "loaned" if on_loan and lifecycle == "active" else "in_stock"
-
-
-def kits_on_loan(session: Session) -> set[str]:
-    """Kits under a signed, active or return-due contract."""
-    return set(
-        session.scalars(
-            select(LoanContract.kit_id).where(
-                LoanContract.state.in_(("signed", "active", "return_due"))
-            )
-        )
-    )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.platform.audit_table import AuditEntry
+from controller.platform.schemas import AuditOut
 
 
 def record(
@@ -46,3 +47,13 @@ def entries(
     if entity_id is not None:
         query = query.where(AuditEntry.entity_id == entity_id)
     return list(session.scalars(query))
+
+
+def log_page(
+    session: Session, *, entity: str | None = None, entity_id: str | None = None, limit: int = 100
+) -> list[AuditOut]:
+    """The newest entries first as the API shows them, optionally for one entity."""
+    return [
+        AuditOut.model_validate(e)
+        for e in entries(session, entity=entity, entity_id=entity_id, limit=limit)
+    ]

@@ -1,8 +1,8 @@
 """Device trust: enrolment tokens, enrolment, renewal, revocation, the CRL and the broker's ACL.
 
 Keyword-only functions over a Session and the CA's files; errors are `TrustError` with a kind
-that the HTTP routes map to a status. Only hashes of token secrets are stored, and only the public
-part of kit certificates.
+and the HTTP status that follows from it. Only hashes of token secrets are stored, and only the
+public part of kit certificates.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from controller.errors import ControllerError, PkiError
+from controller.config import ControllerSettings
+from controller.errors import ControllerError, NotFoundError, PkiError
 from controller.fleet.tables import Kit
 from controller.platform import audit
+from controller.remediation import bundles
 from controller.trust import broker, pki
+from controller.trust.schemas import EnrollResponse
 from controller.trust.tables import Certificate, EnrollToken
 from protocol.topics import is_valid_kit_id
 
@@ -48,12 +51,23 @@ class TrustErrorKind(StrEnum):
     BAD_REQUEST = "bad_request"
 
 
+STATUS_OF_KIND: dict[TrustErrorKind, int] = {
+    TrustErrorKind.UNKNOWN_TOKEN: 401,
+    TrustErrorKind.TOKEN_USED: 409,
+    TrustErrorKind.TOKEN_EXPIRED: 410,
+    TrustErrorKind.KIT_REVOKED: 403,
+    TrustErrorKind.BAD_REQUEST: 422,
+}
+"""The HTTP status of a refusal, by its kind."""
+
+
 class TrustError(ControllerError):
-    """A trust operation refused, with the reason in words."""
+    """A trust operation refused, with the reason in words; its status follows its kind."""
 
     def __init__(self, kind: TrustErrorKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+        self.status = STATUS_OF_KIND[kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,3 +368,44 @@ def reload_broker(broker_dir: Path) -> bool:
         return False
     _LOGGER.info("broker %d told to reload its CRL and ACL", pid)
     return True
+
+
+def ca_certificate(paths: pki.PkiPaths) -> bytes:
+    """The device CA's certificate (PEM, public); NotFoundError when there is no device CA."""
+    if not paths.exists():
+        raise NotFoundError("this controller has no device CA")
+    return paths.ca_cert.read_bytes()
+
+
+def enroll_kit(
+    session: Session, *, token: str, csr_pem: str, settings: ControllerSettings, now: datetime
+) -> EnrollResponse:
+    """Enrol a kit (see `enroll`) and commit; what it needs to reach its broker and trust bundles.
+
+    Once committed, the CRL is published if earlier certificates were superseded, so the kit's
+    old identity stops working at once.
+    """
+    paths = pki.PkiPaths(settings.pki_dir)
+    if not paths.exists():
+        raise PkiError("this controller has no device CA")
+    with session.begin():
+        kit_id, cert_pem, superseded = enroll(
+            session, token=token, csr_pem=csr_pem, paths=paths, now=now, days=settings.cert_days
+        )
+    if superseded:
+        with session.begin():
+            publish_revocations(session, paths=paths, broker_dir=settings.broker_dir, now=now)
+    try:  # playbook bundles: the kit learns whose signature to trust (made once if missing)
+        bundle_key = bundles.public_key_pem(bundles.ensure_signing_key(paths.bundle_key))
+    except bundles.BundleBuildError:
+        _LOGGER.exception("no bundle signing key: kit %s will refuse every bundle", kit_id)
+        bundle_key = None
+    return EnrollResponse(
+        kit_id=kit_id,
+        certificate_pem=cert_pem.decode(),
+        ca_pem=paths.ca_cert.read_text(encoding="ascii"),
+        not_after=x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc,
+        mqtt_host=settings.public_mqtt_host or settings.mqtt_host,
+        mqtt_port=settings.public_mqtt_port or settings.mqtt_port,
+        bundle_key_pem=bundle_key.decode("ascii") if bundle_key else None,
+    )

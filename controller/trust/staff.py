@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.errors import ControllerError
+from controller.platform import audit
+from controller.trust.schemas import TokenOut
 from controller.trust.tables import ApiToken, User
 
 _HASHER = PasswordHasher()
@@ -21,6 +23,8 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 12
+TOKEN_TTL = timedelta(hours=8)
+"""How long a bearer token from `sign_in` is valid."""
 
 
 class Role(StrEnum):
@@ -32,7 +36,15 @@ class Role(StrEnum):
 
 
 class AuthError(ControllerError):
-    """Sign-in refused, or a user that cannot be created; the message says why."""
+    """Sign-in refused (or, as `InvalidUserError`, a user that cannot be created)."""
+
+    status = 401
+
+
+class InvalidUserError(AuthError):
+    """A member of staff that cannot be created as asked (taken name, unknown role...)."""
+
+    status = 422
 
 
 def _hash_token(token: str) -> str:
@@ -40,20 +52,26 @@ def _hash_token(token: str) -> str:
 
 
 def create_user(
-    session: Session, *, username: str, password: str, role: str, now: datetime
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    now: datetime,
+    actor: str = "system",
 ) -> User:
-    """Add a member of staff; refuses a taken name, an unknown role or a short password."""
+    """Add a member of staff (audited); refuses a taken name, unknown role or short password."""
     if not USERNAME_RE.fullmatch(username):
-        raise AuthError(
+        raise InvalidUserError(
             "a user name is 2-64 lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
     if role not in set(Role):
-        raise AuthError(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}")
+        raise InvalidUserError(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}")
     if len(password) < MIN_PASSWORD:
-        raise AuthError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise InvalidUserError(f"the password must have at least {MIN_PASSWORD} characters")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AuthError(f"user {username!r} already exists")
+        raise InvalidUserError(f"user {username!r} already exists")
     user = User(
         username=username,
         password_hash=_HASHER.hash(password),
@@ -63,6 +81,15 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user_created",
+        entity="user",
+        entity_id=username,
+        now=now,
+        after={"role": role},
+    )
     return user
 
 
@@ -83,6 +110,24 @@ def login(
         ApiToken(user_id=user.id, token_hash=_hash_token(token), created_at=now, expires_at=expires)
     )
     return token, user, expires
+
+
+def sign_in(session: Session, *, username: str, password: str, now: datetime) -> TokenOut:
+    """A bearer token (valid `TOKEN_TTL`) for valid credentials; audited and committed."""
+    token, user, expires = login(
+        session, username=username, password=password, now=now, ttl=TOKEN_TTL
+    )
+    audit.record(
+        session,
+        actor=user.username,
+        action="sign_in",
+        entity="user",
+        entity_id=user.username,
+        now=now,
+    )
+    signed_in = TokenOut(access_token=token, expires_at=expires, role=user.role)
+    session.commit()
+    return signed_in
 
 
 def authenticate(session: Session, *, token: str, now: datetime) -> User | None:

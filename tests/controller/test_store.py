@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller.fleet import store
+from controller.fleet import queries, store
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
 from protocol.models import Event, EventMessage, Status, StatusMessage, TelemetryMessage
@@ -53,9 +53,9 @@ def test_duplicates_are_absorbed_within_and_across_batches(sessions: sessionmake
         again = store.store_batch(s, [tel("k1", 2), tel("k1", 3)])
     assert (again.stored[Channel.TELEMETRY], again.duplicates) == (1, 1)
     with sessions() as s:
-        rows = store.telemetry_page(s, kit_id="k1", after_seq=0, limit=100)
+        rows = queries.telemetry_page(s, kit_id="k1", after_seq=0, limit=100)
         assert [r.seq for r in rows] == [1, 2, 3]
-        assert store.get_kit(s, kit_id="k1").last_seq == 3  # type: ignore[union-attr]
+        assert queries.get_kit(s, kit_id="k1").last_seq == 3  # type: ignore[union-attr]
 
 
 def test_an_old_snapshot_arriving_late_does_not_replace_the_latest(
@@ -66,7 +66,7 @@ def test_an_old_snapshot_arriving_late_does_not_replace_the_latest(
     with sessions.begin() as s:
         store.store_batch(s, [tel("k1", 4, minutes=4, cpu=44)])
     with sessions() as s:
-        kit = store.get_kit(s, kit_id="k1")
+        kit = queries.get_kit(s, kit_id="k1")
         assert kit is not None
         assert (kit.cpu_percent, kit.last_seq, kit.latest_ts) == (55, 5, T0 + timedelta(minutes=5))
         assert kit.disk_used_percent == 91.0
@@ -78,9 +78,9 @@ def test_status_follows_arrival_order_and_is_not_history(sessions: sessionmaker[
         result = store.store_batch(s, [status("k1", "online"), status("k1", "offline")])
     assert result.status_changed
     with sessions() as s:
-        assert store.get_kit(s, kit_id="k1").online is False  # type: ignore[union-attr]
-        assert store.count_kits(s) == (1, 0)
-        assert store.telemetry_page(s, kit_id="k1", after_seq=0, limit=10) == []
+        assert queries.get_kit(s, kit_id="k1").online is False  # type: ignore[union-attr]
+        assert queries.count_kits(s) == (1, 0)
+        assert queries.telemetry_page(s, kit_id="k1", after_seq=0, limit=10) == []
 
 
 def test_events_are_stored_with_their_kind(sessions: sessionmaker[Session]) -> None:
@@ -90,10 +90,10 @@ def test_events_are_stored_with_their_kind(sessions: sessionmaker[Session]) -> N
     with sessions.begin() as s:
         store.store_batch(s, [store.Received(Channel.EVENTS, msg, T0)] * 2)
     with sessions() as s:
-        events = store.event_page(s, kit_id="k2", after_seq=0, limit=10)
+        events = queries.event_page(s, kit_id="k2", after_seq=0, limit=10)
         assert [(e.kind, e.message, e.seq) for e in events] == [("hotplug", "webcam", 9)]
         # The controller's own record: a kit heard from for the first time is online.
-        assert [e.kind for e in store.recent_events(s, kit_id="k2", limit=10)] == [
+        assert [e.kind for e in queries.recent_events(s, kit_id="k2", limit=10)] == [
             "kit_online",
             "hotplug",
         ]

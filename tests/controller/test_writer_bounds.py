@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller.fleet import store, writer
+from controller.fleet import queries, store, writer
 from controller.fleet.tables import Event
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
@@ -93,8 +93,8 @@ def test_controller_events_add_a_kit_not_stored_yet(sessions: sessionmaker[Sessi
     with sessions.begin() as session:
         store.record_events(session, [row])
     with sessions() as session:
-        assert store.get_kit(session, kit_id="kit-new") is not None
-        (event,) = store.recent_events(session, kit_id="kit-new", limit=5)
+        assert queries.get_kit(session, kit_id="kit-new") is not None
+        (event,) = queries.recent_events(session, kit_id="kit-new", limit=5)
         assert (event.kind, json.loads(json.dumps(event.body))["source"]) == (
             "clock_ok",
             "controller",
