@@ -20,6 +20,10 @@ class ControllerError(Exception):
         """What the API answers in `detail` (a sentence; children may add structure)."""
         return str(self)
 
+    def body(self) -> dict[str, Any]:
+        """The whole JSON answer: `detail`, and what a child adds beside it (an import's errors)."""
+        return {"detail": self.detail()}
+
 
 class ConfigError(ControllerError):
     """The controller's configuration is unusable (for a request: the service is unavailable)."""

@@ -22,9 +22,7 @@ async def controller_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ControllerError)  # registered for ControllerError only
     if exc.status >= 500:
         _LOGGER.warning("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(
-        status_code=exc.status, content={"detail": exc.detail()}, headers=exc.headers
-    )
+    return JSONResponse(status_code=exc.status, content=exc.body(), headers=exc.headers)
 
 
 def install(app: FastAPI) -> None:

@@ -6,13 +6,11 @@ the caller refuses the whole file when `errors` is not empty, so a half-imported
 
 What a file may look like:
 
-- UTF-8 text, with or without a byte-order mark (decoding is the caller's job);
-- the delimiter is `,`, `;` (Excel's choice in a Kazakh or Russian locale) or a tab: the one the
-  header line uses most. Column names hold no delimiter and no quotes, so the header decides it
-  with no guessing over data rows, whose addresses and conditions are full of commas;
+- read by `controller.platform.csvfile`, as every CSV import is: UTF-8 text, with or without a
+  byte-order mark (decoding is the caller's job); the delimiter `,`, `;` or a tab, the one the
+  header line uses most; blank lines (and lines of empty cells) skipped;
 - the columns in any order, their names in any case; a missing, unknown or repeated column is one
   error at line 1 and no row is read;
-- blank lines (and lines of empty cells, as spreadsheets leave at the end) are skipped;
 - the keys (kit_id, serial, pupil_ref, guardian_ref, iin) must be unique in the file: the second
   and later rows with the same key are errors naming the first.
 
@@ -27,13 +25,11 @@ images/profiles), `parse_components(kit_ids=...)`, `parse_guardians(pupil_refs=.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -48,23 +44,12 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from controller.platform import csvfile
+from controller.platform.csvfile import RowError
 from controller.platform.iin import IinError, parse_iin
 from protocol.timebounds import BoundedDate
 
 T = TypeVar("T", bound=BaseModel)
-
-HEADER_LINE: Final = 1
-
-
-@dataclass(frozen=True)
-class RowError:
-    """What is wrong with one line of a file."""
-
-    row: int
-    """The 1-based line number in the file where the record starts; the header is 1."""
-    column: str | None
-    """The column at fault, or None when the whole line (or the header) is."""
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -240,53 +225,12 @@ class GuardianRow(_Row):
 
 # --- reading a file ----------------------------------------------------------------------------
 
-_DELIMITERS: Final = (";", ",", "\t")
 
-
-def _delimiter(header_line: str) -> str:
-    """The delimiter the header line uses most (a comma when it has none)."""
-    counts = {delimiter: header_line.count(delimiter) for delimiter in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-class _BrokenCsvError(Exception):
-    """The CSV cannot be read on from this line (a stray quote, a giant cell)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Each record with the line it starts on; _BrokenCsvError where the file stops making sense."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    start = 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise _BrokenCsvError(start, str(exc)) from exc
-        yield start, record
-        start = reader.line_num + 1
-
-
-def _header_error(header: list[str], expected: list[str]) -> RowError | None:
-    problems = []
-    missing = [name for name in expected if name not in header]
-    unknown = [name or "(unnamed)" for name in header if name not in expected]
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
-    if missing:
-        problems.append("missing columns: " + ", ".join(missing))
-    if unknown:
-        problems.append("unknown columns: " + ", ".join(unknown))
-    if repeated:
-        problems.append("repeated columns: " + ", ".join(repeated))
+def _header_reason(header: list[str], expected: list[str]) -> str | None:
+    problems = csvfile.header_problems(header, known=expected, required=expected)
     if not problems:
         return None
-    return RowError(HEADER_LINE, None, "; ".join(problems) + f" (expected: {', '.join(expected)})")
+    return "; ".join(problems) + f" (expected: {', '.join(expected)})"
 
 
 def _reason(error: ErrorDetails) -> str:
@@ -299,32 +243,19 @@ def _parse(
     text: str, model: type[T], keys: tuple[str, ...], context: Mapping[str, Any]
 ) -> ImportResult[T]:
     expected = list(model.model_fields)
-    text = text.removeprefix("\ufeff")
-    if not text.strip():
-        return ImportResult(
-            [], [RowError(HEADER_LINE, None, "the file is empty; a header is expected")]
-        )
-    delimiter = _delimiter(text.splitlines()[0])
     rows: list[T] = []
     errors: list[RowError] = []
     first_line_of: dict[str, dict[str, int]] = {key: {} for key in keys}
-    header: list[str] | None = None
+    lines = csvfile.read_rows(
+        text,
+        errors,
+        check_header=lambda header: _header_reason(header, expected),
+        if_empty="the file is empty; a header is expected",
+    )
     try:
-        for line, record in _records(text, delimiter):
-            if header is None:
-                header = [cell.strip().lower() for cell in record]
-                if (problem := _header_error(header, expected)) is not None:
-                    return ImportResult([], [problem])
-                continue
-            if not any(cell.strip() for cell in record):
-                continue
-            if len(record) != len(header):
-                errors.append(
-                    RowError(line, None, f"has {len(record)} cells, the header has {len(header)}")
-                )
-                continue
+        for line, cells in lines:
             try:
-                row = model.model_validate(dict(zip(header, record, strict=True)), context=context)
+                row = model.model_validate(cells, context=context)
             except ValidationError as exc:
                 errors.extend(
                     RowError(line, str(e["loc"][0]) if e["loc"] else None, _reason(e))
@@ -336,8 +267,8 @@ def _parse(
                 errors.extend(duplicates)
             else:
                 rows.append(row)
-    except _BrokenCsvError as exc:
-        errors.append(RowError(exc.line, None, f"unreadable CSV from here on: {exc}"))
+    except csvfile.WholeFileError as exc:
+        return ImportResult([], [exc.error])
     return ImportResult(rows, errors)
 
 

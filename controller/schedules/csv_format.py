@@ -29,7 +29,8 @@ only online lessons have one, which they need. `note` is a term's or holiday's n
 reason of a cancellation or a move. Columns are named in any case and order; a column this
 format does not know, or a value in a column the row's kind does not use, is an error.
 
-The delimiter is `,`, `;` or a tab: the one the header uses most (as in `controller.loans.imports`).
+The file is read by `controller.platform.csvfile`, as every CSV import is: UTF-8, the delimiter
+`,`, `;` or a tab (the one the header uses most), blank lines skipped.
 Nothing is stored from a file with any error: `parse_csv` raises `ScheduleImportError` with every
 error, each naming its line (the header is line 1) and its column. Cross-row problems (two
 lessons overlapping, a cancellation of a lesson that does not take place) name the line of the
@@ -38,8 +39,6 @@ first row concerned and the others in the message.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -48,14 +47,13 @@ from typing import Any, Final
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from controller.loans.import_rows import RowError
+from controller.platform import csvfile
+from controller.platform.csvfile import HEADER_LINE, RowError
 from controller.platform.iin import IinError, parse_iin
-from controller.schedules import model
-from controller.schedules.errors import ScheduleImportError
+from controller.schedules import model, validation
+from controller.schedules.errors import Problem, ScheduleImportError
 from protocol.timebounds import RANGE, within
 
-HEADER_LINE: Final = 1
-_DELIMITERS: Final = (";", ",", "\t")
 _PUPIL_COLUMNS: Final = ("pupil_ref", "pupil_iin")
 
 _WEEKDAY_NAMES: Final = (
@@ -162,15 +160,6 @@ COLUMNS: Final = (
 _DATE_COLUMNS: Final = frozenset({"date", "end_date", "to_date"})
 
 
-class _BrokenCsvError(Exception):
-    """The CSV cannot be read on from this line (a stray quote, a giant cell)."""
-
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
-        self.line = line
-        self.reason = reason
-
-
 _DMY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", re.ASCII)
 
 
@@ -213,26 +202,6 @@ def parse_mode(value: str) -> str:
     if text in MODES:
         return MODES[text]
     raise ValueError("the mode is online, home_visit or self_study")
-
-
-def _delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    line = 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise _BrokenCsvError(line, f"unreadable CSV from here on: {exc}") from exc
-        yield line, record
-        line = reader.line_num + 1
 
 
 def _reason(error: ErrorDetails) -> str:
@@ -343,22 +312,14 @@ class _Reader:
             )
 
 
-def _header(record: list[str]) -> tuple[list[str], RowError | None]:
-    header = [cell.strip().lower() for cell in record]
-    problems = []
-    unknown = [name or "(unnamed)" for name in header if name not in COLUMNS]
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
-    if unknown:
-        problems.append("unknown columns: " + ", ".join(unknown))
-    if repeated:
-        problems.append("repeated columns: " + ", ".join(repeated))
-    if problems:
-        reason = "; ".join(problems) + f" (the columns are: {', '.join(COLUMNS)})"
-        return header, RowError(HEADER_LINE, None, reason)
-    return header, None
+def _header_reason(header: list[str]) -> str | None:
+    problems = csvfile.header_problems(header, known=COLUMNS)
+    if not problems:
+        return None
+    return "; ".join(problems) + f" (the columns are: {', '.join(COLUMNS)})"
 
 
-def _lines(reader: _Reader, problem: model.Problem) -> tuple[int, str]:
+def _lines(reader: _Reader, problem: Problem) -> tuple[int, str]:
     lines = sorted({reader.lines[part] for part in problem.parts if part in reader.lines})
     if not lines:
         return HEADER_LINE, problem.message
@@ -367,24 +328,14 @@ def _lines(reader: _Reader, problem: model.Problem) -> tuple[int, str]:
 
 
 def _read(text: str, reader: _Reader) -> None:
-    header: list[str] | None = None
+    lines = csvfile.read_rows(
+        text, reader.errors, check_header=_header_reason, if_empty="the file is empty"
+    )
     try:
-        for line, record in _records(text, _delimiter(text.splitlines()[0])):
-            if header is None:
-                header, bad_header = _header(record)
-                if bad_header is not None:
-                    raise ScheduleImportError([bad_header])
-                continue
-            if not any(cell.strip() for cell in record):
-                continue
-            if len(record) != len(header):
-                reader.errors.append(
-                    RowError(line, None, f"has {len(record)} cells, the header has {len(header)}")
-                )
-                continue
-            reader.row(line, dict(zip(header, record, strict=True)))
-    except _BrokenCsvError as exc:
-        reader.errors.append(RowError(exc.line, None, exc.reason))
+        for line, cells in lines:
+            reader.row(line, cells)
+    except csvfile.WholeFileError as exc:
+        raise ScheduleImportError([exc.error], "csv") from exc
 
 
 def parse_csv(
@@ -400,13 +351,10 @@ def parse_csv(
     `base` is the pupil's current schedule: its terms and holidays are kept when the file has
     none, and its time zone when `timezone` is not given.
     """
-    text = text.removeprefix("\ufeff")
-    if not text.strip():
-        raise ScheduleImportError([RowError(HEADER_LINE, None, "the file is empty")])
     reader = _Reader(pupil_ref=pupil_ref, iin_matches=iin_matches)
     _read(text, reader)
     if reader.errors:
-        raise ScheduleImportError(reader.errors)
+        raise ScheduleImportError(reader.errors, "csv")
     parts: dict[str, Any] = dict(reader.parts)
     if base is not None:
         for name in ("terms", "holidays"):
@@ -417,14 +365,14 @@ def parse_csv(
         content = model.ScheduleContent.model_validate({"timezone": zone, **parts})
     except ValidationError as exc:
         raise ScheduleImportError(
-            [RowError(HEADER_LINE, None, _reason(e)) for e in exc.errors(include_url=False)]
+            [RowError(HEADER_LINE, None, _reason(e)) for e in exc.errors(include_url=False)], "csv"
         ) from exc
     errors = []
-    for problem in model.problems(content):
+    for problem in validation.problems(content):
         line, message = _lines(reader, problem)
         if not problem.parts:
             message += ": add a row with kind term, date and end_date"
         errors.append(RowError(line, None, message))
     if errors:
-        raise ScheduleImportError(errors)
+        raise ScheduleImportError(errors, "csv")
     return content

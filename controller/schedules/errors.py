@@ -1,15 +1,30 @@
-"""What the schedule functions refuse, each with the HTTP status that fits."""
+"""What the schedule functions refuse, each with the HTTP status that fits and what it answers."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 from controller.errors import ControllerError
+from controller.platform.csvfile import RowError
 
-if TYPE_CHECKING:
-    from controller.loans.import_rows import RowError
-    from controller.schedules.model import Problem
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with a schedule; `parts` are the (list, index) it concerns."""
+
+    parts: tuple[tuple[str, int], ...]
+    message: str
+
+    @property
+    def where(self) -> str:
+        """E.g. "slots[0], slots[2]"."""
+        return ", ".join(f"{name}[{index}]" for name, index in self.parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        """For a JSON error report."""
+        return {"where": self.where, "message": self.message}
 
 
 class ScheduleError(ControllerError):
@@ -24,6 +39,12 @@ class ScheduleNotFoundError(ScheduleError):
     status = 404
 
 
+class LessonRangeError(ScheduleError):
+    """A range of lessons asked for that ends before it starts, or is too long."""
+
+    status = 422
+
+
 class ScheduleInvalidError(ScheduleError):
     """A schedule that contradicts itself: overlapping lessons, a cancelled lesson that is not."""
 
@@ -33,13 +54,20 @@ class ScheduleInvalidError(ScheduleError):
         super().__init__("; ".join(f"{p.where}: {p.message}" for p in problems))
         self.problems = list(problems)
 
+    def detail(self) -> dict[str, Any]:
+        """Each problem and where it is."""
+        return {
+            "message": "the schedule contradicts itself",
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
 
 class ScheduleImportError(ScheduleError):
     """A file that cannot be read as a schedule; `errors` name the line and the field."""
 
     status = 422
 
-    def __init__(self, errors: Sequence[RowError]) -> None:
+    def __init__(self, errors: Sequence[RowError], file_format: str) -> None:
         super().__init__(
             "; ".join(
                 f"line {e.row}, {e.column}: {e.reason}"
@@ -51,3 +79,17 @@ class ScheduleImportError(ScheduleError):
             )
         )
         self.errors = list(errors)
+        self.file_format = file_format
+
+    def detail(self) -> str:
+        """How many errors, in which kind of file; `body` lists them."""
+        return f"nothing imported: {len(self.errors)} error(s) in the {self.file_format} file"
+
+    def body(self) -> dict[str, Any]:
+        """The detail and every error with its line (none for an iCalendar file) and column."""
+        return {
+            "detail": self.detail(),
+            "errors": [
+                {"row": e.row or None, "column": e.column, "reason": e.reason} for e in self.errors
+            ],
+        }

@@ -1,12 +1,13 @@
-"""Pupils' schedules in the database: save, approve, read, and what each kit gets.
+"""The schedules' front door: what the API, the command line and other domains call.
 
-Every function works in the caller's session and transaction (the routes and the CLI commit).
-A save adds a version (a draft) and never overwrites one; approving marks the newest version
-approved. The newest version is the *current* one, shown to staff; the newest approved version
-is the one *in force*: the pupil's lessons and the kit's schedule come from it, so a draft being
-agreed never takes lessons away from a kit. A function that changes what a kit should get returns
-the ids of those kits (`Change.kit_ids`): publish to them after the commit, not before, or the
-publisher reads the old schedule.
+A change (a new version, an approval, an import) is stored by `versions`, audited there, and
+committed here; then the kits whose schedule it changed are published to (`publish`, after the
+commit, or the publisher would read the old schedule). A save never changes what a kit gets: only
+an approval does. The functions named after the API's endpoints answer with its schemas and
+refuse with `ScheduleError`s carrying their HTTP status; a pupil is shown only to those who may
+see them (a teacher: their own pupils). Other domains reach the schedules through the functions
+this module re-exports: the pupil's kits and lessons, the kit's schedule (`kits`), a stored
+version (`versions`), a file's format (`files`), a version for a person (`describe`).
 """
 
 from __future__ import annotations
@@ -14,47 +15,49 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import Any, Final, Literal
+from datetime import datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.loans.tables import LoanContract, Pupil
-from controller.platform import audit
+from controller.config import ControllerSettings
+from controller.errors import ConfigError
+from controller.loans import people
+from controller.loans.tables import Pupil
 from controller.platform.crypto import FieldCipher
-from controller.platform.iin import IinError, parse_iin
-from controller.schedules import csv_format, ics_format, model
-from controller.schedules.errors import ScheduleError, ScheduleNotFoundError
-from controller.schedules.tables import ScheduleVersion
-from policy.lessons import Lesson
-from protocol.models import LessonWindow, Schedule
+from controller.schedules import expansion, files, model, versions
+from controller.schedules.describe import describe as describe
+from controller.schedules.describe import summary as summary
+from controller.schedules.errors import LessonRangeError, ScheduleNotFoundError
+from controller.schedules.files import Format
+from controller.schedules.files import detect_format as detect_format
+from controller.schedules.files import iin_matcher as iin_matcher
+from controller.schedules.kits import kit_schedule as kit_schedule
+from controller.schedules.kits import kits_for_pupil as kits_for_pupil
+from controller.schedules.kits import lessons_for_pupil as lessons_for_pupil
+from controller.schedules.kits import pupil_for_kit as pupil_for_kit
+from controller.schedules.schemas import (
+    ApprovalCreate,
+    LessonPublic,
+    LessonsPublic,
+    ScheduleImportPublic,
+    SchedulePublic,
+)
+from controller.schedules.versions import StoredSchedule
+from controller.schedules.versions import get as get
+from controller.trust.staff import Role
+from controller.trust.tables import User
+from protocol.models import Schedule
 
 _LOGGER = logging.getLogger(__name__)
 
-LOAN_STATES: Final = ("signed", "active", "return_due")
-"""A kit is with its pupil under a contract in one of these states."""
-MAX_WINDOWS: Final = 1000
-"""The most lessons one schedule message carries (protocol.models.Schedule)."""
-LOOKAHEAD_STEP: Final = timedelta(days=31)
-Format = Literal["csv", "ics"]
-Source = Literal["api", "csv", "ics"]
+MAX_RANGE: Final = timedelta(days=400)
+"""The longest range of lessons asked for at once."""
 
-
-@dataclass(frozen=True)
-class StoredSchedule:
-    """One stored version of a pupil's schedule."""
-
-    pupil_ref: str
-    version: int
-    schedule: model.PupilSchedule
-    source: str
-    saved_by: str
-    saved_at: datetime
-    in_force_version: int | None
-    """The newest approved version (this one, an older one, or none)."""
+Publish = Callable[[list[str]], None]
+"""Asks for these kits' schedules to be published (the MQTT adapter's `publish_schedules`)."""
 
 
 @dataclass(frozen=True)
@@ -65,55 +68,17 @@ class Change:
     kit_ids: list[str] = field(default_factory=list)
 
 
-def _pupil_exists(session: Session, pupil_ref: str) -> None:
-    if session.scalar(select(Pupil.id).where(Pupil.ref == pupil_ref)) is None:
-        raise ScheduleNotFoundError(f"no pupil {pupil_ref!r}")
-
-
-def _newest(session: Session, pupil_ref: str, *, approved: bool = False) -> ScheduleVersion | None:
-    query = select(ScheduleVersion).where(ScheduleVersion.pupil_ref == pupil_ref)
-    if approved:
-        query = query.where(ScheduleVersion.status == model.ScheduleStatus.APPROVED.value)
-    return session.scalar(query.order_by(ScheduleVersion.version.desc()).limit(1))
-
-
-def _in_force_version(session: Session, pupil_ref: str) -> int | None:
-    return session.scalar(
-        select(func.max(ScheduleVersion.version)).where(
-            ScheduleVersion.pupil_ref == pupil_ref,
-            ScheduleVersion.status == model.ScheduleStatus.APPROVED.value,
-        )
-    )
-
-
-def _stored(row: ScheduleVersion, in_force_version: int | None) -> StoredSchedule:
-    content = model.ScheduleContent.model_validate(row.document)
-    schedule = model.PupilSchedule.model_validate(
-        {
-            **content.model_dump(),
-            "pupil_ref": row.pupil_ref,
-            "status": row.status,
-            "approved_by": row.approved_by,
-            "approved_at": row.approved_at,
-        }
-    )
-    return StoredSchedule(
-        pupil_ref=row.pupil_ref,
-        version=row.version,
-        schedule=schedule,
-        source=row.source,
-        saved_by=row.saved_by,
-        saved_at=row.saved_at,
-        in_force_version=in_force_version,
-    )
-
-
-def counts(schedule: model.ScheduleContent) -> dict[str, int]:
-    """How many terms, slots, holidays, cancellations, moves and extras: for a summary or audit."""
-    return {
-        name: len(getattr(schedule, name))
-        for name in ("terms", "slots", "holidays", "cancellations", "moves", "extras")
-    }
+def _committed(
+    session: Session, stored: StoredSchedule, kit_ids: list[str], publish: Publish | None
+) -> Change:
+    """Commit, then ask for the kits' schedules to be published (a failure is only logged)."""
+    session.commit()
+    if kit_ids and publish is not None:
+        try:
+            publish(kit_ids)
+        except Exception:
+            _LOGGER.exception("publishing the schedules of kits %s failed", kit_ids)
+    return Change(stored, kit_ids)
 
 
 def save_schedule(
@@ -123,57 +88,17 @@ def save_schedule(
     schedule: model.ScheduleContent,
     actor: str,
     now: datetime,
-    source: Source = "api",
+    source: versions.Source = "api",
 ) -> Change:
-    """Store a new version (a draft) of the pupil's schedule, checked whole; audited.
+    """Store and commit a new version (a draft) of the pupil's schedule, checked whole; audited.
 
     Raises ScheduleNotFoundError for an unknown pupil and ScheduleInvalidError for a schedule
     that contradicts itself. The version in force does not change: `kit_ids` is empty.
     """
-    if isinstance(schedule, model.PupilSchedule) and schedule.pupil_ref != pupil_ref:
-        raise ScheduleError(f"this schedule is for {schedule.pupil_ref!r}, not {pupil_ref!r}")
-    _pupil_exists(session, pupil_ref)
-    content = schedule.content()
-    model.check(content)
-    previous = _newest(session, pupil_ref)
-    row = ScheduleVersion(
-        pupil_ref=pupil_ref,
-        version=(previous.version + 1) if previous is not None else 1,
-        status=model.ScheduleStatus.DRAFT.value,
-        timezone=content.timezone,
-        document=content.model_dump(mode="json"),
-        source=source,
-        saved_by=actor,
-        saved_at=now,
-        drawn_up_by=content.drawn_up_by,
+    stored = versions.add(
+        session, pupil_ref=pupil_ref, schedule=schedule, actor=actor, now=now, source=source
     )
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise ScheduleError(
-            f"the schedule of {pupil_ref} was changed meanwhile; load it again and retry"
-        ) from exc
-    audit.record(
-        session,
-        actor=actor,
-        action="schedule_saved",
-        entity="schedule",
-        entity_id=pupil_ref,
-        now=now,
-        before=None
-        if previous is None
-        else {"version": previous.version, "status": previous.status},
-        after={
-            "version": row.version,
-            "status": row.status,
-            "source": source,
-            "timezone": content.timezone,
-            **counts(content),
-        },
-    )
-    _LOGGER.info("schedule of %s saved as version %d (%s)", pupil_ref, row.version, source)
-    return Change(_stored(row, _in_force_version(session, pupil_ref)))
+    return _committed(session, stored, [], None)
 
 
 def approve(
@@ -183,212 +108,18 @@ def approve(
     actor: str,
     now: datetime,
     approved_by: str | None = None,
+    publish: Publish | None = None,
 ) -> Change:
-    """Mark the current version approved (by the director, `approved_by`; default the actor).
+    """Approve and commit the current version (by the director, `approved_by`; default the actor).
 
-    It is then in force: `kit_ids` are the kits to publish it to. Raises ScheduleNotFoundError
-    when there is no schedule, ScheduleError (409) when the current version is approved already.
+    It is then in force: `kit_ids` are the pupil's kits, published to if `publish` is given.
+    Raises ScheduleNotFoundError when there is no schedule, ScheduleError (409) when the current
+    version is approved already.
     """
-    _pupil_exists(session, pupil_ref)
-    row = _newest(session, pupil_ref)
-    if row is None:
-        raise ScheduleNotFoundError(f"pupil {pupil_ref} has no schedule to approve")
-    if row.status == model.ScheduleStatus.APPROVED.value:
-        raise ScheduleError(f"version {row.version} of {pupil_ref}'s schedule is already approved")
-    before = _stored(row, _in_force_version(session, pupil_ref))
-    model.check(before.schedule)
-    by = (approved_by or actor).strip()[:200] or actor
-    after = model.approved(before.schedule, by=by, at=now)
-    row.status = after.status.value
-    row.approved_by = after.approved_by
-    row.approved_at = after.approved_at
-    row.approval_recorded_by = actor
-    audit.record(
-        session,
-        actor=actor,
-        action="schedule_approved",
-        entity="schedule",
-        entity_id=pupil_ref,
-        now=now,
-        before={"version": row.version, "status": before.schedule.status.value},
-        after={"version": row.version, "status": row.status, "approved_by": by},
+    stored = versions.approve(
+        session, pupil_ref=pupil_ref, actor=actor, now=now, approved_by=approved_by
     )
-    _LOGGER.info("schedule of %s approved (version %d)", pupil_ref, row.version)
-    return Change(_stored(row, row.version), kits_for_pupil(session, pupil_ref))
-
-
-def get(session: Session, pupil_ref: str, *, version: int | None = None) -> StoredSchedule | None:
-    """The pupil's current schedule (the newest version, draft or approved), or `version`."""
-    if version is None:
-        row = _newest(session, pupil_ref)
-    else:
-        row = session.scalar(
-            select(ScheduleVersion).where(
-                ScheduleVersion.pupil_ref == pupil_ref, ScheduleVersion.version == version
-            )
-        )
-    return _stored(row, _in_force_version(session, pupil_ref)) if row is not None else None
-
-
-def in_force(session: Session, pupil_ref: str) -> StoredSchedule | None:
-    """The pupil's schedule in force (the newest approved version), if any."""
-    row = _newest(session, pupil_ref, approved=True)
-    return _stored(row, row.version) if row is not None else None
-
-
-def occurrences_for_pupil(
-    session: Session, pupil_ref: str, start: datetime, end: datetime, *, draft: bool = False
-) -> list[model.Occurrence]:
-    """The lessons in force (or, with `draft`, of the current version) overlapping [start, end)."""
-    stored = get(session, pupil_ref) if draft else in_force(session, pupil_ref)
-    return model.occurrences(stored.schedule, start, end) if stored is not None else []
-
-
-def lessons_for_pupil(
-    session: Session, pupil_ref: str, start: datetime, end: datetime, *, draft: bool = False
-) -> list[Lesson]:
-    """The pupil's lessons in force overlapping [start, end), in UTC (none without approval)."""
-    return [o.lesson() for o in occurrences_for_pupil(session, pupil_ref, start, end, draft=draft)]
-
-
-def kits_for_pupil(session: Session, pupil_ref: str) -> list[str]:
-    """The kits lent to the pupil under a signed, active or return-due contract."""
-    return sorted(
-        set(
-            session.scalars(
-                select(LoanContract.kit_id).where(
-                    LoanContract.pupil_ref == pupil_ref, LoanContract.state.in_(LOAN_STATES)
-                )
-            )
-        )
-    )
-
-
-def pupil_for_kit(session: Session, kit_id: str) -> str | None:
-    """The pupil the kit is lent to under a signed, active or return-due contract, if any."""
-    return session.scalar(
-        select(LoanContract.pupil_ref)
-        .where(LoanContract.kit_id == kit_id, LoanContract.state.in_(LOAN_STATES))
-        .order_by(LoanContract.id.desc())
-        .limit(1)
-    )
-
-
-def _kit_schedule_in_force(session: Session, kit_id: str) -> StoredSchedule | None:
-    pupil_ref = pupil_for_kit(session, kit_id)
-    return in_force(session, pupil_ref) if pupil_ref is not None else None
-
-
-def _require_aware(now: datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("`now` must be timezone-aware")
-
-
-def kit_schedule(
-    session: Session,
-    *,
-    kit_id: str,
-    now: datetime,
-    horizon: timedelta = timedelta(days=14),
-    guard_minutes: int = 15,
-    prelesson_minutes: int = 30,
-) -> Schedule | None:
-    """What `kits/{kit_id}/schedule` carries: the lessons in force in [now, now + horizon).
-
-    The pupil is found through the kit's contract (signed, active or return due); only start,
-    end, mode, subject and server go out, never a teacher's or the pupil's name. None when the
-    kit has no pupil or the pupil no approved schedule. A lesson running at `now` is included.
-    """
-    _require_aware(now)
-    stored = _kit_schedule_in_force(session, kit_id)
-    if stored is None:
-        return None
-    horizon_end = now + horizon
-    lessons = model.expand(stored.schedule, now, horizon_end)
-    if len(lessons) > MAX_WINDOWS:
-        horizon_end = lessons[MAX_WINDOWS].start  # everything before it is listed
-        lessons = lessons[:MAX_WINDOWS]
-    return Schedule(
-        generated_at=now,
-        horizon_end=horizon_end,
-        timezone=stored.schedule.timezone,
-        guard_minutes=guard_minutes,
-        prelesson_minutes=prelesson_minutes,
-        lessons=[
-            LessonWindow(
-                start=lesson.start,
-                end=lesson.end,
-                mode=lesson.mode,
-                subject=lesson.subject,
-                server=lesson.server,
-            )
-            for lesson in lessons
-        ],
-    )
-
-
-def next_lesson_for_kit(session: Session, *, kit_id: str, now: datetime) -> Lesson | None:
-    """The first lesson in force that starts after `now` for the kit's pupil, however far off."""
-    _require_aware(now)
-    stored = _kit_schedule_in_force(session, kit_id)
-    last = model.last_day(stored.schedule) if stored is not None else None
-    if stored is None or last is None:
-        return None
-    end_of_schedule = datetime.combine(
-        last + timedelta(days=1), time(), tzinfo=ZoneInfo(stored.schedule.timezone)
-    )
-    start = now
-    while start < end_of_schedule:
-        stop = start + LOOKAHEAD_STEP
-        for lesson in model.expand(stored.schedule, start, stop):
-            if lesson.start > now:
-                return lesson
-        start = stop
-    return None
-
-
-def iin_matcher(
-    session: Session, pupil_ref: str, cipher: FieldCipher | None
-) -> Callable[[str], bool] | None:
-    """Whether an IIN is the pupil's (by its keyed hash); None without the personal-data keys."""
-    index = session.scalar(select(Pupil.iin_index).where(Pupil.ref == pupil_ref))
-    if cipher is None or index is None:
-        return None
-
-    def matches(iin: str) -> bool:
-        try:
-            return cipher.blind_index(parse_iin(iin).value) == index
-        except IinError:
-            return False
-
-    return matches
-
-
-def detect_format(text: str, content_type: str | None = None) -> Format:
-    """csv or ics: from the content type if it says, else from the text itself."""
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind in ("text/calendar", "application/ics"):
-        return "ics"
-    if kind in ("text/csv", "application/csv"):
-        return "csv"
-    return "ics" if text.lstrip("\ufeff \r\n\t").upper().startswith("BEGIN:VCALENDAR") else "csv"
-
-
-def parse(
-    text: str,
-    *,
-    fmt: Format,
-    pupil_ref: str,
-    base: model.ScheduleContent | None = None,
-    timezone: str | None = None,
-    iin_matches: Callable[[str], bool] | None = None,
-) -> model.ScheduleContent:
-    """The schedule a CSV or iCalendar file describes; ScheduleImportError naming what is wrong."""
-    if fmt == "ics":
-        return ics_format.parse_ics(text, timezone=timezone)
-    return csv_format.parse_csv(
-        text, pupil_ref=pupil_ref, timezone=timezone, base=base, iin_matches=iin_matches
-    )
+    return _committed(session, stored, kits_for_pupil(session, pupil_ref), publish)
 
 
 def import_schedule(
@@ -403,15 +134,16 @@ def import_schedule(
     approve_now: bool = False,
     approved_by: str | None = None,
     iin_matches: Callable[[str], bool] | None = None,
+    publish: Publish | None = None,
 ) -> Change:
-    """Read a CSV or iCalendar file and save it as the pupil's new version (approved if asked).
+    """Read a CSV or iCalendar file and commit it as the pupil's new version (approved if asked).
 
     Nothing is stored from a file with any error (ScheduleImportError lists them). A CSV without
     terms or holidays keeps those of the current version.
     """
-    _pupil_exists(session, pupil_ref)
-    current = get(session, pupil_ref)
-    content = parse(
+    versions.require_pupil(session, pupil_ref)
+    current = versions.get(session, pupil_ref)
+    content = files.parse(
         text,
         fmt=fmt,
         pupil_ref=pupil_ref,
@@ -419,100 +151,208 @@ def import_schedule(
         timezone=timezone,
         iin_matches=iin_matches,
     )
-    change = save_schedule(
+    stored = versions.add(
         session, pupil_ref=pupil_ref, schedule=content, actor=actor, now=now, source=fmt
     )
-    if approve_now:
-        return approve(session, pupil_ref=pupil_ref, actor=actor, now=now, approved_by=approved_by)
-    return change
+    if not approve_now:
+        return _committed(session, stored, [], None)
+    stored = versions.approve(
+        session, pupil_ref=pupil_ref, actor=actor, now=now, approved_by=approved_by
+    )
+    return _committed(session, stored, kits_for_pupil(session, pupil_ref), publish)
 
 
-def summary(stored: StoredSchedule) -> dict[str, Any]:
-    """A short account of a stored version: for an import's answer and the CLI."""
+# --- for the API ---------------------------------------------------------------------------------
+
+
+def _require_visible(session: Session, user: User, pupil_ref: str) -> None:
+    """Refuse a pupil this member of staff may not see (a teacher: not their own) as unknown."""
+    pupil = session.scalar(select(Pupil).where(Pupil.ref == pupil_ref))
+    if pupil is None or (user.role == Role.TEACHER and pupil.teacher != user.username):
+        raise ScheduleNotFoundError(f"no pupil {pupil_ref!r} that you may see")
+
+
+def _public(session: Session, stored: StoredSchedule) -> SchedulePublic:
     schedule = stored.schedule
-    lessons = model.all_occurrences(schedule)
-    return {
-        "pupil_ref": stored.pupil_ref,
-        "version": stored.version,
-        "status": schedule.status.value,
-        "in_force_version": stored.in_force_version,
-        "source": stored.source,
-        "timezone": schedule.timezone,
-        **counts(schedule),
-        "first_day": model.first_day(schedule),
-        "last_day": model.last_day(schedule),
-        "lessons": len(lessons),
-    }
-
-
-def describe(stored: StoredSchedule, *, kit_ids: list[str], now: datetime) -> str:
-    """The schedule as text for a person: approval, terms, weekly lessons, exceptions, next ones."""
-    s = stored.schedule
-    in_force = (
-        f"version {stored.in_force_version} is in force"
-        if stored.in_force_version is not None
-        else "no version approved yet: the kits get no lessons"
+    return SchedulePublic(
+        pupil_ref=stored.pupil_ref,
+        version=stored.version,
+        status=schedule.status,
+        in_force_version=stored.in_force_version,
+        source=stored.source,
+        saved_by=stored.saved_by,
+        saved_at=stored.saved_at,
+        drawn_up_by=schedule.drawn_up_by,
+        approved_by=schedule.approved_by,
+        approved_at=schedule.approved_at,
+        kit_ids=kits_for_pupil(session, stored.pupil_ref),
+        schedule=schedule.content(),
     )
-    lines = [
-        f"pupil {stored.pupil_ref}: version {stored.version} ({s.status.value}); {in_force}",
-        f"  time zone {s.timezone}; {stored.source}, saved by {stored.saved_by} "
-        f"at {stored.saved_at:%Y-%m-%d %H:%M} UTC",
-    ]
-    if s.drawn_up_by:
-        lines.append(f"  drawn up by {s.drawn_up_by}")
-    if s.approved_by and s.approved_at:
-        lines.append(f"  approved by {s.approved_by} at {s.approved_at:%Y-%m-%d %H:%M} UTC")
-    lines.append(f"  kits: {', '.join(kit_ids) or 'none lent under a signed contract'}")
-    sections: list[tuple[str, list[str]]] = [
-        ("terms", [f"{t.start} to {t.end}  {t.name}".rstrip() for t in s.terms]),
-        ("weekly lessons", [_slot_line(slot) for slot in sorted(s.slots, key=_slot_key)]),
-        ("holidays", [f"{h.start} to {h.end}  {h.name}".rstrip() for h in s.holidays]),
-        (
-            "cancelled",
-            [f"{c.date} {c.start:%H:%M}  {c.reason}".rstrip() for c in s.cancellations],
-        ),
-        (
-            "moved",
-            [
-                f"{m.date} {m.start:%H:%M} -> {m.to_date} {m.to_start:%H:%M}"
-                + (f" ({m.duration_min} min)" if m.duration_min else "")
-                for m in s.moves
-            ],
-        ),
-        (
-            "extra lessons",
-            [
-                f"{e.date} {e.start:%H:%M} {e.duration_min} min  {e.subject}  {e.mode.value}"
-                for e in s.extras
-            ],
-        ),
-    ]
-    for title, items in sections:
-        if items:
-            lines.append(f"{title}:")
-            lines.extend(f"  {item}" for item in items)
-    upcoming = [o for o in model.occurrences(s, now, now + timedelta(days=14)) if o.start >= now][
-        :5
-    ]
-    if upcoming:
-        lines.append("next lessons (of this version):")
-        lines.extend(f"  {o.describe()}" for o in upcoming)
-    return "\n".join(lines) + "\n"
 
 
-def _slot_key(slot: model.Slot) -> tuple[int, time]:
-    return slot.weekday, slot.start
+def get_schedule(
+    session: Session, *, pupil_ref: str, user: User, version: int | None = None
+) -> SchedulePublic:
+    """The pupil's current schedule (or `version`), if `user` may see the pupil; else 404."""
+    _require_visible(session, user, pupil_ref)
+    stored = versions.get(session, pupil_ref, version=version)
+    if stored is None:
+        what = f"no version {version}" if version else "no schedule yet"
+        raise ScheduleNotFoundError(f"pupil {pupil_ref} has {what}")
+    return _public(session, stored)
 
 
-def _slot_line(slot: model.Slot) -> str:
-    end = slot.start.hour * 60 + slot.start.minute + slot.duration_min
-    until = f"{end // 60 % 24:02d}:{end % 60:02d}"  # past midnight: the next day's time
-    limits = ""
-    if slot.valid_from or slot.valid_until:
-        limits = f"  [{slot.valid_from or '...'} to {slot.valid_until or '...'}]"
-    teacher = f"  ({slot.teacher})" if slot.teacher else ""
-    server = f" {slot.server}" if slot.server else ""
-    return (
-        f"{model.WEEKDAYS[slot.weekday]:<9} {slot.start:%H:%M}-{until}  "
-        f"{slot.subject}{teacher}  {slot.mode.value}{server}{limits}"
+def put_schedule(
+    session: Session, *, pupil_ref: str, schedule: model.ScheduleContent, actor: str, now: datetime
+) -> SchedulePublic:
+    """Save a new version of the pupil's schedule as a draft to approve (committed, audited)."""
+    change = save_schedule(session, pupil_ref=pupil_ref, schedule=schedule, actor=actor, now=now)
+    return _public(session, change.stored)
+
+
+def approve_schedule(
+    session: Session,
+    *,
+    pupil_ref: str,
+    approval: ApprovalCreate | None,
+    actor: str,
+    now: datetime,
+    publish: Publish | None,
+) -> SchedulePublic:
+    """Record the director's approval of the current version; it goes to the pupil's kits."""
+    change = approve(
+        session,
+        pupil_ref=pupil_ref,
+        actor=actor,
+        now=now,
+        approved_by=approval.approved_by if approval is not None else None,
+        publish=publish,
     )
+    return _public(session, change.stored)
+
+
+def _cipher(settings: ControllerSettings) -> FieldCipher | None:
+    """The personal-data cipher, or None without its keys (an IIN cannot be checked then)."""
+    try:
+        return people.cipher(settings)
+    except ConfigError:
+        return None
+
+
+def import_file(
+    session: Session,
+    *,
+    pupil_ref: str,
+    raw: bytes,
+    content_type: str | None,
+    file_format: Format | None,
+    timezone: str | None,
+    approve_now: bool,
+    actor: str,
+    now: datetime,
+    settings: ControllerSettings,
+    publish: Publish | None,
+) -> ScheduleImportPublic:
+    """Import an uploaded CSV or iCalendar file as the pupil's new version; its summary.
+
+    The format is `file_format`, else the content type's, else the text's. Refused: a file over
+    files.MAX_UPLOAD bytes (413) or not UTF-8 (422), and a bad one (ScheduleImportError, 422,
+    with every error); nothing is stored then.
+    """
+    text = files.decode(raw)
+    fmt = file_format or files.detect_format(text, content_type)
+    change = import_schedule(
+        session,
+        pupil_ref=pupil_ref,
+        text=text,
+        fmt=fmt,
+        actor=actor,
+        now=now,
+        timezone=timezone,
+        approve_now=approve_now,
+        iin_matches=files.iin_matcher(session, pupil_ref, _cipher(settings)),
+        publish=publish,
+    )
+    return ScheduleImportPublic.model_validate(
+        {**summary(change.stored), "kit_ids": kits_for_pupil(session, pupil_ref)}
+    )
+
+
+def _moment(value: datetime | None, zone: ZoneInfo, default: datetime) -> datetime:
+    """An aware moment: without a zone, the schedule's."""
+    if value is None:
+        return default
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def _lesson(occurrence: expansion.Occurrence, zone: ZoneInfo) -> LessonPublic:
+    moved = occurrence.moved_from
+    return LessonPublic(
+        start=occurrence.start,
+        end=occurrence.end,
+        local_date=occurrence.local_date,
+        local_start=occurrence.start.astimezone(zone).strftime("%H:%M"),
+        local_end=occurrence.end.astimezone(zone).strftime("%H:%M"),
+        weekday=model.WEEKDAYS[occurrence.local_date.weekday()],
+        subject=occurrence.subject,
+        teacher=occurrence.teacher,
+        mode=occurrence.mode.value,
+        server=occurrence.server,
+        origin=occurrence.origin,
+        moved_from=f"{moved[0]} {moved[1]:%H:%M}" if moved is not None else None,
+    )
+
+
+def list_lessons(
+    session: Session,
+    *,
+    pupil_ref: str,
+    user: User,
+    start: datetime | None,
+    end: datetime | None,
+    draft: bool,
+    now: datetime,
+) -> LessonsPublic:
+    """The pupil's lessons (in force, or the draft) in [start, end), in UTC and local time.
+
+    `start` defaults to `now` and `end` to a week after `start`; times without a zone are the
+    schedule's. Refused: a pupil `user` may not see (404), a range that ends before it starts or
+    lasts over MAX_RANGE (422).
+    """
+    _require_visible(session, user, pupil_ref)
+    stored = versions.get(session, pupil_ref) if draft else versions.in_force(session, pupil_ref)
+    zone = ZoneInfo(stored.schedule.timezone if stored else model.DEFAULT_TIMEZONE)
+    since = _moment(start, zone, now)
+    until = _moment(end, zone, since + timedelta(days=7))
+    if until <= since or until - since > MAX_RANGE:
+        raise LessonRangeError(f"end must come after start, at most {MAX_RANGE.days} days on")
+    lessons = expansion.occurrences(stored.schedule, since, until) if stored is not None else []
+    return LessonsPublic(
+        pupil_ref=pupil_ref,
+        timezone=stored.schedule.timezone if stored is not None else None,
+        version=stored.version if stored is not None else None,
+        draft=draft,
+        start=since,
+        end=until,
+        lessons=[_lesson(o, zone) for o in lessons],
+    )
+
+
+def kit_schedule_now(
+    session: Session, *, kit_id: str, now: datetime, settings: ControllerSettings
+) -> Schedule:
+    """Exactly what the kit gets on kits/{kit_id}/schedule now; 404 saying why there is none."""
+    schedule = kit_schedule(
+        session,
+        kit_id=kit_id,
+        now=now,
+        horizon=timedelta(days=settings.schedule_horizon_days),
+        guard_minutes=settings.guard_minutes,
+        prelesson_minutes=settings.prelesson_minutes,
+    )
+    if schedule is not None:
+        return schedule
+    pupil_ref = pupil_for_kit(session, kit_id)
+    if pupil_ref is None:
+        raise ScheduleNotFoundError(f"kit {kit_id} is not lent to a pupil under a signed contract")
+    raise ScheduleNotFoundError(f"the pupil of kit {kit_id} ({pupil_ref}) has no approved schedule")

@@ -15,12 +15,12 @@ from controller.loans.import_rows import (
     KitRow,
     KitStatus,
     PupilRow,
-    RowError,
     parse_components,
     parse_guardians,
     parse_kits,
     parse_pupils,
 )
+from controller.platform.csvfile import RowError
 from controller.platform.iin import IinError, parse_iin
 from controller.trust.enrolment import LIFECYCLES
 

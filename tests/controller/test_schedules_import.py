@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.loans.import_rows import RowError
-from controller.schedules import csv_format, ics_format, model
+from controller.platform.csvfile import RowError
+from controller.schedules import csv_format, expansion, ics_format
 from controller.schedules.errors import ScheduleImportError
 from protocol.models import LessonMode
 
@@ -277,8 +277,8 @@ def test_an_ics_becomes_weekly_slots_and_exceptions() -> None:
 
 
 def test_the_ics_and_its_csv_twin_give_the_same_lessons() -> None:
-    from_ics = model.all_occurrences(ics_format.parse_ics(ALMATY_ICS))
-    from_csv = model.all_occurrences(csv_format.parse_csv(TWIN_CSV, pupil_ref="p-001"))
+    from_ics = expansion.all_occurrences(ics_format.parse_ics(ALMATY_ICS))
+    from_csv = expansion.all_occurrences(csv_format.parse_csv(TWIN_CSV, pupil_ref="p-001"))
     assert [o.lesson() for o in from_ics] == [o.lesson() for o in from_csv]
     days = {o.local_date for o in from_ics}
     assert date(2026, 9, 8) not in days, "EXDATE"
@@ -385,4 +385,4 @@ def test_a_daily_rule_becomes_a_slot_for_each_weekday() -> None:
     assert [(s.weekday, s.start, s.valid_from, s.valid_until) for s in content.slots] == [
         (day, time(10), None, None) for day in range(5)
     ]
-    assert len(model.all_occurrences(content)) == 10
+    assert len(expansion.all_occurrences(content)) == 10

@@ -9,10 +9,11 @@ compared with today.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from controller.schedules import ics_format, model
+from controller.schedules import expansion, ics_format
 from controller.schedules.errors import ScheduleImportError
 
 
@@ -59,7 +60,7 @@ def test_a_weekly_lesson_across_a_change_in_new_york_is_one_slot(
     ((weekday, clock, minutes),) = [(s.weekday, s.start, s.duration_min) for s in content.slots]
     assert (weekday, clock, minutes) == (6, nominal, 45), "as written, not as zoneinfo shows it"
     assert (content.cancellations, content.moves, content.extras) == ((), (), ())
-    lessons = model.all_occurrences(content)
+    lessons = expansion.all_occurrences(content)
     assert len(lessons) == 4
     assert {o.end - o.start for o in lessons} == {dt.timedelta(minutes=45)}, "45 real minutes"
     (changed,) = [o for o in lessons if o.clocks_change]
@@ -83,13 +84,13 @@ def test_an_evening_lesson_in_berlin_runs_past_midnight_in_real_time(
     content = ics_format.parse_ics(calendar(lesson("eve", "Europe/Berlin", start, end, rule)))
     ((weekday, clock, duration),) = [(s.weekday, s.start, s.duration_min) for s in content.slots]
     assert (weekday, clock, duration) == (5, dt.time(23, 30), minutes), "Saturday 23:30"
-    lessons = model.all_occurrences(content)
+    lessons = expansion.all_occurrences(content)
     assert len(lessons) == 3
     for one in lessons:
         assert one.local_date.weekday() == 5, "it belongs to the Saturday it starts on"
         assert one.end - one.start == dt.timedelta(minutes=minutes)
-        assert one.end.astimezone(model.ZoneInfo("Europe/Berlin")).date() > one.local_date
-    offsets = {o.start.astimezone(model.ZoneInfo("Europe/Berlin")).utcoffset() for o in lessons}
+        assert one.end.astimezone(ZoneInfo("Europe/Berlin")).date() > one.local_date
+    offsets = {o.start.astimezone(ZoneInfo("Europe/Berlin")).utcoffset() for o in lessons}
     assert len(offsets) == 2, "the lessons are on both sides of the change"
 
 
@@ -97,7 +98,7 @@ def test_the_night_the_clocks_go_back_a_four_hour_lesson_ends_at_0230() -> None:
     """Not at 03:30 by the wall clock, which would be five hours."""
     rule = "RRULE:FREQ=WEEKLY;COUNT=2\r\n"
     text = calendar(lesson("eve", "Europe/Berlin", "20261017T233000", "20261018T033000", rule))
-    night = model.all_occurrences(ics_format.parse_ics(text))[1]
+    night = expansion.all_occurrences(ics_format.parse_ics(text))[1]
     assert (night.local_date, night.start, night.end) == (
         dt.date(2026, 10, 24),
         utc(2026, 10, 24, 21, 30),

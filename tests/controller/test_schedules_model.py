@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from controller.schedules import model
+from controller.schedules import expansion, model, validation
 from controller.schedules.errors import ScheduleInvalidError
 from policy.lessons import Lesson
 from protocol.models import LessonMode
@@ -47,7 +47,7 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 
 
 def starts(content: model.ScheduleContent, first: datetime, last: datetime) -> list[datetime]:
-    return [lesson.start for lesson in model.expand(content, first, last)]
+    return [lesson.start for lesson in expansion.expand(content, first, last)]
 
 
 # --- time zones ---------------------------------------------------------------------------------
@@ -67,14 +67,16 @@ def test_local_times_become_utc_through_the_zones_rules(
     zone: str, day: date, expected: datetime
 ) -> None:
     content = schedule(timezone=zone)
-    lessons = model.expand(content, expected - timedelta(hours=12), expected + timedelta(hours=1))
+    lessons = expansion.expand(
+        content, expected - timedelta(hours=12), expected + timedelta(hours=1)
+    )
     assert [lesson.start for lesson in lessons] == [expected]
     assert lessons[0].end - lessons[0].start == timedelta(minutes=45)
     assert lessons[0].start.astimezone(ZoneInfo(zone)).date() == day
 
 
 def test_a_lesson_is_what_the_kit_needs_and_nothing_about_the_teacher() -> None:
-    (lesson,) = model.expand(schedule(), utc(2026, 9, 1), utc(2026, 9, 2))
+    (lesson,) = expansion.expand(schedule(), utc(2026, 9, 1), utc(2026, 9, 2))
     assert lesson == Lesson(
         utc(2026, 9, 1, 4), utc(2026, 9, 1, 4, 45), LessonMode.ONLINE, "Mathematics", SERVER
     )
@@ -135,7 +137,7 @@ def test_a_moved_lesson_keeps_its_subject_and_takes_its_new_duration() -> None:
         moves=[{"date": "2026-09-01", "start": "09:00", "to_date": "2026-09-02",
                 "to_start": "15:30", "duration_min": 60, "reason": "teacher at a seminar"}]
     )  # fmt: skip
-    (moved,) = [o for o in model.all_occurrences(content) if o.origin == "moved"]
+    (moved,) = [o for o in expansion.all_occurrences(content) if o.origin == "moved"]
     assert (moved.subject, moved.server, moved.teacher) == ("Mathematics", SERVER, "Aigerim Bekova")
     assert moved.end - moved.start == timedelta(minutes=60)
     assert moved.moved_from == (date(2026, 9, 1), time(9))
@@ -172,12 +174,12 @@ def test_lessons_come_sorted_and_the_whole_schedule_can_be_listed() -> None:
         extras=[{"date": "2026-09-01", "start": "08:00", "duration_min": 30,
                  "subject": "Consultation", "mode": "home_visit"}]
     )  # fmt: skip
-    lessons = model.all_occurrences(content)
+    lessons = expansion.all_occurrences(content)
     assert [o.start for o in lessons] == sorted(o.start for o in lessons)
     assert lessons[0].subject == "Consultation"
     # 8 weeks in the 1st quarter and 8 in the 2nd, two lessons a week, one extra
     assert len(lessons) == 2 * (8 + 8) + 1
-    assert (model.first_day(content), model.last_day(content)) == (
+    assert (expansion.first_day(content), expansion.last_day(content)) == (
         date(2026, 9, 1),
         date(2026, 12, 26),
     )
@@ -185,7 +187,7 @@ def test_lessons_come_sorted_and_the_whole_schedule_can_be_listed() -> None:
 
 def test_expand_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        model.expand(schedule(), datetime(2026, 9, 1), utc(2026, 9, 2))
+        expansion.expand(schedule(), datetime(2026, 9, 1), utc(2026, 9, 2))
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -266,18 +268,18 @@ def test_expand_refuses_naive_datetimes() -> None:
 def test_problems_say_what_is_wrong_and_where(
     parts: dict[str, Any], where: str, message: str
 ) -> None:
-    found = model.problems(schedule(**parts))
+    found = validation.problems(schedule(**parts))
     assert [p.where for p in found] == [where]
     assert message in found[0].message
     with pytest.raises(ScheduleInvalidError) as raised:
-        model.check(schedule(**parts))
+        validation.check(schedule(**parts))
     assert message in str(raised.value)
 
 
 def test_a_sound_schedule_has_no_problems_and_back_to_back_lessons_are_fine() -> None:
     after = MATHS | {"start": "09:45", "subject": "Physics"}
-    assert model.problems(schedule(slots=[MATHS, after, READING])) == []
-    assert model.problems(model.ScheduleContent()) == [], "an empty draft is fine"
+    assert validation.problems(schedule(slots=[MATHS, after, READING])) == []
+    assert validation.problems(model.ScheduleContent()) == [], "an empty draft is fine"
 
 
 @pytest.mark.parametrize(

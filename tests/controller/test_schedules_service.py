@@ -14,7 +14,7 @@ from controller.loans.tables import LoanContract, Pupil
 from controller.platform import audit
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
-from controller.schedules import model, service
+from controller.schedules import kits, model, service, versions
 from controller.schedules.errors import (
     ScheduleError,
     ScheduleInvalidError,
@@ -159,7 +159,7 @@ def test_the_next_lesson_however_far_off(
     session: Session, now: datetime, expected: datetime | None
 ) -> None:
     imported(session)
-    lesson = service.next_lesson_for_kit(session, kit_id="kit-1", now=now)
+    lesson = kits.next_lesson_for_kit(session, kit_id="kit-1", now=now)
     assert (lesson.start if lesson is not None else None) == expected
 
 
@@ -180,7 +180,7 @@ def test_versions_are_kept_and_every_change_is_audited(session: Session) -> None
     session.commit()
     assert (change.stored.version, change.stored.in_force_version) == (2, 1)
     current = service.get(session, "p-001")
-    in_force = service.in_force(session, "p-001")
+    in_force = versions.in_force(session, "p-001")
     first = service.get(session, "p-001", version=1)
     assert current is not None
     assert in_force is not None
@@ -233,6 +233,6 @@ def test_a_kit_gets_at_most_a_thousand_lessons_and_says_up_to_when(session: Sess
     service.approve(session, pupil_ref="p-001", actor="a", now=NOW)
     sent = service.kit_schedule(session, kit_id="kit-1", now=utc(9, 1), horizon=timedelta(days=200))
     assert sent is not None
-    assert len(sent.lessons) == service.MAX_WINDOWS
+    assert len(sent.lessons) == kits.MAX_WINDOWS
     assert sent.horizon_end == utc(12, 10, 3), "the 1001st lesson: 10 December, 08:00 local"
     assert sent.lessons[-1].end <= sent.horizon_end

@@ -29,7 +29,16 @@ from controller.fleet.tables import Kit
 from controller.loans.tables import LoanContract, Pupil
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
-from controller.schedules import csv_format, ics_format, model, service
+from controller.schedules import (
+    csv_format,
+    expansion,
+    ics_format,
+    kits,
+    model,
+    service,
+    validation,
+    versions,
+)
 from policy import ladder
 from policy.lessons import (
     DEFAULT_GUARD,
@@ -86,8 +95,8 @@ def schedule(
     )
 
 
-def only(content: model.ScheduleContent) -> model.Occurrence:
-    (occurrence,) = model.all_occurrences(content)
+def only(content: model.ScheduleContent) -> expansion.Occurrence:
+    (occurrence,) = expansion.all_occurrences(content)
     return occurrence
 
 
@@ -97,15 +106,15 @@ def only(content: model.ScheduleContent) -> model.Occurrence:
 def test_an_evening_lesson_runs_past_midnight_into_the_next_day() -> None:
     # Sunday 23:30 for 90 minutes: a pupil in Almaty with a teacher eight hours behind
     content = schedule("Asia/Almaty", "2026-09-01", "2026-09-13", slot(6, "23:30", 90))
-    assert model.problems(content) == []
-    lessons = model.expand(content, utc(2026, 9, 1), utc(2026, 9, 15))
+    assert validation.problems(content) == []
+    lessons = expansion.expand(content, utc(2026, 9, 1), utc(2026, 9, 15))
     assert [(w.start, w.end) for w in lessons] == [
         (utc(2026, 9, 6, 18, 30), utc(2026, 9, 6, 20)),  # Sunday 6th 23:30 to Monday 01:00
         (utc(2026, 9, 13, 18, 30), utc(2026, 9, 13, 20)),
     ]
     # what the kit gets at 00:10 on Monday: the lesson running now
     monday = local("Asia/Almaty", 2026, 9, 7, 0, 10)
-    assert model.expand(content, monday, monday + timedelta(days=14))[0] == lessons[0]
+    assert expansion.expand(content, monday, monday + timedelta(days=14))[0] == lessons[0]
     assert current(monday, lessons) == lessons[0]
     assert ladder.due_by(monday, lessons) == lessons[0].start
 
@@ -153,7 +162,7 @@ def test_weekly_lessons_that_meet_past_midnight_are_refused_by_name(
     content = model.ScheduleContent.model_validate(
         {"terms": [{"start": "2026-09-01", "end": "2026-12-25"}], **parts}
     )
-    assert [f"{p.where}: {p.message}" for p in model.problems(content)] == [expected]
+    assert [f"{p.where}: {p.message}" for p in validation.problems(content)] == [expected]
 
 
 def test_slots_a_day_apart_or_back_to_back_over_midnight_are_fine() -> None:
@@ -166,12 +175,12 @@ def test_slots_a_day_apart_or_back_to_back_over_midnight_are_fine() -> None:
         slot(1, "23:00", 120, valid_until="2026-09-08"),
         slot(2, "00:30", subject="Art", valid_from="2026-09-10"),
     )
-    assert model.problems(content) == []
+    assert validation.problems(content) == []
 
 
 def test_a_person_reads_a_lesson_past_midnight_by_the_clock() -> None:
     content = schedule("Asia/Almaty", "2026-09-01", "2026-09-13", slot(6, "23:30", 90))
-    stored = service.StoredSchedule(
+    stored = versions.StoredSchedule(
         pupil_ref="p-001",
         version=1,
         schedule=model.for_pupil(content, "p-001"),
@@ -195,8 +204,8 @@ def test_slots_whose_validity_shares_no_day_of_their_weekday_do_not_meet() -> No
         slot(1, "09:00", valid_until="2026-09-03"),
         slot(1, "09:00", subject="Physics", valid_from="2026-09-02"),
     )
-    assert model.problems(content) == []
-    assert [o.subject for o in model.all_occurrences(content)[:2]] == ["Mathematics", "Physics"]
+    assert validation.problems(content) == []
+    assert [o.subject for o in expansion.all_occurrences(content)[:2]] == ["Mathematics", "Physics"]
 
 
 def test_a_lesson_belongs_to_the_day_it_starts_on() -> None:
@@ -209,7 +218,7 @@ def test_a_lesson_belongs_to_the_day_it_starts_on() -> None:
         slot(6, "23:30", 60, subject="Physics"),  # Sunday night, into the holiday Monday
         holidays=[{"start": "2026-09-07", "end": "2026-09-07", "name": "a Monday off"}],
     )
-    occurrences = model.all_occurrences(content)
+    occurrences = expansion.all_occurrences(content)
     assert (occurrences[0].local_date, occurrences[0].start) == (
         date(2026, 9, 4),
         utc(2026, 9, 4, 18, 30),
@@ -231,7 +240,7 @@ def test_the_school_year_starts_on_the_first_of_september_and_a_holiday_takes_it
         slot(3, "09:00", subject="Reading"),
         holidays=[{"start": "2026-09-03", "end": "2026-09-03", "name": "a Thursday off"}],
     )
-    starts = [w.start for w in model.expand(content, utc(2026, 8, 25), utc(2026, 9, 11))]
+    starts = [w.start for w in expansion.expand(content, utc(2026, 8, 25), utc(2026, 9, 11))]
     assert starts == [utc(2026, 9, 1, 4), utc(2026, 9, 8, 4), utc(2026, 9, 10, 4)]
 
 
@@ -246,8 +255,8 @@ def test_a_lesson_moved_past_midnight_or_an_extra_one_ends_the_next_day() -> Non
         extras=[{"date": "2026-09-05", "start": "22:00", "duration_min": 240,
                  "subject": "Night sky", "mode": "home_visit"}],
     )  # fmt: skip
-    assert model.problems(content) == []
-    found = [(o.origin, o.start, o.end) for o in model.all_occurrences(content)[:2]]
+    assert validation.problems(content) == []
+    found = [(o.origin, o.start, o.end) for o in expansion.all_occurrences(content)[:2]]
     assert found == [
         ("moved", utc(2026, 9, 2, 21, 45), utc(2026, 9, 2, 22, 45)),
         ("extra", utc(2026, 9, 5, 20), utc(2026, 9, 6, 0)),
@@ -279,7 +288,7 @@ def test_a_lesson_past_midnight_imports_from_csv_and_icalendar_alike() -> None:
     for content in (from_csv, from_ics):
         ((weekday, start, minutes),) = [(s.weekday, s.start, s.duration_min) for s in content.slots]
         assert (weekday, start, minutes) == (6, time(23, 30), 90)
-        first = model.all_occurrences(content)[0]
+        first = expansion.all_occurrences(content)[0]
         assert (first.start, first.end) == (utc(2026, 9, 6, 18, 30), utc(2026, 9, 6, 20))
 
 
@@ -336,7 +345,7 @@ def test_a_lesson_on_a_night_the_clocks_change(
 
 def test_the_guard_is_fifteen_real_minutes_across_a_jump_of_the_clocks() -> None:
     # Berlin, 29 March 2026: 02:00 CET becomes 03:00 CEST; a lesson at 03:00
-    (lesson,) = model.expand(
+    (lesson,) = expansion.expand(
         schedule("Europe/Berlin", "2026-03-29", "2026-03-29", slot(6, "03:00")),
         utc(2026, 3, 28),
         utc(2026, 3, 30),
@@ -357,14 +366,14 @@ def test_lessons_that_meet_only_when_the_clocks_jump_are_refused_with_the_day() 
         slot(6, "01:30", 60),  # 01:30-02:30 by the clock, 01:30-03:30 on 29 March
         slot(6, "03:00", subject="Physics"),
     )
-    assert [f"{p.where}: {p.message}" for p in model.problems(content)] == [
+    assert [f"{p.where}: {p.message}" for p in validation.problems(content)] == [
         "slots[0], slots[1]: lessons overlap: Sunday 2026-03-29 01:30-03:30 Mathematics (weekly) "
         "and Sunday 2026-03-29 03:00-03:45 Physics (weekly) (the clocks change that night)"
     ]
     cancelled = content.model_copy(
         update={"cancellations": (model.Cancellation(date=date(2026, 3, 29), start=time(3)),)}
     )
-    assert model.problems(cancelled) == []
+    assert validation.problems(cancelled) == []
 
 
 def test_a_skipped_start_time_that_lands_on_another_lesson_is_refused() -> None:
@@ -376,7 +385,7 @@ def test_a_skipped_start_time_that_lands_on_another_lesson_is_refused() -> None:
         slot(6, "02:30", 30),
         slot(6, "03:30", subject="Physics"),
     )
-    (problem,) = model.problems(content)
+    (problem,) = validation.problems(content)
     assert problem.where == "slots[0], slots[1]"
     assert "Sunday 2026-03-08 03:30-04:00 Mathematics (weekly)" in problem.message
     assert "(the clocks change that night)" in problem.message
@@ -435,7 +444,7 @@ def test_the_kit_gets_a_lesson_running_past_midnight_and_the_next_one_across_a_c
     ]
     assert len(sent.lessons) == 5, "14 days: three Saturday nights and two Sundays"
     assert sent.lessons[-1].start == utc(2026, 4, 11, 21, 30) < sent.horizon_end
-    following = service.next_lesson_for_kit(session, kit_id="kit-1", now=now)
+    following = kits.next_lesson_for_kit(session, kit_id="kit-1", now=now)
     assert following is not None
     assert following.start == utc(2026, 3, 29, 7)
     assert ladder.due_by(now, windows(sent)) == utc(2026, 3, 28, 22, 30), "already late"
@@ -555,7 +564,7 @@ def schedules(draw: st.DrawFn) -> model.ScheduleContent:
     base = model.ScheduleContent.model_validate(
         {"timezone": zone, "terms": terms, "slots": slots, "holidays": holidays}
     )
-    weekly = model.all_occurrences(base)
+    weekly = expansion.all_occurrences(base)
     chosen = draw(st.lists(st.sampled_from(weekly), max_size=3, unique=True)) if weekly else []
     cancellations, moves = [], []
     for occurrence in chosen:
@@ -599,7 +608,7 @@ def _first_moment(day: date, at: time, zone: str) -> tuple[datetime, timedelta]:
     return (wall - before).replace(tzinfo=UTC), after - before
 
 
-def _duration(content: model.ScheduleContent, o: model.Occurrence) -> int:
+def _duration(content: model.ScheduleContent, o: expansion.Occurrence) -> int:
     kind, index = o.source
     if kind == "slots":
         return content.slots[index].duration_min
@@ -608,7 +617,7 @@ def _duration(content: model.ScheduleContent, o: model.Occurrence) -> int:
     move = content.moves[index]
     return (
         move.duration_min
-        or content.slots[model.slot_at(content, move.date, move.start) or 0].duration_min
+        or content.slots[expansion.slot_at(content, move.date, move.start) or 0].duration_min
     )
 
 
@@ -651,7 +660,7 @@ def _meet(a: model.Slot, b: model.Slot, days: list[date]) -> bool:
 def test_every_lesson_is_where_and_when_the_schedule_says(
     content: model.ScheduleContent, window: tuple[int, int]
 ) -> None:
-    occurrences = model.all_occurrences(content)
+    occurrences = expansion.all_occurrences(content)
     for o in occurrences:
         start, jump = _first_moment(o.local_date, o.local_start, content.timezone)
         assert o.start == start, f"{o.describe()} starts at {o.start}, not {start}"
@@ -666,10 +675,10 @@ def test_every_lesson_is_where_and_when_the_schedule_says(
     anchor = content.terms[0].start
     since = datetime.combine(anchor, time(), tzinfo=UTC) + timedelta(days=window[0])
     until = since + timedelta(minutes=window[1])
-    assert model.expand(content, since, until) == [
+    assert expansion.expand(content, since, until) == [
         o.lesson() for o in occurrences if o.start < until and since < o.end and since < until
     ]
-    found = model.problems(content)
+    found = validation.problems(content)
     if not found:
         for a, b in itertools.pairwise(occurrences):
             assert a.end <= b.start, f"{a.describe()} and {b.describe()} overlap"
@@ -696,7 +705,7 @@ def _moments(draw: st.DrawFn, lessons: list[Lesson]) -> datetime:
 def test_the_guard_the_next_free_window_and_due_dates_follow_the_lessons(
     content: model.ScheduleContent, data: st.DataObject
 ) -> None:
-    lessons = [o.lesson() for o in model.all_occurrences(content)]
+    lessons = [o.lesson() for o in expansion.all_occurrences(content)]
     duration = timedelta(minutes=data.draw(st.integers(0, 120)))
     for _ in range(8):
         now = data.draw(_moments(lessons))
@@ -727,14 +736,14 @@ def test_the_hosts_time_zone_changes_nothing(content: model.ScheduleContent, now
     seen = []
     for name in HOST_ZONES:
         with host_zone(name):
-            lessons = model.expand(
+            lessons = expansion.expand(
                 content, moment - timedelta(days=30), moment + timedelta(days=30)
             )
             seen.append(
                 (
-                    model.all_occurrences(content),
-                    [o.describe() for o in model.all_occurrences(content)],
-                    model.problems(content),
+                    expansion.all_occurrences(content),
+                    [o.describe() for o in expansion.all_occurrences(content)],
+                    validation.problems(content),
                     lessons,
                     next_free_start(moment, timedelta(minutes=20), lessons),
                     ladder.due_by(moment, lessons),

@@ -1,0 +1,161 @@
+"""The one CSV reader: a file a school exports from its spreadsheet, read row by row.
+
+Every import (kits, components, pupils and guardians in `controller.loans.import_rows`, a pupil's
+schedule in `controller.schedules.csv_format`) reads its file here, so they all take the same
+files and name a bad line the same way:
+
+- UTF-8 text, with or without a byte-order mark (`decode` turns the bytes of an upload into
+  text, refusing one too large or not UTF-8);
+- the delimiter is `,`, `;` (Excel's choice in a Kazakh or Russian locale) or a tab: the one the
+  header line uses most. Column names hold no delimiter and no quotes, so the header decides it
+  with no guessing over data rows, whose addresses and notes are full of commas;
+- column names in any case, with spaces around them dropped; the caller checks them
+  (`header_problems` says what is missing, unknown or repeated);
+- each row carries the line it starts on (the header is line 1; a quoted cell may span lines);
+- blank lines (and lines of empty cells, as spreadsheets leave at the end) are skipped; a line
+  with another number of cells than the header is an error, and where the CSV stops making
+  sense (a stray quote) reading stops with an error naming that line.
+
+Errors are `RowError`s (line, column, reason), collected rather than raised, so that a caller
+can report every bad line of a file at once and import nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from controller.errors import ControllerError
+
+HEADER_LINE: Final = 1
+DELIMITERS: Final = (";", ",", "\t")
+NOT_TEXT: Final = "the file is not UTF-8 text"
+
+
+@dataclass(frozen=True)
+class RowError:
+    """What is wrong with one line of a file."""
+
+    row: int
+    """The 1-based line number in the file where the record starts; the header is 1."""
+    column: str | None
+    """The column at fault, or None when the whole line (or the header) is."""
+    reason: str
+
+
+class FileRefusedError(ControllerError):
+    """An uploaded file that cannot be read as text at all."""
+
+    status = 422
+
+
+class FileTooLargeError(FileRefusedError):
+    """An uploaded file over the size its import accepts."""
+
+    status = 413
+
+
+class WholeFileError(Exception):
+    """The file cannot be read at all: it is empty, or its header does not fit (`error` says)."""
+
+    def __init__(self, error: RowError) -> None:
+        super().__init__(error.reason)
+        self.error = error
+
+
+def decode(raw: bytes, *, max_bytes: int, what: str = "a file") -> str:
+    """The text of an uploaded file (UTF-8, a byte-order mark dropped), refused if too large."""
+    if len(raw) > max_bytes:
+        raise FileTooLargeError(f"{what} is at most {max_bytes} bytes")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileRefusedError(NOT_TEXT) from exc
+
+
+def delimiter(header_line: str) -> str:
+    """The delimiter the header line uses most (a comma when it has none)."""
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def header_problems(
+    header: Sequence[str], *, known: Sequence[str], required: Sequence[str] = ()
+) -> list[str]:
+    """What is wrong with a header: missing, unknown and repeated columns (empty: nothing)."""
+    problems = []
+    missing = [name for name in required if name not in header]
+    unknown = [name or "(unnamed)" for name in header if name not in known]
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if missing:
+        problems.append("missing columns: " + ", ".join(missing))
+    if unknown:
+        problems.append("unknown columns: " + ", ".join(unknown))
+    if repeated:
+        problems.append("repeated columns: " + ", ".join(repeated))
+    return problems
+
+
+class _BrokenCsvError(Exception):
+    """The CSV cannot be read on from this line (a stray quote, a giant cell)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _records(text: str, separator: str) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on; _BrokenCsvError where the file stops making sense."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+    start = HEADER_LINE
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _BrokenCsvError(start, str(exc)) from exc
+        yield start, record
+        start = reader.line_num + 1
+
+
+def read_rows(
+    text: str,
+    errors: list[RowError],
+    *,
+    check_header: Callable[[list[str]], str | None],
+    if_empty: str,
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each data row of a CSV text with the line it starts on, its cells by column name.
+
+    The header's names are trimmed and lower-cased and handed to `check_header`, which returns
+    why they do not fit (or None). An empty text (`if_empty` says why) or a header that does not
+    fit raises WholeFileError before any row. A line with another number of cells than the
+    header, and the line where the CSV stops making sense, are appended to `errors` (the caller
+    appends its own there too, so they stay in the order of the lines).
+    """
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise WholeFileError(RowError(HEADER_LINE, None, if_empty))
+    header: list[str] | None = None
+    try:
+        for line, record in _records(text, delimiter(text.splitlines()[0])):
+            if header is None:
+                header = [cell.strip().lower() for cell in record]
+                if (reason := check_header(header)) is not None:
+                    raise WholeFileError(RowError(HEADER_LINE, None, reason))
+                continue
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(header):
+                errors.append(
+                    RowError(line, None, f"has {len(record)} cells, the header has {len(header)}")
+                )
+                continue
+            yield line, dict(zip(header, record, strict=True))
+    except _BrokenCsvError as exc:
+        errors.append(RowError(exc.line, None, f"unreadable CSV from here on: {exc}"))
