@@ -468,7 +468,6 @@ def _actor() -> str:
 
 
 def _user(args: argparse.Namespace) -> int:
-    from controller.platform import audit  # noqa: PLC0415
     from controller.trust.staff import create_user  # noqa: PLC0415
 
     if args.password_stdin:
@@ -480,15 +479,13 @@ def _user(args: argparse.Namespace) -> int:
     sessions = _sessions(_settings(args))
     now = datetime.now(UTC)
     with sessions.begin() as session:
-        create_user(session, username=args.username, password=password, role=args.role, now=now)
-        audit.record(
+        create_user(
             session,
-            actor=_actor(),
-            action="user_created",
-            entity="user",
-            entity_id=args.username,
+            username=args.username,
+            password=password,
+            role=args.role,
             now=now,
-            after={"role": args.role},
+            actor=_actor(),
         )
     sys.stdout.write(f"user {args.username} ({args.role}) created\n")
     return EXIT_OK
