@@ -173,7 +173,7 @@ def occurrences(
     for i, move in enumerate(schedule.moves):
         index = slot_at(schedule, move.date, move.start)
         if index is None or (move.date, move.start) in cancelled:
-            continue  # a move of a lesson that does not take place: `problems` reports it
+            continue  # a move of a lesson that does not take place: validation reports it
         slot = schedule.slots[index]
         found.append(
             _occurrence(

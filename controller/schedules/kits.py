@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controller.loans.lifecycle import LENT_STATES
 from controller.loans.tables import LoanContract
 from controller.schedules import expansion, versions
 from policy.lessons import Lesson
 from protocol.models import LessonWindow, Schedule
 
-LOAN_STATES: Final = ("signed", "active", "return_due")
+LOAN_STATES: Final = LENT_STATES
 """A kit is with its pupil under a contract in one of these states."""
 MAX_WINDOWS: Final = 1000
 """The most lessons one schedule message carries (protocol.models.Schedule)."""

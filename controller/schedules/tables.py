@@ -1,8 +1,8 @@
 """The table of pupils' lesson schedules, every version kept (migration 0010).
 
-Kept apart from `controller.db.models` so that schedules can grow without touching the core
-tables; they share its declarative `Base`, so they are in the same metadata once this module is
-imported (`controller.schedules` imports it).
+The schedules domain's own table; it shares the declarative `Base` of
+`controller.platform.db.base`, so it is in the same metadata once this module is imported
+(`controller.schedules` imports it).
 
 A pupil's schedule is never overwritten: each save adds a version (a draft); approving marks the
 newest version approved. The newest version is the current one; the newest approved version is
