@@ -6,7 +6,8 @@ expiry, by this kit's clock, and offline, the agent stops knocking at the broker
 (once an hour) and keeps working offline; `kitkeeper-agent enroll` with a technician's token
 writes a new identity, which the agent takes up by itself, whether it was waiting or running. It
 still tries the broker every `expired_probe_interval`: "expired" is this kit's clock's word, and
-the clock may be what is wrong.
+the clock may be what is wrong. What it tells the technician in its log comes from the `agent`
+catalogue, in the language of the kit's locale.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from agent.config import AgentSettings
 from agent.errors import IdentityError
+from agent.i18n import default_lang, t
 from agent.identity import (
     CA_FILE,
     CERT_FILE,
@@ -171,10 +173,7 @@ class CertificateKeeper:
                 self._probe_started_at = at
                 self._transport.start()
         elif self._transport.connected.is_set():
-            _LOGGER.warning(
-                "the broker accepts the certificate this kit's clock calls expired: the clock "
-                "may be wrong; connected again, asking for a new certificate"
-            )
+            _LOGGER.warning("%s", t("certificate.clock_suspect", default_lang()))
             self._awaiting_enrolment_at = self._probe_started_at = None
             self._maybe_request_renewal()
         elif at - self._probe_started_at >= PROBE_FOR_S:
@@ -200,11 +199,8 @@ class CertificateKeeper:
                 self._transport.stop()
             self._use(identity)
             self._awaiting_enrolment_at = self._probe_started_at = None
-        _LOGGER.info(
-            "enrolled again: certificate valid until %s; %s",
-            f"{identity.not_after:%Y-%m-%d}",
-            "connecting" if waiting else "reconnecting with it",
-        )
+        said = "certificate.taken_up" if waiting else "certificate.taken_up_running"
+        _LOGGER.info("%s", t(said, default_lang(), date=f"{identity.not_after:%Y-%m-%d}"))
         if waiting:
             self._transport.start()
         else:
@@ -238,19 +234,15 @@ class CertificateKeeper:
 
     def _say_enrolment_needed(self) -> None:
         self._said_at = time.monotonic()
-        controller = self._controller_url or "https://CONTROLLER:PORT"
-        _LOGGER.error(
-            "the certificate of kit %s expired on %s UTC and the broker refuses it: the kit "
-            "keeps working offline but reports nothing until it is enrolled again. On the "
-            "controller: `kitkeeper-controller enroll-token create --kit-id %s`; on this kit: "
-            "`kitkeeper-agent enroll --controller %s --token TOKEN --state-dir %s` (the outbox and "
-            "the lessons are kept; this agent reconnects by itself)",
-            self._kit_id,
-            f"{self.identity.not_after:%Y-%m-%d %H:%M}",
-            self._kit_id,
-            controller,
-            self._settings.state_dir,
+        text = t(
+            "certificate.enrolment_needed",
+            default_lang(),
+            kit_id=self._kit_id,
+            date=f"{self.identity.not_after:%Y-%m-%d %H:%M}",
+            controller=self._controller_url or "https://CONTROLLER:PORT",
+            state_dir=self._settings.state_dir,
         )
+        _LOGGER.error("%s", text)
 
 
 def finish_renewal(state_dir: Path) -> None:

@@ -112,20 +112,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _enroll(args: argparse.Namespace) -> int:
     from agent.enroll import enroll  # noqa: PLC0415
+    from agent.i18n import default_lang, t  # noqa: PLC0415
 
     settings = _settings(args)
     record = enroll(args.controller, args.token, settings.state_dir)
-    if record.get("replaced_serial"):
-        sys.stdout.write(
-            f"enrolled again as kit {record['kit_id']}: new certificate and key in "
-            f"{settings.state_dir}, the outbox and lessons kept; a running agent reconnects by "
-            f"itself, else start it with: kitkeeper-agent run --state-dir {settings.state_dir}\n"
-        )
-        return EXIT_OK
-    sys.stdout.write(
-        f"enrolled as kit {record['kit_id']}; certificate and key in {settings.state_dir}\n"
-        f"start reporting with: kitkeeper-agent run --state-dir {settings.state_dir}\n"
-    )
+    said = "enrol.again" if record.get("replaced_serial") else "enrol.done"
+    text = t(said, default_lang(), kit_id=record["kit_id"], state_dir=settings.state_dir)
+    sys.stdout.write(text + "\n")
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from agent.i18n import LANGS, Lang, t
 from agent.identity import expired
 from tests.support import (
     Agent,
@@ -29,6 +30,30 @@ from tests.support import (
 AGENT = str(Path(sys.executable).parent / "kitkeeper-agent")
 T0 = datetime(2030, 6, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the agent tells a person follows the locale: these tests read it in English."""
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_what_to_do_past_expiry_keeps_the_commands_whole_in_every_language(lang: Lang) -> None:
+    text = t(
+        "certificate.enrolment_needed",
+        lang,
+        kit_id="kit-h",
+        date="2031-06-01 08:00",
+        controller="https://school:8443",
+        state_dir="/var/lib/kitkeeper",
+    )
+    assert "`kitkeeper-controller enroll-token create --kit-id kit-h`" in text
+    assert (
+        "`kitkeeper-agent enroll --controller https://school:8443 --token TOKEN "
+        "--state-dir /var/lib/kitkeeper`" in text
+    )
+    assert "2031-06-01 08:00 UTC" in text
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,12 @@ from tests.support import (
 AGENT = str(Path(sys.executable).parent / "kitkeeper-agent")
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `kitkeeper-agent enroll` prints follows the locale: these tests read it in English."""
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+
+
 def token(controller: Controller, kit_id: str, hours: str = "24") -> str:
     result = controller.cli("enroll-token", "create", "--kit-id", kit_id, "--hours", hours)
     assert result.returncode == 0, result.stderr
@@ -361,6 +367,17 @@ def test_the_agent_renews_its_certificate_before_it_expires(
     finally:
         agent.stop()
     assert not (state / "kit.key.new").exists()
+
+
+def test_enrolment_says_what_it_did_in_the_kits_language(
+    tmp_path: Path, broker: Broker, controller: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LC_ALL", "kk_KZ.UTF-8")
+    state = tmp_path / "kit-kk-state"
+    result = enroll(controller, token(controller, "kit-kk"), state)
+    assert result.returncode == 0, result.stderr
+    assert "kit-kk жинақтамасы ретінде тіркелді" in result.stdout
+    assert f"kitkeeper-agent run --state-dir {state}" in result.stdout
 
 
 def test_enrolling_again_revokes_the_kits_earlier_identity(
