@@ -66,9 +66,9 @@ class WholeFileError(Exception):
         self.error = error
 
 
-def decode(raw: bytes, *, max_bytes: int, what: str = "a file") -> str:
+def decode(raw: bytes, *, max_bytes: int | None = None, what: str = "a file") -> str:
     """The text of an uploaded file (UTF-8, a byte-order mark dropped), refused if too large."""
-    if len(raw) > max_bytes:
+    if max_bytes is not None and len(raw) > max_bytes:
         raise FileTooLargeError(f"{what} is at most {max_bytes} bytes")
     try:
         return raw.decode("utf-8-sig")
