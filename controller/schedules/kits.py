@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controller.config import ControllerSettings
 from controller.loans.lifecycle import LENT_STATES
 from controller.loans.tables import LoanContract
 from controller.schedules import expansion, versions
@@ -116,6 +117,20 @@ def kit_schedule(
             )
             for lesson in lessons
         ],
+    )
+
+
+def configured_kit_schedule(
+    session: Session, *, kit_id: str, now: datetime, settings: ControllerSettings
+) -> Schedule | None:
+    """`kit_schedule` with the controller's horizon, guard and pre-lesson check: what is sent."""
+    return kit_schedule(
+        session,
+        kit_id=kit_id,
+        now=now,
+        horizon=timedelta(days=settings.schedule_horizon_days),
+        guard_minutes=settings.guard_minutes,
+        prelesson_minutes=settings.prelesson_minutes,
     )
 
 

@@ -34,6 +34,7 @@ from controller.schedules.errors import LessonRangeError, ScheduleNotFoundError
 from controller.schedules.files import Format
 from controller.schedules.files import detect_format as detect_format
 from controller.schedules.files import iin_matcher as iin_matcher
+from controller.schedules.kits import configured_kit_schedule as configured_kit_schedule
 from controller.schedules.kits import kit_schedule as kit_schedule
 from controller.schedules.kits import kits_for_pupil as kits_for_pupil
 from controller.schedules.kits import lessons_for_pupil as lessons_for_pupil
@@ -342,14 +343,7 @@ def kit_schedule_now(
     session: Session, *, kit_id: str, now: datetime, settings: ControllerSettings
 ) -> Schedule:
     """Exactly what the kit gets on kits/{kit_id}/schedule now; 404 saying why there is none."""
-    schedule = kit_schedule(
-        session,
-        kit_id=kit_id,
-        now=now,
-        horizon=timedelta(days=settings.schedule_horizon_days),
-        guard_minutes=settings.guard_minutes,
-        prelesson_minutes=settings.prelesson_minutes,
-    )
+    schedule = configured_kit_schedule(session, kit_id=kit_id, now=now, settings=settings)
     if schedule is not None:
         return schedule
     pupil_ref = pupil_for_kit(session, kit_id)
