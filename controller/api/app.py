@@ -1,4 +1,4 @@
-"""The FastAPI application; its lifespan owns the database engine and the MQTT ingest."""
+"""The FastAPI application; its lifespan builds, starts and stops the controller's runtime."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from fastapi import FastAPI
 
 from controller import __version__
 from controller.api import errors
-from controller.api.deps import AppState
 from controller.api.routes import (
     alerts,
     audit,
@@ -24,33 +23,22 @@ from controller.api.routes import (
     tickets,
 )
 from controller.config import ControllerSettings
-from controller.fleet.ingest import Ingest
-from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
-from controller.platform.metrics import Metrics
+from controller.runtime import build
 
 
 def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> FastAPI:
-    """Build the app; the database is migrated and ingest started when it starts up."""
+    """Build the app; at start-up the database is migrated and, `with_ingest`, MQTT ingest and
+    the remediator start (without it: the API alone, as the tests that need no broker use it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.db)
-        upgrade(engine)
-        sessions = make_sessionmaker(engine)
-        metrics = Metrics()
-        ingest = (
-            Ingest(settings=settings, sessions=sessions, metrics=metrics) if with_ingest else None
-        )
-        app.state.kitkeeper = AppState(settings, engine, sessions, metrics, ingest)
-        if ingest is not None:
-            ingest.start()
+        runtime = build(settings, with_mqtt=with_ingest)
+        app.state.kitkeeper = runtime
+        runtime.start()
         try:
             yield
         finally:
-            if ingest is not None:
-                ingest.stop()
-            engine.dispose()
+            runtime.stop()
 
     app = FastAPI(
         title="kitkeeper controller",

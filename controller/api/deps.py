@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Cookie, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from controller.config import ControllerSettings
-from controller.fleet.ingest import Ingest
-from controller.platform.metrics import Metrics
+from controller.runtime import Runtime
 from controller.trust.staff import Role, authenticate
 from controller.trust.tables import User
 
-
-@dataclass
-class AppState:
-    """What the lifespan creates once per process."""
-
-    settings: ControllerSettings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    metrics: Metrics
-    ingest: Ingest | None
+AppState = Runtime
+"""What the lifespan creates once per process: the parts `controller.runtime.build` made."""
 
 
 def get_state(request: Request) -> AppState:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -24,20 +23,16 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.mqtt import MqttClient, Reconnect, tls_context
 from controller.config import ControllerSettings
 from controller.fleet import clock, writer
 from controller.fleet.queries import count_kits
 from controller.fleet.store import mark_silent_kits_offline, record_events
 from controller.fleet.writer import RawMessage
 from controller.platform.metrics import Metrics
-from controller.remediation.remediator import Remediator, load_bundle
 from controller.trust import enrolment as trust
 from controller.trust import pki
 from controller.trust.crl import CrlKeeper
@@ -63,17 +58,10 @@ QUEUE_LIMIT = 50_000
 """Messages held in memory before paho's thread waits (the broker then holds the rest)."""
 
 _CHANNELS = {c.value for c in AGENT_TO_CONTROLLER}
-SESSION_EXPIRY_S = 7 * 24 * 3600
-"""How long the broker keeps the controller's session (and queues for it) while it is away."""
 HOUSEKEEPING_S = 2.0
-
-
-def tls_context(paths: pki.PkiPaths) -> ssl.SSLContext:
-    """Trust only the kitkeeper CA; present the controller's certificate."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(paths.ca_cert))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(paths.controller_cert), str(paths.controller_key))
-    return context
+RECONNECT = Reconnect(min_delay=1, max_delay=10)
+MAX_INFLIGHT = 1000
+"""Unacknowledged QoS 1 messages each way (acks, commands out; the broker's to us in)."""
 
 
 def subscriptions() -> list[tuple[str, int]]:
@@ -90,7 +78,11 @@ def subscriptions() -> list[tuple[str, int]]:
 
 
 class Ingest:
-    """Subscribes and validates here; a writer process commits; acks go out after each commit."""
+    """Subscribes and validates here; a writer process commits; acks go out after each commit.
+
+    It is handed the sessions, the metrics and the CRL keeper (`controller.runtime` builds them)
+    and owns only its MQTT client, its writer process and the threads that talk to it.
+    """
 
     def __init__(
         self,
@@ -98,9 +90,9 @@ class Ingest:
         settings: ControllerSettings,
         sessions: sessionmaker[Session],
         metrics: Metrics,
+        crl: CrlKeeper,
     ) -> None:
         self._settings = settings
-        self._broker = (settings.mqtt_host, settings.mqtt_port)
         self._pki = pki.PkiPaths(settings.pki_dir)
         self._acks: dict[str, tuple[int, str | None]] = {}
         self._acks_due = 0.0
@@ -119,45 +111,36 @@ class Ingest:
         self._pipe_lock = threading.Lock()
         self._forwarder = threading.Thread(target=self._forward_loop, name="forwarder", daemon=True)
         self._results = threading.Thread(target=self._results_loop, name="results", daemon=True)
-        self.connected = threading.Event()
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=settings.mqtt_client_id,
-            protocol=mqtt.MQTTv5,
-        )
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self._client.max_inflight_messages_set(1000)
         self.tls = not settings.plain and self._pki.exists()
-        self._crl = CrlKeeper(
-            paths=self._pki, sessions=sessions, broker_dir=settings.broker_dir, metrics=metrics
-        )
+        self._crl = crl
         if self.tls:
-            self._client.tls_set_context(tls_context(self._pki))
             # Only a broker that checks certificates proves who asks: no renewal without it.
             self._event_handlers["cert_renew_request"] = self._renew_certificate
-        self._client.on_connect = self._handle_connect
-        self._client.on_disconnect = self._handle_disconnect
-        self._client.on_connect_fail = self._handle_connect_fail
-        self._client.on_message = self._handle_message
+        self._mqtt = MqttClient(
+            client_id=settings.mqtt_client_id,
+            broker=(settings.mqtt_host, settings.mqtt_port),
+            keepalive=30,
+            reconnect=RECONNECT,
+            max_inflight=MAX_INFLIGHT,
+            tls=tls_context(
+                ca=self._pki.ca_cert, cert=self._pki.controller_cert, key=self._pki.controller_key
+            )
+            if self.tls
+            else None,
+            subscriptions=subscriptions(),
+            receive_maximum=MAX_INFLIGHT,
+            who="the controller",
+            on_message=self._handle_message,
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            count_error=metrics.callback_errors.inc,
+        )
+        self._client = self._mqtt.client
+        self.connected = self._mqtt.connected
         self._arrived = 0
         self._rate_mark = (time.monotonic(), 0)
         self._clocks = clock.ClockWatch()
         self._connected_at = time.monotonic()
-        self.remediator: Remediator | None = None
-        if settings.remediation:
-            self.remediator = Remediator(
-                settings=settings,
-                sessions=sessions,
-                send=self._send,
-                publish_schedule=self.publish_schedule,
-                bundle=load_bundle(settings, datetime.now(UTC)),
-                flooded=self.flooded,
-            )
-
-    @property
-    def client(self) -> mqtt.Client:
-        """The underlying client, for publishing from the controller (acks, commands)."""
-        return self._client
 
     def start(self) -> None:
         """Start the writer process, then connect in the background (retrying until `stop`)."""
@@ -167,28 +150,19 @@ class Ingest:
         self._start_writer()
         self._forwarder.start()
         self._results.start()
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = 1000
-        self._client.connect_async(*self._broker, keepalive=30, clean_start=False, properties=props)
-        self._client.loop_start()
-        if self.remediator is not None:
-            self.remediator.start()
+        self._mqtt.start()
 
     def stop(self) -> None:
         """Stop taking messages, let the writer commit what it has, publish the last acks."""
         # Messages arriving from now on are not queued: not acknowledged either, so kits resend
         # them (the subscription stays in the persistent session for the next start).
         self._stopping.set()
-        if self.remediator is not None:
-            self.remediator.stop()
         with self._pending_cv:
             self._pending_cv.notify_all()
         self._forwarder.join(timeout=30)
         self._results.join(timeout=60)
         self._publish_acks(wait=True)
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._mqtt.stop()
         if self._writer is not None:
             self._writer.join(timeout=10)
         self._metrics.mqtt_connected.set(0)
@@ -304,82 +278,50 @@ class Ingest:
         self._metrics.clock_events.inc(len(rows))
         self._metrics.kits_clock_skewed.set(self._clocks.skewed())
 
-    # paho callbacks: each catches, logs and counts; none may raise into paho's loop.
+    # MQTT hooks and the message callback (guarded by MqttClient: counted, logged, never raised).
 
-    def _handle_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            _LOGGER.warning("broker refused the controller: %s", reason_code)
-            return
-        _LOGGER.info(
-            "connected to broker %s:%s", self._settings.mqtt_host, self._settings.mqtt_port
-        )
-        client.subscribe(subscriptions())
+    def _on_connected(self) -> None:
         self._connected_at = time.monotonic()
-        self.connected.set()
         self._metrics.mqtt_connected.set(1)
 
-    def _handle_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        _LOGGER.warning("cannot reach broker %s:%s; retrying", *self._broker)
-
-    def _handle_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if self.connected.is_set():
-            _LOGGER.warning("disconnected from broker (%s); reconnecting", reason_code)
-        self.connected.clear()
+    def _on_disconnected(self) -> None:
         self._metrics.mqtt_connected.set(0)
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        last = msg.topic.rsplit("/", 1)[-1]
+        self._received[last if last in _CHANNELS else "other"].inc()
+        if self._stopping.is_set():
+            return
+        payload = bytes(msg.payload)
+        self._arrived += 1
+        received = time.time()
+        now = datetime.fromtimestamp(received, UTC)
         try:
-            last = msg.topic.rsplit("/", 1)[-1]
-            self._received[last if last in _CHANNELS else "other"].inc()
-            if self._stopping.is_set():
-                return
-            payload = bytes(msg.payload)
-            self._arrived += 1
-            received = time.time()
-            now = datetime.fromtimestamp(received, UTC)
-            try:
-                _, message = decode(msg.topic, payload, now=now)
-            except TsRefusedError as exc:  # the writer keeps or settles it (clock.settle)
-                if exc.reason is RejectReason.TS_AHEAD:
-                    self._metrics.restamped.inc()
-                    _LOGGER.debug("restamped message on %s: %s", msg.topic, exc)
-                else:
-                    self._metrics.rejected.labels(reason=exc.reason.value).inc()
-                    _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
-                message = exc.envelope
-            except ProtocolError as exc:
+            _, message = decode(msg.topic, payload, now=now)
+        except TsRefusedError as exc:  # the writer keeps or settles it (clock.settle)
+            if exc.reason is RejectReason.TS_AHEAD:
+                self._metrics.restamped.inc()
+                _LOGGER.debug("restamped message on %s: %s", msg.topic, exc)
+            else:
                 self._metrics.rejected.labels(reason=exc.reason.value).inc()
                 _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
-                return
-            settled = (
-                time.monotonic() - self._connected_at > clock.SETTLE_S
-                and len(self._pending) < clock.SHORT_QUEUE
-            )
-            self._clocks.observe(
-                message, now, live=clock.live(message, retained=msg.retain, settled=settled)
-            )
-            with self._pending_cv:
-                while len(self._pending) >= QUEUE_LIMIT and not self._stopping.is_set():
-                    self._pending_cv.wait(timeout=1)  # the broker holds the rest meanwhile
-                self._pending.append((msg.topic, payload, received))
-                self._pending_cv.notify_all()
-        except Exception:
-            self._metrics.callback_errors.inc()
-            _LOGGER.exception("failed to handle message on %s", msg.topic)
+            message = exc.envelope
+        except ProtocolError as exc:
+            self._metrics.rejected.labels(reason=exc.reason.value).inc()
+            _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
+            return
+        settled = (
+            time.monotonic() - self._connected_at > clock.SETTLE_S
+            and len(self._pending) < clock.SHORT_QUEUE
+        )
+        self._clocks.observe(
+            message, now, live=clock.live(message, retained=msg.retain, settled=settled)
+        )
+        with self._pending_cv:
+            while len(self._pending) >= QUEUE_LIMIT and not self._stopping.is_set():
+                self._pending_cv.wait(timeout=1)  # the broker holds the rest meanwhile
+            self._pending.append((msg.topic, payload, received))
+            self._pending_cv.notify_all()
 
     def _publish_acks(self, *, wait: bool = False) -> None:
         acks, self._acks = self._acks, {}
@@ -413,9 +355,6 @@ class Ingest:
         self._client.publish(kit_topic(kit_id, Channel.CMD), message.to_bytes(), qos=1)
         return message.msg_id
 
-    def _send(self, kit_id: str, command: Command, msg_id: str) -> None:
-        self.send_command(kit_id, command, msg_id)
-
     def publish_schedule(self, kit_id: str, schedule: Schedule) -> None:
         """Publish a kit's upcoming lessons, retained, so the kit has them whenever it connects."""
         message = ScheduleMessage(
@@ -431,11 +370,6 @@ class Ingest:
         then, before = self._rate_mark
         self._rate_mark = (now, arrived)
         return now > then and (arrived - before) / (now - then) > FLOOD_RATE
-
-    def publish_schedules(self, kit_ids: list[str]) -> None:
-        """Publish these kits' schedules soon (a pupil's schedule changed)."""
-        if self.remediator is not None:
-            self.remediator.request_schedules(kit_ids)
 
     def _renew_certificate(self, kit_id: str, data: dict[str, Any]) -> None:
         csr = str(data.get("csr_pem", ""))

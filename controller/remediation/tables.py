@@ -1,4 +1,9 @@
-"""Incidents on the ladder, their history, remediation commands, rule states, diagnostics."""
+"""Incidents on the ladder, their history, remediation commands, rule states, diagnostics.
+
+Beside them what the remediator remembers per kit: the bundle it has (`KitBundle`), how far the
+rules have read its snapshots (`RulesCursor`) and the schedule last published to it
+(`PublishedSchedule`), each in its own table since migration 0013.
+"""
 
 from __future__ import annotations
 
@@ -124,9 +129,25 @@ class KitBundle(Base):
     sent: Mapped[int | None] = mapped_column(Integer)
     sent_at: Mapped[datetime | None]
     refused_reason: Mapped[str | None] = mapped_column(String(500))
-    rules_evaluated_at: Mapped[datetime | None]
-    schedule_published: Mapped[str | None] = mapped_column(String(64))
-    """A hash of the schedule last published to the kit (republished when it changes)."""
+
+
+class RulesCursor(Base):
+    """How far the rules have read one kit: the arrival of the newest snapshot they evaluated."""
+
+    __tablename__ = "rules_cursors"
+
+    kit_id: Mapped[str] = mapped_column(String(64), ForeignKey("kits.kit_id"), primary_key=True)
+    evaluated_at: Mapped[datetime]
+
+
+class PublishedSchedule(Base):
+    """What was last published as a kit's retained schedule (republished when it changes)."""
+
+    __tablename__ = "published_schedules"
+
+    kit_id: Mapped[str] = mapped_column(String(64), ForeignKey("kits.kit_id"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    """A hash of the schedule's lessons and settings (not of when it was generated)."""
 
 
 class Diagnostics(Base):

@@ -33,7 +33,7 @@ KitIdPath = Annotated[str, Path(pattern=KIT_ID_PATTERN, description="the kit's i
 
 def _publisher(state: AppState) -> service.Publish | None:
     """What publishes kits' schedules after a change, if this process has it."""
-    return state.ingest.publish_schedules if state.ingest is not None else None
+    return state.publisher.request if state.publisher is not None else None
 
 
 @router.get(

@@ -1,0 +1,177 @@
+"""The shapes the remediation service answers in and takes: incidents, runs, diagnostics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class HistoryOut(BaseModel):
+    """One line of an incident's history."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    step: int
+    kind: str
+    message: str
+    data: dict[str, Any]
+
+
+class CommandOut(BaseModel):
+    """A playbook run asked of a kit, and how it went."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    command_id: str
+    kit_id: str
+    incident_id: int | None
+    step: int | None
+    playbook: str
+    disruptive: bool
+    check: bool
+    forced: bool
+    requested_by: str
+    requested_at: datetime
+    not_before: datetime | None
+    state: str
+    sent_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None
+
+
+class IncidentOut(BaseModel):
+    """An incident: its rule, where it is on the ladder, and what it has cost."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kit_id: str
+    rule_id: str
+    title: str
+    severity: str
+    step: int
+    step_action: str
+    phase: str
+    deadline: datetime
+    not_before: datetime | None
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+    lesson_minutes_lost: float
+    ladder: list[dict[str, Any]]
+
+
+class IncidentTicket(BaseModel):
+    """A ticket the incident opened, in brief."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    state: str
+    priority: str
+    due_by: datetime | None
+    sla_breached: bool
+
+
+class IncidentDetail(IncidentOut):
+    """An incident's whole story: history, playbook runs, tickets."""
+
+    history: list[HistoryOut]
+    commands: list[CommandOut]
+    tickets: list[IncidentTicket]
+
+
+class RuleLosses(BaseModel):
+    """One rule's incidents and the lesson minutes they cost."""
+
+    rule_id: str
+    incidents: int
+    resolved: int
+    lesson_minutes_lost: float
+
+
+class IncidentsSummary(BaseModel):
+    """Incidents and lesson minutes lost, per rule and in all."""
+
+    rules: list[RuleLosses]
+    incidents: int
+    lesson_minutes_lost: float
+
+
+class PlaybookOut(BaseModel):
+    """A playbook of the signed bundle."""
+
+    id: str
+    disruptive: bool
+    timeout_s: int
+    description: str
+
+
+class PlaybooksOut(BaseModel):
+    """The signed bundle's version and its playbooks."""
+
+    bundle_version: int | None
+    playbooks: list[PlaybookOut]
+
+
+class KitBundleOut(BaseModel):
+    """Which signed playbook bundle a kit accepted, or why it refused one."""
+
+    current: int | None
+    accepted: int | None
+    sent: int | None
+    refused_reason: str | None
+
+
+class RunIn(BaseModel):
+    """Run a playbook on a kit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    when: Literal["now", "next_window"] = Field(
+        default="now", description="now, or the next time no lesson runs or is about to start"
+    )
+    check: bool = Field(default=False, description="Ansible check mode: report, change nothing")
+    force: bool = Field(
+        default=False, description="run a disruptive playbook now even during a lesson"
+    )
+
+
+class ResolveIn(BaseModel):
+    """Close an incident by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=400)
+
+
+class DiagnosticsIn(BaseModel):
+    """Ask a kit for its logs and a snapshot."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    log_lines: int = Field(default=300, ge=10, le=5000)
+
+
+class DiagnosticsOut(BaseModel):
+    """A diagnostics request and, once uploaded, its size."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kit_id: str
+    command_id: str | None
+    requested_by: str | None
+    requested_at: datetime | None
+    received_at: datetime | None
+    size: int
+
+
+class DiagnosticsUpload(DiagnosticsOut):
+    """A diagnostics upload, unpacked: logs, snapshot, last runs."""
+
+    content: dict[str, Any]
