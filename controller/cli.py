@@ -324,7 +324,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from controller.loans import imports, people  # noqa: PLC0415
+    from controller.loans import imports, kit_status, people  # noqa: PLC0415
 
     settings = _settings(args)
     try:
@@ -340,6 +340,7 @@ def _import(args: argparse.Namespace) -> int:
             text=text,
             partial=args.partial,
             cipher=cipher,
+            revocations=kit_status.Revocations.of(settings),
             actor=_actor(),
             now=datetime.now(UTC),
         )

@@ -25,6 +25,7 @@ from controller.fleet.schemas import (
     TelemetryPage,
 )
 from controller.fleet.tables import Event, Kit, Telemetry
+from controller.loans.lifecycle import LENT_STATES
 from controller.loans.tables import LoanContract
 from protocol.models import Telemetry as TelemetryBody
 
@@ -109,11 +110,7 @@ def inventory_status(lifecycle: str, on_loan: bool) -> str:
 def kits_on_loan(session: Session) -> set[str]:
     """Kits under a signed, active or return-due contract."""
     return set(
-        session.scalars(
-            select(LoanContract.kit_id).where(
-                LoanContract.state.in_(("signed", "active", "return_due"))
-            )
-        )
+        session.scalars(select(LoanContract.kit_id).where(LoanContract.state.in_(LENT_STATES)))
     )
 
 

@@ -11,20 +11,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.fleet.tables import Kit
+from controller.loans.lifecycle import LENT_STATES, ON_LOAN_STATES
 from controller.loans.reconcile import reconcile
 from controller.loans.tables import Component, LoanContract
 from protocol.inventory import Peripherals
 
-SIGNED_STATES = ("signed", "active", "return_due")
 PERIPHERAL_KINDS = frozenset(
     {
         "webcam",
@@ -77,7 +76,7 @@ def compute(session: Session, *, today: date, lead_days: int) -> list[Alert]:
                     f"contract {c.number} ends on {c.end:%Y-%m-%d}",
                 )
             )
-        if c.state in ("active", "return_due") and c.end < today:
+        if c.state in ON_LOAN_STATES and c.end < today:
             alerts.append(
                 Alert(
                     "return_overdue",
@@ -87,7 +86,7 @@ def compute(session: Session, *, today: date, lead_days: int) -> list[Alert]:
                     f"kit {c.kit_id} was due back on {c.end:%Y-%m-%d}",
                 )
             )
-        if c.state in ("active", "return_due"):
+        if c.state in ON_LOAN_STATES:
             expected = {p["serial"] for p in c.components if p["kind"].lower() in PERIPHERAL_KINDS}
             reported = _latest_peripherals(session.get(Kit, c.kit_id))
             if reported is not None:
@@ -95,7 +94,7 @@ def compute(session: Session, *, today: date, lead_days: int) -> list[Alert]:
                     alerts.append(
                         Alert("reconciliation", "warning", c.number, c.kit_id, finding.detail)
                     )
-    covered = {c.kit_id for c in contracts if c.state in SIGNED_STATES}
+    covered = {c.kit_id for c in contracts if c.state in LENT_STATES}
     kits_with_parts = set(
         session.scalars(select(Component.kit_id).where(Component.kit_id.is_not(None)))
     )
@@ -111,8 +110,3 @@ def compute(session: Session, *, today: date, lead_days: int) -> list[Alert]:
                 )
             )
     return alerts
-
-
-def as_dicts(alerts: list[Alert]) -> list[dict[str, Any]]:
-    """For the API."""
-    return [asdict(a) for a in alerts]

@@ -1,201 +1,77 @@
-"""Inventory of serial-numbered components and the contracts that lend them.
+"""Contracts of free temporary use: drawn up, stepped through their life, annexed, printed.
 
 The contract's life is the pure state machine in `controller.loans.lifecycle`; this module loads
-a contract, applies an action, writes the result back and audits it, in the caller's transaction.
+a contract, applies an action, writes the result back and audits it, in the caller's transaction
+(`controller.loans.service` commits for the API). A kit reported lost loses its identity here
+(`controller.loans.kit_status`), whoever reports it. A part or the whole kit replaced during the
+loan gets the contract an annex (`replace_component`, `replace_kit`): other domains (tickets)
+swap them only through these functions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.errors import ControllerError
-from controller.loans import documents, lifecycle
-from controller.loans.people import REF
-from controller.loans.tables import Component, Guardian, LoanContract, Pupil
+from controller.fleet import queries as fleet
+from controller.loans import documents, inventory, kit_status, lifecycle, people
+from controller.loans.errors import ContractsError
+from controller.loans.schemas import ContractAction, ContractCreate, ReplacementCreate
+from controller.loans.tables import Component, LoanContract, Pupil
 from controller.platform import audit
 from controller.platform.crypto import FieldCipher
 from controller.trust import enrolment as trust
-from protocol.timebounds import BoundedDate
 
-OPEN_STATES = frozenset({"draft", "signed", "active", "return_due"})
 DocumentKind = Literal["contract", "handover", "return"]
 
-
-class ContractsError(ControllerError):
-    """An inventory or contract change refused; `status` is the HTTP status that fits."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+CONTACT_FIELDS: Final = ("ref", "pupil_ref", "relation", "name", "phone")
+"""What a ticket shows of the guardian: never the IIN or the address."""
 
 
-class ComponentIn(BaseModel):
-    """A serial-numbered component, in a kit or in spare stock."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    serial: str = Field(min_length=1, max_length=64)
-    kind: str = Field(min_length=1, max_length=64, description="laptop, webcam, headset, ...")
-    model: str = Field(min_length=1, max_length=128)
-    condition: str = Field(default="good", min_length=1, max_length=64)
-    kit_id: str | None = Field(default=None, description="empty: spare stock")
+def _lines(parts: list[Component]) -> list[dict[str, str]]:
+    """Components as a contract lists them."""
+    return [
+        {"serial": c.serial, "kind": c.kind, "model": c.model, "condition": c.condition}
+        for c in parts
+    ]
 
 
-class ComponentChange(BaseModel):
-    """Move a component to another kit (or to stock) and/or record its condition."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kit_id: str | None = None
-    condition: str | None = Field(default=None, min_length=1, max_length=64)
-
-
-class ContractIn(BaseModel):
-    """A new contract (a draft) for a kit, a pupil and the guardian who signs."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    number: str = Field(pattern=REF)
-    school: str = Field(min_length=2, max_length=255)
-    city: str = Field(min_length=2, max_length=128)
-    guardian_ref: str = Field(pattern=REF)
-    pupil_ref: str = Field(pattern=REF)
-    kit_id: str
-    start: BoundedDate
-    end: BoundedDate
-    terms_version: str = Field(default="2026-1", max_length=32)
-
-    @model_validator(mode="after")
-    def _term(self) -> ContractIn:
-        if self.end <= self.start:
-            raise ValueError("the contract must end after it starts")
-        return self
-
-
-class ActIn(BaseModel):
-    """A hand-over or return act: every component's condition and who signed."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    conditions: dict[str, str]
-    signed_by: str = Field(min_length=2, max_length=200)
-
-
-class ReplacementIn(BaseModel):
-    """A component replaced during the loan (the contract gets an annex)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    old_serial: str = Field(min_length=1, max_length=64)
-    new_serial: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=3, max_length=500)
-    old_condition: str = Field(default="faulty", min_length=1, max_length=64)
-
-
-class ActionIn(BaseModel):
-    """What an action needs (see `controller.loans.lifecycle`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    guardian: str | None = None
-    school: str | None = None
-    act: ActIn | None = None
-    training_recorded: bool | None = None
-    reason: str | None = Field(default=None, max_length=500)
-
-
-def _component(session: Session, serial: str) -> Component:
-    row = session.scalar(select(Component).where(Component.serial == serial))
-    if row is None:
-        raise ContractsError(f"no component {serial!r}", 404)
-    return row
-
-
-def add_component(session: Session, *, data: ComponentIn, actor: str, now: datetime) -> Component:
-    """Record a component (and the kit it belongs to, if new)."""
-    if session.scalar(select(Component.id).where(Component.serial == data.serial)):
-        raise ContractsError(f"component {data.serial!r} already exists")
-    if data.kit_id is not None:
-        trust.ensure_kit(session, data.kit_id)
-    row = Component(**data.model_dump(), created_at=now)
-    session.add(row)
-    audit.record(
-        session,
-        actor=actor,
-        action="component_added",
-        entity="component",
-        entity_id=data.serial,
-        now=now,
-        after=data.model_dump(),
+def _lendable_parts(session: Session, kit_id: str) -> list[Component]:
+    """The kit's components, refusing a kit already under an open contract or with none."""
+    open_one = session.scalar(
+        select(LoanContract.number).where(
+            LoanContract.kit_id == kit_id, LoanContract.state.in_(lifecycle.OPEN_STATES)
+        )
     )
-    return row
-
-
-def change_component(
-    session: Session, *, serial: str, change: ComponentChange, actor: str, now: datetime
-) -> Component:
-    """Move a component between kits or to stock, or record its condition; audited."""
-    row = _component(session, serial)
-    before = {"kit_id": row.kit_id, "condition": row.condition}
-    fields = change.model_dump(exclude_unset=True)
-    if "kit_id" in fields:
-        if fields["kit_id"] is not None:
-            trust.ensure_kit(session, fields["kit_id"])
-        row.kit_id = fields["kit_id"]
-    if fields.get("condition"):
-        row.condition = fields["condition"]
-    after = {"kit_id": row.kit_id, "condition": row.condition}
-    action = "component_moved" if before["kit_id"] != after["kit_id"] else "component_updated"
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        entity="component",
-        entity_id=serial,
-        now=now,
-        before=before,
-        after=after,
-    )
-    return row
+    if open_one:
+        raise ContractsError(f"kit {kit_id} is already lent under contract {open_one}")
+    parts = inventory.kit_components(session, kit_id)
+    if not parts:
+        raise ContractsError(f"kit {kit_id} has no components recorded", 422)
+    return parts
 
 
 def create_contract(
-    session: Session, *, data: ContractIn, actor: str, now: datetime
+    session: Session, *, data: ContractCreate, actor: str, now: datetime
 ) -> LoanContract:
     """A draft contract lending the kit's components as they are now."""
     if session.scalar(select(LoanContract.id).where(LoanContract.number == data.number)):
         raise ContractsError(f"contract {data.number!r} already exists")
     pupil = session.scalar(select(Pupil).where(Pupil.ref == data.pupil_ref))
-    guardian = session.scalar(select(Guardian).where(Guardian.ref == data.guardian_ref))
+    guardian = people.find_guardian(session, data.guardian_ref)
     if pupil is None or guardian is None:
         raise ContractsError("unknown pupil or guardian", 404)
     if guardian.pupil_id != pupil.id:
         raise ContractsError(f"{data.guardian_ref} does not sign for {data.pupil_ref}", 422)
-    open_one = session.scalar(
-        select(LoanContract.number).where(
-            LoanContract.kit_id == data.kit_id, LoanContract.state.in_(OPEN_STATES)
-        )
-    )
-    if open_one:
-        raise ContractsError(f"kit {data.kit_id} is already lent under contract {open_one}")
-    parts = session.scalars(
-        select(Component).where(Component.kit_id == data.kit_id).order_by(Component.serial)
-    ).all()
-    if not parts:
-        raise ContractsError(f"kit {data.kit_id} has no components recorded", 422)
+    parts = _lendable_parts(session, data.kit_id)
     row = LoanContract(
         **data.model_dump(),
         state=lifecycle.ContractState.DRAFT.value,
-        components=[
-            {"serial": c.serial, "kind": c.kind, "model": c.model, "condition": c.condition}
-            for c in parts
-        ],
+        components=_lines(parts),
         training_recorded=False,
         created_at=now,
     )
@@ -218,6 +94,24 @@ def get_contract(session: Session, number: str) -> LoanContract:
     if row is None:
         raise ContractsError(f"no contract {number!r}", 404)
     return row
+
+
+def list_contracts(session: Session, *, state: str | None = None) -> list[LoanContract]:
+    """The contract register by number, optionally of one state."""
+    query = select(LoanContract).order_by(LoanContract.number)
+    if state is not None:
+        query = query.where(LoanContract.state == state)
+    return list(session.scalars(query))
+
+
+def current_contract(session: Session, *, kit_id: str) -> LoanContract | None:
+    """The kit's current contract: signed, active or due for return (`lifecycle.LENT_STATES`)."""
+    return session.scalar(
+        select(LoanContract)
+        .where(LoanContract.kit_id == kit_id, LoanContract.state.in_(lifecycle.LENT_STATES))
+        .order_by(LoanContract.id.desc())
+        .limit(1)
+    )
 
 
 def _act_from(data: dict[str, Any] | None) -> lifecycle.Act | None:
@@ -260,11 +154,16 @@ def act(
     *,
     number: str,
     action: lifecycle.Action,
-    details: ActionIn,
+    details: ContractAction,
+    revocations: kit_status.Revocations,
     actor: str,
     now: datetime,
 ) -> LoanContract:
-    """Apply one action to a contract (TransitionError if illegal or incomplete); audited."""
+    """Apply one action to a contract (TransitionError if illegal or incomplete); audited.
+
+    Reporting the kit lost also marks the kit lost, revokes its certificates and publishes the
+    revocation (`revocations`), in the same transaction.
+    """
     row = get_contract(session, number)
     before = machine(row)
     given: dict[str, object] = {
@@ -292,20 +191,24 @@ def act(
         before={"state": before.state.value},
         after={"state": after.state.value},
     )
+    if action is lifecycle.Action.REPORT_LOST:
+        # A kit lost under a contract loses its identity at once (CRL, ACL, broker reload).
+        kit_status.mark_lost(
+            session, kit_id=row.kit_id, revocations=revocations, actor=actor, now=now
+        )
     return row
 
 
-def document(
-    session: Session, *, number: str, kind: DocumentKind, lang: documents.Lang, cipher: FieldCipher
-) -> bytes:
-    """The contract, hand-over act or return act as a PDF in Kazakh or Russian."""
-    row = get_contract(session, number)
+def _loan_document(
+    session: Session, row: LoanContract, cipher: FieldCipher
+) -> documents.LoanDocument:
+    """What the documents print of a contract, its people decrypted."""
     pupil = session.scalar(select(Pupil).where(Pupil.ref == row.pupil_ref))
-    guardian = session.scalar(select(Guardian).where(Guardian.ref == row.guardian_ref))
+    guardian = people.find_guardian(session, row.guardian_ref)
     if pupil is None or guardian is None:
         raise ContractsError("the contract's pupil or guardian is gone", 409)
     handed = (row.handover or {}).get("conditions", {})
-    doc = documents.LoanDocument(
+    return documents.LoanDocument(
         number=row.number,
         school=row.school,
         city=row.city,
@@ -341,6 +244,14 @@ def document(
         signed_by_school=row.signed_by_school or row.school,
         signed_by_guardian=row.signed_by_guardian,
     )
+
+
+def document(
+    session: Session, *, number: str, kind: DocumentKind, lang: documents.Lang, cipher: FieldCipher
+) -> bytes:
+    """The contract, hand-over act or return act as a PDF in Kazakh or Russian."""
+    row = get_contract(session, number)
+    doc = _loan_document(session, row, cipher)
     if kind == "contract":
         return documents.contract_pdf(doc, lang)
     if kind == "handover":
@@ -360,46 +271,118 @@ def document(
     )
 
 
-def replace_component(
-    session: Session, *, number: str, data: ReplacementIn, actor: str, now: datetime
-) -> LoanContract:
-    """Swap a component of a lent kit: inventory moves, the contract gets an annex; audited."""
-    row = get_contract(session, number)
-    if row.state not in ("active", "return_due"):
-        raise ContractsError(
-            f"contract {number} is {row.state}: only a kit on loan has parts replaced"
-        )
-    serials = [c["serial"] for c in row.components]
-    if data.old_serial not in serials:
-        raise ContractsError(f"{data.old_serial} is not lent under contract {number}", 422)
-    new = _component(session, data.new_serial)
-    if new.kit_id is not None:
-        raise ContractsError(f"{data.new_serial} belongs to kit {new.kit_id}, not to spare stock")
-    old = _component(session, data.old_serial)
-    old.kit_id, old.condition = None, data.old_condition
-    new.kit_id = row.kit_id
-    row.components = [
-        {"serial": new.serial, "kind": new.kind, "model": new.model, "condition": new.condition}
-        if c["serial"] == data.old_serial
-        else c
-        for c in row.components
-    ]
-    annex = {
-        "number": str(len(row.annexes) + 1),
-        "at": now.isoformat(),
-        "old_serial": data.old_serial,
-        "new_serial": data.new_serial,
-        "reason": data.reason,
-    }
+def _annex(
+    session: Session,
+    row: LoanContract,
+    change: dict[str, str],
+    *,
+    before: dict[str, Any],
+    actor: str,
+    now: datetime,
+) -> None:
+    """Add an annex (its number, when, and `change`) to the contract; audited."""
+    annex = {"number": str(len(row.annexes) + 1), "at": now.isoformat(), **change}
     row.annexes = [*row.annexes, annex]
     audit.record(
         session,
         actor=actor,
         action="contract_annex",
         entity="contract",
-        entity_id=number,
+        entity_id=row.number,
         now=now,
-        before={"serial": data.old_serial},
+        before=before,
         after=annex,
     )
+
+
+def replace_component(
+    session: Session, *, number: str, data: ReplacementCreate, actor: str, now: datetime
+) -> LoanContract:
+    """Swap a component of a lent kit: inventory moves, the contract gets an annex; audited."""
+    row = get_contract(session, number)
+    if row.state not in lifecycle.ON_LOAN_STATES:
+        raise ContractsError(
+            f"contract {number} is {row.state}: only a kit on loan has parts replaced"
+        )
+    serials = [c["serial"] for c in row.components]
+    if data.old_serial not in serials:
+        raise ContractsError(f"{data.old_serial} is not lent under contract {number}", 422)
+    new = inventory.get_component(session, data.new_serial)
+    if new.kit_id is not None:
+        raise ContractsError(f"{data.new_serial} belongs to kit {new.kit_id}, not to spare stock")
+    old = inventory.get_component(session, data.old_serial)
+    old.kit_id, old.condition = None, data.old_condition
+    new.kit_id = row.kit_id
+    row.components = [
+        _lines([new])[0] if c["serial"] == data.old_serial else c for c in row.components
+    ]
+    change = {"old_serial": data.old_serial, "new_serial": data.new_serial, "reason": data.reason}
+    _annex(session, row, change, before={"serial": data.old_serial}, actor=actor, now=now)
     return row
+
+
+def replace_kit(
+    session: Session, *, old_kit_id: str, new_kit_id: str, reason: str, actor: str, now: datetime
+) -> LoanContract | None:
+    """Swap a whole kit: its contract moves to the new kit with an annex; the old one is repaired.
+
+    The annex is in the same list and shape as a component's (number, at, reason), with
+    `old_kit_id` / `new_kit_id`. Returns the contract, or None when the old kit was not lent (the
+    new kit is checked and the old one goes in for repair all the same).
+    """
+    new_kit = fleet.get_kit(session, kit_id=new_kit_id)
+    if new_kit is None:
+        raise ContractsError(f"no kit {new_kit_id!r}", 404)
+    if new_kit.lifecycle != "active":
+        raise ContractsError(
+            f"kit {new_kit_id} is {new_kit.lifecycle}: only an active kit can go out "
+            "(a returned kit is enrolled again first)"
+        )
+    parts = _lendable_parts(session, new_kit_id)
+    contract = current_contract(session, kit_id=old_kit_id)
+    if contract is not None:
+        if contract.state not in lifecycle.ON_LOAN_STATES:
+            raise ContractsError(
+                f"contract {contract.number} is {contract.state}: "
+                "only a kit on loan is replaced under its contract"
+            )
+        before = {
+            "kit_id": contract.kit_id,
+            "components": [c["serial"] for c in contract.components],
+        }
+        contract.kit_id = new_kit_id
+        contract.components = _lines(parts)
+        change = {"old_kit_id": old_kit_id, "new_kit_id": new_kit_id, "reason": reason}
+        _annex(session, contract, change, before=before, actor=actor, now=now)
+    old_kit = fleet.get_kit(session, kit_id=old_kit_id)
+    if old_kit is not None and old_kit.lifecycle == "active":
+        trust.set_lifecycle(session, kit_id=old_kit_id, lifecycle="in_repair", now=now, actor=actor)
+    return contract
+
+
+def guardian_contact(
+    session: Session,
+    *,
+    kit_id: str,
+    contract_number: str | None,
+    cipher: FieldCipher,
+    role: str,
+) -> dict[str, Any] | None:
+    """Who to call about a kit: the guardian who signed its contract, phone included.
+
+    The contract is the kit's current one, else `contract_number`; the guardian is read through
+    `people.guardian_view` for `role` and cut down to CONTACT_FIELDS plus the contract's number,
+    so no contact carries an IIN or an address whatever the role.
+    """
+    contract = current_contract(session, kit_id=kit_id)
+    if contract is None and contract_number is not None:
+        contract = session.scalar(
+            select(LoanContract).where(LoanContract.number == contract_number)
+        )
+    if contract is None:
+        return None
+    guardian = people.find_guardian(session, contract.guardian_ref)
+    if guardian is None:
+        return None
+    view = people.guardian_view(guardian, contract.pupil_ref, cipher, role)
+    return {"contract_number": contract.number} | {k: view[k] for k in CONTACT_FIELDS}

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.errors import ControllerError
-from controller.loans import contracts, import_rows, people
+from controller.loans import import_rows, inventory, kit_status, people
+from controller.loans.schemas import ComponentCreate, GuardianCreate, PupilCreate
 from controller.loans.tables import LoanContract
 from controller.platform.crypto import FieldCipher
 from controller.trust import enrolment as trust
@@ -28,15 +29,17 @@ Kind = Literal["kits", "components", "pupils", "guardians"]
 
 def _store_row(
     kind: Kind, row: Any, *, session: Session, cipher: FieldCipher | None, actor: str, now: datetime
-) -> None:
+) -> bool:
+    """Store one row; True when it marked a kit lost, retired or returned, or back from it."""
     if kind == "kits":
-        kit = trust.ensure_kit(session, row.kit_id)
-        kit.lifecycle = str(row.status)
-        kit.profile = row.profile
-    elif kind == "components":
-        contracts.add_component(
+        trust.ensure_kit(session, row.kit_id).profile = row.profile
+        return kit_status.set_status(
+            session, kit_id=row.kit_id, status=str(row.status), actor=actor, now=now
+        )
+    if kind == "components":
+        inventory.add_component(
             session,
-            data=contracts.ComponentIn(
+            data=ComponentCreate(
                 serial=row.serial,
                 kind=row.kind,
                 model=row.model,
@@ -50,7 +53,7 @@ def _store_row(
         assert cipher is not None
         people.create_pupil(
             session,
-            data=people.PupilIn(
+            data=PupilCreate(
                 ref=row.pupil_ref,
                 name=row.name,
                 iin=row.iin,
@@ -68,7 +71,7 @@ def _store_row(
         assert cipher is not None
         people.create_guardian(
             session,
-            data=people.GuardianIn(
+            data=GuardianCreate(
                 ref=row.guardian_ref,
                 pupil_ref=row.pupil_ref,
                 relation=str(row.relation),
@@ -81,6 +84,7 @@ def _store_row(
             actor=actor,
             now=now,
         )
+    return False
 
 
 PARSERS: dict[Kind, Callable[[str], import_rows.ImportResult[Any]]] = {
@@ -98,28 +102,35 @@ def import_csv(
     text: str,
     partial: bool,
     cipher: FieldCipher | None,
+    revocations: kit_status.Revocations,
     actor: str,
     now: datetime,
 ) -> dict[str, Any]:
     """Import a file in the caller's transaction; the report says what was imported and why not.
 
-    Without `partial`, any error leaves `imported` at 0 and the caller must roll back.
+    Without `partial`, any error leaves `imported` at 0 and the caller must roll back. A kit
+    imported as lost, retired or returned is revoked like one marked so by hand: the revocation
+    is published (`revocations`) before the caller commits.
     """
     parsed = PARSERS[kind](text)
     errors = [{"row": e.row, "column": e.column, "reason": e.reason} for e in parsed.errors]
     if errors and not partial:
         return {"imported": 0, "errors": errors}
-    imported = 0
+    imported, revoking = 0, False
     for row in parsed.rows:
         key = next(iter(row.model_dump().values()))
         try:
             with session.begin_nested():
-                _store_row(kind, row, session=session, cipher=cipher, actor=actor, now=now)
+                revoking |= _store_row(
+                    kind, row, session=session, cipher=cipher, actor=actor, now=now
+                )
             imported += 1
         except (ControllerError, ValidationError) as exc:
             errors.append({"row": None, "column": None, "reason": f"{key}: {exc}"})
     if errors and not partial:
         return {"imported": 0, "errors": errors}
+    if revoking:
+        revocations.publish(session, now=now)
     return {"imported": imported, "errors": errors}
 
 

@@ -70,7 +70,9 @@ TransitionReason = Literal[
 
 
 class TransitionError(ControllerError):
-    """A step is not legal from the contract's state, or its details are missing or wrong."""
+    """A step is not legal from the contract's state, or its details are missing or wrong (409)."""
+
+    status = 409
 
     def __init__(
         self, state: ContractState, action: Action, reason: TransitionReason, message: str
@@ -121,6 +123,18 @@ FINAL_STATES: Final = frozenset(
     {ContractState.RETURNED, ContractState.LOST, ContractState.TERMINATED}
 )
 """States no action leaves."""
+
+LENT_STATES: Final = frozenset(
+    s.value for s in (ContractState.SIGNED, ContractState.ACTIVE, ContractState.RETURN_DUE)
+)
+"""A kit's current contract is one in these states: the kit is promised to its pupil (signed) or
+with them (active, due for return). The one definition the other domains use."""
+
+ON_LOAN_STATES: Final = frozenset(s.value for s in (ContractState.ACTIVE, ContractState.RETURN_DUE))
+"""The kit is with its pupil: handed over, not back yet (its parts are replaced under an annex)."""
+
+OPEN_STATES: Final = LENT_STATES | {ContractState.DRAFT.value}
+"""A kit has at most one contract in these states."""
 
 TRANSITIONS: Final[Mapping[Action, tuple[frozenset[ContractState], ContractState]]] = {
     Action.SIGN: (frozenset({ContractState.DRAFT}), ContractState.SIGNED),
@@ -350,9 +364,14 @@ def apply(contract: Contract, action: Action, **details: object) -> Contract:
     return dataclasses.replace(step(contract, details), state=target)
 
 
+def actions_from(state: ContractState) -> list[Action]:
+    """List the actions legal from a state (their details are not checked)."""
+    return [action for action, (sources, _) in TRANSITIONS.items() if state in sources]
+
+
 def allowed_actions(contract: Contract) -> list[Action]:
     """List the actions legal from the contract's state (their details are not checked)."""
-    return [action for action, (sources, _) in TRANSITIONS.items() if contract.state in sources]
+    return actions_from(contract.state)
 
 
 def due_for_return(contract: Contract, today: date, lead_days: int) -> bool:

@@ -8,121 +8,25 @@ here, once (`pupil_view`, `guardian_view`).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.config import ControllerSettings
-from controller.errors import ConfigError, ControllerError
+from controller.errors import ConfigError
+from controller.loans.errors import PeopleError
+from controller.loans.schemas import REF as REF
+from controller.loans.schemas import GuardianCreate, PupilCreate
 from controller.loans.tables import Guardian, Pupil
 from controller.platform import audit
 from controller.platform.crypto import FieldCipher
-from controller.platform.iin import IinError, parse_iin
 from controller.trust.staff import Role
 from controller.trust.tables import User
-from protocol.timebounds import BoundedDate
 
 HIDDEN = "<encrypted>"
 """What the audit log says in place of personal data."""
-
-
-class PeopleError(ControllerError):
-    """A person that cannot be stored as given; the message says why."""
-
-
-class Program(StrEnum):
-    """The education program set by the PMPK (DOMAIN.md)."""
-
-    GENERAL = "general"
-    DELAYED_DEVELOPMENT = "delayed_development"
-    CORRECTIONAL_1 = "correctional_1"
-    CORRECTIONAL_2 = "correctional_2"
-
-
-class Basis(StrEnum):
-    """Why the pupil learns at home."""
-
-    DISABILITY = "disability"
-    TEMPORARY = "temporary"
-
-
-class Relation(StrEnum):
-    """Who signs for the pupil."""
-
-    MOTHER = "mother"
-    FATHER = "father"
-    LEGAL_REPRESENTATIVE = "legal_representative"
-    OTHER = "other"
-
-
-REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-
-
-def _iin(value: str) -> str:
-    try:
-        return parse_iin(value).value
-    except IinError as exc:
-        raise ValueError(f"IIN: {exc}") from None
-
-
-class PupilIn(BaseModel):
-    """A pupil as an administrator enters one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ref: str = Field(pattern=REF, description="the school's own reference for the pupil")
-    name: str = Field(min_length=2, max_length=200)
-    iin: str
-    grade: int = Field(ge=1, le=11)
-    program: Program
-    basis: Basis
-    temporary_until: BoundedDate | None = None
-    school: str = Field(min_length=2, max_length=255)
-    teacher: str | None = Field(default=None, description="the teacher's user name")
-
-    _check_iin = field_validator("iin")(classmethod(lambda cls, v: _iin(v)))
-
-    @model_validator(mode="after")
-    def _temporary(self) -> PupilIn:
-        if self.basis is Basis.TEMPORARY and self.temporary_until is None:
-            raise ValueError("temporary home-schooling needs its end date (temporary_until)")
-        if self.basis is Basis.TEMPORARY and self.program is not Program.GENERAL:
-            raise ValueError("temporarily home-schooled pupils follow the general program")
-        return self
-
-
-def normalise_phone(value: str) -> str:
-    """+7 and ten digits, from the ways people write Kazakh numbers."""
-    digits = re.sub(r"[\s()\-]", "", value)
-    if re.fullmatch(r"8\d{10}", digits):
-        digits = "+7" + digits[1:]
-    elif re.fullmatch(r"7\d{10}", digits):
-        digits = "+" + digits
-    if not re.fullmatch(r"\+7\d{10}", digits):
-        raise ValueError("phone: expected +7 and ten digits, e.g. +7 701 234 56 78")
-    return digits
-
-
-class GuardianIn(BaseModel):
-    """A parent or legal representative as an administrator enters one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ref: str = Field(pattern=REF)
-    pupil_ref: str = Field(pattern=REF)
-    relation: Relation
-    name: str = Field(min_length=2, max_length=200)
-    phone: str
-    address: str = Field(min_length=5, max_length=500)
-    iin: str
-
-    _check_iin = field_validator("iin")(classmethod(lambda cls, v: _iin(v)))
-    _check_phone = field_validator("phone")(classmethod(lambda cls, v: normalise_phone(v)))
 
 
 def cipher(settings: ControllerSettings) -> FieldCipher:
@@ -139,7 +43,7 @@ def cipher(settings: ControllerSettings) -> FieldCipher:
 
 
 def create_pupil(
-    session: Session, *, data: PupilIn, cipher: FieldCipher, actor: str, now: datetime
+    session: Session, *, data: PupilCreate, cipher: FieldCipher, actor: str, now: datetime
 ) -> Pupil:
     """Store a pupil; refuses a reference or IIN already known."""
     index = cipher.blind_index(data.iin)
@@ -182,7 +86,7 @@ def create_pupil(
 
 
 def create_guardian(
-    session: Session, *, data: GuardianIn, cipher: FieldCipher, actor: str, now: datetime
+    session: Session, *, data: GuardianCreate, cipher: FieldCipher, actor: str, now: datetime
 ) -> Guardian:
     """Store a parent or legal representative of a known pupil."""
     pupil = session.scalar(select(Pupil).where(Pupil.ref == data.pupil_ref))
@@ -228,6 +132,32 @@ def visible_pupils(session: Session, user: User) -> list[Pupil]:
     if user.role == Role.TEACHER:
         query = query.where(Pupil.teacher == user.username)
     return list(session.scalars(query))
+
+
+def visible_pupil(session: Session, user: User, ref: str) -> Pupil:
+    """One pupil this member of staff may see (PeopleError 404 for any other)."""
+    pupil = next((p for p in visible_pupils(session, user) if p.ref == ref), None)
+    if pupil is None:
+        raise PeopleError(f"no pupil {ref!r} that you may see", 404)
+    return pupil
+
+
+def visible_guardians(
+    session: Session, user: User, pupil_ref: str | None = None
+) -> list[tuple[Guardian, str]]:
+    """Guardians of the pupils this member of staff may see (of one, if given), with its ref."""
+    pupils = {p.id: p.ref for p in visible_pupils(session, user)}
+    if pupil_ref is not None:
+        pupils = {k: v for k, v in pupils.items() if v == pupil_ref}
+    rows = session.scalars(
+        select(Guardian).where(Guardian.pupil_id.in_(pupils)).order_by(Guardian.ref)
+    )
+    return [(g, pupils[g.pupil_id]) for g in rows]
+
+
+def find_guardian(session: Session, ref: str) -> Guardian | None:
+    """The guardian with this reference, if any."""
+    return session.scalar(select(Guardian).where(Guardian.ref == ref))
 
 
 def pupil_view(pupil: Pupil, cipher: FieldCipher, role: str) -> dict[str, Any]:

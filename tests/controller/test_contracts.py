@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import urllib.request
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+
+from agent.identity import generate_key, make_csr, save_identity
+from controller.config import ControllerSettings
+from controller.loans import service as loans
+from controller.loans.lifecycle import Action
+from controller.loans.schemas import ContractAction
+from controller.loans.tables import LoanContract
+from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.platform.db.migrate import upgrade
+from controller.trust import enrolment as trust
+from controller.trust import pki
 from tests.controller.test_people import GUARDIAN, PUPIL
-from tests.support import Controller, loan_period
+from tests.support import HOSTS, Controller, loan_period
 
 PARTS = [
     {"serial": "SN-5CG1234XYZ", "kind": "laptop", "model": "HP ProBook 450", "kit_id": "kit-l1"},
@@ -191,3 +205,88 @@ def test_the_fleet_list_shows_each_kits_inventory_status(controller: Controller)
     _, log = controller.get("/api/v1/audit?entity=kit&entity_id=kit-l1")
     assert log[0]["action"] == "lifecycle_changed"
     assert log[0]["after"] == {"lifecycle": "lost"}
+
+
+# --- a lost kit loses its identity whoever reports it ------------------------------------------
+
+
+def enrol(db: str, paths: pki.PkiPaths, state_dir: Path, kit_id: str) -> int:
+    """Enrol a kit in the database as the enrolment endpoint does; its certificate's serial."""
+    engine = make_engine(db)
+    upgrade(engine)
+    now = datetime.now(UTC)
+    key = generate_key(state_dir / "kit.key")
+    with make_sessionmaker(engine).begin() as session:
+        issued = trust.create_token(
+            session, kit_id=kit_id, paths=paths, now=now, ttl=timedelta(days=1)
+        )
+        enrolment = trust.enroll(
+            session,
+            token=issued.text,
+            csr_pem=make_csr(key, kit_id).decode(),
+            paths=paths,
+            now=now,
+            days=365,
+        )
+    engine.dispose()
+    save_identity(state_dir, cert_pem=enrolment.certificate_pem, ca_pem=paths.ca_cert.read_bytes())
+    return x509.load_pem_x509_certificate(enrolment.certificate_pem).serial_number
+
+
+def crl_serials(paths: pki.PkiPaths) -> set[int]:
+    """The serials the CRL in place revokes."""
+    return {r.serial_number for r in x509.load_pem_x509_crl(paths.crl.read_bytes())}
+
+
+def revoke_reasons(db: str, kit_id: str) -> list[str | None]:
+    """Why each of the kit's certificates was revoked (None: it was not)."""
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        rows = conn.execute(
+            "SELECT revoke_reason FROM certificates WHERE kit_id = ? ORDER BY issued_at", (kit_id,)
+        ).fetchall()
+    return [reason for (reason,) in rows]
+
+
+def test_a_kit_reported_lost_is_revoked_by_the_loans_service_itself(tmp_path: Path) -> None:
+    """Not the HTTP route: any caller of the service revokes the kit and publishes the CRL."""
+    paths = pki.init_pki(tmp_path / "pki", hosts=HOSTS, now=datetime.now(UTC))
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    serial = enrol(db, paths, tmp_path / "kit", "kit-gone")
+    assert serial not in crl_serials(paths)
+    engine = make_engine(db)
+    sessions = make_sessionmaker(engine)
+    today = date.today()
+    with sessions.begin() as session:
+        session.add(
+            LoanContract(
+                number="c-lost",
+                school="№1",
+                city="Астана",
+                guardian_ref="g-1",
+                pupil_ref="p-1",
+                kit_id="kit-gone",
+                state="active",
+                start=today - timedelta(days=30),
+                end=today + timedelta(days=200),
+                terms_version="1",
+                components=[{"serial": "S1", "kind": "laptop", "model": "X", "condition": "good"}],
+                annexes=[],
+                training_recorded=True,
+                created_at=datetime.now(UTC),
+            )
+        )
+    settings = ControllerSettings(db=db, pki_dir=paths.root, broker_dir=tmp_path / "no-broker")
+    with sessions() as session:
+        row = loans.act(
+            session,
+            number="c-lost",
+            action=Action.REPORT_LOST,
+            details=ContractAction(),
+            settings=settings,
+            actor="admin",
+            now=datetime.now(UTC),
+        )
+        assert row.state == "lost"
+    engine.dispose()
+    assert serial in crl_serials(paths), "the CRL lists the lost kit's certificate"
+    assert revoke_reasons(db, "kit-gone") == ["lost"], "committed"

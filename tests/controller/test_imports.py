@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
 
-from tests.controller.test_contracts import setup_loan
-from tests.support import Controller
+import pytest
+
+from controller.trust import pki
+from tests.controller.test_contracts import crl_serials, enrol, revoke_reasons, setup_loan
+from tests.support import BIN, HOSTS, Broker, Controller, connects, wait_for
 
 PUPILS = (
     "pupil_ref,name,grade,program,basis,temporary_until,school,iin\n"
@@ -68,3 +75,47 @@ def test_the_contract_register_exports_as_csv(controller: Controller) -> None:
     assert lines[1].startswith("2026-0042,draft,kit-l1,p-001,g-001")
     assert "SN-5CG1234XYZ" in lines[1]
     assert "Нұрғалиева" not in text, "no personal data in the register"
+
+
+LOST_KIT = "kit_id,profile,status\n{kit_id},base,lost\n"
+
+
+def test_a_kit_imported_as_lost_loses_its_identity_at_once(
+    tmp_path: Path, broker: Broker, controller: Controller
+) -> None:
+    state_dir = tmp_path / "kit-imp"
+    serial = enrol(controller.db, broker.pki, state_dir, "kit-imp")
+    assert connects(broker, state_dir)
+    status, report = post_csv(controller, "/api/v1/import/kits", LOST_KIT.format(kit_id="kit-imp"))
+    assert (status, report) == (200, {"imported": 1, "errors": []})
+    assert revoke_reasons(controller.db, "kit-imp") == ["lost"]
+    assert serial in crl_serials(broker.pki), "the CRL lists its certificate"
+    wait_for(lambda: not connects(broker, state_dir), 10, "the broker refusing the lost kit")
+    _, log = controller.get("/api/v1/audit?entity=kit&entity_id=kit-imp")
+    assert (log[0]["action"], log[0]["after"]) == ("lifecycle_changed", {"lifecycle": "lost"})
+    assert controller.get("/api/v1/kits/kit-imp")[1]["lifecycle"] == "lost"
+
+
+@pytest.mark.processes
+def test_the_command_line_import_revokes_a_lost_kit_too(tmp_path: Path) -> None:
+    paths = pki.init_pki(tmp_path / "pki", hosts=HOSTS, now=datetime.now(UTC))
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    serial = enrol(db, paths, tmp_path / "kit-cli", "kit-cli")
+    kits = tmp_path / "kits.csv"
+    kits.write_text(LOST_KIT.format(kit_id="kit-cli"), encoding="utf-8")
+    done = subprocess.run(
+        [str(BIN / "kitkeeper-controller"), "import", "kits", str(kits), "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={
+            **os.environ,
+            "KITKEEPER_PKI_DIR": str(paths.root),
+            "KITKEEPER_BROKER_DIR": str(tmp_path / "broker"),  # no broker running: no reload
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 kits imported" in done.stdout
+    assert revoke_reasons(db, "kit-cli") == ["lost"]
+    assert serial in crl_serials(paths), "the CRL lists its certificate"

@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import alembic_config, upgrade
+from controller.tickets import machine
 from controller.tickets import service as tickets
-from controller.tickets.service import TicketFacts, TicketKind, TicketState, TicketTransitionError
+from controller.tickets.errors import TicketsError
+from controller.tickets.machine import TicketFacts, TicketKind, TicketState, TicketTransitionError
 from controller.tickets.tables import Ticket
 from controller.trust import enrolment as trust
+from policy.ladder import Priority
 from tests.support import Controller, days_from_today, loan_period
 
 S = TicketState
@@ -56,14 +59,14 @@ def test_every_pair_of_states_is_legal_or_refused_with_a_reason(
     state: TicketState, to: TicketState
 ) -> None:
     if (state, to) in LEGAL:
-        assert tickets.advance(facts(state), to, **details(to)).state is to
-        assert to in tickets.allowed_targets(state)
+        assert machine.advance(facts(state), to, **details(to)).state is to
+        assert to in machine.allowed_targets(state)
         return
     with pytest.raises(TicketTransitionError) as caught:
-        tickets.advance(facts(state), to, **details(to))
+        machine.advance(facts(state), to, **details(to))
     assert (caught.value.reason, caught.value.status) == ("not_allowed", 409)
     assert state.value.replace("_", " ") in str(caught.value)
-    assert to not in tickets.allowed_targets(state)
+    assert to not in machine.allowed_targets(state)
 
 
 @pytest.mark.parametrize(
@@ -130,30 +133,30 @@ def test_a_step_without_what_it_needs_is_refused_as_unprocessable(
     before: TicketFacts, to: TicketState, given: dict[str, str], reason: str, words: str
 ) -> None:
     with pytest.raises(TicketTransitionError) as caught:
-        tickets.advance(before, to, **given)
+        machine.advance(before, to, **given)
     assert (caught.value.reason, caught.value.status) == (reason, 422)
     assert words in str(caught.value)
 
 
 def test_resolution_replacement_reopening_and_reassignment() -> None:
-    resolved = tickets.advance(facts(S.IN_PROGRESS), S.RESOLVED, note="driver reinstalled")
+    resolved = machine.advance(facts(S.IN_PROGRESS), S.RESOLVED, note="driver reinstalled")
     assert resolved.resolution == "driver reinstalled"
-    closed = tickets.advance(resolved, S.CLOSED)
+    closed = machine.advance(resolved, S.CLOSED)
     assert (closed.state, closed.resolution) == (S.CLOSED, "driver reinstalled")
-    assert tickets.advance(resolved, S.IN_PROGRESS).resolution is None, "reopened"
+    assert machine.advance(resolved, S.IN_PROGRESS).resolution is None, "reopened"
     part = facts(S.RESOLVED, TicketKind.REPLACEMENT, component_serial="WC-1")
-    swapped = tickets.advance(part, S.CLOSED, note="new webcam", replacement_serial="WC-2")
+    swapped = machine.advance(part, S.CLOSED, note="new webcam", replacement_serial="WC-2")
     assert swapped.replacement_serial == "WC-2"
     whole = facts(S.RESOLVED, TicketKind.REPLACEMENT)
-    assert tickets.advance(
+    assert machine.advance(
         whole, S.CLOSED, note="ok", replacement_kit_id="kit-2"
     ).replacement_kit_id
-    assert tickets.assign_to(facts(S.OPEN), "aidar") == facts(S.ASSIGNED, assignee="aidar")
-    moved = tickets.assign_to(facts(S.WAITING, assignee="aidar"), "dana")
+    assert machine.assign_to(facts(S.OPEN), "aidar") == facts(S.ASSIGNED, assignee="aidar")
+    moved = machine.assign_to(facts(S.WAITING, assignee="aidar"), "dana")
     assert (moved.state, moved.assignee) == (S.WAITING, "dana"), "changes hands, same state"
     for done in (S.RESOLVED, S.CLOSED, S.CANCELLED):
         with pytest.raises(TicketTransitionError):
-            tickets.assign_to(facts(done), "dana")
+            machine.assign_to(facts(done), "dana")
 
 
 DUE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -173,13 +176,13 @@ DUE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 def test_a_breach_is_an_unsettled_ticket_past_its_deadline(
     state: TicketState, due_by: datetime | None, now: datetime, breached: bool
 ) -> None:
-    assert tickets.is_breached(state=state, due_by=due_by, now=now) is breached
+    assert machine.is_breached(state=state, due_by=due_by, now=now) is breached
 
 
 def test_the_more_urgent_priority_wins() -> None:
-    p = tickets.Priority
-    assert tickets.more_urgent(p.NORMAL, p.URGENT) is p.URGENT
-    assert tickets.more_urgent(p.HIGH, p.LOW) is p.HIGH
+    p = Priority
+    assert machine.more_urgent(p.NORMAL, p.URGENT) is p.URGENT
+    assert machine.more_urgent(p.HIGH, p.LOW) is p.HIGH
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -437,10 +440,10 @@ def test_the_escalation_engine_opens_once_per_incident_and_breaches_are_marked_o
         assert (calmer.id, calmer.priority, calmer.due_by) == (first.id, "urgent", again.due_by)
         other = engine_opens(session, "replacement", "high", DUE, component_serial="WC-T-0042")
         assert other.id != first.id, "another kind: another ticket"
-        with pytest.raises(tickets.TicketsError) as caught:
+        with pytest.raises(TicketsError) as caught:
             engine_opens(session, "repair", "normal", None, kit_id="kit-none", incident_id=None)
         assert caught.value.status == 404
-        with pytest.raises(tickets.TicketsError) as caught:
+        with pytest.raises(TicketsError) as caught:
             engine_opens(session, "repair", "whenever", None, incident_id=None)
         assert caught.value.status == 422
         first_id, other_id = first.id, other.id

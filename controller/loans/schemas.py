@@ -1,0 +1,304 @@
+"""What the HTTP API takes and answers about loans: one family per resource.
+
+- pupils: `PupilCreate` (as an administrator enters one), `PupilPublic` (as a role may see one);
+- guardians: `GuardianCreate`, `GuardianPublic`;
+- components: `ComponentCreate`, `ComponentUpdate` (moved or its condition recorded),
+  `ComponentPublic`;
+- contracts: `ContractCreate` (a draft), `ContractAction` (what a step of its life needs, with
+  `ActCreate` for a hand-over or return act), `ReplacementCreate` (a part replaced under an
+  annex), `ContractPublic` (with the actions legal from its state);
+- alerts: `AlertPublic`; imports: `ImportReport` (with one `ImportRowError` per bad row).
+
+Input models refuse unknown fields, so a typo cannot drop a signature or a condition.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from controller.loans import lifecycle
+from controller.platform.iin import IinError, parse_iin
+from protocol.timebounds import BoundedDate
+
+REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""The school's own reference for a pupil, a guardian or a contract number."""
+
+
+# --- pupils and guardians -----------------------------------------------------------------------
+
+
+class Program(StrEnum):
+    """The education program set by the PMPK (DOMAIN.md)."""
+
+    GENERAL = "general"
+    DELAYED_DEVELOPMENT = "delayed_development"
+    CORRECTIONAL_1 = "correctional_1"
+    CORRECTIONAL_2 = "correctional_2"
+
+
+class Basis(StrEnum):
+    """Why the pupil learns at home."""
+
+    DISABILITY = "disability"
+    TEMPORARY = "temporary"
+
+
+class Relation(StrEnum):
+    """Who signs for the pupil."""
+
+    MOTHER = "mother"
+    FATHER = "father"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    OTHER = "other"
+
+
+def _iin(value: str) -> str:
+    try:
+        return parse_iin(value).value
+    except IinError as exc:
+        raise ValueError(f"IIN: {exc}") from None
+
+
+def normalise_phone(value: str) -> str:
+    """+7 and ten digits, from the ways people write Kazakh numbers."""
+    digits = re.sub(r"[\s()\-]", "", value)
+    if re.fullmatch(r"8\d{10}", digits):
+        digits = "+7" + digits[1:]
+    elif re.fullmatch(r"7\d{10}", digits):
+        digits = "+" + digits
+    if not re.fullmatch(r"\+7\d{10}", digits):
+        raise ValueError("phone: expected +7 and ten digits, e.g. +7 701 234 56 78")
+    return digits
+
+
+class PupilCreate(BaseModel):
+    """A pupil as an administrator enters one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ref: str = Field(pattern=REF, description="the school's own reference for the pupil")
+    name: str = Field(min_length=2, max_length=200)
+    iin: str
+    grade: int = Field(ge=1, le=11)
+    program: Program
+    basis: Basis
+    temporary_until: BoundedDate | None = None
+    school: str = Field(min_length=2, max_length=255)
+    teacher: str | None = Field(default=None, description="the teacher's user name")
+
+    _check_iin = field_validator("iin")(classmethod(lambda cls, v: _iin(v)))
+
+    @model_validator(mode="after")
+    def _temporary(self) -> PupilCreate:
+        if self.basis is Basis.TEMPORARY and self.temporary_until is None:
+            raise ValueError("temporary home-schooling needs its end date (temporary_until)")
+        if self.basis is Basis.TEMPORARY and self.program is not Program.GENERAL:
+            raise ValueError("temporarily home-schooled pupils follow the general program")
+        return self
+
+
+class PupilPublic(BaseModel):
+    """A pupil; `iin` only for administrators."""
+
+    ref: str
+    name: str
+    grade: int
+    program: str
+    basis: str
+    temporary_until: date | None
+    school: str
+    teacher: str | None
+    iin: str | None = None
+
+
+class GuardianCreate(BaseModel):
+    """A parent or legal representative as an administrator enters one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ref: str = Field(pattern=REF)
+    pupil_ref: str = Field(pattern=REF)
+    relation: Relation
+    name: str = Field(min_length=2, max_length=200)
+    phone: str
+    address: str = Field(min_length=5, max_length=500)
+    iin: str
+
+    _check_iin = field_validator("iin")(classmethod(lambda cls, v: _iin(v)))
+    _check_phone = field_validator("phone")(classmethod(lambda cls, v: normalise_phone(v)))
+
+
+class GuardianPublic(BaseModel):
+    """A parent or legal representative; `address` and `iin` only for administrators."""
+
+    ref: str
+    pupil_ref: str
+    relation: str
+    name: str
+    phone: str
+    address: str | None = None
+    iin: str | None = None
+
+
+# --- components ---------------------------------------------------------------------------------
+
+
+class ComponentCreate(BaseModel):
+    """A serial-numbered component, in a kit or in spare stock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    serial: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=64, description="laptop, webcam, headset, ...")
+    model: str = Field(min_length=1, max_length=128)
+    condition: str = Field(default="good", min_length=1, max_length=64)
+    kit_id: str | None = Field(default=None, description="empty: spare stock")
+
+
+class ComponentUpdate(BaseModel):
+    """Move a component to another kit (or to stock) and/or record its condition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kit_id: str | None = None
+    condition: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ComponentPublic(BaseModel):
+    """A component."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    serial: str
+    kind: str
+    model: str
+    condition: str
+    kit_id: str | None
+
+
+# --- contracts ----------------------------------------------------------------------------------
+
+
+class ContractCreate(BaseModel):
+    """A new contract (a draft) for a kit, a pupil and the guardian who signs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(pattern=REF)
+    school: str = Field(min_length=2, max_length=255)
+    city: str = Field(min_length=2, max_length=128)
+    guardian_ref: str = Field(pattern=REF)
+    pupil_ref: str = Field(pattern=REF)
+    kit_id: str
+    start: BoundedDate
+    end: BoundedDate
+    terms_version: str = Field(default="2026-1", max_length=32)
+
+    @model_validator(mode="after")
+    def _term(self) -> ContractCreate:
+        if self.end <= self.start:
+            raise ValueError("the contract must end after it starts")
+        return self
+
+
+class ActCreate(BaseModel):
+    """A hand-over or return act: every component's condition and who signed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conditions: dict[str, str]
+    signed_by: str = Field(min_length=2, max_length=200)
+
+
+class ContractAction(BaseModel):
+    """What an action needs (see `controller.loans.lifecycle`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    guardian: str | None = None
+    school: str | None = None
+    act: ActCreate | None = None
+    training_recorded: bool | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ReplacementCreate(BaseModel):
+    """A component replaced during the loan (the contract gets an annex)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    old_serial: str = Field(min_length=1, max_length=64)
+    new_serial: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=3, max_length=500)
+    old_condition: str = Field(default="faulty", min_length=1, max_length=64)
+
+
+class ContractPublic(BaseModel):
+    """A contract: state, parties by reference, the components it lends, what was signed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: str
+    school: str
+    city: str
+    guardian_ref: str
+    pupil_ref: str
+    kit_id: str
+    state: str
+    start: date
+    end: date
+    terms_version: str
+    components: list[dict[str, str]]
+    signed_by_guardian: str | None
+    signed_by_school: str | None
+    training_recorded: bool
+    handover: dict[str, Any] | None
+    return_act: dict[str, Any] | None
+    termination_reason: str | None
+    annexes: list[dict[str, str]] = []
+    allowed_actions: list[str] = Field(
+        default=[], description="the actions legal from its state (computed from `state`)"
+    )
+
+    @model_validator(mode="after")
+    def _legal_actions(self) -> ContractPublic:
+        state = lifecycle.ContractState(self.state)
+        self.allowed_actions = [a.value for a in lifecycle.actions_from(state)]
+        return self
+
+
+# --- alerts and imports -------------------------------------------------------------------------
+
+
+class AlertPublic(BaseModel):
+    """One thing a person should act on (`controller.loans.alerts`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str = Field(
+        description="contract_ending, return_overdue, loaned_without_contract or reconciliation"
+    )
+    severity: str
+    contract: str | None
+    kit_id: str | None
+    message: str
+
+
+class ImportRowError(BaseModel):
+    """Why a row was not imported: its line (the header is line 1) and column, when known."""
+
+    row: int | None
+    column: str | None
+    reason: str
+
+
+class ImportReport(BaseModel):
+    """What an import did: the rows imported, and every row refused with why."""
+
+    imported: int
+    errors: list[ImportRowError]

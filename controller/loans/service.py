@@ -1,0 +1,215 @@
+"""The loans use cases the API calls: each change is one transaction, committed here.
+
+The parts do the work in the caller's transaction: `people` (pupils and guardians, personal data
+encrypted), `inventory` (components), `contracts` (drawn up, stepped through `lifecycle`,
+annexed, printed through `documents`), `kit_status` (a lost kit's revocation), `imports` (CSV
+files and the register) and `alerts`. Other domains (tickets) and the command line call those
+parts inside their own transactions; the API calls this module. A refusal is a
+`ControllerError` carrying its HTTP status (`controller.loans.errors`,
+`lifecycle.TransitionError`, `DocumentError`), answered by the API's one handler.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from controller.config import ControllerSettings
+from controller.loans import alerts, contracts, documents, imports, inventory, kit_status, people
+from controller.loans.errors import ImportRefusedError, UnreadableFileError
+from controller.loans.lifecycle import Action
+from controller.loans.schemas import (
+    ComponentCreate,
+    ComponentUpdate,
+    ContractAction,
+    ContractCreate,
+    GuardianCreate,
+    PupilCreate,
+    ReplacementCreate,
+)
+from controller.loans.tables import Component, LoanContract
+from controller.platform.crypto import FieldCipher
+from controller.trust.tables import User
+
+# --- pupils and guardians, as the member of staff asking may see them ---------------------------
+
+
+def add_pupil(
+    session: Session, *, data: PupilCreate, cipher: FieldCipher, user: User, now: datetime
+) -> dict[str, Any]:
+    """Add a pupil (administrators); the pupil as `user` may see them."""
+    pupil = people.create_pupil(session, data=data, cipher=cipher, actor=user.username, now=now)
+    session.commit()
+    return people.pupil_view(pupil, cipher, user.role)
+
+
+def list_pupils(session: Session, *, cipher: FieldCipher, user: User) -> list[dict[str, Any]]:
+    """Pupils this member of staff may see (a teacher: their own)."""
+    return [people.pupil_view(p, cipher, user.role) for p in people.visible_pupils(session, user)]
+
+
+def get_pupil(session: Session, *, ref: str, cipher: FieldCipher, user: User) -> dict[str, Any]:
+    """One pupil, if this member of staff may see them (404 otherwise)."""
+    return people.pupil_view(people.visible_pupil(session, user, ref), cipher, user.role)
+
+
+def add_guardian(
+    session: Session, *, data: GuardianCreate, cipher: FieldCipher, user: User, now: datetime
+) -> dict[str, Any]:
+    """Add a parent or legal representative of a pupil; the guardian as `user` may see them."""
+    guardian = people.create_guardian(
+        session, data=data, cipher=cipher, actor=user.username, now=now
+    )
+    session.commit()
+    return people.guardian_view(guardian, data.pupil_ref, cipher, user.role)
+
+
+def list_guardians(
+    session: Session, *, cipher: FieldCipher, user: User, pupil_ref: str | None = None
+) -> list[dict[str, Any]]:
+    """Parents and representatives of the pupils this member of staff may see."""
+    return [
+        people.guardian_view(guardian, ref, cipher, user.role)
+        for guardian, ref in people.visible_guardians(session, user, pupil_ref)
+    ]
+
+
+# --- components ---------------------------------------------------------------------------------
+
+
+def add_component(
+    session: Session, *, data: ComponentCreate, actor: str, now: datetime
+) -> Component:
+    """Record a serial-numbered component in a kit or in spare stock."""
+    row = inventory.add_component(session, data=data, actor=actor, now=now)
+    session.commit()
+    return row
+
+
+def change_component(
+    session: Session, *, serial: str, change: ComponentUpdate, actor: str, now: datetime
+) -> Component:
+    """Move a component to another kit or to stock, or record its condition."""
+    row = inventory.change_component(session, serial=serial, change=change, actor=actor, now=now)
+    session.commit()
+    return row
+
+
+def list_components(session: Session, *, kit_id: str | None = None) -> list[Component]:
+    """Components, of one kit or all (spare stock has no kit)."""
+    return inventory.kit_components(session, kit_id)
+
+
+# --- contracts ----------------------------------------------------------------------------------
+
+
+def create_contract(
+    session: Session, *, data: ContractCreate, actor: str, now: datetime
+) -> LoanContract:
+    """A draft contract lending a kit's components to a pupil, signed for by a guardian."""
+    row = contracts.create_contract(session, data=data, actor=actor, now=now)
+    session.commit()
+    return row
+
+
+def list_contracts(session: Session, *, state: str | None = None) -> list[LoanContract]:
+    """The contract register, optionally by state."""
+    return contracts.list_contracts(session, state=state)
+
+
+def get_contract(session: Session, *, number: str) -> LoanContract:
+    """One contract by number."""
+    return contracts.get_contract(session, number)
+
+
+def act(
+    session: Session,
+    *,
+    number: str,
+    action: Action,
+    details: ContractAction,
+    settings: ControllerSettings,
+    actor: str,
+    now: datetime,
+) -> LoanContract:
+    """Apply one step of the contract's life; a kit reported lost is revoked and published."""
+    row = contracts.act(
+        session,
+        number=number,
+        action=action,
+        details=details,
+        revocations=kit_status.Revocations.of(settings),
+        actor=actor,
+        now=now,
+    )
+    session.commit()
+    return row
+
+
+def replace_component(
+    session: Session, *, number: str, data: ReplacementCreate, actor: str, now: datetime
+) -> LoanContract:
+    """Replace a component of a kit on loan with one from spare stock: an annex to the contract."""
+    row = contracts.replace_component(session, number=number, data=data, actor=actor, now=now)
+    session.commit()
+    return row
+
+
+def document(
+    session: Session,
+    *,
+    number: str,
+    kind: contracts.DocumentKind,
+    lang: documents.Lang,
+    cipher: FieldCipher,
+) -> bytes:
+    """The contract, hand-over act or return act, as a PDF in Kazakh or Russian."""
+    return contracts.document(session, number=number, kind=kind, lang=lang, cipher=cipher)
+
+
+def register_csv(session: Session) -> str:
+    """The contract register as CSV (people by reference, no personal data)."""
+    return imports.register_csv(session)
+
+
+# --- imports and alerts -------------------------------------------------------------------------
+
+
+def import_file(
+    session: Session,
+    *,
+    kind: imports.Kind,
+    raw: bytes,
+    partial: bool,
+    settings: ControllerSettings,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Import a CSV file; with a bad row and not `partial`, nothing (ImportRefusedError, 422)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError("the file is not UTF-8 text") from exc
+    cipher = people.cipher(settings) if kind in ("pupils", "guardians") else None
+    report = imports.import_csv(
+        session,
+        kind=kind,
+        text=text,
+        partial=partial,
+        cipher=cipher,
+        revocations=kit_status.Revocations.of(settings),
+        actor=actor,
+        now=now,
+    )
+    if report["errors"] and not partial:
+        session.rollback()
+        raise ImportRefusedError(report)
+    session.commit()
+    return report
+
+
+def standing_alerts(session: Session, *, today: date, lead_days: int) -> list[alerts.Alert]:
+    """Every alert that stands today, from contracts and the latest snapshots."""
+    return alerts.compute(session, today=today, lead_days=lead_days)
