@@ -34,6 +34,7 @@ from agent.outbox import Bounds, Outbox
 from agent.playbooks import Runner
 from agent.selfheal import SelfHeal
 from agent.transport import MqttTransport
+from common import mqtt
 from common.files import PUBLIC_MODE, write_atomic
 from protocol.bundle import BundleError
 from protocol.codec import decode
@@ -70,10 +71,7 @@ def _now() -> datetime:
 
 def tls_context(identity: Identity) -> ssl.SSLContext:
     """Trust only the kitkeeper CA; present the kit's certificate."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(identity.ca_path))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(identity.cert_path), str(identity.key_path))
-    return context
+    return mqtt.tls_context(ca=identity.ca_path, cert=identity.cert_path, key=identity.key_path)
 
 
 def _enrolled_identity(settings: AgentSettings) -> Identity | None:
