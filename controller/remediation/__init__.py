@@ -1,1 +1,1 @@
-"""Remediation: incidents on the escalation ladder, commands, bundles, diagnostics."""
+"""Remediation: incidents on the escalation ladder, commands, bundles, diagnostics (README.md)."""
