@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.controller.test_contracts import CONTRACT, setup_loan, step
+from tests.controller.loans.test_contracts import CONTRACT, setup_loan, step
 from tests.support import Agent, Broker, Controller, one_off_lesson, provision_kit, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.controller.test_contracts import CONTRACT, setup_loan
-from tests.controller.test_people import PUPIL
-from tests.controller.test_schedules_api import call, put, upcoming_schedule
+from tests.controller.loans.test_contracts import CONTRACT, setup_loan
+from tests.controller.loans.test_people import PUPIL
+from tests.controller.schedules.test_schedules_api import call, put, upcoming_schedule
 from tests.support import Controller, days_from_today, start_broker
 
 pytestmark = pytest.mark.processes  # one controller for the module (not the shared fixture)

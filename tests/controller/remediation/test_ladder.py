@@ -34,7 +34,7 @@ from protocol.models import (
     envelope_kwargs,
 )
 from protocol.topics import Channel, kit_topic
-from tests.controller.test_contracts import CONTRACT, setup_loan, step
+from tests.controller.loans.test_contracts import CONTRACT, setup_loan, step
 from tests.support import (
     Broker,
     Controller,

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.controller.test_contracts import setup_loan, step
-from tests.controller.test_people import OTHER_PUPIL
+from tests.controller.loans.test_contracts import setup_loan, step
+from tests.controller.loans.test_people import OTHER_PUPIL
 from tests.support import BIN, Controller
 
 FILES = Path(__file__).parent / "schedule_files"

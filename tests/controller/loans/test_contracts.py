@@ -20,7 +20,7 @@ from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
 from controller.trust import enrolment as trust
 from controller.trust import pki
-from tests.controller.test_people import GUARDIAN, PUPIL
+from tests.controller.loans.test_people import GUARDIAN, PUPIL
 from tests.support import HOSTS, Controller, loan_period
 
 PARTS = [
