@@ -21,6 +21,9 @@ from typing import Any, TypeVar
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from agent.enroll import BUNDLE_KEY_FILE
 from agent.identity import generate_key, make_csr, save_identity
@@ -38,16 +41,31 @@ BIN = Path(sys.executable).parent
 ROLES = ("admin", "technician", "teacher")
 
 
+@dataclass
+class MigratedDb:
+    """A database at the latest schema: its URL (for a process), engine and sessions."""
+
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def migrated(url: str) -> MigratedDb:
+    """Create (if need be) and migrate the database at `url`; dispose of its engine when done."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return MigratedDb(url, engine, make_sessionmaker(engine))
+
+
 def create_staff(db: str) -> None:
     """An admin, a technician and a teacher, each named after the role (in-process: fast)."""
-    engine = make_engine(db)
-    upgrade(engine)
-    with make_sessionmaker(engine).begin() as session:
+    database = migrated(db)
+    with database.sessions.begin() as session:
         for role in ROLES:
             create_user(
                 session, username=role, password=password(role), role=role, now=datetime.now(UTC)
             )
-    engine.dispose()
+    database.engine.dispose()
 
 
 def password(role: str) -> str:
@@ -405,6 +423,48 @@ class Controller(Proc):
             assert status == 200, body
             self.tokens[role] = body["access_token"]
         return self
+
+
+def call(
+    controller: Controller,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    role: str | None = "admin",
+    content_type: str = "application/json",
+) -> tuple[int, Any]:
+    """Any method, any body; (status, parsed JSON)."""
+    headers = {"Content-Type": content_type}
+    if role:
+        headers["Authorization"] = f"Bearer {controller.tokens[role]}"
+    request = urllib.request.Request(controller.url + path, body, headers, method=method)
+    try:
+        with urllib.request.urlopen(request, context=controller.context, timeout=30) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def put(controller: Controller, path: str, data: Any, role: str = "admin") -> tuple[int, Any]:
+    """PUT JSON as `role`; (status, parsed JSON)."""
+    return call(controller, "PUT", path, json.dumps(data).encode(), role)
+
+
+def metric(controller: Controller, name: str, **labels: str) -> float:
+    """The value of the controller's metric `name` with these labels (KeyError: none yet)."""
+    status, text = controller.get("/metrics")
+    assert status == 200
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise KeyError(name)
+
+
+def kit(controller: Controller, kit_id: str) -> dict | None:
+    """The kit as the controller's API shows it (None: not known)."""
+    status, body = controller.get(f"/api/v1/kits/{kit_id}")
+    return body if status == 200 else None
 
 
 class Agent(Proc):

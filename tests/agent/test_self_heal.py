@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.controller.loans.test_contracts import CONTRACT, setup_loan, step
+from tests.controller.records import CONTRACT, lend
 from tests.support import Agent, Broker, Controller, one_off_lesson, provision_kit, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -269,8 +269,7 @@ def test_an_unplugged_camera_the_playbook_cannot_bring_back_gets_a_replacement_t
     if shutil.which("umockdev-wrapper") is None:
         pytest.fail("umockdev is not installed: run `make test`, which installs it")
     controller = ladder(CAMERA_RULES)
-    setup_loan(controller)
-    assert step(controller, "sign", {"guardian": "Айгүл", "school": "Директор"})[0] == 200
+    lend(controller, guardian="Айгүл")
     start = datetime.now(UTC) + timedelta(hours=3)
     schedule = one_off_lesson(
         start, 40, subject="Reading", mode="online", server="webinar.example.kz:443"

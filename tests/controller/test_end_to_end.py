@@ -12,26 +12,19 @@ from pathlib import Path
 
 import psutil
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from agent.collectors.connectivity import throughput_mbps
 from protocol.limits import MAX_PAYLOAD_BYTES
-from tests.support import Agent, Broker, Controller, mqtt_client, provision_kit, wait_for
-
-
-def metric(controller: Controller, name: str, **labels: str) -> float:
-    status, text = controller.get("/metrics")
-    assert status == 200
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    raise KeyError(name)
-
-
-def kit(controller: Controller, kit_id: str) -> dict | None:
-    status, body = controller.get(f"/api/v1/kits/{kit_id}")
-    return body if status == 200 else None
+from tests.support import (
+    Agent,
+    Broker,
+    Controller,
+    kit,
+    metric,
+    mqtt_client,
+    provision_kit,
+    wait_for,
+)
 
 
 def test_agent_reports_real_figures_through_the_broker(

@@ -20,39 +20,9 @@ from protocol.models import (
     TelemetryMessage,
     Unavailable,
 )
+from tests.protocol.messages import telemetry_body
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-def telemetry_body() -> dict[str, Any]:
-    return {
-        "hostname": "kit-host",
-        "os": "Debian GNU/Linux 12",
-        "agent_version": "0.1.0",
-        "interval_s": 30,
-        "uptime_s": 1200.5,
-        "boot_time": "2026-11-25T08:40:00Z",
-        "cpu": {"percent": 12.5, "count": 4, "load_1m": 0.4},
-        "memory": {
-            "total_bytes": 8_000_000_000,
-            "available_bytes": 4_000_000_000,
-            "used_percent": 50,
-        },
-        "swap": {"unavailable": "permission denied: /proc/swaps"},
-        "disks": [
-            {
-                "mountpoint": "/",
-                "device": "/dev/sda1",
-                "fstype": "ext4",
-                "total_bytes": 100,
-                "used_bytes": 91,
-                "free_bytes": 9,
-                "used_percent": 91.0,
-            }
-        ],
-        "battery": {"unavailable": "no battery"},
-        "network": [{"name": "wlan0", "is_up": True, "addresses": ["192.0.2.7"]}],
-    }
 
 
 def envelope(body: Any, kit_id: str = "kit-1", **over: Any) -> dict[str, Any]:

@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.controller.loans.test_contracts import CONTRACT, setup_loan
-from tests.controller.loans.test_people import PUPIL
-from tests.controller.schedules.test_schedules_api import call, put, upcoming_schedule
-from tests.support import Controller, days_from_today, start_broker
+from tests.controller.records import CONTRACT, PUPIL, setup_loan, upcoming_schedule
+from tests.support import Controller, call, days_from_today, put, start_broker
 
 pytestmark = pytest.mark.processes  # one controller for the module (not the shared fixture)
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from tests.controller.test_end_to_end import kit, metric
-from tests.support import Broker, Controller, mqtt_client, provision_kit, wait_for
+from tests.support import Broker, Controller, kit, metric, mqtt_client, provision_kit, wait_for
 
 FAR = {
     "0001-01-01T00:00:00Z": "ts_out_of_range",  # year 1: pydantic reads it, the bound does not

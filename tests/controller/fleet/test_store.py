@@ -13,7 +13,7 @@ from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
 from protocol.models import Event, EventMessage, Status, StatusMessage, TelemetryMessage
 from protocol.topics import Channel
-from tests.protocol.test_codec import telemetry_body
+from tests.protocol.messages import telemetry_body
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

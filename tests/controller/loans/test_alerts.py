@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.controller.loans.test_contracts import GOOD, setup_loan, step
-from tests.protocol.test_codec import telemetry_body
+from tests.controller.records import GOOD, setup_loan, step
+from tests.protocol.messages import telemetry_body
 from tests.support import Broker, Controller, mqtt_client, provision_kit, wait_for
 
 WEBCAM = {

@@ -2,58 +2,30 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-
-from agent.identity import generate_key, make_csr, save_identity
 from controller.config import ControllerSettings
 from controller.loans import service as loans
 from controller.loans.lifecycle import Action
 from controller.loans.schemas import ContractAction
 from controller.loans.tables import LoanContract
 from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
-from controller.trust import enrolment as trust
 from controller.trust import pki
-from tests.controller.loans.test_people import GUARDIAN, PUPIL
-from tests.support import HOSTS, Controller, loan_period
-
-PARTS = [
-    {"serial": "SN-5CG1234XYZ", "kind": "laptop", "model": "HP ProBook 450", "kit_id": "kit-l1"},
-    {"serial": "WC-C270-0042", "kind": "webcam", "model": "Logitech C270", "kit_id": "kit-l1"},
-    {"serial": "HS-H390-0917", "kind": "headset", "model": "Logitech H390", "kit_id": "kit-l1"},
-]
-CONTRACT = {
-    "number": "2026-0042",
-    "school": "№42 мектеп",
-    "city": "Алматы",
-    "guardian_ref": "g-001",
-    "pupil_ref": "p-001",
-    "kit_id": "kit-l1",
-    **loan_period(),
-}
-GOOD = {p["serial"]: "good" for p in PARTS}
-
-
-def setup_loan(controller: Controller) -> None:
-    assert controller.post("/api/v1/pupils", PUPIL, "admin")[0] == 201
-    assert controller.post("/api/v1/guardians", GUARDIAN, "admin")[0] == 201
-    for part in PARTS:
-        status, body = controller.post("/api/v1/components", part, "admin")
-        assert status == 201, body
-    status, body = controller.post("/api/v1/contracts", CONTRACT, "admin")
-    assert status == 201, body
-    assert body["state"] == "draft"
-    assert [c["serial"] for c in body["components"]] == sorted(p["serial"] for p in PARTS)
-
-
-def step(controller: Controller, action: str, details: dict[str, object]) -> tuple[int, dict]:
-    return controller.post(f"/api/v1/contracts/2026-0042/actions/{action}", details, "admin")
+from tests.controller.records import (
+    CONTRACT,
+    GOOD,
+    GUARDIAN,
+    PARTS,
+    crl_serials,
+    enrol,
+    revoke_reasons,
+    setup_loan,
+    step,
+)
+from tests.support import HOSTS, Controller
 
 
 def test_the_whole_lifecycle_with_an_illegal_step_refused_and_audited(
@@ -208,43 +180,6 @@ def test_the_fleet_list_shows_each_kits_inventory_status(controller: Controller)
 
 
 # --- a lost kit loses its identity whoever reports it ------------------------------------------
-
-
-def enrol(db: str, paths: pki.PkiPaths, state_dir: Path, kit_id: str) -> int:
-    """Enrol a kit in the database as the enrolment endpoint does; its certificate's serial."""
-    engine = make_engine(db)
-    upgrade(engine)
-    now = datetime.now(UTC)
-    key = generate_key(state_dir / "kit.key")
-    with make_sessionmaker(engine).begin() as session:
-        issued = trust.create_token(
-            session, kit_id=kit_id, paths=paths, now=now, ttl=timedelta(days=1)
-        )
-        enrolment = trust.enroll(
-            session,
-            token=issued.text,
-            csr_pem=make_csr(key, kit_id).decode(),
-            paths=paths,
-            now=now,
-            days=365,
-        )
-    engine.dispose()
-    save_identity(state_dir, cert_pem=enrolment.certificate_pem, ca_pem=paths.ca_cert.read_bytes())
-    return x509.load_pem_x509_certificate(enrolment.certificate_pem).serial_number
-
-
-def crl_serials(paths: pki.PkiPaths) -> set[int]:
-    """The serials the CRL in place revokes."""
-    return {r.serial_number for r in x509.load_pem_x509_crl(paths.crl.read_bytes())}
-
-
-def revoke_reasons(db: str, kit_id: str) -> list[str | None]:
-    """Why each of the kit's certificates was revoked (None: it was not)."""
-    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
-        rows = conn.execute(
-            "SELECT revoke_reason FROM certificates WHERE kit_id = ? ORDER BY issued_at", (kit_id,)
-        ).fetchall()
-    return [reason for (reason,) in rows]
 
 
 def test_a_kit_reported_lost_is_revoked_by_the_loans_service_itself(tmp_path: Path) -> None:

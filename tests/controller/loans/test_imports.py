@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from controller.trust import pki
-from tests.controller.loans.test_contracts import crl_serials, enrol, revoke_reasons, setup_loan
+from tests.controller.records import crl_serials, enrol, revoke_reasons, setup_loan
 from tests.support import BIN, HOSTS, Broker, Controller, connects, wait_for
 
 PUPILS = (

@@ -9,33 +9,8 @@ from pathlib import Path
 import pytest
 
 from controller.platform.crypto import generate_key
+from tests.controller.records import GUARDIAN, OTHER_PUPIL, PUPIL
 from tests.support import Broker, Controller
-
-PUPIL = {
-    "ref": "p-001",
-    "name": "Нұрлан Асқарұлы Жұмабаев",
-    "iin": "080215500016",
-    "grade": 5,
-    "program": "correctional_1",
-    "basis": "disability",
-    "school": "Алматы, №42 мектеп",
-    "teacher": "teacher",
-}
-GUARDIAN = {
-    "ref": "g-001",
-    "pupil_ref": "p-001",
-    "relation": "mother",
-    "name": "Әлия Қасымқызы Нұрғалиева",
-    "phone": "8 (701) 234-56-78",
-    "address": "Алматы қ., Абай даңғылы 150, 12 пәтер",
-    "iin": "900101400023",
-}
-OTHER_PUPIL = PUPIL | {
-    "ref": "p-002",
-    "iin": "070101500014",
-    "teacher": "someone-else",
-    "name": "Дана Ерланқызы",
-}
 
 
 def iin_ok(controller: Controller) -> None:

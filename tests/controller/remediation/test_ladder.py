@@ -34,7 +34,7 @@ from protocol.models import (
     envelope_kwargs,
 )
 from protocol.topics import Channel, kit_topic
-from tests.controller.loans.test_contracts import CONTRACT, setup_loan, step
+from tests.controller.records import CONTRACT, lend
 from tests.support import (
     Broker,
     Controller,
@@ -116,8 +116,7 @@ def ladder_controller(tmp_path: Path, broker: Broker) -> Iterator[Controller]:
 
 
 def _loan_with_lesson(controller: Controller, minutes: int, length: int = 40) -> dict[str, Any]:
-    setup_loan(controller)
-    assert step(controller, "sign", {"guardian": "Айгүл", "school": "Директор"})[0] == 200
+    lend(controller, guardian="Айгүл")
     schedule = one_off_lesson(
         datetime.now(UTC) + timedelta(minutes=minutes),
         length,

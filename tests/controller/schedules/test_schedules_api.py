@@ -4,86 +4,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.error
-import urllib.request
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.controller.loans.test_contracts import setup_loan, step
-from tests.controller.loans.test_people import OTHER_PUPIL
-from tests.support import BIN, Controller
+from tests.controller.records import ALMATY, OTHER_PUPIL, SERVER, upcoming_schedule
+from tests.support import BIN, Controller, call, put
 
 FILES = Path(__file__).parent / "schedule_files"
-ALMATY = ZoneInfo("Asia/Almaty")
-SERVER = "webinar.school.kz:443"
-
-
-def call(
-    controller: Controller,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    role: str | None = "admin",
-    content_type: str = "application/json",
-) -> tuple[int, Any]:
-    """Any method, any body; (status, parsed JSON)."""
-    headers = {"Content-Type": content_type}
-    if role:
-        headers["Authorization"] = f"Bearer {controller.tokens[role]}"
-    request = urllib.request.Request(controller.url + path, body, headers, method=method)
-    try:
-        with urllib.request.urlopen(request, context=controller.context, timeout=30) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
-
-
-def put(controller: Controller, path: str, data: Any, role: str = "admin") -> tuple[int, Any]:
-    return call(controller, "PUT", path, json.dumps(data).encode(), role)
-
-
-def upcoming_schedule(**changes: Any) -> dict[str, Any]:
-    """A schedule with a lesson tomorrow (local), whatever day the test runs."""
-    today = datetime.now(ALMATY).date()
-    tomorrow = today + timedelta(days=1)
-    return {
-        "timezone": "Asia/Almaty",
-        "terms": [
-            {"start": str(today - timedelta(days=7)), "end": str(today + timedelta(days=60))}
-        ],
-        "slots": [
-            {
-                "weekday": tomorrow.weekday(),
-                "start": "10:00",
-                "duration_min": 45,
-                "subject": "Mathematics",
-                "teacher": "Aigerim Bekova",
-                "server": SERVER,
-            },
-            {
-                "weekday": tomorrow.weekday(),
-                "start": "11:00",
-                "duration_min": 40,
-                "subject": "Russian language",
-                "teacher": "Yerlan Saparov",
-                "mode": "home_visit",
-            },
-        ],
-        "drawn_up_by": "G. Akhmetova, deputy director",
-    } | changes
 
 
 @pytest.fixture
-def on_loan(controller: Controller) -> Controller:
+def on_loan(lent_contract: Controller) -> Controller:
     """Pupil p-001 (the teacher's) with kit-l1 under a signed contract; p-002 someone else's."""
-    setup_loan(controller)
-    assert step(controller, "sign", {"guardian": "Ә. Нұрғалиева", "school": "Директор"})[0] == 200
-    assert controller.post("/api/v1/pupils", OTHER_PUPIL, "admin")[0] == 201
-    return controller
+    assert lent_contract.post("/api/v1/pupils", OTHER_PUPIL, "admin")[0] == 201
+    return lent_contract
 
 
 def test_a_schedule_is_drawn_up_approved_and_only_then_reaches_the_kit(on_loan: Controller) -> None:
