@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.fleet import queries, store
-from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
 from protocol.models import Event, EventMessage, Status, StatusMessage, TelemetryMessage
 from protocol.topics import Channel
 from tests.protocol.messages import telemetry_body
+from tests.support import MigratedDb
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> sessionmaker[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db' / 'k.db'}")
-    upgrade(engine)
-    return make_sessionmaker(engine)
+def sessions(migrated_db: MigratedDb) -> sessionmaker[Session]:
+    return migrated_db.sessions
 
 
 def tel(kit_id: str, seq: int, minutes: int = 0, cpu: float = 10.0) -> store.Received:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,21 +11,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.fleet import queries, store, writer
 from controller.fleet.tables import Event
-from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
 from protocol.models import Event as EventBody
 from protocol.models import EventMessage
 from protocol.topics import Channel
+from tests.support import MigratedDb
 
 T0 = datetime(2031, 3, 14, 9, 0, tzinfo=UTC)
 FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=14)))
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> sessionmaker[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
-    return make_sessionmaker(engine)
+def sessions(migrated_db: MigratedDb) -> sessionmaker[Session]:
+    return migrated_db.sessions
 
 
 def message(kit_id: str, seq: int, ts: datetime) -> EventMessage:

@@ -3,9 +3,7 @@ day and a year's end, so a contract ending on 29 February or 31 December is judg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,18 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from controller.fleet.tables import Kit
 from controller.loans import alerts
 from controller.loans.tables import LoanContract
-from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
+from tests.support import MigratedDb
 
 LEAD_DAYS = 14
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def sessions(migrated_db: MigratedDb) -> sessionmaker[Session]:
+    return migrated_db.sessions
 
 
 def lend(session: Session, number: str, state: str, end: date) -> None:

@@ -8,22 +8,21 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
-from controller.config import ControllerSettings
 from controller.fleet.tables import Kit
 from controller.loans.tables import LoanContract
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import alembic_config, upgrade
 from controller.remediation.kit_lessons import kit_lessons
 from policy.lessons import may_disrupt
+from tests.support import MigratedDb
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def test_a_schedule_that_cannot_be_read_counts_as_a_lesson_not_as_none(tmp_path: Path) -> None:
-    settings = ControllerSettings(db=f"sqlite:///{tmp_path}/k.db", pki_dir=tmp_path / "no-pki")
-    engine = make_engine(settings.db)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
+def test_a_schedule_that_cannot_be_read_counts_as_a_lesson_not_as_none(
+    migrated_db: MigratedDb,
+) -> None:
+    engine, sessions = migrated_db.engine, migrated_db.sessions
     with sessions.begin() as session:
         session.add(Kit(kit_id="kit-1"))
         session.flush()

@@ -12,14 +12,13 @@ from sqlalchemy.orm import Session
 from controller.fleet.tables import Kit
 from controller.loans.tables import LoanContract, Pupil
 from controller.platform import audit
-from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
 from controller.schedules import kits, model, service, versions
 from controller.schedules.errors import (
     ScheduleError,
     ScheduleInvalidError,
     ScheduleNotFoundError,
 )
+from tests.support import MigratedDb
 
 FILES = Path(__file__).parent / "schedule_files"
 CSV = (FILES / "p001_two_quarters.csv").read_text(encoding="utf-8-sig")
@@ -27,11 +26,9 @@ NOW = datetime(2026, 8, 28, 6, tzinfo=UTC)
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
+def session(migrated_db: MigratedDb) -> Iterator[Session]:
     """A migrated SQLite database with pupil p-001 and kit-1 lent to them (contract c-1)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
-    with make_sessionmaker(engine)() as session:
+    with migrated_db.sessions() as session:
         session.add(
             Pupil(
                 ref="p-001",
@@ -67,7 +64,6 @@ def session(tmp_path: Path) -> Iterator[Session]:
         )
         session.commit()
         yield session
-    engine.dispose()
 
 
 def imported(session: Session, *, approve: bool = True) -> service.Change:

@@ -16,7 +16,6 @@ import time as clock
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,8 +26,6 @@ from sqlalchemy.orm import Session
 
 from controller.fleet.tables import Kit
 from controller.loans.tables import LoanContract, Pupil
-from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
 from controller.schedules import (
     csv_format,
     expansion,
@@ -49,6 +46,7 @@ from policy.lessons import (
     windows,
 )
 from protocol.models import Severity
+from tests.support import MigratedDb
 
 SERVER = "webinar.school.kz:443"
 ZONES = (
@@ -395,12 +393,10 @@ def test_a_skipped_start_time_that_lands_on_another_lesson_is_refused() -> None:
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
+def session(migrated_db: MigratedDb) -> Iterator[Session]:
     """A migrated SQLite database with pupil p-001 and kit-1 lent to them."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
     made = utc(2026, 8, 1)
-    with make_sessionmaker(engine)() as session:
+    with migrated_db.sessions() as session:
         session.add(
             Pupil(ref="p-001", name_enc="-", iin_enc="-", iin_index="-", grade=5,
                   program="general", basis="disability", school="№42", teacher="t",
@@ -416,7 +412,6 @@ def session(tmp_path: Path) -> Iterator[Session]:
         )  # fmt: skip
         session.commit()
         yield session
-    engine.dispose()
 
 
 def test_the_kit_gets_a_lesson_running_past_midnight_and_the_next_one_across_a_clock_change(

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from controller.tickets.machine import TicketFacts, TicketKind, TicketState, Tic
 from controller.tickets.tables import Ticket
 from controller.trust import enrolment as trust
 from policy.ladder import Priority
-from tests.support import Controller, days_from_today, loan_period
+from tests.support import Controller, MigratedDb, days_from_today, loan_period
 
 S = TicketState
 
@@ -189,10 +188,9 @@ def test_the_more_urgent_priority_wins() -> None:
 
 
 def test_the_migration_goes_up_and_down_and_guards_one_open_ticket_per_incident(
-    tmp_path: Path,
+    migrated_db: MigratedDb,
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
+    engine = migrated_db.engine
     assert {"tickets", "ticket_events"} <= set(inspect(engine).get_table_names())
     command.downgrade(alembic_config(engine), "0010")
     assert "tickets" not in inspect(engine).get_table_names()

@@ -10,8 +10,6 @@ import pytest
 from cryptography import x509
 
 from agent.identity import generate_key, make_csr, save_identity
-from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
 from controller.platform.metrics import Metrics
 from controller.trust import enrolment as trust
 from controller.trust import pki
@@ -29,8 +27,10 @@ from tests.support import (
     Agent,
     Broker,
     Controller,
+    MigratedDb,
     connects,
     faketime_env,
+    migrated,
     start_broker,
     wait_for,
 )
@@ -99,11 +99,10 @@ def test_the_dates_read_back_are_the_dates_signed(tmp_path: Path) -> None:
 
 def enrol_and_lose(db: str, paths: pki.PkiPaths, state_dir: Path, kit_id: str) -> None:
     """Enrol a kit and mark it lost, today, as the API and `kit mark` would."""
-    engine = make_engine(db)
-    upgrade(engine)
+    database = migrated(db)
     now = datetime.now(UTC)
     key = generate_key(state_dir / "kit.key")
-    with make_sessionmaker(engine).begin() as session:
+    with database.sessions.begin() as session:
         issued = trust.create_token(session, kit_id=kit_id, paths=paths, now=now, ttl=DAY)
         _, cert_pem, _ = trust.enroll(
             session,
@@ -115,7 +114,7 @@ def enrol_and_lose(db: str, paths: pki.PkiPaths, state_dir: Path, kit_id: str) -
         )
         assert trust.set_lifecycle(session, kit_id=kit_id, lifecycle="lost", now=now)
         trust.publish_revocations(session, paths=paths, broker_dir=state_dir / "nowhere", now=now)
-    engine.dispose()
+    database.engine.dispose()
     save_identity(state_dir, cert_pem=cert_pem, ca_pem=paths.ca_cert.read_bytes())
 
 
@@ -223,15 +222,12 @@ def gauge(metrics: str, name: str) -> float:
 
 
 def test_at_start_up_the_crl_is_signed_again_only_if_it_misses_a_revocation(
-    tmp_path: Path,
+    tmp_path: Path, migrated_db: MigratedDb
 ) -> None:
     """A crash between a revocation's commit and its CRL is made good; a sound CRL is left be."""
     now = datetime.now(UTC)
     paths = pki.init_pki(tmp_path / "pki", hosts=["localhost"], now=now)
-    db = f"sqlite:///{tmp_path / 'k.db'}"
-    engine = make_engine(db)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    engine, sessions = migrated_db.engine, migrated_db.sessions
     keeper = CrlKeeper(paths=paths, sessions=sessions, broker_dir=tmp_path, metrics=Metrics())
     signed = read_crl_times(paths)
     keeper.keep_fresh(now, starting=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,12 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.identity import generate_key, make_csr
 from controller import cli
 from controller.platform.audit_table import AuditEntry
-from controller.platform.db.engine import make_engine, make_sessionmaker
-from controller.platform.db.migrate import upgrade
 from controller.trust import enrolment as trust
 from controller.trust import pki
 from controller.trust.tables import EnrollToken
-from tests.support import HOSTS
+from tests.support import HOSTS, MigratedDb
 
 US = timedelta(microseconds=1)
 
@@ -30,16 +27,13 @@ def paths(tmp_path: Path) -> pki.PkiPaths:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'k.db'}"
+def db(migrated_db: MigratedDb) -> str:
+    return migrated_db.url
 
 
 @pytest.fixture
-def sessions(db: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(db)
-    upgrade(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def sessions(migrated_db: MigratedDb) -> sessionmaker[Session]:
+    return migrated_db.sessions
 
 
 @pytest.mark.parametrize(
