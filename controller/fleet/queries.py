@@ -7,8 +7,10 @@ the plain queries beneath them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,8 +27,8 @@ from controller.fleet.schemas import (
     TelemetryPage,
 )
 from controller.fleet.tables import Event, Kit, Telemetry
-from controller.loans.lifecycle import LENT_STATES
-from controller.loans.tables import LoanContract
+from controller.loans import queries as loans
+from protocol.inventory import Peripherals
 from protocol.models import Telemetry as TelemetryBody
 
 _History = TypeVar("_History", Telemetry, Event)
@@ -55,6 +57,26 @@ def list_kits(session: Session) -> list[Kit]:
 def get_kit(session: Session, *, kit_id: str) -> Kit | None:
     """One kit, or None."""
     return session.get(Kit, kit_id)
+
+
+def reported_peripherals(session: Session, *, kit_id: str) -> Peripherals | None:
+    """The peripherals in the kit's latest snapshot (None: no kit, none reported, or unreadable)."""
+    kit = session.get(Kit, kit_id)
+    if kit is None or not kit.latest or not isinstance(kit.latest.get("peripherals"), dict):
+        return None
+    try:
+        return Peripherals.model_validate(kit.latest["peripherals"])
+    except ValidationError:
+        return None
+
+
+def reporting_kits(session: Session, *, kit_ids: Collection[str | None]) -> list[str]:
+    """Those of these kits in service (lifecycle active) that have reported at least once."""
+    return [
+        kit.kit_id
+        for kit in session.scalars(select(Kit).where(Kit.kit_id.in_(kit_ids)))
+        if kit.last_seen_at is not None and kit.lifecycle == "active"
+    ]
 
 
 def _page(
@@ -107,13 +129,6 @@ def inventory_status(lifecycle: str, on_loan: bool) -> str:
     return "loaned" if on_loan and lifecycle == "active" else "in_stock"
 
 
-def kits_on_loan(session: Session) -> set[str]:
-    """Kits under a signed, active or return-due contract."""
-    return set(
-        session.scalars(select(LoanContract.kit_id).where(LoanContract.state.in_(LENT_STATES)))
-    )
-
-
 def _summary(kit: Kit, loaned: set[str]) -> KitSummary:
     summary = KitSummary.model_validate(kit)
     summary.status = inventory_status(kit.lifecycle, kit.kit_id in loaned)
@@ -129,7 +144,7 @@ def _known_kit(session: Session, kit_id: str) -> Kit:
 
 def kit_list(session: Session) -> KitList:
     """Every kit with its online state, inventory status, last-seen time and key figures."""
-    loaned = kits_on_loan(session)
+    loaned = loans.kits_lent(session)
     items = [_summary(kit, loaned) for kit in list_kits(session)]
     return KitList(count=len(items), online=sum(k.online for k in items), items=items)
 
@@ -146,7 +161,7 @@ def kit_detail(session: Session, *, kit_id: str, history_limit: int) -> KitDetai
         for e in recent_events(session, kit_id=kit_id, limit=history_limit)
     ]
     return KitDetail(
-        **_summary(kit, kits_on_loan(session)).model_dump(),
+        **_summary(kit, loans.kits_lent(session)).model_dump(),
         latest=kit.latest,
         history=history,
         events=events,

@@ -14,15 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.fleet.tables import Kit
+from controller.fleet import queries as fleet
 from controller.loans.lifecycle import LENT_STATES, ON_LOAN_STATES
 from controller.loans.reconcile import reconcile
 from controller.loans.tables import Component, LoanContract
-from protocol.inventory import Peripherals
 
 PERIPHERAL_KINDS = frozenset(
     {
@@ -52,15 +50,6 @@ class Alert:
     message: str
 
 
-def _latest_peripherals(kit: Kit | None) -> Peripherals | None:
-    if kit is None or not kit.latest or not isinstance(kit.latest.get("peripherals"), dict):
-        return None
-    try:
-        return Peripherals.model_validate(kit.latest["peripherals"])
-    except ValidationError:
-        return None
-
-
 def compute(session: Session, *, today: date, lead_days: int) -> list[Alert]:
     """Every alert that stands now."""
     alerts: list[Alert] = []
@@ -88,7 +77,7 @@ def compute(session: Session, *, today: date, lead_days: int) -> list[Alert]:
             )
         if c.state in ON_LOAN_STATES:
             expected = {p["serial"] for p in c.components if p["kind"].lower() in PERIPHERAL_KINDS}
-            reported = _latest_peripherals(session.get(Kit, c.kit_id))
+            reported = fleet.reported_peripherals(session, kit_id=c.kit_id)
             if reported is not None:
                 for finding in reconcile(expected, reported):
                     alerts.append(
@@ -98,15 +87,14 @@ def compute(session: Session, *, today: date, lead_days: int) -> list[Alert]:
     kits_with_parts = set(
         session.scalars(select(Component.kit_id).where(Component.kit_id.is_not(None)))
     )
-    for kit in session.scalars(select(Kit).where(Kit.kit_id.in_(kits_with_parts - covered))):
-        if kit.last_seen_at is not None and kit.lifecycle == "active":
-            alerts.append(
-                Alert(
-                    "loaned_without_contract",
-                    "warning",
-                    None,
-                    kit.kit_id,
-                    f"kit {kit.kit_id} reports from a home with no signed contract",
-                )
+    for kit_id in fleet.reporting_kits(session, kit_ids=kits_with_parts - covered):
+        alerts.append(
+            Alert(
+                "loaned_without_contract",
+                "warning",
+                None,
+                kit_id,
+                f"kit {kit_id} reports from a home with no signed contract",
             )
+        )
     return alerts

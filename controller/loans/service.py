@@ -20,6 +20,7 @@ from controller.config import ControllerSettings
 from controller.loans import alerts, contracts, documents, imports, inventory, kit_status, people
 from controller.loans.errors import ImportRefusedError, UnreadableFileError
 from controller.loans.lifecycle import Action
+from controller.loans.people import cipher as cipher
 from controller.loans.schemas import (
     ComponentCreate,
     ComponentUpdate,

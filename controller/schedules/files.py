@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.loans.tables import Pupil
+from controller.loans import queries as loans
 from controller.platform import csvfile
 from controller.platform.crypto import FieldCipher
 from controller.platform.iin import IinError, parse_iin
@@ -35,7 +34,7 @@ def iin_matcher(
     session: Session, pupil_ref: str, cipher: FieldCipher | None
 ) -> Callable[[str], bool] | None:
     """Whether an IIN is the pupil's (by its keyed hash); None without the personal-data keys."""
-    index = session.scalar(select(Pupil.iin_index).where(Pupil.ref == pupil_ref))
+    index = loans.pupil_iin_index(session, pupil_ref)
     if cipher is None or index is None:
         return None
 

@@ -12,18 +12,14 @@ from datetime import datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.config import ControllerSettings
-from controller.loans.lifecycle import LENT_STATES
-from controller.loans.tables import LoanContract
+from controller.loans import queries as loans
 from controller.schedules import expansion, versions
 from policy.lessons import Lesson
 from protocol.models import LessonWindow, Schedule
 
-LOAN_STATES: Final = LENT_STATES
-"""A kit is with its pupil under a contract in one of these states."""
 MAX_WINDOWS: Final = 1000
 """The most lessons one schedule message carries (protocol.models.Schedule)."""
 LOOKAHEAD_STEP: Final = timedelta(days=31)
@@ -46,25 +42,12 @@ def lessons_for_pupil(
 
 def kits_for_pupil(session: Session, pupil_ref: str) -> list[str]:
     """The kits lent to the pupil under a signed, active or return-due contract."""
-    return sorted(
-        set(
-            session.scalars(
-                select(LoanContract.kit_id).where(
-                    LoanContract.pupil_ref == pupil_ref, LoanContract.state.in_(LOAN_STATES)
-                )
-            )
-        )
-    )
+    return loans.kits_lent_to(session, pupil_ref)
 
 
 def pupil_for_kit(session: Session, kit_id: str) -> str | None:
     """The pupil the kit is lent to under a signed, active or return-due contract, if any."""
-    return session.scalar(
-        select(LoanContract.pupil_ref)
-        .where(LoanContract.kit_id == kit_id, LoanContract.state.in_(LOAN_STATES))
-        .order_by(LoanContract.id.desc())
-        .limit(1)
-    )
+    return loans.pupil_with_kit(session, kit_id)
 
 
 def _kit_schedule_in_force(session: Session, kit_id: str) -> versions.StoredSchedule | None:

@@ -39,7 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from controller.loans.people import REF
+from controller.loans.schemas import REF
 from protocol.models import LessonMode
 
 DEFAULT_TIMEZONE: Final = "Asia/Almaty"

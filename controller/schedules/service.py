@@ -19,13 +19,12 @@ from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
-from controller.loans import people
-from controller.loans.tables import Pupil
+from controller.loans import queries as loans
+from controller.loans import service as loans_service
 from controller.platform.crypto import FieldCipher
 from controller.schedules import expansion, files, model, versions
 from controller.schedules.describe import describe as describe
@@ -48,7 +47,6 @@ from controller.schedules.schemas import (
 )
 from controller.schedules.versions import StoredSchedule
 from controller.schedules.versions import get as get
-from controller.trust.staff import Role
 from controller.trust.tables import User
 from protocol.models import Schedule
 
@@ -168,8 +166,7 @@ def import_schedule(
 
 def _require_visible(session: Session, user: User, pupil_ref: str) -> None:
     """Refuse a pupil this member of staff may not see (a teacher: not their own) as unknown."""
-    pupil = session.scalar(select(Pupil).where(Pupil.ref == pupil_ref))
-    if pupil is None or (user.role == Role.TEACHER and pupil.teacher != user.username):
+    if not loans.may_see_pupil(session, user, pupil_ref):
         raise ScheduleNotFoundError(f"no pupil {pupil_ref!r} that you may see")
 
 
@@ -235,7 +232,7 @@ def approve_schedule(
 def _cipher(settings: ControllerSettings) -> FieldCipher | None:
     """The personal-data cipher, or None without its keys (an IIN cannot be checked then)."""
     try:
-        return people.cipher(settings)
+        return loans_service.cipher(settings)
     except ConfigError:
         return None
 

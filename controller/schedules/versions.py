@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controller.loans.tables import Pupil
+from controller.loans import queries as loans
 from controller.platform import audit
 from controller.schedules import model, validation
 from controller.schedules.errors import ScheduleError, ScheduleNotFoundError
@@ -45,7 +45,7 @@ class StoredSchedule:
 
 def require_pupil(session: Session, pupil_ref: str) -> None:
     """Refuse an unknown pupil (ScheduleNotFoundError)."""
-    if session.scalar(select(Pupil.id).where(Pupil.ref == pupil_ref)) is None:
+    if not loans.pupil_exists(session, pupil_ref):
         raise ScheduleNotFoundError(f"no pupil {pupil_ref!r}")
 
 

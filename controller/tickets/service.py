@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
 from controller.fleet import queries as fleet
-from controller.loans import contracts, inventory, people
+from controller.loans import contracts, inventory
+from controller.loans import service as loans
 from controller.loans.errors import ContractsError
 from controller.loans.schemas import ComponentUpdate, ReplacementCreate
 from controller.platform import audit
@@ -52,7 +53,7 @@ from controller.tickets.schemas import (
     TicketPublic,
 )
 from controller.tickets.tables import Ticket, TicketEvent
-from controller.trust.tables import User
+from controller.trust import staff
 from policy.ladder import Priority
 
 SYSTEM: Final = "system"
@@ -322,10 +323,10 @@ def open_by_hand(session: Session, *, data: TicketCreate, actor: str, now: datet
 
 
 def _technician(session: Session, username: str) -> str:
-    user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None or user.disabled or user.role != "technician":
+    technician = staff.active_technician(session, username)
+    if technician is None:
         raise TicketsError(f"{username!r} is not a technician who can take tickets", 422)
-    return user.username
+    return technician
 
 
 def assign(session: Session, *, ticket_id: int, assignee: str, actor: str, now: datetime) -> Ticket:
@@ -541,7 +542,7 @@ def ticket_detail(
         TicketEventPublic.model_validate(e) for e in history(session, ticket_id=ticket_id)
     ]
     try:
-        cipher = people.cipher(settings)
+        cipher = loans.cipher(settings)
     except ConfigError as exc:
         detail.contact_note = str(exc)
         return detail

@@ -130,6 +130,14 @@ def sign_in(session: Session, *, username: str, password: str, now: datetime) ->
     return signed_in
 
 
+def active_technician(session: Session, username: str) -> str | None:
+    """The user name of the enabled technician called `username` (spaces aside), if there is one."""
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None or user.disabled or user.role != Role.TECHNICIAN:
+        return None
+    return user.username
+
+
 def authenticate(session: Session, *, token: str, now: datetime) -> User | None:
     """The user a bearer token belongs to, if it is valid now."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
