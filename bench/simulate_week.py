@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent.selfheal import FIXES  # noqa: E402
-from controller.remediation.remediator import PRELESSON_RULE as CONTROLLER_PRELESSON_RULE  # noqa: E402
+from controller.remediation.evaluation import PRELESSON_RULE as CONTROLLER_PRELESSON_RULE  # noqa: E402
 from policy import ladder  # noqa: E402
 from policy.ladder import IncidentState, Plan, PlaybookInfo, Priority  # noqa: E402
 from policy.lessons import (  # noqa: E402

@@ -12,7 +12,6 @@ from controller.commandline.common import EXIT_OK, EXIT_REFUSED, actor, sessions
 from controller.errors import ConfigError
 from controller.loans import people, service
 from controller.loans.errors import ImportRefusedError, UnreadableFileError
-from controller.platform import audit
 from controller.platform.crypto import generate_key
 
 
@@ -25,15 +24,8 @@ def keys(args: argparse.Namespace) -> int:
     cipher = people.cipher(settings)
     now = datetime.now(UTC)
     with sessions_of(settings).begin() as session:
-        count = people.rotate(session, cipher=cipher)
-        audit.record(
-            session,
-            actor=actor(),
-            action="keys_rotated",
-            entity="pii",
-            entity_id="all",
-            now=now,
-            after={"rows": count, "keys": len(settings.pii_keys)},
+        count = people.rotate(
+            session, cipher=cipher, keys=len(settings.pii_keys), actor=actor(), now=now
         )
     sys.stdout.write(
         f"{count} people re-encrypted under the newest key; the older keys can now be removed "

@@ -17,7 +17,7 @@ from controller.errors import ConfigError
 from controller.platform.db.engine import make_engine
 from controller.platform.db.migrate import upgrade
 from controller.remediation.bundles import BundleBuildError
-from controller.remediation.remediator import default_rules_path, load_bundle
+from controller.remediation.playbooks import default_rules_path, load_bundle
 from controller.trust import pki
 from policy.rules import RulesError, load_rules
 

@@ -59,6 +59,14 @@ def get_kit(session: Session, *, kit_id: str) -> Kit | None:
     return session.get(Kit, kit_id)
 
 
+def active_kit_ids(session: Session, *, kit_ids: Collection[str] | None = None) -> list[str]:
+    """The kits in service (lifecycle active): all of them, or those of `kit_ids`."""
+    query = select(Kit.kit_id).where(Kit.lifecycle == "active")
+    if kit_ids is not None:
+        query = query.where(Kit.kit_id.in_(sorted(kit_ids)))
+    return list(session.scalars(query))
+
+
 def reported_peripherals(session: Session, *, kit_id: str) -> Peripherals | None:
     """The peripherals in the kit's latest snapshot (None: no kit, none reported, or unreadable)."""
     kit = session.get(Kit, kit_id)

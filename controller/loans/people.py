@@ -194,8 +194,8 @@ def guardian_view(
     return view
 
 
-def rotate(session: Session, *, cipher: FieldCipher) -> int:
-    """Re-encrypt every personal field under the newest key; returns the rows rewritten."""
+def rotate(session: Session, *, cipher: FieldCipher, keys: int, actor: str, now: datetime) -> int:
+    """Re-encrypt every personal field under the newest of `keys` keys (audited); rows rewritten."""
     count = 0
     for pupil in session.scalars(select(Pupil)):
         pupil.name_enc = cipher.rotate(pupil.name_enc)
@@ -205,4 +205,13 @@ def rotate(session: Session, *, cipher: FieldCipher) -> int:
         for column in ("name_enc", "phone_enc", "address_enc", "iin_enc"):
             setattr(guardian, column, cipher.rotate(getattr(guardian, column)))
         count += 1
+    audit.record(
+        session,
+        actor=actor,
+        action="keys_rotated",
+        entity="pii",
+        entity_id="all",
+        now=now,
+        after={"rows": count, "keys": keys},
+    )
     return count

@@ -32,14 +32,11 @@ from controller.config import ControllerSettings
 from controller.remediation.actions import RemediationActions
 from controller.remediation.commands import Commands
 from controller.remediation.distribution import Distribution
-from controller.remediation.evaluation import PRELESSON_RULE as PRELESSON_RULE
 from controller.remediation.evaluation import RuleEvaluator
 from controller.remediation.events import EventHandlers
 from controller.remediation.incidents import Incidents
 from controller.remediation.outgoing import Outgoing, Publish, Send, Sender
-from controller.remediation.playbooks import Bundle, catalogue_of
-from controller.remediation.playbooks import default_rules_path as default_rules_path
-from controller.remediation.playbooks import load_bundle as load_bundle
+from controller.remediation.playbooks import Bundle, catalogue_of, default_rules_path
 from controller.remediation.schedule_publisher import SchedulePublisher
 from controller.remediation.sweep import sweep
 from policy.ladder import PlaybookInfo

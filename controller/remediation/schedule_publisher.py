@@ -12,14 +12,13 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.config import ControllerSettings
-from controller.fleet.tables import Kit
+from controller.fleet import queries as fleet
 from controller.remediation.outgoing import Outgoing, Sender
 from controller.remediation.tables import PublishedSchedule
 from controller.schedules import service as schedules
@@ -76,10 +75,7 @@ class SchedulePublisher:
         out = Outgoing()
         try:
             with self._sessions.begin() as session:
-                query = select(Kit.kit_id).where(Kit.lifecycle == "active")
-                if kit_ids is not None:
-                    query = query.where(Kit.kit_id.in_(sorted(kit_ids)))
-                for kit_id in session.scalars(query):
+                for kit_id in fleet.active_kit_ids(session, kit_ids=kit_ids):
                     schedule = self._changed(session, kit_id, now, forced=kit_id in forced)
                     if schedule is not None:
                         out.schedules.append((kit_id, schedule))
@@ -93,13 +89,8 @@ class SchedulePublisher:
     ) -> Schedule | None:
         """The kit's schedule if it is to be published (its digest then recorded), else None."""
         settings = self._settings
-        schedule = schedules.kit_schedule(
-            session,
-            kit_id=kit_id,
-            now=now,
-            horizon=timedelta(days=settings.schedule_horizon_days),
-            guard_minutes=settings.guard_minutes,
-            prelesson_minutes=settings.prelesson_minutes,
+        schedule = schedules.configured_kit_schedule(
+            session, kit_id=kit_id, now=now, settings=settings
         )
         row = session.get(PublishedSchedule, kit_id)
         if schedule is None and row is None:

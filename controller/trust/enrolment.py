@@ -22,6 +22,7 @@ from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from common import pem
 from controller.config import ControllerSettings
 from controller.errors import ControllerError, NotFoundError, PkiError
 from controller.fleet.tables import Kit
@@ -404,7 +405,7 @@ def enroll_kit(
         kit_id=kit_id,
         certificate_pem=cert_pem.decode(),
         ca_pem=paths.ca_cert.read_text(encoding="ascii"),
-        not_after=x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc,
+        not_after=pem.parse_certificate(cert_pem, "the kit's new certificate").not_valid_after_utc,
         mqtt_host=settings.public_mqtt_host or settings.mqtt_host,
         mqtt_port=settings.public_mqtt_port or settings.mqtt_port,
         bundle_key_pem=bundle_key.decode("ascii") if bundle_key else None,
