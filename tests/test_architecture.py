@@ -212,3 +212,92 @@ def test_imports_inside_functions_only_in_command_lines() -> None:
 def test_the_checks_see_the_code(package: str) -> None:
     """The checks above look at real modules (a moved tree would make them vacuous)."""
     assert len([p for p in _sized_modules() if p.relative_to(ROOT).parts[0] == package]) > 10
+
+
+# --- a domain reaches another only through its front doors (ADR 0006) ----------------------------
+
+DOMAINS = frozenset({"fleet", "trust", "loans", "schedules", "remediation", "tickets"})
+# What any domain may import of another: its service and read queries, the schemas and errors it
+# answers with, and its pure cores.
+FRONT_DOORS = frozenset(
+    {"service", "queries", "schemas", "errors", "lifecycle", "machine", "model"}
+)
+# Domains whose front door is several services rather than one `service.py`.
+MORE_FRONT_DOORS = {
+    "trust": frozenset({"enrolment", "staff", "pki", "crl"}),
+    "remediation": frozenset({"bundles"}),  # the signed bundle store, whose key enrolment hands out
+}
+# Reading another domain's tables, where stated.
+TABLES_FOR = {
+    # The remediation reads what it acts on from the database: the fleet's kits, telemetry and
+    # events are its input stream (ADR 0005).
+    ("remediation", "fleet"),
+}
+# The signed-in member of staff is a `trust.tables.User` row wherever it is passed.
+SHARED_ROWS = {("trust", "User")}
+# Named exceptions, each with its reason.
+EXCEPTIONS = {
+    # The kit swap of a ticket runs in the ticket's transaction (loans.service would commit).
+    ("controller.tickets.service", "controller.loans.contracts"),
+    ("controller.tickets.service", "controller.loans.inventory"),
+    # Enrolment makes the kit's row when its first certificate is signed.
+    ("controller.trust.enrolment", "controller.fleet.tables"),
+}
+
+
+def _cross_domain_imports(path: Path) -> Iterator[tuple[str, str, set[str]]]:
+    """(domain imported, its module, names imported) for each import of another domain."""
+    own = _module_name(path).split(".")[1]
+    for node in ast.walk(_tree(path)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            names = {a.name for a in node.names}
+            if parts[0] != "controller" or len(parts) < 2 or parts[1] == own:
+                continue
+            if parts[1] not in DOMAINS:
+                continue
+            if len(parts) == 2:  # from controller.loans import queries, service
+                for name in names:
+                    yield parts[1], name, set()
+            else:
+                yield parts[1], parts[2], names
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "controller" and len(parts) > 2 and parts[1] in DOMAINS - {own}:
+                    yield parts[1], parts[2], set()
+
+
+def _allowed(importer: str, domain: str, module: str, names: set[str]) -> bool:
+    own = importer.split(".")[1]
+    if module in FRONT_DOORS or module in MORE_FRONT_DOORS.get(domain, frozenset()):
+        return True
+    if (importer, f"controller.{domain}.{module}") in EXCEPTIONS:
+        return True
+    if module != "tables":
+        return False
+    if importer.endswith(".tables") or (own, domain) in TABLES_FOR:
+        return True  # a foreign key names the other domain's table; or stated above
+    return bool(names) and all((domain, name) in SHARED_ROWS for name in names)
+
+
+def test_domains_meet_only_at_their_front_doors() -> None:
+    """A controller domain imports another's service, queries, schemas, errors or pure core only."""
+    reached_in = sorted(
+        f"{_module_name(path)} -> controller.{domain}.{module}"
+        + (f" ({', '.join(sorted(names))})" if names else "")
+        for path in _modules()
+        if _module_name(path).split(".")[:2][-1] in DOMAINS
+        and _module_name(path).startswith("controller.")
+        for domain, module, names in _cross_domain_imports(path)
+        if not _allowed(_module_name(path), domain, module, names)
+    )
+    assert not reached_in, "imports past another domain's front door:\n" + "\n".join(reached_in)
+
+
+def test_the_front_door_check_sees_a_violation() -> None:
+    """The check refuses a domain reading another's tables or internals."""
+    assert not _allowed("controller.schedules.kits", "loans", "tables", {"LoanContract"})
+    assert not _allowed("controller.schedules.service", "loans", "people", {"cipher"})
+    assert _allowed("controller.schedules.service", "trust", "tables", {"User"})
+    assert _allowed("controller.loans.tables", "fleet", "tables", {"Kit"})
