@@ -240,8 +240,6 @@ EXCEPTIONS = {
     # The kit swap of a ticket runs in the ticket's transaction (loans.service would commit).
     ("controller.tickets.service", "controller.loans.contracts"),
     ("controller.tickets.service", "controller.loans.inventory"),
-    # Enrolment makes the kit's row when its first certificate is signed.
-    ("controller.trust.enrolment", "controller.fleet.tables"),
 }
 
 

@@ -67,6 +67,15 @@ def active_kit_ids(session: Session, *, kit_ids: Collection[str] | None = None) 
     return list(session.scalars(query))
 
 
+def kit_ids_in(session: Session, *, lifecycles: Collection[str]) -> list[str]:
+    """The kits in one of these lifecycles, by id."""
+    return list(
+        session.scalars(
+            select(Kit.kit_id).where(Kit.lifecycle.in_(lifecycles)).order_by(Kit.kit_id)
+        )
+    )
+
+
 def reported_peripherals(session: Session, *, kit_id: str) -> Peripherals | None:
     """The peripherals in the kit's latest snapshot (None: no kit, none reported, or unreadable)."""
     kit = session.get(Kit, kit_id)

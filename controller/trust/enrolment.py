@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from common import pem
 from controller.config import ControllerSettings
 from controller.errors import ControllerError, NotFoundError, PkiError
-from controller.fleet.tables import Kit
+from controller.fleet import queries as fleet
+from controller.fleet import service as fleet_service
 from controller.platform import audit
 from controller.remediation import bundles
 from controller.trust import broker, pki
@@ -101,19 +102,14 @@ def instant(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def ensure_kit(session: Session, kit_id: str) -> Kit:
+def ensure_kit(session: Session, kit_id: str) -> fleet_service.Kit:
     """The kit with this id, created (active, never seen) if it is not known yet."""
     if not is_valid_kit_id(kit_id):
         raise TrustError(
             TrustErrorKind.BAD_REQUEST,
             f"invalid kit id {kit_id!r}: 1-64 letters, digits, '.', '_' or '-'",
         )
-    kit = session.get(Kit, kit_id)
-    if kit is None:
-        kit = Kit(kit_id=kit_id, online=False, last_seq=0, acked_seq=0, lifecycle="active")
-        session.add(kit)
-        session.flush()  # rows that refer to the kit may follow in the same transaction
-    return kit
+    return fleet_service.ensure_kit(session, kit_id)
 
 
 def create_token(
@@ -271,7 +267,7 @@ def renew(
     session: Session, *, kit_id: str, csr_pem: str, paths: pki.PkiPaths, now: datetime, days: int
 ) -> bytes:
     """Issue a fresh certificate to a kit that asked over its own authenticated MQTT channel."""
-    kit = session.get(Kit, kit_id)
+    kit = fleet.get_kit(session, kit_id=kit_id)
     if kit is None or kit.lifecycle in REVOKING_LIFECYCLES:
         raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} may not renew")
     try:
@@ -328,11 +324,7 @@ def set_lifecycle(
 
 def revoked_kits(session: Session) -> list[str]:
     """Kits whose every right on the broker is withdrawn."""
-    return list(
-        session.scalars(
-            select(Kit.kit_id).where(Kit.lifecycle.in_(REVOKING_LIFECYCLES)).order_by(Kit.kit_id)
-        )
-    )
+    return fleet.kit_ids_in(session, lifecycles=REVOKING_LIFECYCLES)
 
 
 def revocations(session: Session) -> list[tuple[int, datetime]]:
