@@ -235,12 +235,6 @@ TABLES_FOR = {
 }
 # The signed-in member of staff is a `trust.tables.User` row wherever it is passed.
 SHARED_ROWS = {("trust", "User")}
-# Named exceptions, each with its reason.
-EXCEPTIONS = {
-    # The kit swap of a ticket runs in the ticket's transaction (loans.service would commit).
-    ("controller.tickets.service", "controller.loans.contracts"),
-    ("controller.tickets.service", "controller.loans.inventory"),
-}
 
 
 def _cross_domain_imports(path: Path) -> Iterator[tuple[str, str, set[str]]]:
@@ -269,8 +263,6 @@ def _cross_domain_imports(path: Path) -> Iterator[tuple[str, str, set[str]]]:
 def _allowed(importer: str, domain: str, module: str, names: set[str]) -> bool:
     own = importer.split(".")[1]
     if module in FRONT_DOORS or module in MORE_FRONT_DOORS.get(domain, frozenset()):
-        return True
-    if (importer, f"controller.{domain}.{module}") in EXCEPTIONS:
         return True
     if module != "tables":
         return False

@@ -3,8 +3,8 @@
 The parts do the work in the caller's transaction: `people` (pupils and guardians, personal data
 encrypted), `inventory` (components), `contracts` (drawn up, stepped through `lifecycle`,
 annexed, printed through `documents`), `kit_status` (a lost kit's revocation), `imports` (CSV
-files and the register) and `alerts`. Other domains (tickets) and the command line call those
-parts inside their own transactions; the API calls this module. A refusal is a
+files and the register) and `alerts`. The API calls this module; the tickets call its last
+section, which runs in the caller's transaction and does not commit. A refusal is a
 `ControllerError` carrying its HTTP status (`controller.loans.errors`,
 `lifecycle.TransitionError`, `DocumentError`), answered by the API's one handler.
 """
@@ -214,3 +214,48 @@ def import_file(
 def standing_alerts(session: Session, *, today: date, lead_days: int) -> list[alerts.Alert]:
     """Every alert that stands today, from contracts and the latest snapshots."""
     return alerts.compute(session, today=today, lead_days=lead_days)
+
+
+# --- for another domain's transaction (the tickets' swaps): nothing below commits ---------------
+
+
+def find_component(session: Session, *, serial: str) -> Component | None:
+    """The component with this serial, if any."""
+    return inventory.find_component(session, serial)
+
+
+def current_contract(session: Session, *, kit_id: str) -> LoanContract | None:
+    """The contract the kit is lent under now, if any."""
+    return contracts.current_contract(session, kit_id=kit_id)
+
+
+def guardian_contact(
+    session: Session, *, kit_id: str, contract_number: str | None, cipher: FieldCipher, role: str
+) -> dict[str, Any] | None:
+    """Who to call about a kit: the guardian who signed its contract, as `role` may see them."""
+    return contracts.guardian_contact(
+        session, kit_id=kit_id, contract_number=contract_number, cipher=cipher, role=role
+    )
+
+
+def replace_component_in_transaction(
+    session: Session, *, number: str, data: ReplacementCreate, actor: str, now: datetime
+) -> LoanContract:
+    """`replace_component` in the caller's transaction: audited, not committed."""
+    return contracts.replace_component(session, number=number, data=data, actor=actor, now=now)
+
+
+def replace_kit_in_transaction(
+    session: Session, *, old_kit_id: str, new_kit_id: str, reason: str, actor: str, now: datetime
+) -> LoanContract | None:
+    """Swap a whole kit (its contract moves, with an annex) in the caller's transaction."""
+    return contracts.replace_kit(
+        session, old_kit_id=old_kit_id, new_kit_id=new_kit_id, reason=reason, actor=actor, now=now
+    )
+
+
+def change_component_in_transaction(
+    session: Session, *, serial: str, change: ComponentUpdate, actor: str, now: datetime
+) -> Component:
+    """`change_component` in the caller's transaction: audited, not committed."""
+    return inventory.change_component(session, serial=serial, change=change, actor=actor, now=now)

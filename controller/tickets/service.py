@@ -6,11 +6,12 @@ log. The escalation ladder opens tickets and marks breaches in its own transacti
 (`open_ticket`, `mark_breaches`); what a member of staff does through the API (`open_by_hand`,
 `assign`, `transition`, `close_ticket`) is one transaction each, committed here, and a refusal
 leaves the ticket as it was. Closing a replacement ticket swaps the component or the whole kit
-through the loans domain (`controller.loans.contracts.replace_component` / `replace_kit`: the
-contract gets an annex), or only moves the inventory when the kit is not lent.
+through the loans domain (`controller.loans.service.replace_component_in_transaction` /
+`replace_kit_in_transaction`: the contract gets an annex), or only moves the inventory when the
+kit is not lent.
 
 Nothing personal is stored on a ticket or in its history; who to call is looked up when a member
-of staff opens the ticket (`ticket_detail`), through `controller.loans.contracts.guardian_contact`.
+of staff opens the ticket (`ticket_detail`), through `controller.loans.service.guardian_contact`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from sqlalchemy.orm import Session
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
 from controller.fleet import queries as fleet
-from controller.loans import contracts, inventory
 from controller.loans import service as loans
 from controller.loans.errors import ContractsError
 from controller.loans.schemas import ComponentUpdate, ReplacementCreate
@@ -262,10 +262,10 @@ def open_ticket(
     if fleet.get_kit(session, kit_id=kit_id) is None:
         raise TicketsError(f"no kit {kit_id!r}", 404)
     if component_serial is not None:
-        part = inventory.find_component(session, component_serial)
+        part = loans.find_component(session, serial=component_serial)
         if part is None or part.kit_id != kit_id:
             raise TicketsError(f"{component_serial} is not a component of kit {kit_id}", 422)
-    contract = contracts.current_contract(session, kit_id=kit_id)
+    contract = loans.current_contract(session, kit_id=kit_id)
     row = Ticket(
         kind=kind_.value,
         priority=priority_.value,
@@ -414,9 +414,10 @@ def close_ticket(
 ) -> Ticket:
     """Close a resolved ticket; a replacement ticket swaps the component or the kit first.
 
-    A component goes through `contracts.replace_component` when the kit is on loan (inventory
-    moves, the contract gets an annex), or only moves in the inventory when it is not lent; a
-    whole kit goes through `contracts.replace_kit`. Every step is audited; committed.
+    A component goes through `loans.replace_component_in_transaction` when the kit is on loan
+    (inventory moves, the contract gets an annex), or only moves in the inventory when it is not
+    lent; a whole kit goes through `loans.replace_kit_in_transaction`. Every step is audited;
+    committed.
     """
     row = get_ticket(session, ticket_id=ticket_id)
     before = _facts(row)
@@ -430,7 +431,7 @@ def close_ticket(
     if after.replacement_serial is not None and row.component_serial is not None:
         _replace_component(session, row, new_serial=after.replacement_serial, actor=actor, now=now)
     elif after.replacement_kit_id is not None:
-        contract = contracts.replace_kit(
+        contract = loans.replace_kit_in_transaction(
             session,
             old_kit_id=row.kit_id,
             new_kit_id=after.replacement_kit_id,
@@ -491,19 +492,19 @@ def _replace_component(
     old_serial = row.component_serial
     if old_serial is None:
         raise TicketsError(f"ticket {row.id} replaces the whole kit, not a component")
-    new = inventory.find_component(session, new_serial)
-    old = inventory.find_component(session, old_serial)
+    new = loans.find_component(session, serial=new_serial)
+    old = loans.find_component(session, serial=old_serial)
     if new is None:
         raise TicketsError(f"no component {new_serial!r}", 404)
     if old is not None and new.kind != old.kind:
         raise TicketsError(f"{new_serial} is a {new.kind}: it cannot replace a {old.kind}", 422)
-    contract = contracts.current_contract(session, kit_id=row.kit_id)
+    contract = loans.current_contract(session, kit_id=row.kit_id)
     try:
         if contract is not None:
             data = ReplacementCreate(
                 old_serial=old_serial, new_serial=new_serial, reason=_annex_reason(row)
             )
-            contracts.replace_component(
+            loans.replace_component_in_transaction(
                 session, number=contract.number, data=data, actor=actor, now=now
             )
             row.contract_number = contract.number
@@ -517,7 +518,9 @@ def _replace_component(
             (new_serial, ComponentUpdate(kit_id=row.kit_id)),
             (old_serial, ComponentUpdate(kit_id=None, condition="faulty")),
         ):
-            inventory.change_component(session, serial=serial, change=change, actor=actor, now=now)
+            loans.change_component_in_transaction(
+                session, serial=serial, change=change, actor=actor, now=now
+            )
     except ContractsError as exc:
         raise TicketsError(f"the replacement cannot be made: {exc}", exc.status) from exc
     except ValidationError as exc:
@@ -546,7 +549,7 @@ def ticket_detail(
     except ConfigError as exc:
         detail.contact_note = str(exc)
         return detail
-    found = contracts.guardian_contact(
+    found = loans.guardian_contact(
         session,
         kit_id=row.kit_id,
         contract_number=row.contract_number,
