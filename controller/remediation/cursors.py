@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.fleet.tables import Event
+from controller.remediation import fleet_reads
 from controller.remediation.tables import RemediationCursor
 
 
@@ -18,7 +17,7 @@ def cursor(session: Session, name: str) -> RemediationCursor:
     if row is None:
         start = 0
         if name == "events":
-            start = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
+            start = fleet_reads.newest_event_id(session)
         row = RemediationCursor(name=name, value=start)
         session.add(row)
     return row

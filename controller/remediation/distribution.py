@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.fleet.tables import Kit
+from controller.remediation import fleet_reads
 from controller.remediation.outgoing import Outgoing
 from controller.remediation.playbooks import Bundle
 from controller.remediation.tables import KitBundle
@@ -65,16 +64,9 @@ class Distribution:
         bundle = self._bundle
         if bundle is None or bundle.install_args is None:
             return
-        behind = session.scalars(
-            select(KitBundle.kit_id)
-            .join(Kit, Kit.kit_id == KitBundle.kit_id)
-            .where(
-                Kit.online.is_(True),
-                KitBundle.accepted.is_not(None),
-                KitBundle.accepted < bundle.version,
-            )
-            .limit(KITS_PER_SWEEP)
-        ).all()
+        behind = fleet_reads.online_kits_behind(
+            session, version=bundle.version, limit=KITS_PER_SWEEP
+        )
         for kit_id in behind:
             self.ensure(session, out, kit_id, now)
 

@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.fleet.tables import Kit, Telemetry
-from controller.remediation import cursors
+from controller.remediation import cursors, fleet_reads
 from controller.remediation.incidents import Incidents, open_incident_for
 from controller.remediation.outgoing import Outgoing
 from controller.remediation.tables import Incident, RulesCursor
@@ -85,22 +84,9 @@ class RuleEvaluator:
         """Evaluate the kits with a snapshot the rules have not seen yet, longest waiting first."""
         if self._flooded():
             return  # kits are replaying an outage: the writer first, the rules a moment later
-        kits = session.execute(
-            select(Kit.kit_id, Kit.last_seen_at)
-            .outerjoin(RulesCursor, RulesCursor.kit_id == Kit.kit_id)
-            .where(
-                Kit.latest_ts.is_not(None),
-                Kit.last_seen_at.is_not(None),
-                Kit.lifecycle == "active",
-                (RulesCursor.evaluated_at.is_(None))
-                | (
-                    (Kit.last_seen_at > RulesCursor.evaluated_at)
-                    & (RulesCursor.evaluated_at <= now - RULES_MIN_INTERVAL)
-                ),
-            )
-            .order_by(RulesCursor.evaluated_at.is_not(None), RulesCursor.evaluated_at)
-            .limit(KITS_PER_PASS)
-        ).all()
+        kits = fleet_reads.kits_to_evaluate(
+            session, now=now, min_interval=RULES_MIN_INTERVAL, limit=KITS_PER_PASS
+        )
         if kits:
             cursors.begin(session, "telemetry", now)
         for kit_id, seen_at in kits:
@@ -114,12 +100,7 @@ class RuleEvaluator:
                 cursor.evaluated_at = seen_at
 
     def _evaluate_latest(self, session: Session, out: Outgoing, kit_id: str, now: datetime) -> None:
-        snapshot = session.scalars(
-            select(Telemetry)
-            .where(Telemetry.kit_id == kit_id)
-            .order_by(Telemetry.id.desc())
-            .limit(1)
-        ).first()
+        snapshot = fleet_reads.newest_snapshot(session, kit_id=kit_id)
         if snapshot is None:
             return
         try:

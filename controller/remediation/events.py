@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.fleet.tables import Event
-from controller.remediation import cursors, diagnostics
+from controller.remediation import cursors, diagnostics, fleet_reads
 from controller.remediation.commands import Commands
 from controller.remediation.distribution import Distribution
 from controller.remediation.evaluation import PRELESSON_RULE
+from controller.remediation.fleet_reads import Event
 from controller.remediation.incidents import (
     LADDER,
     Incidents,
@@ -87,12 +87,12 @@ class EventHandlers:
     def act_on_new(self, session: Session, now: datetime, out: Outgoing) -> None:
         """Handle the events that arrived since the last pass, oldest first."""
         cursor = cursors.cursor(session, "events")
-        rows = session.scalars(
-            select(Event)
-            .where(Event.id > cursor.value, Event.kind.in_([str(k) for k in self._handlers]))
-            .order_by(Event.id)
-            .limit(EVENTS_PER_PASS)
-        ).all()
+        rows = fleet_reads.events_after(
+            session,
+            after_id=cursor.value,
+            kinds=[str(k) for k in self._handlers],
+            limit=EVENTS_PER_PASS,
+        )
         if rows:
             cursors.begin(session, "events", now)
         for event in rows:

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller.fleet import queries as fleet
-from controller.fleet.tables import Kit
 from controller.remediation.errors import RemediationNotFoundError, UploadUnreadableError
 from controller.remediation.schemas import (
     CommandOut,
@@ -32,12 +31,10 @@ from controller.remediation.tables import Diagnostics, Incident, IncidentEntry, 
 from controller.tickets import service as tickets
 
 
-def known_kit(session: Session, kit_id: str) -> Kit:
-    """The kit, or RemediationNotFoundError."""
-    kit = fleet.get_kit(session, kit_id=kit_id)
-    if kit is None:
+def known_kit(session: Session, kit_id: str) -> None:
+    """Nothing if the kit is known, else RemediationNotFoundError."""
+    if fleet.get_kit(session, kit_id=kit_id) is None:
         raise RemediationNotFoundError(f"no kit {kit_id}")
-    return kit
 
 
 def known_incident(session: Session, incident_id: int) -> Incident:
