@@ -7,5 +7,6 @@
 - `queries`: reading kits back for the API (the list with inventory status, one kit, its
   telemetry and events page by page); `figures`: what the list shows of one snapshot;
 - `health`: the controller's own health (database, broker, CRL);
+- `service`: what other domains do to a kit's row in their own transaction (enrolment makes it);
 - `schemas`: the API's models; `tables`: the kits, telemetry and events tables.
 """
