@@ -49,7 +49,7 @@ def test_the_world_is_the_real_one(world: sim.World) -> None:
 
 
 def test_the_prelesson_rule_is_the_controllers() -> None:
-    remediation = pytest.importorskip("controller.remediation.remediator")
+    remediation = pytest.importorskip("controller.remediation.evaluation")
     assert remediation.PRELESSON_RULE == sim.PRELESSON_RULE
 
 
