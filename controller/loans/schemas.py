@@ -23,10 +23,31 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from controller.loans import lifecycle
 from controller.platform.iin import IinError, parse_iin
+from protocol.limits import KIT_ID_PATTERN
 from protocol.timebounds import BoundedDate
 
 REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """The school's own reference for a pupil, a guardian or a contract number."""
+
+_SPACE = r"[\s\u001c-\u001f\u0085]"
+IIN_PATTERN = rf"^{_SPACE}*(?:[0-9]{_SPACE}*){{12}}$"
+"""What an IIN field takes: 12 digits, spaces anywhere (`parse_iin` drops every `str.isspace`
+character: those of `\\s` and the four separators and NEL it lacks). Declared in the OpenAPI
+schema only: the validator checks the date and check digit and says what is wrong in words."""
+
+_IIN_DESCRIPTION = (
+    "the IIN: 12 digits (birth date YYMMDD, century and sex, serial, check digit), spaces "
+    "allowed anywhere, e.g. 0802 1550 0016; stored as its 12 digits"
+)
+
+
+def _iin_field() -> Any:
+    """An IIN field: documented with `IIN_PATTERN`; checked (with reasons) by `_iin`."""
+    return Field(description=_IIN_DESCRIPTION, json_schema_extra={"pattern": IIN_PATTERN})
+
+
+_KIT_ID_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+"""What `KIT_ID_PATTERN` says, in words."""
 
 
 # --- pupils and guardians -----------------------------------------------------------------------
@@ -83,7 +104,7 @@ class PupilCreate(BaseModel):
 
     ref: str = Field(pattern=REF, description="the school's own reference for the pupil")
     name: str = Field(min_length=2, max_length=200)
-    iin: str
+    iin: str = _iin_field()
     grade: int = Field(ge=1, le=11)
     program: Program
     basis: Basis
@@ -127,7 +148,7 @@ class GuardianCreate(BaseModel):
     name: str = Field(min_length=2, max_length=200)
     phone: str
     address: str = Field(min_length=5, max_length=500)
-    iin: str
+    iin: str = _iin_field()
 
     _check_iin = field_validator("iin")(classmethod(lambda cls, v: _iin(v)))
     _check_phone = field_validator("phone")(classmethod(lambda cls, v: normalise_phone(v)))
@@ -157,7 +178,9 @@ class ComponentCreate(BaseModel):
     kind: str = Field(min_length=1, max_length=64, description="laptop, webcam, headset, ...")
     model: str = Field(min_length=1, max_length=128)
     condition: str = Field(default="good", min_length=1, max_length=64)
-    kit_id: str | None = Field(default=None, description="empty: spare stock")
+    kit_id: str | None = Field(
+        default=None, pattern=KIT_ID_PATTERN, description=f"the kit ({_KIT_ID_RULE}); null: stock"
+    )
 
 
 class ComponentUpdate(BaseModel):
@@ -165,7 +188,11 @@ class ComponentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kit_id: str | None = None
+    kit_id: str | None = Field(
+        default=None,
+        pattern=KIT_ID_PATTERN,
+        description=f"the kit to move it to ({_KIT_ID_RULE}); null: to stock",
+    )
     condition: str | None = Field(default=None, min_length=1, max_length=64)
 
 
@@ -194,7 +221,7 @@ class ContractCreate(BaseModel):
     city: str = Field(min_length=2, max_length=128)
     guardian_ref: str = Field(pattern=REF)
     pupil_ref: str = Field(pattern=REF)
-    kit_id: str
+    kit_id: str = Field(pattern=KIT_ID_PATTERN, description=f"the kit lent ({_KIT_ID_RULE})")
     start: BoundedDate
     end: BoundedDate
     terms_version: str = Field(default="2026-1", max_length=32)
