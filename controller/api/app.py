@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from controller import __version__
-from controller.api import errors
+from controller.api import errors, limits
 from controller.api.routes import (
     alerts,
     audit,
@@ -47,6 +47,7 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(limits.BodyLimit)
     app.include_router(health.router)
     app.include_router(kits.router)
     app.include_router(enroll.router)

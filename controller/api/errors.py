@@ -8,8 +8,11 @@ errors, so every refusal reads the same.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from controller.errors import ControllerError
@@ -25,6 +28,34 @@ async def controller_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content=exc.body(), headers=exc.headers)
 
 
+_SCALARS = (str, int, float, bool)
+
+
+def _without_input(error: dict[str, Any]) -> dict[str, Any]:
+    """One validation error as FastAPI reports it, less what the client sent."""
+    kept: dict[str, Any] = {key: error[key] for key in ("type", "loc", "msg") if key in error}
+    submitted = error.get("input")
+    ctx = {
+        key: value
+        for key, value in (error.get("ctx") or {}).items()
+        if isinstance(value, _SCALARS)
+        and value != submitted
+        and not (isinstance(submitted, str) and submitted and submitted in str(value))
+    }
+    if ctx:
+        kept["ctx"] = ctx
+    return kept
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with each error's place, message and type, never the submitted values (passwords,
+    IINs)."""
+    assert isinstance(exc, RequestValidationError)  # registered for it only
+    detail = [_without_input(dict(error)) for error in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
+
+
 def install(app: FastAPI) -> None:
-    """Register the handler on the app."""
+    """Register the handlers on the app."""
     app.add_exception_handler(ControllerError, controller_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
