@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -20,6 +21,9 @@ from agent.collectors import SystemCollector
 from agent.config import AgentSettings
 from agent.errors import AgentError, EnrollError
 from protocol.base import Unavailable
+
+if TYPE_CHECKING:
+    from agent.kit import KitView
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -74,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     collect.add_argument(
         "--once", action="store_true", required=True, help="one snapshot, then exit"
     )
+    collect.add_argument(
+        "--fast", action="store_true", help="skip the connectivity probes (a few seconds)"
+    )
+    collect.add_argument(
+        "--state-dir", type=Path, help="durable state directory (default var/agent)"
+    )
+    collect.add_argument("--profile", help="the kit's profile (default base)")
+    collect.add_argument("--mqtt-host", help="broker host to probe (default: from enrolment)")
+    collect.add_argument("--mqtt-port", type=int, help="broker port to probe")
+    collect.add_argument("--webinar", help="host:port of the lesson's webinar server")
     return parser
 
 
@@ -127,22 +141,12 @@ def _doctor(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from agent import doctor  # noqa: PLC0415
-    from agent.enroll import read_enrollment  # noqa: PLC0415
     from agent.errors import IdentityError  # noqa: PLC0415
     from agent.i18n import default_lang  # noqa: PLC0415
     from agent.identity import load_identity  # noqa: PLC0415
-    from agent.kit import KitView, endpoints  # noqa: PLC0415
 
     settings = _settings(args)
-    recorded = read_enrollment(settings.state_dir)
-    broker = (
-        settings.mqtt_host or recorded.get("mqtt_host") or "127.0.0.1",
-        int(settings.mqtt_port or recorded.get("mqtt_port") or 8883),
-    )
-    kit = KitView(
-        settings,
-        endpoints(settings, broker=broker, controller_url=recorded.get("controller_url")),
-    )
+    kit = _kit_view(settings)
     snapshot = SystemCollector().collect(interval_s=settings.interval)
     devices = kit.peripherals()
     try:
@@ -222,8 +226,32 @@ def _help(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _kit_view(settings: AgentSettings) -> KitView:
+    """The kit's view (peripherals, profile, connectivity) towards the endpoints it was given."""
+    from agent.enroll import read_enrollment  # noqa: PLC0415
+    from agent.kit import KitView, endpoints  # noqa: PLC0415
+
+    recorded = read_enrollment(settings.state_dir)
+    broker = (
+        settings.mqtt_host or recorded.get("mqtt_host") or "127.0.0.1",
+        int(settings.mqtt_port or recorded.get("mqtt_port") or 8883),
+    )
+    return KitView(
+        settings,
+        endpoints(settings, broker=broker, controller_url=recorded.get("controller_url")),
+    )
+
+
 def _collect(args: argparse.Namespace) -> int:
-    snapshot = SystemCollector().collect(interval_s=_settings(args).interval)
+    """The whole snapshot the agent sends: the system, peripherals, profile and connectivity."""
+    settings = _settings(args)
+    kit = _kit_view(settings)
+    if args.fast:
+        kit.connectivity = Unavailable(unavailable="skipped: --fast")
+    else:
+        kit.probe(count=5)
+    snapshot = SystemCollector().collect(interval_s=settings.interval)
+    snapshot = snapshot.model_copy(update=kit.parts())
     sys.stdout.write(snapshot.model_dump_json(indent=2) + "\n")
     return EXIT_OK
 

@@ -35,6 +35,42 @@ def test_collect_once_prints_a_valid_snapshot_of_this_machine() -> None:
     assert snapshot.uptime_s > 0
 
 
+def test_collect_once_prints_the_whole_snapshot_a_kit_sends(tmp_path: Path) -> None:
+    """Peripherals, the profile check and connectivity are there, not `null` (issue 12, item 14)."""
+    out = subprocess.run(
+        [AGENT, "collect", "--once", "--state-dir", str(tmp_path), "--mqtt-port", "9"],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=60,
+    )
+    snapshot = Telemetry.model_validate(json.loads(out.stdout))
+    assert snapshot.peripherals is not None
+    assert snapshot.profile is not None
+    assert not isinstance(snapshot.profile, Unavailable)
+    assert snapshot.profile.profile == "base"
+    assert snapshot.connectivity is not None
+    assert not isinstance(snapshot.connectivity, Unavailable)
+    broker = [e for e in snapshot.connectivity.endpoints if e.name == "broker"]
+    assert broker
+    assert broker[0].port == 9
+    assert broker[0].sent > 0
+
+
+def test_collect_fast_skips_only_the_connectivity_probe(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [AGENT, "collect", "--once", "--fast", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=60,
+    )
+    snapshot = Telemetry.model_validate(json.loads(out.stdout))
+    assert snapshot.connectivity == Unavailable(unavailable="skipped: --fast")
+    assert snapshot.peripherals is not None
+    assert snapshot.profile is not None
+
+
 @pytest.mark.parametrize(
     ("target", "error", "reason"),
     [
