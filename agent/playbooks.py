@@ -3,9 +3,11 @@
 `Runner` runs one playbook at a time with ansible-runner, off the caller's thread, in a fresh
 private data directory `<state_dir>/runs/<run id>/` holding only that playbook (written from the
 bundle's verified bytes, `agent/bundles.py`), against `localhost` with the local connection and
-the agent's own Python. Variables: the command's `extra_vars` (identifiers, not `ansible_*`,
-plain values without Jinja delimiters) under the agent's `playbook_vars` setting, which always
-wins: the kit's own configuration (such as `kk_root` and `kk_live`) cannot be changed remotely.
+the agent's own Python. Variables: the command's `extra_vars`, only those the playbook declares
+in the signed bundle and only within their declared type, pattern, choices or range (text never
+with control characters or Jinja delimiters: `protocol/playbook_vars.py`), under the agent's
+`playbook_vars` setting, which always wins: the kit's own configuration (such as `kk_root` and
+`kk_live`) cannot be changed remotely.
 It publishes `remediation_started`, at most one `remediation_progress` per finished task (20 per
 run at most) and one `remediation_result` (`protocol.commands.RemediationResult`); a refused run
 publishes only the result. The last runs are kept for diagnostics (`recent_runs`).
@@ -43,6 +45,7 @@ from protocol.commands import (
     RunPlaybookArgs,
 )
 from protocol.models import Event, Severity
+from protocol.playbook_vars import VarsError, check_vars
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,9 +54,6 @@ RESULT_FILE: Final = "result.json"
 KEEP_RUNS: Final = 5
 """Run directories kept after a run, newest first, for diagnostics."""
 MAX_PROGRESS_EVENTS: Final = 20
-_VAR_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
-_JINJA = ("{{", "{%", "{#")
-_MAX_VAR_CHARS = 1000
 _TASK_DONE = {
     "runner_on_ok": "ok",
     "runner_on_failed": "failed",
@@ -297,7 +297,10 @@ class Runner:
             raise RemediationError(
                 "unknown_playbook", f"{playbook} is not in bundle {manifest.version}"
             )
-        extravars = {**_command_vars(extra_vars, self._playbook_vars), **self._playbook_vars}
+        extravars = {
+            **_command_vars(entry, extra_vars, self._playbook_vars),
+            **self._playbook_vars,
+        }
         run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
         run_dir = self.runs_dir / run_id
         _private_data_dir(run_dir, f"{playbook}.yml", bundle.files[entry.file])
@@ -450,22 +453,17 @@ class Runner:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _command_vars(extra_vars: Mapping[str, Any], playbook_vars: Mapping[str, Any]) -> Vars:
-    """The variables a command may set: plain values, never `ansible_*`, never the kit's own."""
-    accepted: Vars = {}
-    for name, value in extra_vars.items():
-        if not _VAR_NAME.match(name) or name.startswith("ansible_"):
-            raise RemediationError("extra_vars", f"{name!r} cannot be set by a command")
-        if not isinstance(value, str | int | bool):
-            raise RemediationError("extra_vars", f"{name}: only text, numbers and yes/no")
-        if isinstance(value, str) and (
-            len(value) > _MAX_VAR_CHARS or any(mark in value for mark in _JINJA)
-        ):
-            raise RemediationError("extra_vars", f"{name}: not a plain value")
-        if name in playbook_vars:
-            _LOGGER.warning("ignoring %s from the command: the kit's setting wins", name)
-            continue
-        accepted[name] = value
+def _command_vars(
+    entry: PlaybookEntry, extra_vars: Mapping[str, Any], playbook_vars: Mapping[str, Any]
+) -> Vars:
+    """The command's variables, each declared by the playbook in the signed bundle; kit's win."""
+    try:
+        accepted = check_vars(entry.vars, extra_vars)
+    except VarsError as exc:
+        raise RemediationError("extra_vars", str(exc)) from exc
+    for name in accepted.keys() & playbook_vars.keys():
+        _LOGGER.warning("ignoring %s from the command: the kit's setting wins", name)
+        del accepted[name]
     return accepted
 
 

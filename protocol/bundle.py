@@ -2,7 +2,8 @@
 
 A bundle is a gzip-compressed tar of regular files: `manifest.json`, `playbooks/<id>.yml` and
 `rules.yaml`. The manifest lists every other file with its SHA-256 and, per playbook, what its
-play vars say under `kitkeeper:` (id, disruptive, timeout, description). The controller signs the
+play vars say under `kitkeeper:` (id, disruptive, timeout, description, and the variables a
+command may set: `protocol/playbook_vars.py`). The controller signs the
 exact `.tar.gz` bytes with Ed25519 (a detached signature); the agent accepts a bundle only when the
 signature verifies with the key it got at enrolment, every listed file is present with its hash,
 nothing else is in the archive, and no member is a link, a device, an absolute path or climbs out
@@ -32,6 +33,7 @@ from pydantic import AwareDatetime, Field, ValidationError, field_validator, mod
 
 from protocol.base import WireModel
 from protocol.commands import PLAYBOOK_ID_PATTERN
+from protocol.playbook_vars import Declarations
 
 FORMAT: Final = 1
 MANIFEST: Final = "manifest.json"
@@ -81,15 +83,20 @@ class PlaybookMeta(WireModel):
     )
     timeout: int = Field(ge=1, le=24 * 3600, description="seconds before the run is stopped")
     description: str = Field(default="", max_length=500)
+    vars: Declarations = Field(
+        default_factory=dict,
+        description="what a command may set (protocol/playbook_vars.py); nothing else",
+    )
 
 
 class PlaybookEntry(WireModel):
-    """One playbook of the manifest: its file and its metadata."""
+    """One playbook of the manifest: its file, its metadata and the variables a command may set."""
 
     file: str
     disruptive: bool = False
     timeout: int = Field(ge=1, le=24 * 3600)
     description: str = Field(default="", max_length=500)
+    vars: Declarations = Field(default_factory=dict)
 
 
 class Manifest(WireModel):
@@ -214,6 +221,7 @@ def build_manifest(files: dict[str, bytes], *, version: int, created_at: datetim
                 disruptive=meta.disruptive,
                 timeout=meta.timeout,
                 description=meta.description,
+                vars=meta.vars,
             )
     try:
         return Manifest(

@@ -37,13 +37,15 @@ from tests.support import BIN, Agent, Broker, Controller, wait_for
 NOW = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 
 
-def playbook(playbook_id: str, tasks: str, *, timeout: int = 60) -> bytes:
+def playbook(playbook_id: str, tasks: str, *, timeout: int = 60, declares: str = "{}") -> bytes:
     return f"""
 - name: {playbook_id}
   hosts: localhost
   gather_facts: false
   vars:
-    kitkeeper: {{id: {playbook_id}, disruptive: false, timeout: {timeout}, description: test}}
+    kitkeeper:
+      {{id: {playbook_id}, disruptive: false, timeout: {timeout}, description: test,
+       vars: {declares}}}
   tasks:
 {tasks}""".encode()
 
@@ -59,6 +61,7 @@ MARKER = playbook(
       ansible.builtin.debug:
         msg: "live is {{ kk_live }}"
 """,
+    declares="{greeting: {type: str, pattern: '[a-z ]+', max_length: 20}}",
 )
 FAILING = playbook(
     "camera-check",
@@ -437,15 +440,22 @@ def test_progress_is_capped_per_run(kit: Kit) -> None:
 
 
 @pytest.mark.processes
-def test_the_kits_own_variables_win_over_a_commands(kit: Kit, tmp_path: Path) -> None:
+def test_a_command_cannot_set_the_kits_own_variables(kit: Kit, tmp_path: Path) -> None:
     kit.install(1)
     args = RunPlaybookArgs(
         playbook="write-marker",
         extra_vars={"greeting": "hello", "kk_root": str(tmp_path / "elsewhere")},
     )
-    kit.runner.run_command(args, command_id="c-4")
-    wait_for(kit.results, 60, "the result")
-    assert kit.results()[0].ok
+    result = kit.runner.run_command(args, command_id="c-4")
+    assert (result.ok, result.status) == (False, "refused")
+    assert result.reason == (
+        "extra_vars: kk_root: is not declared by this playbook in the signed bundle"
+    )
+    kit.runner.run_command(
+        args.model_copy(update={"extra_vars": {"greeting": "hello"}}), command_id="c-5"
+    )
+    wait_for(lambda: len(kit.results()) == 2, 60, "the result")
+    assert kit.results()[1].ok
     assert (kit.root / "marker.txt").read_text() == "hello\n"
     assert not (tmp_path / "elsewhere").exists()
 

@@ -23,6 +23,8 @@ import pytest
 import yaml
 
 from agent.profiles import PROFILES_DIR, SettingRequirement, load_profile, setting_matches
+from protocol.bundle import PlaybookMeta
+from protocol.playbook_vars import check_vars
 
 # Every test here runs ansible or reads what it wrote.
 pytestmark = pytest.mark.processes
@@ -43,6 +45,8 @@ GUARD = "kk_prefix == '' or not (kk_live | bool)"
 """The condition every playbook asserts first: live commands only against the real root."""
 
 DAY = 86400
+KIT_ONLY = {"kk_root", "kk_live", "kk_agent_venv", "kk_pip_index_url", "kk_agent_unit"}
+"""Variables only the kit's own configuration sets: no playbook lets a command set them."""
 
 
 def playbook_ids() -> list[str]:
@@ -391,7 +395,7 @@ def test_metadata_and_safety_guard(playbook_id: str) -> None:
     assert play["connection"] == "local"
     assert play["gather_facts"] is False
     meta = play["vars"]["kitkeeper"]
-    assert set(meta) == {"id", "disruptive", "timeout", "description"}
+    assert set(meta) == {"id", "disruptive", "timeout", "description", "vars"}
     assert meta["id"] == playbook_id
     assert meta["disruptive"] is (playbook_id in DISRUPTIVE)
     assert isinstance(meta["timeout"], int)
@@ -409,6 +413,25 @@ def test_metadata_and_safety_guard(playbook_id: str) -> None:
     tasks = play["tasks"] + play.get("handlers", [])
     modules = {key for task in tasks for key in task if "." in key}
     assert {m for m in modules if not m.startswith("ansible.builtin.")} == set()
+
+
+@pytest.mark.parametrize("playbook_id", sorted(EXPECTED_IDS))
+def test_declared_variables_have_defaults_that_fit_them(playbook_id: str) -> None:
+    """What a command may set is declared (signed with the bundle), never the kit's own settings."""
+    play_vars = load_play(playbook_id)["vars"]
+    declared = PlaybookMeta.model_validate(play_vars["kitkeeper"]).vars
+    assert declared, f"{playbook_id} declares what a command may set"
+    assert not declared.keys() & KIT_ONLY
+    assert all(name.startswith("kk_") for name in declared)
+    for name, spec in declared.items():
+        if name == "kk_profile":  # required: no default on purpose
+            continue
+        default = play_vars[name]
+        if isinstance(default, list):  # a command may give the list as one string
+            default = " ".join(default)
+        if spec.type == "str" and not isinstance(default, str):
+            default = str(default)
+        assert check_vars({name: spec}, {name: default}) == {name: default}
 
 
 @pytest.mark.slow
