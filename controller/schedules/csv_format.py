@@ -50,7 +50,7 @@ from pydantic_core import ErrorDetails
 from controller.platform import csvfile
 from controller.platform.csvfile import HEADER_LINE, RowError
 from controller.platform.iin import IinError, parse_iin
-from controller.schedules import model, validation
+from controller.schedules import limits, model, validation
 from controller.schedules.errors import Problem, ScheduleImportError
 from protocol.timebounds import RANGE, within
 
@@ -351,6 +351,7 @@ def parse_csv(
     `base` is the pupil's current schedule: its terms and holidays are kept when the file has
     none, and its time zone when `timezone` is not given.
     """
+    limits.check_csv_rows(text)
     reader = _Reader(pupil_ref=pupil_ref, iin_matches=iin_matches)
     _read(text, reader)
     if reader.errors:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
+from common.i18n import LANGS, catalogue
 from controller.errors import ControllerError
 from controller.platform.csvfile import RowError
+
+DOMAIN: Final = "schedules"
+"""The catalogue of the schedules' messages (common/locale/<lang>/schedules.toml)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +97,31 @@ class ScheduleImportError(ScheduleError):
                 {"row": e.row or None, "column": e.column, "reason": e.reason} for e in self.errors
             ],
         }
+
+
+class ScheduleTooLargeError(ScheduleImportError):
+    """A schedule or a file past a limit (`limits`), refused before anything is expanded.
+
+    The reason is in English (`str`, the CLI); the answer adds it in every language
+    (`messages`: kk, ru, en) from the `schedules` catalogue.
+    """
+
+    status = 422
+
+    def __init__(self, key: str, *, column: str | None = None, **params: object) -> None:
+        self.key = key
+        self.params = params
+        reason = catalogue(DOMAIN).text(key, "en", **params)
+        super().__init__([RowError(0, column, reason)], "schedule")
+
+    def messages(self) -> dict[str, str]:
+        """The reason in Kazakh, Russian and English."""
+        return {lang: catalogue(DOMAIN).text(self.key, lang, **self.params) for lang in LANGS}
+
+    def detail(self) -> str:
+        """The reason, in English."""
+        return str(self)
+
+    def body(self) -> dict[str, Any]:
+        """The reason as every import error is, and in each language (`messages`)."""
+        return {**super().body(), "detail": self.detail(), "messages": self.messages()}

@@ -48,7 +48,7 @@ from icalendar import Calendar, Event
 from pydantic import ValidationError
 
 from controller.platform.csvfile import RowError
-from controller.schedules import expansion, model, validation
+from controller.schedules import expansion, ics_limits, limits, model, validation
 from controller.schedules.errors import ScheduleImportError
 from controller.schedules.ics_conversion import Converter
 from controller.schedules.ics_events import (
@@ -245,8 +245,15 @@ def parse_ics(text: str, *, timezone: str | None = None) -> model.ScheduleConten
         converter = Converter(calendar, _zone_of(calendar, timezone))
         converter.sort()
         _stop_on(converter.errors)
+        ics_limits.check_events(
+            [e for e in calendar.walk("VEVENT") if e.get("RRULE") is not None],
+            [*converter.singles, *(o for found in converter.overrides.values() for o in found)],
+            zone=converter.zone,
+            terms=[(t["start"], t["end"]) for t in converter.terms],
+        )
         converter.all_terms = converter.terms or _derived_terms(converter)
         _stop_on(converter.errors)
+        limits.check_terms([(t["start"], t["end"]) for t in converter.all_terms])
         converter.recurring()
         converter.singles_and_orphans()
         _stop_on(converter.errors)

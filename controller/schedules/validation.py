@@ -4,7 +4,8 @@
 lessons that meet only on a night the clocks change), a cancellation or move of a lesson that
 does not take place, the same lesson cancelled or moved twice, overlapping terms and weekly
 lessons without a term; each `Problem` says where it is (`slots[0], slots[2]`), so that an import
-can name the line. `check` refuses a schedule with any (ScheduleInvalidError).
+can name the line. `check` refuses a schedule with any (ScheduleInvalidError). A schedule past
+a limit (`limits`: too many lessons, terms too long) is refused first, before a lesson is expanded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Final
 
-from controller.schedules import expansion, model
+from controller.schedules import expansion, limits, model
 from controller.schedules.errors import Problem, ScheduleInvalidError
 
 MAX_PROBLEMS: Final = 50
@@ -129,7 +130,11 @@ def _overlap_problems(schedule: model.ScheduleContent) -> Iterator[Problem]:
 
 
 def problems(schedule: model.ScheduleContent) -> list[Problem]:
-    """Everything wrong with the schedule (the first MAX_PROBLEMS); empty when it is sound."""
+    """Everything wrong with the schedule (the first MAX_PROBLEMS); empty when it is sound.
+
+    Raises ScheduleTooLargeError for a schedule past a limit, before expanding it.
+    """
+    limits.check(schedule)
     found: list[Problem] = []
     for check in (_term_problems, _slot_problems, _exception_problems):
         found.extend(check(schedule))
