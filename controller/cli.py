@@ -82,7 +82,23 @@ def _parser() -> argparse.ArgumentParser:
 
     _people_parsers(sub)
     _schedule_parsers(sub)  # schedules (controller/schedules)
+    _bundle_parsers(sub)  # playbook bundles (controller/remediation)
     return parser
+
+
+def _bundle_parsers(sub: Any) -> None:
+    """`bundle build` and `bundle rotate-key`: the signed playbook bundle and its key."""
+    bundle = sub.add_parser("bundle", help="the signed playbook bundle and its signing key")
+    bundle_sub = bundle.add_subparsers(dest="bundle_command", required=True)
+    build = bundle_sub.add_parser(
+        "build", help="build the bundle of the playbooks (a new version if they changed)"
+    )
+    rotate = bundle_sub.add_parser(
+        "rotate-key", help="a new signing key, handed over to kits by a statement the old signs"
+    )
+    for command in (build, rotate):
+        command.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
+        command.add_argument("--db", help=_DB_HELP + "; bundle versions are recorded in it")
 
 
 def _people_parsers(sub: Any) -> None:
@@ -173,6 +189,12 @@ def _loans() -> dict[str, Handler]:
     return {"keys": loans.keys, "import": loans.import_csv}
 
 
+def _bundles() -> dict[str, Handler]:
+    from controller.commandline import bundles  # noqa: PLC0415
+
+    return {"bundle": bundles.bundle}
+
+
 def _schedules() -> dict[str, Handler]:
     from controller.commandline import schedules  # noqa: PLC0415
 
@@ -190,6 +212,7 @@ _COMMANDS: dict[str, Callable[[], dict[str, Handler]]] = {
     "keys": _loans,
     "import": _loans,
     "schedule": _schedules,
+    "bundle": _bundles,
 }
 """Each command's domain: its module is imported only when the command runs."""
 

@@ -86,7 +86,7 @@ def build(settings: ControllerSettings, *, with_mqtt: bool = True) -> Runtime:
             sessions=sessions,
             send=ingest.send_command,
             publish_schedule=ingest.publish_schedule,
-            bundle=load_bundle(settings, datetime.now(UTC)),
+            bundle=load_bundle(settings, datetime.now(UTC), sessions),
             flooded=ingest.flooded,
         )
     publisher = remediator.schedules if remediator is not None else None

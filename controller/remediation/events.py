@@ -3,6 +3,12 @@
 Events are read from the events table by id (`cursors`), so none is missed across a crash; each
 is handled in its own savepoint, and one that cannot be handled is logged and passed over, never
 retried forever. What a handler decides to send goes out only if its changes stay.
+
+A kit is not trusted to be reasonable (`quotas`): what it may ask that makes rows has a daily
+quota per kind (help requests, self-heal reports, failed readiness checks), a kit has one help
+ticket open at a time (further requests are counted on it), a diagnostics upload is taken only
+against the controller's request, and the result of a command the controller never sent to that
+kit is refused. Refusals change nothing but a counter and are logged once.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.remediation import cursors, diagnostics, fleet_reads
+from controller.remediation import cursors, diagnostics, fleet_reads, quotas
 from controller.remediation.commands import Commands
 from controller.remediation.distribution import Distribution
 from controller.remediation.evaluation import PRELESSON_RULE
@@ -29,19 +35,22 @@ from controller.remediation.incidents import (
 )
 from controller.remediation.kit_lessons import kit_lessons
 from controller.remediation.outgoing import Outgoing
+from controller.remediation.quotas import Refusals
 from controller.remediation.schedule_publisher import SchedulePublisher
 from controller.remediation.tables import Incident, RemediationCommand
+from controller.tickets import queries as ticket_queries
 from controller.tickets import service as tickets
+from controller.tickets.machine import TicketKind
 from policy import ladder
 from policy.rules import Rule, StepAction
-from protocol.commands import EventKind, PrelessonCheck, RemediationResult
+from protocol.commands import CommandKind, EventKind, PrelessonCheck, RemediationResult
 from protocol.models import Severity
 
 _LOGGER = logging.getLogger(__name__)
 
 EVENTS_PER_PASS = 500
 MAX_REPORTED_INT = 2**31 - 1
-"""The largest number a kit may report for a bundle version or an upload's size."""
+"""The largest number a kit may report for a bundle version."""
 RECENTLY_RESOLVED = timedelta(minutes=15)
 """A self-heal report this soon after its incident closed is added to that incident."""
 HELP_LOOK_AHEAD = timedelta(days=7)
@@ -66,8 +75,11 @@ class EventHandlers:
         distribution: Distribution,
         rules_by_id: dict[str, Rule],
         schedules: SchedulePublisher,
+        refusals: Refusals | None = None,
     ) -> None:
         self._incidents = incidents
+        self.refusals = refusals or Refusals()
+        """Counts (and logs once) what the kits were refused."""
         self._commands = commands
         self._distribution = distribution
         self._rules_by_id = rules_by_id
@@ -110,15 +122,44 @@ class EventHandlers:
 
     # --- playbook runs -----------------------------------------------------------------------
 
+    def _sent_to(
+        self, session: Session, event: Event, command_id: Any, now: datetime
+    ) -> RemediationCommand | None:
+        """The run this result answers, if the controller sent it to that kit; else refused."""
+        command = (
+            session.get(RemediationCommand, command_id[:64])
+            if isinstance(command_id, str) and command_id
+            else None
+        )
+        if command is None or command.kit_id != event.kit_id or command.sent_at is None:
+            self.refusals.refuse(
+                event.kit_id, event.kind, "command_not_sent", now, "no such run sent to this kit"
+            )
+            return None
+        return command
+
     def _on_result(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
         result = RemediationResult.model_validate(_data(event))
-        self._apply_result(session, out, event.kit_id, result, now)
+        if result.command_id is None:
+            return  # a run of the kit's own (its self-heal reports say more)
+        if self._sent_to(session, event, result.command_id, now) is not None:
+            self._apply_result(session, out, event.kit_id, result, now)
 
     def _on_command_result(
         self, session: Session, out: Outgoing, event: Event, now: datetime
     ) -> None:
         data = _data(event)
-        command = session.get(RemediationCommand, str(data.get("command_id", "")))
+        command_id = data.get("command_id")
+        if data.get("command") == CommandKind.COLLECT_DIAGNOSTICS.value:
+            why = str(event.body.get("message") or "the kit could not collect them")
+            if not data.get("ok") and not diagnostics.failed(
+                session, event.kit_id, str(command_id or "")[:64], why, now
+            ):
+                self.refusals.refuse(event.kit_id, event.kind, "command_not_sent", now)
+            return
+        if data.get("command") not in (None, CommandKind.RUN_PLAYBOOK.value):
+            return  # an answer to a command of another part (a bundle, a certificate)
+        command = self._sent_to(session, event, command_id, now)
         if command is None or data.get("ok") or command.state not in ("sent", "scheduled"):
             return
         # Refused before it ran (bad arguments, unknown command): the step failed.
@@ -139,10 +180,18 @@ class EventHandlers:
         if command is not None:
             self._incidents.on_result(session, out, command, result, now)
 
+    def _within_quota(self, session: Session, event: Event, now: datetime) -> bool:
+        """Whether the kit may still send this kind of event today (else counted, logged once)."""
+        if quotas.take(session, event.kit_id, event.kind, now):
+            return True
+        limit = quotas.DAILY_LIMITS[event.kind]
+        self.refusals.refuse(event.kit_id, event.kind, "daily_quota", now, f"over {limit} today")
+        return False
+
     def _on_self_heal(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
         data = _data(event)
         rule = self._rules_by_id.get(str(data.get("rule_id", "")))
-        if rule is None:
+        if rule is None or not self._within_quota(session, event, now):
             return
         result = RemediationResult.model_validate(data.get("result") or {})
         # The snapshot that shows the fault gone may arrive before the report of the run that
@@ -186,6 +235,8 @@ class EventHandlers:
 
     def _on_prelesson(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
         check = PrelessonCheck.model_validate(_data(event))
+        if not check.ok and not self._within_quota(session, event, now):
+            return
         row = open_incident_for(session, event.kit_id, PRELESSON_RULE.id)
         if check.ok:
             if row is not None:
@@ -208,21 +259,37 @@ class EventHandlers:
             note(session, row, at=now, kind="prelesson", message=f"still not ready: {failures}")
 
     def _on_diagnostics(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
-        diagnostics.store_upload(
-            session, event.kit_id, _data(event), now, max_size=MAX_REPORTED_INT
-        )
+        diagnostics.store_upload(session, event.kit_id, _data(event), now, self.refusals)
 
     def _on_help(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
+        """One open help ticket per kit: a request while it is open is counted on it."""
+        if not self._within_quota(session, event, now):
+            return
         lessons = kit_lessons(session, event.kit_id, now, now + HELP_LOOK_AHEAD)
         message = str(event.body.get("message") or "help requested from the kit")
+        priority = ladder.priority(now, lessons, Severity.WARNING).value
+        due_by = ladder.due_by(now, lessons)
+        kind = TicketKind.HELP_REQUEST
+        open_one = ticket_queries.unsettled_for_kit(session, kit_id=event.kit_id, kind=kind)
+        if open_one is not None:
+            tickets.repeat(
+                session,
+                open_one,
+                note=message,
+                priority=priority,
+                due_by=due_by,
+                actor=LADDER,
+                now=now,
+            )
+            return
         tickets.open_ticket(
             session,
-            kind="help_request",
+            kind=kind,
             kit_id=event.kit_id,
             title=f"Help requested from kit {event.kit_id}",
             detail=message,
-            priority=ladder.priority(now, lessons, Severity.WARNING).value,
-            due_by=ladder.due_by(now, lessons),
+            priority=priority,
+            due_by=due_by,
             actor=LADDER,
             now=now,
         )

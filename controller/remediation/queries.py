@@ -6,8 +6,6 @@ raising `RemediationNotFoundError` for what does not exist; they need no running
 
 from __future__ import annotations
 
-import gzip
-import json
 from datetime import datetime
 from typing import Literal
 
@@ -15,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller.fleet import queries as fleet
+from controller.remediation.diagnostics import UploadRefusedError, unpack
 from controller.remediation.errors import RemediationNotFoundError, UploadUnreadableError
 from controller.remediation.schemas import (
     CommandOut,
@@ -141,16 +140,20 @@ def kit_diagnostics(session: Session, *, kit_id: str) -> list[DiagnosticsOut]:
 
 
 def diagnostics_upload(session: Session, *, diagnostics_id: int) -> DiagnosticsUpload:
-    """One diagnostics upload, unpacked; not found until it arrives."""
+    """One diagnostics upload, unpacked (within the upload caps); not found until it arrives."""
     row = session.get(Diagnostics, diagnostics_id)
     if row is None:
         raise RemediationNotFoundError(f"no diagnostics {diagnostics_id}")
+    if row.refused_reason is not None:
+        raise UploadUnreadableError(
+            f"the kit's diagnostics upload was refused: {row.refused_reason}"
+        )
     if row.payload is None:
         raise RemediationNotFoundError(
             f"diagnostics {diagnostics_id} asked at {row.requested_at} has not arrived yet"
         )
     try:
-        content = json.loads(gzip.decompress(row.payload))
-    except (OSError, ValueError) as exc:
+        content = unpack(row.payload)[0]
+    except UploadRefusedError as exc:
         raise UploadUnreadableError(f"the kit's diagnostics upload cannot be read: {exc}") from exc
     return DiagnosticsUpload(**DiagnosticsOut.model_validate(row).model_dump(), content=content)

@@ -37,6 +37,7 @@ from controller.remediation.events import EventHandlers
 from controller.remediation.incidents import Incidents
 from controller.remediation.outgoing import Outgoing, Publish, Send, Sender
 from controller.remediation.playbooks import Bundle, catalogue_of, default_rules_path
+from controller.remediation.quotas import Refusals
 from controller.remediation.schedule_publisher import SchedulePublisher
 from controller.remediation.sweep import sweep
 from policy.ladder import PlaybookInfo
@@ -63,6 +64,7 @@ class Remediator:
         bundle: Bundle | None,
         rules: RuleSet | None = None,
         flooded: Callable[[], bool] | None = None,
+        refusals: Refusals | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
@@ -94,6 +96,7 @@ class Remediator:
             distribution=self._distribution,
             rules_by_id=self._evaluator.by_id,
             schedules=self.schedules,
+            refusals=refusals,
         )
         self.actions = RemediationActions(
             bundle=bundle,

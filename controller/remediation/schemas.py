@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from protocol.playbook_vars import MAX_COMMAND_VARS, VarSpec
+
 
 class HistoryOut(BaseModel):
     """One line of an incident's history."""
@@ -40,6 +42,7 @@ class CommandOut(BaseModel):
     sent_at: datetime | None
     finished_at: datetime | None
     result: dict[str, Any] | None
+    extra_vars: dict[str, Any] | None = None
 
 
 class IncidentOut(BaseModel):
@@ -109,6 +112,9 @@ class PlaybookOut(BaseModel):
     disruptive: bool
     timeout_s: int
     description: str
+    vars: dict[str, VarSpec] = Field(
+        default_factory=dict, description="what a run may set (`vars` of RunIn); nothing else"
+    )
 
 
 class PlaybooksOut(BaseModel):
@@ -139,6 +145,12 @@ class RunIn(BaseModel):
     force: bool = Field(
         default=False, description="run a disruptive playbook now even during a lesson"
     )
+    vars: dict[str, str | int | bool] = Field(
+        default_factory=dict,
+        max_length=MAX_COMMAND_VARS,
+        description="variables for the run: only those the playbook declares "
+        "(GET /api/v1/playbooks), each within its declaration",
+    )
 
 
 class ResolveIn(BaseModel):
@@ -168,7 +180,13 @@ class DiagnosticsOut(BaseModel):
     requested_by: str | None
     requested_at: datetime | None
     received_at: datetime | None
-    size: int
+    expires_at: datetime | None = Field(
+        default=None, description="after this no upload is taken against the request"
+    )
+    size: int = Field(description="the upload's size once unpacked, in bytes")
+    refused_reason: str | None = Field(
+        default=None, description="why what the kit sent was refused (the request is used up)"
+    )
 
 
 class DiagnosticsUpload(DiagnosticsOut):

@@ -2,7 +2,8 @@
 
 Beside them what the remediator remembers per kit: the bundle it has (`KitBundle`), how far the
 rules have read its snapshots (`RulesCursor`) and the schedule last published to it
-(`PublishedSchedule`), each in its own table since migration 0013.
+(`PublishedSchedule`), each in its own table since migration 0013; and how much of each daily
+quota it has used (`KitQuota`, migration 0018).
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class RemediationCommand(Base):
     sent_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
+    extra_vars: Mapped[dict[str, Any] | None]
+    """The variables the run sets, checked against the playbook's declaration (migration 0015)."""
 
 
 class RuleState(Base):
@@ -162,4 +165,22 @@ class Diagnostics(Base):
     requested_at: Mapped[datetime | None]
     received_at: Mapped[datetime | None]
     size: Mapped[int] = mapped_column(Integer, default=0)
+    """The upload's size once unpacked (measured by the controller, not what the kit says)."""
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime | None]
+    """After this no upload is taken against the request (None: requested_at + the window)."""
+    refused_reason: Mapped[str | None] = mapped_column(String(200))
+    """Why the upload sent against this request was refused (the request is used up)."""
+
+
+class KitQuota(Base):
+    """How many events of one kind that make rows or work a kit had taken today (UTC)."""
+
+    __tablename__ = "kit_quotas"
+
+    kit_id: Mapped[str] = mapped_column(String(64), ForeignKey("kits.kit_id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))
+    """The UTC day the counts are of (ISO date); a new day starts them again."""
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)

@@ -94,6 +94,9 @@ class TicketPublic(BaseModel):
     resolution: str | None
     replacement_serial: str | None
     replacement_kit_id: str | None
+    occurrences: int = Field(
+        default=1, description="how many times it was asked for (repeated help requests)"
+    )
     allowed_transitions: list[str] = Field(
         default=[], description="the states it may go to (computed from `state`)"
     )

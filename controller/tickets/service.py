@@ -304,6 +304,27 @@ def open_ticket(
     return row
 
 
+def repeat(
+    session: Session,
+    row: Ticket,
+    *,
+    note: str,
+    priority: Priority | str,
+    due_by: datetime | None,
+    actor: str,
+    now: datetime,
+) -> Ticket:
+    """Asked again: counted, noted in its history (not audited), priority and deadline raised."""
+    row.occurrences, row.updated_at = (row.occurrences or 1) + 1, now
+    detail = {"note": clean(note[:500]) or "", "occurrences": row.occurrences}
+    session.add(
+        TicketEvent(ticket_id=row.id, at=now, actor=actor, action="repeated", detail=detail)
+    )
+    due = due_by.astimezone(UTC) if due_by is not None else None
+    urgency = _enum(Priority, priority, "priority")
+    return _escalate(session, row, priority=urgency, due_by=due, actor=actor, now=now)
+
+
 def open_by_hand(session: Session, *, data: TicketCreate, actor: str, now: datetime) -> Ticket:
     """Open a ticket by hand (a help request by phone, a fault seen on a visit); committed."""
     row = open_ticket(

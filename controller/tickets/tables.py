@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, false, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from controller.fleet.tables import Kit as Kit  # the table its keys refer to
@@ -62,6 +62,8 @@ class Ticket(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     replacement_serial: Mapped[str | None] = mapped_column(String(64))
     replacement_kit_id: Mapped[str | None] = mapped_column(String(64))
+    occurrences: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    """How many times it was asked for: a kit's repeated help requests land on one ticket."""
 
 
 class TicketEvent(Base):
