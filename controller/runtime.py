@@ -22,6 +22,7 @@ from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
 from controller.platform.metrics import Metrics
 from controller.remediation.playbooks import load_bundle
+from controller.remediation.quotas import Refusals
 from controller.remediation.remediator import Remediator
 from controller.remediation.schedule_publisher import SchedulePublisher
 from controller.trust import pki
@@ -88,6 +89,7 @@ def build(settings: ControllerSettings, *, with_mqtt: bool = True) -> Runtime:
             publish_schedule=ingest.publish_schedule,
             bundle=load_bundle(settings, datetime.now(UTC), sessions),
             flooded=ingest.flooded,
+            refusals=Refusals(metrics.registry),
         )
     publisher = remediator.schedules if remediator is not None else None
     return Runtime(settings, engine, sessions, metrics, crl, ingest, remediator, publisher)
