@@ -8,6 +8,10 @@
       7/                  the extracted files: manifest.json, playbooks/<id>.yml, rules.yaml
       7.tar.gz, 7.sig     the exact signed bytes and their detached Ed25519 signature
 
+The signing key can be handed over (`protocol/bundle_keys.py`): a bundle signed by a newer key
+is accepted when the hand-overs it comes with lead from the pinned key to that one, which is then
+pinned in the key file; bundles signed by the older key are refused from then on.
+
 It refuses unsigned or tampered bundles, bundles signed by another key, a kit without the key,
 an older version than the accepted one, and the accepted version with other bytes. Before every
 run the stored bytes are verified again and the extracted files checked against the manifest, so
@@ -25,7 +29,7 @@ import logging
 import secrets
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +48,8 @@ from protocol.bundle import (
     unpack,
     verify,
 )
-from protocol.commands import InstallBundleArgs
+from protocol.bundle_keys import follow, key_fingerprint
+from protocol.commands import InstallBundleArgs, SignedHandover
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,10 +92,30 @@ class BundleStore:
         except (OSError, ValueError):
             return None
 
-    def install(self, bundle: bytes, signature: bytes) -> Manifest:
-        """Verify a signed bundle and make it the accepted one; BundleError says why not."""
+    def install_command(self, args: Mapping[str, Any]) -> Manifest:
+        """Install what an `install_bundle` command carries (key hand-overs included)."""
+        bundle, signature, handovers = decode_install_args(args)
+        return self.install(bundle, signature, handovers)
+
+    def install(
+        self, bundle: bytes, signature: bytes, handovers: Sequence[SignedHandover] = ()
+    ) -> Manifest:
+        """Verify a signed bundle and make it the accepted one; BundleError says why not.
+
+        A bundle the pinned key does not verify is accepted only if the key hand-overs lead
+        from the pinned key to one that does; that key is then pinned (before the bundle is put
+        in place, so the accepted bundle always verifies with the pinned key).
+        """
         with self._lock:
-            manifest = verify(bundle, signature, self._public_key())
+            pinned = self._public_key()
+            try:
+                manifest = verify(bundle, signature, pinned)
+                next_key = None
+            except BundleError as exc:
+                next_key = follow(pinned, handovers) if handovers else pinned
+                if exc.reason != BundleRefusal.SIGNATURE or next_key == pinned:
+                    raise
+                manifest = verify(bundle, signature, next_key)
             accepted = self.accepted_version()
             if accepted is not None and manifest.version < accepted:
                 raise BundleError(
@@ -110,6 +135,11 @@ class BundleStore:
                 if stored is not None and self._tree_matches(accepted, manifest):
                     return manifest
             try:
+                if next_key is not None:
+                    write_atomic(self.public_key_path, next_key, PUBLIC_MODE)
+                    _LOGGER.warning(
+                        "bundle signing key handed over to %s", key_fingerprint(next_key)
+                    )
                 self._put(manifest.version, bundle, signature)
             except OSError as exc:
                 raise BundleError(
@@ -224,8 +254,10 @@ class BundleStore:
                     path.unlink()
 
 
-def decode_install_args(args: Mapping[str, Any]) -> tuple[bytes, bytes]:
-    """The bundle bytes and signature an `install_bundle` command carries, or BundleError."""
+def decode_install_args(
+    args: Mapping[str, Any],
+) -> tuple[bytes, bytes, list[SignedHandover]]:
+    """The bundle, signature and key hand-overs an `install_bundle` command carries."""
     if not args.get("signature_b64"):
         raise BundleError(BundleRefusal.UNSIGNED, "the command carries no signature")
     try:
@@ -237,6 +269,7 @@ def decode_install_args(args: Mapping[str, Any]) -> tuple[bytes, bytes]:
         return (
             base64.b64decode(parsed.bundle_b64, validate=True),
             base64.b64decode(parsed.signature_b64, validate=True),
+            list(parsed.handovers),
         )
     except (binascii.Error, ValueError) as exc:
         raise BundleError(BundleRefusal.DAMAGED, f"not base64: {exc}") from exc

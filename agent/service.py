@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from agent import __version__, diagnostics
 from agent import help as help_request
-from agent.bundles import BundleStore, decode_install_args
+from agent.bundles import BundleStore
 from agent.certificates import CertificateKeeper, finish_renewal
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings, default_kit_id
@@ -347,8 +347,7 @@ class Agent:
     def _install_bundle(self, command: CommandMessage) -> None:
         # On paho's thread, on purpose: a run_playbook right behind it sees the new bundle.
         try:
-            data, signature = decode_install_args(command.body.args)
-            manifest = self.bundles.install(data, signature)
+            manifest = self.bundles.install_command(command.body.args)
         except BundleError as exc:
             reason = str(exc)[:500]
             self.publish_event(

@@ -16,6 +16,8 @@ from protocol.base import WireModel
 
 PLAYBOOK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 MAX_OUTPUT_TAIL = 4000
+MAX_HANDOVERS = 8
+"""Most bundle key hand-overs one `install_bundle` command carries (the newest ones)."""
 """Characters of a run's output kept in its result event."""
 
 
@@ -41,11 +43,23 @@ class EventKind(StrEnum):
     HELP_REQUEST = "help_request"
 
 
+class SignedHandover(WireModel):
+    """A key hand-over (`protocol/bundle_keys.py`): the statement, the old key's signature."""
+
+    statement_b64: str = Field(min_length=1, max_length=2700)
+    signature_b64: str = Field(min_length=1, max_length=200)
+
+
 class InstallBundleArgs(WireModel):
     """A signed playbook bundle: the bytes (base64 of a .tar.gz) and its Ed25519 signature."""
 
     bundle_b64: str = Field(min_length=1, max_length=48_000)
     signature_b64: str = Field(min_length=1, max_length=200)
+    handovers: list[SignedHandover] = Field(
+        default_factory=list,
+        max_length=MAX_HANDOVERS,
+        description="the signing key's hand-overs, oldest first, for kits that pin an older key",
+    )
 
 
 class RunPlaybookArgs(WireModel):

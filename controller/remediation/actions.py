@@ -85,6 +85,7 @@ class RemediationActions:
                     disruptive=info.disruptive,
                     timeout_s=int(info.timeout.total_seconds()),
                     description=bundle.descriptions.get(name, "") if bundle else "",
+                    vars=bundle.variables.get(name, {}) if bundle else {},
                 )
                 for name, info in sorted(catalogue_of(bundle).items())
             ],
@@ -143,6 +144,7 @@ class RemediationActions:
                 "when": request.when,
                 "check": request.check,
                 "forced": request.force,
+                "vars": dict(request.vars),
             },
         )
         session.commit()
@@ -188,6 +190,7 @@ class RemediationActions:
             forced=request.force,
             check=request.check,
             not_before=not_before,
+            extra_vars=request.vars,
         )
 
     def force(

@@ -4,8 +4,10 @@ The controller packs the repository's `playbooks/*.yml` and `playbooks/rules.yam
 (`protocol/bundle.py`), signs the exact bytes with its Ed25519 bundle key (kept beside the device
 CA as `bundle-signing.key`, mode 0600; kits get the public half at enrolment) and keeps every
 version it ever built as `<version>.tar.gz` + `<version>.sig` in its bundle directory. Versions
-only go up and survive restarts: building content identical to the newest stored bundle returns
-that bundle; anything else becomes the next version.
+only go up and survive restarts: building content identical to the newest stored bundle, signed
+by the current key, returns that bundle; anything else becomes the next version, above every
+version the database says kits may have seen (`bundle_versions.py`: a lost bundle directory
+never makes a version go back or be reused). Key rotation: `bundle_keys.py`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import base64
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -34,7 +38,7 @@ from protocol.bundle import (
     sha256,
     unpack,
 )
-from protocol.commands import InstallBundleArgs
+from protocol.commands import InstallBundleArgs, SignedHandover
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,22 +74,33 @@ def ensure_signing_key(path: Path) -> Ed25519PrivateKey:
     """The bundle signing key at `path`; created (0600, public half beside it, 0644) if missing."""
     if path.exists():
         key = load_signing_key(path)
+        _write_public(path, key)
     else:
         key = Ed25519PrivateKey.generate()
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_atomic(
-                path,
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                ),
-                PRIVATE_MODE,
-            )
-        except OSError as exc:
-            raise BundleBuildError(f"cannot write the bundle signing key {path}: {exc}") from exc
+        write_signing_key(path, key)
         _LOGGER.info("bundle signing key created in %s", path)
+    return key
+
+
+def write_signing_key(path: Path, key: Ed25519PrivateKey) -> None:
+    """Put `key` at `path` (0600) and its public half beside it (0644), each atomically."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(
+            path,
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            PRIVATE_MODE,
+        )
+    except OSError as exc:
+        raise BundleBuildError(f"cannot write the bundle signing key {path}: {exc}") from exc
+    _write_public(path, key)
+
+
+def _write_public(path: Path, key: Ed25519PrivateKey) -> None:
     public = public_key_path(path)
     pem = public_key_pem(key)
     try:
@@ -93,7 +108,6 @@ def ensure_signing_key(path: Path) -> Ed25519PrivateKey:
             write_atomic(public, pem, PUBLIC_MODE)
     except OSError as exc:
         raise BundleBuildError(f"cannot write {public}: {exc}") from exc
-    return key
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
@@ -188,8 +202,14 @@ class BundleStore:
         rules_path: Path | None,
         key: Ed25519PrivateKey,
         now: datetime,
+        *,
+        floor: int = 0,
     ) -> SignedBundle:
-        """The newest bundle of these playbooks: the stored one if unchanged, else a new version."""
+        """The newest bundle of these playbooks: the stored one if unchanged, else a new version.
+
+        The stored one is reused only if this key signed it and it is not below `floor` (the
+        highest version kits may have seen, from the database); a new version is above both.
+        """
         files = collect_files(playbooks, rules_path)
         hashes = {path: sha256(data) for path, data in files.items()}
         with self._lock:
@@ -200,9 +220,14 @@ class BundleStore:
                     latest = self.get(versions[-1])
                 except BundleBuildError:  # damaged on disk: superseded by a new version
                     _LOGGER.exception("stored bundle %d is unusable", versions[-1])
-            if latest is not None and latest.manifest.files == hashes:
+            if (
+                latest is not None
+                and latest.manifest.files == hashes
+                and latest.version >= floor
+                and _signed_by(latest, key)
+            ):
                 return latest
-            version = versions[-1] + 1 if versions else 1
+            version = max(versions[-1] if versions else 0, floor) + 1
             try:
                 data = pack(files, version=version, created_at=now)
             except BundleError as exc:
@@ -229,16 +254,29 @@ class BundleStore:
         return bundle
 
 
-def install_command_args(bundle: SignedBundle) -> InstallBundleArgs:
+def _signed_by(bundle: SignedBundle, key: Ed25519PrivateKey) -> bool:
+    try:
+        key.public_key().verify(bundle.signature, bundle.data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def install_command_args(
+    bundle: SignedBundle, handovers: Sequence[SignedHandover] = ()
+) -> InstallBundleArgs:
     """The `install_bundle` command's args for a bundle (base64); refuses one too large to send."""
     encoded = base64.b64encode(bundle.data).decode("ascii")
-    if len(encoded) > MAX_BASE64_CHARS:
+    extra = sum(len(h.statement_b64) + len(h.signature_b64) for h in handovers)
+    if len(encoded) + extra > MAX_BASE64_CHARS:
         raise BundleBuildError(
             f"bundle {bundle.version} is {len(encoded)} characters in base64, over the "
             f"{MAX_BASE64_CHARS} one command can carry: make the playbooks smaller"
         )
     return InstallBundleArgs(
-        bundle_b64=encoded, signature_b64=base64.b64encode(bundle.signature).decode("ascii")
+        bundle_b64=encoded,
+        signature_b64=base64.b64encode(bundle.signature).decode("ascii"),
+        handovers=list(handovers),
     )
 
 

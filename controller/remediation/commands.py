@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from controller.remediation.distribution import Distribution
+from controller.remediation.errors import RunRequestError
 from controller.remediation.kit_lessons import kit_lessons
 from controller.remediation.outgoing import Outgoing
 from controller.remediation.playbooks import Bundle, catalogue_of
@@ -15,6 +16,7 @@ from controller.remediation.tables import Incident, RemediationCommand
 from policy.lessons import may_disrupt, next_free_start
 from protocol.commands import CommandKind, RemediationResult, RunPlaybookArgs
 from protocol.models import Command, new_msg_id
+from protocol.playbook_vars import Value, VarsError, check_vars
 
 COMMAND_LIFETIME = timedelta(hours=1)
 """A playbook command not delivered within this is dropped by the kit (it may be stale)."""
@@ -51,9 +53,20 @@ class Commands:
         check: bool = False,
         disruptive: bool | None = None,
         not_before: datetime | None = None,
+        extra_vars: dict[str, Value] | None = None,
     ) -> RemediationCommand:
-        """Record a playbook run and send it now (or leave it scheduled for `not_before`)."""
+        """Record a playbook run and send it now (or leave it scheduled for `not_before`).
+
+        Its variables must be declared by the playbook in the signed bundle, each within its
+        declaration (RunRequestError, 422, says which and why): the kit would refuse them.
+        """
         info = catalogue_of(self._bundle).get(playbook)
+        if extra_vars:
+            declared = self._bundle.variables.get(playbook, {}) if self._bundle else {}
+            try:
+                extra_vars = check_vars(declared, extra_vars)
+            except VarsError as exc:
+                raise RunRequestError(f"vars: {exc}") from exc
         command = RemediationCommand(
             command_id=new_msg_id(),
             kit_id=kit_id,
@@ -67,6 +80,7 @@ class Commands:
             requested_at=now,
             not_before=not_before,
             state="scheduled",
+            extra_vars=extra_vars or None,
         )
         session.add(command)
         if not_before is None or not_before <= now:
@@ -84,6 +98,7 @@ class Commands:
             forced=command.forced,
             incident_id=command.incident_id,
             min_bundle_version=self._bundle.version if self._bundle else None,
+            extra_vars=command.extra_vars or {},
         )
         out.commands.append(
             (
