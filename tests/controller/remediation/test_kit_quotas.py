@@ -13,21 +13,24 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 
+from controller.fleet.service import ensure_kit
 from controller.remediation import diagnostics, quotas
 from controller.remediation.diagnostics import UploadRefusedError, unpack
+from controller.remediation.tables import KitQuota
 from protocol.models import Event, EventMessage, envelope_kwargs
 from protocol.topics import Channel, kit_topic
 from tests.support import (
     Broker,
     Controller,
     metric,
+    migrated,
     mqtt_client,
     provision_kit,
     start_broker,
@@ -60,6 +63,23 @@ def test_an_upload_unpacks_within_the_caps_or_is_refused_with_a_reason() -> None
     for expected, payload in cases.items():
         with pytest.raises(UploadRefusedError, match=expected):
             unpack(payload)
+
+
+def test_a_kits_daily_quota_starts_again_the_next_day(tmp_path: Path) -> None:
+    database = migrated(f"sqlite:///{tmp_path / 'quota.db'}")
+    now = datetime(2030, 5, 17, 23, 59, tzinfo=UTC)
+    limit = quotas.DAILY_LIMITS["help_request"]
+    with database.sessions.begin() as session:
+        ensure_kit(session, "kit-q")
+    with database.sessions.begin() as session:
+        taken = [quotas.take(session, "kit-q", "help_request", now) for _ in range(limit + 3)]
+        assert taken == [True] * limit + [False] * 3
+        assert quotas.take(session, "kit-q", "self_heal", now)  # each kind has its own
+        row = session.get(KitQuota, ("kit-q", "help_request"))
+        assert (row.used, row.refused) == (limit, 3)
+        assert quotas.take(session, "kit-q", "help_request", now + timedelta(minutes=2))
+        assert (row.day, row.used, row.refused) == ("2030-05-18", 1, 0)
+    database.engine.dispose()
 
 
 # --- the hostile kit, through the broker and the controller ---------------------------------------
