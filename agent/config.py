@@ -126,7 +126,8 @@ class AgentSettings(BaseSettings):
     playbook_vars: dict[str, str | int | bool] = Field(
         default_factory=dict,
         description="Variables given to every remediation playbook (JSON object, e.g. "
-        '{"kk_root": "/", "kk_live": true}); they win over a command\'s extra_vars.',
+        '{"kk_root": "/", "kk_live": true}); they win over a command\'s extra_vars, and only '
+        "they set what no playbook lets a command set (kk_agent_venv, kk_pip_index_url).",
     )
 
     disk_paths: list[Path] = Field(
