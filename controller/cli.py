@@ -112,6 +112,7 @@ def _people_parsers(sub: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create_user.add_argument("--db", help=_DB_HELP)
+    _staff_parsers(user_sub)
 
     keys = sub.add_parser("keys", help="the keys that encrypt personal data")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -141,6 +142,24 @@ def _people_parsers(sub: Any) -> None:
     mark.add_argument("--db", help=_DB_HELP)
     mark.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
     mark.add_argument("--broker-dir", type=Path, help="the broker's config dir (var/broker)")
+
+
+def _staff_parsers(user_sub: Any) -> None:
+    """`user disable|enable|password`: take a member of staff's access away, give it back."""
+    for name, text in (
+        ("disable", "disable a member of staff: their tokens are revoked, sign-in refused"),
+        ("enable", "let a disabled member of staff sign in again"),
+        ("password", "set a member of staff's password (every token of theirs is revoked)"),
+    ):
+        command = user_sub.add_parser(name, help=text)
+        command.add_argument("--username", required=True)
+        if name == "password":
+            command.add_argument(
+                "--password-stdin",
+                action="store_true",
+                help="read the password from standard input",
+            )
+        command.add_argument("--db", help=_DB_HELP)
 
 
 def _schedule_parsers(sub: Any) -> None:
@@ -179,8 +198,13 @@ def _trust() -> dict[str, Handler]:
         "broker-config": trust.broker_config,
         "enroll-token": trust.enroll_token,
         "kit": trust.kit_mark,
-        "user": trust.user_create,
     }
+
+
+def _staff() -> dict[str, Handler]:
+    from controller.commandline import staff  # noqa: PLC0415
+
+    return {"user": staff.user}
 
 
 def _loans() -> dict[str, Handler]:
@@ -208,7 +232,7 @@ _COMMANDS: dict[str, Callable[[], dict[str, Handler]]] = {
     "broker-config": _trust,
     "enroll-token": _trust,
     "kit": _trust,
-    "user": _trust,
+    "user": _staff,
     "keys": _loans,
     "import": _loans,
     "schedule": _schedules,

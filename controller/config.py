@@ -127,3 +127,26 @@ class ControllerSettings(BaseSettings):
     schedule_horizon_days: int = Field(
         default=14, ge=1, le=60, description="How many days of lessons each kit is given."
     )
+    # --- staff sign-in (controller/trust/throttle.py, controller/trust/passwords.py)
+    signin_window: float = Field(
+        default=900,
+        gt=0,
+        le=86_400,
+        description="Seconds over which failed sign-ins are counted; a lock ends at most this "
+        "long after the last failure.",
+    )
+    signin_account_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins per user name within the window."
+    )
+    signin_address_failures: int = Field(
+        default=20, ge=1, description="Failed sign-ins per client address within the window."
+    )
+    hash_workers: int = Field(
+        default=2, ge=1, le=16, description="Password checks (argon2, 64 MiB each) run at once."
+    )
+    hash_queue: int = Field(
+        default=8,
+        ge=0,
+        le=1000,
+        description="Sign-ins that may wait for a password check; more get 503 with Retry-After.",
+    )

@@ -10,7 +10,7 @@ API's lifespan builds it, starts it and keeps it as the app's state.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -27,6 +27,7 @@ from controller.remediation.remediator import Remediator
 from controller.remediation.schedule_publisher import SchedulePublisher
 from controller.trust import pki
 from controller.trust.crl import CrlKeeper
+from controller.trust.signin import SignIn
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ class Runtime:
     """The escalation ladder: None without MQTT or with remediation turned off."""
     publisher: SchedulePublisher | None
     """Publishes kits' schedules after a change: the remediator's, when it runs."""
+    signin: SignIn = field(init=False)
+    """Staff sign-in: throttled, its password hashing bounded and off the event loop."""
+
+    def __post_init__(self) -> None:
+        self.signin = SignIn.from_settings(self.settings, self.sessions)
 
     def start(self) -> None:
         """Start ingesting, then the ladder's passes."""
@@ -62,6 +68,7 @@ class Runtime:
             if self.ingest is not None:
                 self.ingest.stop()
         finally:
+            self.signin.close()
             self.engine.dispose()
 
 

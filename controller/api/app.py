@@ -52,6 +52,7 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
     app.include_router(kits.router)
     app.include_router(enroll.router)
     app.include_router(auth.router)
+    app.include_router(auth.users)
     app.include_router(audit.router)
     app.include_router(people.router)
     app.include_router(contracts.router)

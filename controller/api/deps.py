@@ -41,13 +41,19 @@ SESSION_COOKIE = "kitkeeper_session"
 """The same token as a cookie, for pages (HttpOnly, Secure, SameSite=Strict)."""
 
 
-def current_user(
-    session: Annotated[Session, Depends(get_session)],
+def session_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
+) -> str | None:
+    """The token the request carries: the bearer token, else the session cookie."""
+    return credentials.credentials if credentials is not None else cookie
+
+
+def current_user(
+    session: Annotated[Session, Depends(get_session)],
+    token: Annotated[str | None, Depends(session_token)],
 ) -> User:
     """The signed-in member of staff (bearer token, or the session cookie); 401 otherwise."""
-    token = credentials.credentials if credentials is not None else cookie
     user = authenticate(session, token=token, now=datetime.now(UTC)) if token else None
     if user is None:
         raise HTTPException(
@@ -74,3 +80,14 @@ def require(*roles: Role) -> Callable[[User], User]:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+TokenDep = Annotated[str | None, Depends(session_token)]
+"""The token of the request (checked by `UserDep` beside it)."""
+
+
+def client_address(request: Request) -> str:
+    """The client's address, which sign-in throttling counts (uvicorn's, X-Forwarded-For only
+    from the proxies it trusts: FORWARDED_ALLOW_IPS, 127.0.0.1 by default)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+AddressDep = Annotated[str, Depends(client_address)]
