@@ -55,7 +55,9 @@ def test_loads_a_certificate(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", [ec.generate_private_key(ec.SECP256R1()), Ed25519PrivateKey.generate()], ids=str
+    "key",
+    [ec.generate_private_key(ec.SECP256R1()), Ed25519PrivateKey.generate()],
+    ids=["ecdsa-p256", "ed25519"],
 )
 def test_loads_a_private_key_of_any_kind(
     tmp_path: Path, key: ec.EllipticCurvePrivateKey | Ed25519PrivateKey

@@ -112,6 +112,7 @@ def test_damaged_tokens_are_refused(damage: Callable[[str], str]) -> None:
         "ключ",
         KEY_A[:-2],
     ],
+    ids=["empty", "not-base64", "16-bytes", "33-bytes", "cyrillic", "truncated"],
 )
 def test_malformed_keys_are_refused(bad_key: str) -> None:
     with pytest.raises(CryptoError, match="encryption key 2 is malformed") as caught:
