@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_MQTT_PORT ?= 1884
 DEMO_HTTP_PORT ?= 8000
 DEMO_INTERVAL ?= 5
-APT_PACKAGES := mosquitto mosquitto-clients smartmontools fonts-dejavu-core
+APT_PACKAGES := mosquitto mosquitto-clients mosquitto-dev gcc smartmontools fonts-dejavu-core
 # What the tests need beyond the demo: network namespaces with loss and delay, umockdev devices,
 # libfaketime for the runs at other dates.
 TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0 poppler-utils \

@@ -11,6 +11,9 @@ from protocol.limits import KIT_ID_PATTERN
 
 ROOT = "kits"
 SHARE_GROUP = "controllers"
+"""The shared-subscription group of a controller without TLS (development). With its device CA a
+controller uses a group derived from the CA's key (`controller.trust.pki.share_group`), which kits
+cannot name; the broker refuses them shared subscriptions anyway."""
 _KIT_ID_RE = re.compile(KIT_ID_PATTERN)
 
 
@@ -60,7 +63,8 @@ def wildcard(channel: Channel) -> str:
 
 
 def shared(topic_filter: str, group: str = SHARE_GROUP) -> str:
-    """Wrap a filter in a shared subscription so several controllers split the load."""
+    """Wrap a filter in a shared subscription so several controllers (of one `group`) split the
+    load."""
     return f"$share/{group}/{topic_filter}"
 
 

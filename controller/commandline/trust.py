@@ -93,7 +93,7 @@ def kit_mark(args: argparse.Namespace) -> int:
         sys.stdout.write(f"  revoked certificates: {', '.join(serials)}\n")
     if args.state != "active":
         sys.stdout.write(
-            "  broker reloaded its CRL and ACL\n"
+            "  broker reloaded its CRL and ACL (a revoked kit still connected is disconnected)\n"
             if reloaded
             else f"  the broker was not running (no pid in {settings.broker_dir}); it will "
             "read the new CRL and ACL when it starts\n"

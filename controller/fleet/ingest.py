@@ -47,7 +47,7 @@ from protocol.models import (
     ScheduleMessage,
     new_msg_id,
 )
-from protocol.topics import AGENT_TO_CONTROLLER, Channel, kit_topic, shared, wildcard
+from protocol.topics import AGENT_TO_CONTROLLER, SHARE_GROUP, Channel, kit_topic, shared, wildcard
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,15 +64,15 @@ MAX_INFLIGHT = 1000
 """Unacknowledged QoS 1 messages each way (acks, commands out; the broker's to us in)."""
 
 
-def subscriptions() -> list[tuple[str, int]]:
+def subscriptions(group: str = SHARE_GROUP) -> list[tuple[str, int]]:
     """What the controller subscribes to: data through the shared group, status directly.
 
     Status goes to every instance because retained messages are not delivered to shared
     subscriptions (MQTT 5, 4.8.2), and a controller must learn every kit's presence at start.
     """
     return [
-        (shared(wildcard(Channel.TELEMETRY)), 1),
-        (shared(wildcard(Channel.EVENTS)), 1),
+        (shared(wildcard(Channel.TELEMETRY), group), 1),
+        (shared(wildcard(Channel.EVENTS), group), 1),
         (wildcard(Channel.STATUS), 1),
     ]
 
@@ -127,7 +127,7 @@ class Ingest:
             )
             if self.tls
             else None,
-            subscriptions=subscriptions(),
+            subscriptions=subscriptions(pki.share_group(self._pki) if self.tls else SHARE_GROUP),
             receive_maximum=MAX_INFLIGHT,
             who="the controller",
             on_message=self._handle_message,
@@ -372,18 +372,11 @@ class Ingest:
         return now > then and (arrived - before) / (now - then) > FLOOD_RATE
 
     def _renew_certificate(self, kit_id: str, data: dict[str, Any]) -> None:
-        csr = str(data.get("csr_pem", ""))
         now = datetime.now(UTC)
-        try:
-            with self._sessions.begin() as session:
-                cert_pem = trust.renew(
-                    session,
-                    kit_id=kit_id,
-                    csr_pem=csr,
-                    paths=self._pki,
-                    now=now,
-                    days=self._settings.cert_days,
-                )
+        try:  # limited per kit; supersedes its other certificates and publishes the CRL
+            cert_pem = trust.renew_kit(
+                self._sessions, kit_id=kit_id, data=data, settings=self._settings, now=now
+            )
         except trust.TrustError as exc:
             _LOGGER.warning("refused to renew kit %s: %s", kit_id, exc)
             return

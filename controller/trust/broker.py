@@ -9,6 +9,7 @@ up.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import shutil
 import socket
@@ -25,7 +26,15 @@ from protocol.topics import Channel
 CONF_FILE = "mosquitto.conf"
 ACL_FILE = "acl"
 LOCAL_ACL_FILE = "acl.local"
+REVOKED_FILE = "revoked"
+"""The revoked kits' ids, one a line: the subscription guard refuses them everything."""
 PID_FILE = "mosquitto.pid"
+PLUGIN_SOURCE = Path(__file__).with_name("broker_acl.c")
+PLUGIN_FILE = "kitkeeper_acl.so"
+"""The subscription guard (broker_acl.c), built next to the configuration."""
+PLUGIN_HEADER = Path("/usr/include/mosquitto_plugin.h")
+PLUGIN_CACHE = Path.home() / ".cache" / "kitkeeper"
+DATA_DIR_MODE = 0o700
 
 KIT_WRITES = (Channel.TELEMETRY, Channel.EVENTS, Channel.STATUS)
 KIT_READS = (Channel.CMD, Channel.SCHEDULE, Channel.MANIFEST, Channel.ACK)
@@ -90,6 +99,12 @@ def render(config: BrokerConfig, out_dir: Path) -> str:
             "use_username_as_clientid true",
             "allow_anonymous false",
             f"acl_file {out / ACL_FILE}",
+            "# The acl_file never checks SUBSCRIBE: this plugin confines each kit to its own",
+            "# topics (no wildcards, no shared subscriptions) and cuts revoked kits off.",
+            f"plugin {out / PLUGIN_FILE}",
+            f"plugin_opt_controller {CONTROLLER_CN}",
+            f"plugin_opt_subscribe {' '.join(f'kits/%u/{c.value}' for c in KIT_READS)}",
+            f"plugin_opt_revoked_file {out / REVOKED_FILE}",
         ]
     return "\n".join([*lines, ""])
 
@@ -110,24 +125,69 @@ def render_acl(revoked_kits: list[str], local: str = "") -> str:
 
 
 def write_acl(out_dir: Path, *, revoked_kits: list[str]) -> Path:
-    """(Re)write the ACL in `out_dir`, keeping whatever `acl.local` adds."""
+    """(Re)write the ACL and the revoked list in `out_dir`, keeping whatever `acl.local` adds."""
     local_path = out_dir / LOCAL_ACL_FILE
     local = local_path.read_text(encoding="utf-8") if local_path.exists() else ""
     path = out_dir / ACL_FILE
     write_atomic(path, render_acl(revoked_kits, local).encode(), PUBLIC_MODE)
+    revoked = "".join(f"{kit_id}\n" for kit_id in revoked_kits)
+    write_atomic(out_dir / REVOKED_FILE, revoked.encode(), PUBLIC_MODE)
     return path
+
+
+def build_plugin(out_dir: Path) -> Path:
+    """Put the subscription guard, compiled from broker_acl.c, into `out_dir`; its path.
+
+    Compiled once per version of its source into ~/.cache/kitkeeper and copied from there. It
+    needs a C compiler and Mosquitto's plugin headers (Debian: gcc, mosquitto-dev).
+    """
+    source = PLUGIN_SOURCE.read_bytes()
+    cached = PLUGIN_CACHE / f"kitkeeper_acl-{hashlib.sha256(source).hexdigest()[:16]}.so"
+    if not cached.exists():
+        _compile_plugin(cached)
+    target = out_dir / PLUGIN_FILE
+    if not target.exists() or target.read_bytes() != cached.read_bytes():
+        partial = target.with_name(f".{PLUGIN_FILE}.{os.getpid()}")
+        shutil.copyfile(cached, partial)
+        partial.replace(target)
+    return target
+
+
+def _compile_plugin(target: Path) -> None:
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or not PLUGIN_HEADER.exists():
+        raise ConfigError(
+            "building the broker's subscription guard needs a C compiler and Mosquitto's "
+            "plugin headers: apt-get install gcc mosquitto-dev"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    command = [compiler, "-shared", "-fPIC", "-O2", "-Wall", "-o", str(partial)]
+    result = subprocess.run(
+        [*command, str(PLUGIN_SOURCE)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise ConfigError(f"cannot build the broker's subscription guard: {result.stderr}")
+    partial.replace(target)
+
+
+def _private_dir(path: Path) -> None:
+    """Make a folder only its owner may enter (the broker's persistence holds kits' messages)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(DATA_DIR_MODE)
 
 
 def write(config: BrokerConfig, out_dir: Path, *, revoked_kits: list[str] | None = None) -> Path:
     """Write mosquitto.conf (and with TLS, the ACL) into `out_dir`; return the conf path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(config.data_dir)
     if config.pki is not None:
         if not config.pki.exists():
             raise ConfigError(
                 f"no device CA in {config.pki.root}: run `kitkeeper-controller pki init` first"
             )
         write_acl(out_dir, revoked_kits=revoked_kits or [])
+        build_plugin(out_dir)
     path = out_dir / CONF_FILE
     write_atomic(path, render(config, out_dir).encode(), PUBLIC_MODE)
     return path
@@ -179,6 +239,7 @@ class MosquittoProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **self.env} if self.env else None,
+                umask=0o077,  # its persistence file holds kits' messages: 0600
             )
         if not wait_for_port(self.config.bind_address, self.config.port, timeout):
             self.stop()

@@ -142,7 +142,7 @@ class CrlKeeper:
         due = (
             times is None
             or crl_needs_refresh(times.this_update, times.next_update, now)
-            or (starting and times.serials != self._revoked())
+            or (starting and times.serials != self._revoked(now))
         )
         if due and time.monotonic() >= self._retry_at:
             times = self._refresh(now) or times
@@ -162,10 +162,10 @@ class CrlKeeper:
             self._seen, self._cached = None, None
         return self._cached
 
-    def _revoked(self) -> frozenset[int]:
+    def _revoked(self, now: datetime) -> frozenset[int]:
         try:
             with self._sessions() as session:
-                return frozenset(serial for serial, _ in trust.revocations(session))
+                return frozenset(serial for serial, _ in trust.revocations(session, now=now))
         except SQLAlchemyError:
             _LOGGER.exception("cannot read the revoked certificates")
             return frozenset()

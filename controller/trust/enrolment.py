@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from cryptography import x509
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from common import pem
 from controller.config import ControllerSettings
@@ -51,6 +51,7 @@ class TrustErrorKind(StrEnum):
     TOKEN_EXPIRED = "token_expired"  # noqa: S105
     KIT_REVOKED = "kit_revoked"
     BAD_REQUEST = "bad_request"
+    RENEWAL_LIMIT = "renewal_limit"
 
 
 STATUS_OF_KIND: dict[TrustErrorKind, int] = {
@@ -59,17 +60,31 @@ STATUS_OF_KIND: dict[TrustErrorKind, int] = {
     TrustErrorKind.TOKEN_EXPIRED: 410,
     TrustErrorKind.KIT_REVOKED: 403,
     TrustErrorKind.BAD_REQUEST: 422,
+    TrustErrorKind.RENEWAL_LIMIT: 429,
 }
 """The HTTP status of a refusal, by its kind."""
+
+
+RENEWALS_PER_DAY = 3
+"""Renewals a kit may ask for in any 24 hours: an agent asks once an hour until it gets an
+answer, a hostile one would otherwise mint a certificate a second."""
+RENEWAL_WINDOW = timedelta(days=1)
+CRL_KEEPS_EXPIRED = timedelta(days=1)
+"""A revoked certificate leaves the CRL this long after its notAfter: the broker refuses it as
+expired by then, even with a clock a little behind the controller's."""
 
 
 class TrustError(ControllerError):
     """A trust operation refused, with the reason in words; its status follows its kind."""
 
-    def __init__(self, kind: TrustErrorKind, message: str) -> None:
+    def __init__(
+        self, kind: TrustErrorKind, message: str, *, retry_at: datetime | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = STATUS_OF_KIND[kind]
+        self.retry_at = retry_at
+        """For RENEWAL_LIMIT: the first moment another request would be accepted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,34 +261,61 @@ def enroll(
     return Enrolment(kit_id, pki.pem(cert), superseded)
 
 
-def _supersede(session: Session, *, kit_id: str, now: datetime) -> list[str]:
-    """Revoke the kit's certificates that are still valid; their serials."""
+def _supersede(
+    session: Session, *, kit_id: str, now: datetime, keep: str | None = None
+) -> list[str]:
+    """Revoke the kit's certificates that are still valid (but `keep`); their serials."""
     live = session.scalars(
         select(Certificate).where(
             Certificate.kit_id == kit_id,
             Certificate.revoked_at.is_(None),
             Certificate.not_after >= now,  # valid up to and at its notAfter
+            Certificate.serial != (keep or ""),
         )
     ).all()
     for cert in live:
         cert.revoked_at = now
         cert.revoke_reason = "superseded"
     if live:
-        _LOGGER.warning("kit %s enrolled again: %d earlier certificates revoked", kit_id, len(live))
+        _LOGGER.warning("kit %s: %d earlier certificates superseded", kit_id, len(live))
     return [c.serial for c in live]
 
 
+class Renewal(NamedTuple):
+    """What a renewal issued: the certificate, and the serials it superseded."""
+
+    certificate_pem: bytes
+    superseded: list[str]
+
+
 def renew(
-    session: Session, *, kit_id: str, csr_pem: str, paths: pki.PkiPaths, now: datetime, days: int
-) -> bytes:
-    """Issue a fresh certificate to a kit that asked over its own authenticated MQTT channel."""
+    session: Session,
+    *,
+    kit_id: str,
+    csr_pem: str,
+    paths: pki.PkiPaths,
+    now: datetime,
+    days: int,
+    current_serial: str | None = None,
+    per_day: int = RENEWALS_PER_DAY,
+) -> Renewal:
+    """Issue a fresh certificate to a kit that asked over its own authenticated MQTT channel.
+
+    At most `per_day` in any 24 hours (TrustError RENEWAL_LIMIT with `retry_at`). The kit's
+    other certificates still valid are revoked ("superseded"), except the one it says it is
+    using (`current_serial`, if it is the kit's and still valid): the new certificate reaches
+    the kit as a command over that connection, and a kit that misses it must still be able to
+    connect and ask again. That one is superseded at the next renewal or enrolment.
+    """
     kit = fleet.get_kit(session, kit_id=kit_id)
     if kit is None or kit.lifecycle in REVOKING_LIFECYCLES:
         raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} may not renew")
+    _check_renewal_limit(session, kit_id=kit_id, now=now, per_day=per_day)
     try:
         cert = pki.sign_csr(paths, csr_pem.encode(), kit_id=kit_id, now=now, days=days)
     except PkiError as exc:
         raise TrustError(TrustErrorKind.BAD_REQUEST, str(exc)) from exc
+    superseded = _supersede(session, kit_id=kit_id, now=now, keep=current_serial)
     _record(session, kit_id=kit_id, cert=cert, now=now, via="renew")
     audit.record(
         session,
@@ -282,10 +324,60 @@ def renew(
         entity="kit",
         entity_id=kit_id,
         now=now,
-        after={"serial": format(cert.serial_number, "x")},
+        after={"serial": format(cert.serial_number, "x"), "superseded": superseded},
     )
     _LOGGER.info("kit %s renewed, certificate %x", kit_id, cert.serial_number)
-    return pki.pem(cert)
+    return Renewal(pki.pem(cert), superseded)
+
+
+def _check_renewal_limit(session: Session, *, kit_id: str, now: datetime, per_day: int) -> None:
+    """Refuse a renewal beyond `per_day` in the last 24 hours, saying when to ask again."""
+    recent = session.scalars(
+        select(Certificate.issued_at)
+        .where(
+            Certificate.kit_id == kit_id,
+            Certificate.issued_via == "renew",
+            Certificate.issued_at > now - RENEWAL_WINDOW,
+        )
+        .order_by(Certificate.issued_at)
+    ).all()
+    if len(recent) < per_day:
+        return
+    retry_at = recent[len(recent) - per_day] + RENEWAL_WINDOW
+    raise TrustError(
+        TrustErrorKind.RENEWAL_LIMIT,
+        f"kit {kit_id} already renewed its certificate {len(recent)} times in 24 hours "
+        f"(at most {per_day}); ask again after {instant(retry_at)}",
+        retry_at=retry_at,
+    )
+
+
+def renew_kit(
+    sessions: sessionmaker[Session],
+    *,
+    kit_id: str,
+    data: dict[str, object],
+    settings: ControllerSettings,
+    now: datetime,
+) -> bytes:
+    """Renew (see `renew`) from a `cert_renew_request` event's data and commit; publish the CRL
+    when earlier certificates were superseded. The new certificate (PEM)."""
+    paths = pki.PkiPaths(settings.pki_dir)
+    serial = data.get("serial")
+    with sessions.begin() as session:
+        renewal = renew(
+            session,
+            kit_id=kit_id,
+            csr_pem=str(data.get("csr_pem", "")),
+            paths=paths,
+            now=now,
+            days=settings.cert_days,
+            current_serial=serial.lower() if isinstance(serial, str) else None,
+        )
+    if renewal.superseded:
+        with sessions.begin() as session:
+            publish_revocations(session, paths=paths, broker_dir=settings.broker_dir, now=now)
+    return renewal.certificate_pem
 
 
 def set_lifecycle(
@@ -327,13 +419,18 @@ def revoked_kits(session: Session) -> list[str]:
     return fleet.kit_ids_in(session, lifecycles=REVOKING_LIFECYCLES)
 
 
-def revocations(session: Session) -> list[tuple[int, datetime]]:
-    """Every revoked kit certificate: (serial, when it was revoked)."""
+def revocations(session: Session, *, now: datetime) -> list[tuple[int, datetime]]:
+    """The revoked kit certificates the CRL lists at `now`: (serial, when it was revoked).
+
+    Pruned: a certificate expired more than CRL_KEEPS_EXPIRED ago is refused as expired, so
+    the list grows with the kits, not with every renewal ever made.
+    """
     return [
         (int(serial, 16), at)
         for serial, at in session.execute(
             select(Certificate.serial, Certificate.revoked_at).where(
-                Certificate.revoked_at.is_not(None)
+                Certificate.revoked_at.is_not(None),
+                Certificate.not_after >= now - CRL_KEEPS_EXPIRED,
             )
         )
         if at is not None
@@ -344,7 +441,7 @@ def publish_revocations(
     session: Session, *, paths: pki.PkiPaths, broker_dir: Path, now: datetime
 ) -> bool:
     """Rewrite the CRL and the broker's ACL, then make the broker reload; True if it was told."""
-    pki.write_crl(paths, revocations(session), now=now)
+    pki.write_crl(paths, revocations(session, now=now), now=now)
     if (broker_dir / broker.ACL_FILE).exists():
         broker.write_acl(broker_dir, revoked_kits=revoked_kits(session))
     return reload_broker(broker_dir)

@@ -23,7 +23,7 @@ from common.files import PRIVATE_MODE, PUBLIC_MODE, write_atomic
 from common.pem import PemError, load_certificate, load_private_key
 from controller.errors import PkiError
 from controller.remediation.bundles import BundleBuildError, ensure_signing_key
-from protocol.topics import is_valid_kit_id
+from protocol.topics import SHARE_GROUP, is_valid_kit_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -181,6 +181,23 @@ def load_ca(paths: PkiPaths) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifica
     if _spki(key.public_key()) != _spki(cert.public_key()):
         raise PkiError(f"{paths.ca_key} does not belong to {paths.ca_cert}")
     return key, cert
+
+
+def share_group(paths: PkiPaths) -> str:
+    """The controllers' shared-subscription group: secret, the same for every controller of this CA.
+
+    Derived from the CA's key file, which no kit holds, so a kit cannot name the group even if
+    the broker let it subscribe outside its own topics (it does not: defence in depth). Without
+    a readable key file, the public default (the broker's guard still holds).
+    """
+    try:
+        secret = paths.ca_key.read_bytes()
+    except OSError as exc:
+        _LOGGER.warning("no secret shared-subscription group (%s): using the default", exc)
+        return SHARE_GROUP
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(b"kitkeeper shared-subscription group\0" + secret)
+    return f"{SHARE_GROUP}-{digest.finalize().hex()[:24]}"
 
 
 def fingerprint(cert: x509.Certificate) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,6 +35,10 @@ class Certificate(Base):
     """A kit certificate the CA issued (the public part only; the key never leaves the kit)."""
 
     __tablename__ = "certificates"
+    __table_args__ = (
+        # renewals in the last day (the limit), a kit's live certificates (superseding)
+        Index("ix_certificates_kit_issued", "kit_id", "issued_via", "issued_at"),
+    )
 
     serial: Mapped[str] = mapped_column(String(40), primary_key=True)
     kit_id: Mapped[str] = mapped_column(String(64), index=True)

@@ -1,0 +1,123 @@
+"""A hostile kit against the real broker and controller: it cannot take a share of other kits'
+messages, subscribe outside its own topics, or keep a session past its revocation."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.identity import generate_key, make_csr, save_identity
+from controller.trust import pki
+from protocol.models import Event, EventMessage, envelope_kwargs
+from tests.support import Broker, Controller, mqtt_client, provision_kit, wait_for
+
+NOT_AUTHORIZED = 0x87
+
+
+def _stored(controller: Controller, kit_id: str) -> int:
+    with sqlite3.connect(controller.db.removeprefix("sqlite:///")) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM events WHERE kit_id = ? AND kind = ?", (kit_id, "probe")
+        ).fetchone()
+    return int(count)
+
+
+def _enrol(controller: Controller, state_dir: Path, kit_id: str) -> None:
+    """Enrol as `kitkeeper-agent enroll` would: the certificate is then the CA's record."""
+    made = controller.cli("enroll-token", "create", "--kit-id", kit_id, "--hours", "1")
+    assert made.returncode == 0, made.stderr
+    key = generate_key(state_dir / "kit.key")
+    csr = make_csr(key, kit_id).decode()
+    status, body = controller.post("/api/v1/enroll", {"token": made.stdout.strip(), "csr_pem": csr})
+    assert status == 201, body
+    save_identity(
+        state_dir, cert_pem=body["certificate_pem"].encode(), ca_pem=body["ca_pem"].encode()
+    )
+
+
+def _send_events(broker: Broker, cert_dir: Path, kit_id: str, seqs: range) -> None:
+    """Publish one event per seq as the kit, each acknowledged by the broker."""
+    client, _ = mqtt_client(broker, cert_dir)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        for seq in seqs:
+            message = EventMessage(
+                **envelope_kwargs(kit_id, seq, datetime.now(UTC)), body=Event(kind="probe")
+            )
+            client.publish(f"kits/{kit_id}/events", message.to_bytes(), qos=1).wait_for_publish(5)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_a_hostile_kit_gets_no_share_and_its_session_ends_with_its_revocation(
+    tmp_path: Path, broker: Broker, controller: Controller
+) -> None:
+    provision_kit(broker.pki, tmp_path / "kit-a", "kit-a")
+    _enrol(controller, tmp_path / "kit-b", "kit-b")
+    hostile, received = mqtt_client(broker, tmp_path / "kit-b", "kit-b")
+    granted: dict[int, list[int]] = {}
+    hostile.on_subscribe = lambda c, u, mid, rcs, p: granted.__setitem__(
+        mid, [r.value for r in rcs]
+    )
+    disconnects: list[int] = []
+    hostile.on_disconnect = lambda c, u, flags, rc, p: disconnects.append(rc.value)
+    session = Properties(PacketTypes.CONNECT)
+    session.SessionExpiryInterval = 86400  # a persistent session, as the issue's attacker had
+    hostile.connect("127.0.0.1", broker.port, clean_start=False, properties=session)
+    hostile.loop_start()
+    try:
+        wait_for(hostile.is_connected, 5, "the hostile kit connected")
+        attempts = [
+            "$share/controllers/kits/+/events",  # the group name the code makes public
+            f"$share/{pki.share_group(broker.pki)}/kits/+/events",  # even knowing the secret one
+            "$share/mine/kits/kit-b/cmd",  # its own topic, but shared
+            "kits/+/events",
+            "kits/kit-a/cmd",
+            "kits/kit-b/#",
+            "#",
+        ]
+        for topic in [*attempts, "kits/kit-b/cmd"]:
+            _, mid = hostile.subscribe(topic, qos=1)
+            wait_for(lambda mid=mid: mid in granted, 5, f"SUBACK for {topic}")
+        codes = [granted[mid] for mid in sorted(granted)]
+        assert codes == [[NOT_AUTHORIZED]] * len(attempts) + [[1]], codes
+
+        _send_events(broker, tmp_path / "kit-a", "kit-a", range(1, 41))
+        wait_for(lambda: _stored(controller, "kit-a") == 40, 15, "all 40 of kit A's events stored")
+        assert received == []
+
+        # Revoked: the broker drops the live session at once, not at its next handshake.
+        result = controller.cli(
+            "kit", "mark", "--kit-id", "kit-b", "lost", "--broker-dir", str(broker.dir)
+        )
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: disconnects, 5, "the revoked kit disconnected by the broker")
+        hostile.loop_stop()
+    finally:
+        hostile.loop_stop()
+        hostile.disconnect()
+
+    broker.stop()
+    broker.start()
+    wait_for(lambda: controller.log().count("connected to broker") >= 2, 20, "reconnected")
+    _send_events(broker, tmp_path / "kit-a", "kit-a", range(41, 61))
+    wait_for(lambda: _stored(controller, "kit-a") == 60, 20, "kit A's events after a restart")
+    again, _ = mqtt_client(broker, tmp_path / "kit-b", "kit-b")
+    connected: list[bool] = []
+    again.on_connect = lambda c, u, f, rc, p: connected.append(not rc.is_failure)
+    try:
+        again.connect("127.0.0.1", broker.port, clean_start=False, properties=session)
+        again.loop_start()
+        time.sleep(1)
+    except OSError:
+        pass
+    finally:
+        again.loop_stop()
+    assert True not in connected, "a revoked kit never gets its session back"
