@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
+from cryptography import x509
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -38,6 +40,43 @@ def _enrol(controller: Controller, state_dir: Path, kit_id: str) -> None:
     save_identity(
         state_dir, cert_pem=body["certificate_pem"].encode(), ca_pem=body["ca_pem"].encode()
     )
+
+
+def _certificates(controller: Controller, kit_id: str) -> list[tuple[str, str | None]]:
+    with sqlite3.connect(controller.db.removeprefix("sqlite:///")) as db:
+        return db.execute(
+            "SELECT issued_via, revoke_reason FROM certificates WHERE kit_id = ? "
+            "ORDER BY issued_at",
+            (kit_id,),
+        ).fetchall()
+
+
+def _flood_with_renewals(controller: Controller, kit: mqtt.Client, state_dir: Path) -> None:
+    """Ten renewal requests in a row get three certificates; each supersedes the one before,
+    but the certificate the kit says it uses stays valid; the CRL lists the superseded."""
+    current = x509.load_pem_x509_certificate((state_dir / "kit.crt").read_bytes())
+    key = generate_key(state_dir / "kit.key.new")
+    data = {"csr_pem": make_csr(key, "kit-b").decode(), "serial": f"{current.serial_number:x}"}
+    for seq in range(1, 11):
+        message = EventMessage(
+            **envelope_kwargs("kit-b", seq, datetime.now(UTC)),
+            body=Event(kind="cert_renew_request", data=data),
+        )
+        kit.publish("kits/kit-b/events", message.to_bytes(), qos=1).wait_for_publish(5)
+    wait_for(lambda: controller.log().count("refused to renew kit kit-b") == 7, 15, "7 refusals")
+    assert "at most 3); ask again after" in controller.log()
+    assert _certificates(controller, "kit-b") == [
+        ("enroll", None),
+        ("renew", "superseded"),
+        ("renew", "superseded"),
+        ("renew", None),
+    ]
+    wait_for(lambda: len(_crl_serials(controller)) == 2, 5, "the superseded in the CRL")
+
+
+def _crl_serials(controller: Controller) -> set[int]:
+    crl = x509.load_pem_x509_crl(controller.pki.crl.read_bytes())
+    return {revoked.serial_number for revoked in crl}
 
 
 def _send_events(broker: Broker, cert_dir: Path, kit_id: str, seqs: range) -> None:
@@ -92,6 +131,7 @@ def test_a_hostile_kit_gets_no_share_and_its_session_ends_with_its_revocation(
         _send_events(broker, tmp_path / "kit-a", "kit-a", range(1, 41))
         wait_for(lambda: _stored(controller, "kit-a") == 40, 15, "all 40 of kit A's events stored")
         assert received == []
+        _flood_with_renewals(controller, hostile, tmp_path / "kit-b")
 
         # Revoked: the broker drops the live session at once, not at its next handshake.
         result = controller.cli(
