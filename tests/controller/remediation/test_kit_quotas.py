@@ -141,19 +141,12 @@ def _kit(setting: Setting, kit_id: str) -> HostileKit:
 
 
 @pytest.fixture
-def help_kit(setting: Setting) -> Iterator[HostileKit]:
-    kit = _kit(setting, "kit-hostile-help")
-    yield kit
-    kit.client.loop_stop()
-    kit.client.disconnect()
-
-
-@pytest.fixture
-def upload_kit(setting: Setting) -> Iterator[HostileKit]:
-    kit = _kit(setting, "kit-hostile-upload")
-    yield kit
-    kit.client.loop_stop()
-    kit.client.disconnect()
+def kit(request: pytest.FixtureRequest, setting: Setting) -> Iterator[HostileKit]:
+    """A kit of the test's own: its id is the test's (indirect) parameter."""
+    made = _kit(setting, request.param)
+    yield made
+    made.client.loop_stop()
+    made.client.disconnect()
 
 
 def _refused(controller: Controller, kind: str, reason: str) -> float:
@@ -164,10 +157,11 @@ def _refused(controller: Controller, kind: str, reason: str) -> float:
 
 
 @pytest.mark.processes
+@pytest.mark.parametrize("kit", ["kit-hostile-help"], indirect=True)
 def test_a_flood_of_help_requests_opens_one_ticket_and_made_up_results_change_nothing(
-    help_kit: HostileKit, setting: Setting
+    kit: HostileKit, setting: Setting
 ) -> None:
-    controller, kit = setting.controller, help_kit
+    controller = setting.controller
     for n in range(200):
         kit.event("help_request", {}, message=f"help {n}")
     # Results of runs the controller never sent to this kit.
@@ -212,10 +206,11 @@ def _requests(controller: Controller, kit_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.processes
+@pytest.mark.parametrize("kit", ["kit-hostile-upload"], indirect=True)
 def test_diagnostics_are_taken_only_as_asked_and_a_gzip_bomb_stops_at_the_cap(
-    upload_kit: HostileKit, setting: Setting
+    kit: HostileKit, setting: Setting
 ) -> None:
-    controller, kit = setting.controller, upload_kit
+    controller = setting.controller
     report = {"agent_log": [f"line {n}" for n in range(200)], "outbox_size": 0}
 
     # Uploads nobody asked for: refused, nothing stored.
