@@ -180,12 +180,15 @@ class EventHandlers:
         if command is not None:
             self._incidents.on_result(session, out, command, result, now)
 
-    def _within_quota(self, session: Session, event: Event, now: datetime) -> bool:
-        """Whether the kit may still send this kind of event today (else counted, logged once)."""
-        if quotas.take(session, event.kit_id, event.kind, now):
+    def _within_quota(
+        self, session: Session, event: Event, now: datetime, kind: str | None = None
+    ) -> bool:
+        """Whether the kit may still do this (`kind`, else the event's) today; else counted."""
+        kind = kind or event.kind
+        if quotas.take(session, event.kit_id, kind, now):
             return True
-        limit = quotas.DAILY_LIMITS[event.kind]
-        self.refusals.refuse(event.kit_id, event.kind, "daily_quota", now, f"over {limit} today")
+        limit = quotas.DAILY_LIMITS[kind]
+        self.refusals.refuse(event.kit_id, kind, "daily_quota", now, f"over {limit} today")
         return False
 
     def _on_self_heal(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
@@ -209,6 +212,8 @@ class EventHandlers:
             ).first()
         )
         if row is None:
+            if not self._within_quota(session, event, now, quotas.INCIDENT_OPENED):
+                return
             row = self._incidents.open(
                 session,
                 out,
@@ -246,6 +251,8 @@ class EventHandlers:
             return
         failures = ", ".join(check.failures) or "not ready"
         if row is None:
+            if not self._within_quota(session, event, now, quotas.INCIDENT_OPENED):
+                return
             self._incidents.open(
                 session,
                 out,

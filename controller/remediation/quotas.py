@@ -1,9 +1,9 @@
 """What a kit may ask of the controller each day, and its refusals: counted, logged once.
 
 An event a kit sends that makes rows or work on the controller (a help request, a self-heal
-report, a failed readiness check) takes one of the kit's daily quota of that kind (`KitQuota`: a
-row per kit and kind, started again each UTC day); past it the event is refused and changes
-nothing but the refusal count. Refusals that need no quota (an upload nobody asked for, the result
+report, a failed readiness check, and an incident either opens) takes one of the kit's daily
+quota of that kind (`KitQuota`: a row per kit and kind, started again each UTC day); past it the
+event is refused and changes nothing but the refusal count. Refusals that need no quota (an upload nobody asked for, the result
 of a command never sent to that kit) are counted the same way: in
 `kitkeeper_kit_requests_refused_total{kind, reason}`, and logged once per kit, kind, reason and
 day, so that a kit repeating itself cannot fill the log either.
@@ -24,14 +24,19 @@ from protocol.commands import EventKind
 
 _LOGGER = logging.getLogger(__name__)
 
+INCIDENT_OPENED: Final = "incident_opened"
+"""The quota of incidents a kit's own word opens (a failed readiness check, a self-heal report)."""
 DAILY_LIMITS: Final[dict[str, int]] = {
     EventKind.HELP_REQUEST.value: 20,
     EventKind.SELF_HEAL.value: 200,
     EventKind.PRELESSON_CHECK.value: 100,
+    INCIDENT_OPENED: 10,
 }
 """Per kit and UTC day: help requests (the first opens a ticket, the rest land on it), self-heal
-reports (each a line of an incident's history) and failed readiness checks (an incident or a line
-of its history). An agent sends a few of each a day; a kit past these is broken or hostile."""
+reports (each a line of an incident's history), failed readiness checks (an incident or a line of
+its history) and the incidents those open (each may open a ticket: a kit failing and passing its
+check in turn must not open one each time). An agent sends a few of each a day; a kit past these
+is broken or hostile."""
 _LOGGED_KEYS = 10_000
 """How many (day, kit, kind, reason) the once-only log remembers before starting over."""
 

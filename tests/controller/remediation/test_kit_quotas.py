@@ -24,6 +24,7 @@ from controller.fleet.service import ensure_kit
 from controller.remediation import diagnostics, quotas
 from controller.remediation.diagnostics import UploadRefusedError, unpack
 from controller.remediation.tables import KitQuota
+from protocol.commands import PrelessonCheck
 from protocol.models import Event, EventMessage, envelope_kwargs
 from protocol.topics import Channel, kit_topic
 from tests.support import (
@@ -38,6 +39,7 @@ from tests.support import (
 )
 
 HELP_LIMIT = quotas.DAILY_LIMITS["help_request"]
+INCIDENT_LIMIT = quotas.DAILY_LIMITS[quotas.INCIDENT_OPENED]
 MiB = 1024 * 1024
 
 # --- the caps, pure ------------------------------------------------------------------------------
@@ -183,6 +185,16 @@ def test_a_flood_of_help_requests_opens_one_ticket_and_made_up_results_change_no
     assert controller.get(f"/api/v1/kits/{kit.kit_id}/commands")[1] == []
     assert _refused(controller, "remediation_result", "command_not_sent") == 1
     assert _refused(controller, "command_result", "command_not_sent") == 1
+
+    # Failing and passing the readiness check in turn: each failure would open an incident.
+    lesson = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
+    for ok in [False, True] * (INCIDENT_LIMIT + 5):
+        check = PrelessonCheck(lesson_start=lesson, ok=ok, failures=[] if ok else ["camera"])
+        kit.event("prelesson_check", check.model_dump(mode="json"))
+    kit.handled(controller)
+    path = f"/api/v1/incidents?state=all&kit_id={kit.kit_id}"
+    assert len(controller.get(path, "technician")[1]) == INCIDENT_LIMIT
+    assert _refused(controller, quotas.INCIDENT_OPENED, "daily_quota") == 5
 
 
 def _upload(content: Any, command_id: str | None) -> dict[str, Any]:
