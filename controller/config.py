@@ -85,6 +85,44 @@ class ControllerSettings(BaseSettings):
         le=10,
         description="Acks to one kit are coalesced for at most this many seconds.",
     )
+    # --- per-kit quotas (controller/fleet/quotas.py) and retention (controller/fleet/retention.py)
+    kit_telemetry_rate: float = Field(
+        default=5.0,
+        gt=0,
+        description="Telemetry messages per second one kit may send (a token bucket; one token "
+        "per 8 KiB). Above it messages are dropped and counted; the kit's outbox resends them.",
+    )
+    kit_telemetry_burst: int = Field(
+        default=600, ge=1, description="Telemetry messages one kit may send at once (a replay)."
+    )
+    kit_events_rate: float = Field(
+        default=2.0, gt=0, description="Event messages per second one kit may send."
+    )
+    kit_events_burst: int = Field(
+        default=300, ge=1, description="Event messages one kit may send at once."
+    )
+    kit_status_rate: float = Field(
+        default=1.0, gt=0, description="Status messages per second one kit may send."
+    )
+    kit_status_burst: int = Field(
+        default=30, ge=1, description="Status messages one kit may send at once."
+    )
+    telemetry_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Raw telemetry older than this is folded into hourly rows, then deleted.",
+    )
+    events_retention_days: int = Field(
+        default=180, ge=1, description="Events older than this are deleted."
+    )
+    hourly_retention_days: int = Field(
+        default=730, ge=1, description="Hourly telemetry history older than this is deleted."
+    )
+    retention_interval: float = Field(
+        default=3600.0,
+        ge=1,
+        description="Seconds between retention passes (each deletes in bounded batches).",
+    )
     # --- playbook bundles (controller/remediation/bundles.py)
     playbooks_dir: Path | None = Field(
         default=None,

@@ -30,3 +30,7 @@ or `start + timedelta(...)` downstream can overflow."""
 MAX_TS_AHEAD: Final = timedelta(days=1)
 """How far ahead of the receiver's clock a message's `ts` may be; later is a clock gone wrong
 (a kit's data dated tomorrow would stand as its latest until then)."""
+
+MAX_JSON_DEPTH: Final = 32
+"""Deepest nesting of arrays and objects a receiver parses (the deepest snapshot is 5 levels);
+deeper payloads are refused before any parser recurses into them."""

@@ -28,15 +28,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.mqtt import MqttClient, Reconnect, tls_context
 from controller.config import ControllerSettings
-from controller.fleet import clock, writer
+from controller.fleet import clock, validation, writer
 from controller.fleet.queries import count_kits
+from controller.fleet.quotas import OncePer, Quotas, Rate
+from controller.fleet.retention import Policy, Retention
 from controller.fleet.store import mark_silent_kits_offline, record_events
 from controller.fleet.writer import RawMessage
 from controller.platform.metrics import Metrics
 from controller.trust import enrolment as trust
 from controller.trust import pki
 from controller.trust.crl import CrlKeeper
-from protocol.codec import TsRefusedError, decode
+from protocol.codec import TsRefusedError
 from protocol.errors import ProtocolError, RejectReason
 from protocol.models import (
     Ack,
@@ -62,6 +64,23 @@ HOUSEKEEPING_S = 2.0
 RECONNECT = Reconnect(min_delay=1, max_delay=10)
 MAX_INFLIGHT = 1000
 """Unacknowledged QoS 1 messages each way (acks, commands out; the broker's to us in)."""
+
+
+RATE_LIMITED = "rate_limited"
+"""The rejected counter's reason for a message over its kit's rate (controller.fleet.quotas)."""
+
+
+def quotas(settings: ControllerSettings) -> Quotas:
+    """The per-kit token buckets the settings ask for, by channel."""
+    return Quotas(
+        {
+            channel.value: Rate(
+                getattr(settings, f"kit_{channel.value}_rate"),
+                getattr(settings, f"kit_{channel.value}_burst"),
+            )
+            for channel in AGENT_TO_CONTROLLER
+        }
+    )
 
 
 def subscriptions(group: str = SHARE_GROUP) -> list[tuple[str, int]]:
@@ -141,6 +160,16 @@ class Ingest:
         self._rate_mark = (time.monotonic(), 0)
         self._clocks = clock.ClockWatch()
         self._connected_at = time.monotonic()
+        self._quotas = quotas(settings)
+        self._complaints = OncePer()
+        self._retention = Retention(
+            Policy(
+                settings.telemetry_retention_days,
+                settings.events_retention_days,
+                settings.hourly_retention_days,
+            ),
+            settings.retention_interval,
+        )
 
     def start(self) -> None:
         """Start the writer process, then connect in the background (retrying until `stop`)."""
@@ -251,6 +280,8 @@ class Ingest:
             self._metrics.stored.labels(channel=channel).inc(n)
         self._metrics.duplicates.inc(summary.duplicates)
         self._metrics.quarantined.inc(summary.quarantined)
+        self._metrics.batch_splits.inc(summary.splits)
+        self._metrics.hole_rows_scanned.inc(summary.scanned)
         if summary.status_changed or time.monotonic() - self._gauges_at > 5:
             self._refresh_kit_gauges()
         if summary.watermarks:
@@ -287,28 +318,41 @@ class Ingest:
     def _on_disconnected(self) -> None:
         self._metrics.mqtt_connected.set(0)
 
+    def _reject(self, topic: str, reason: str, detail: object) -> None:
+        """Count a refused message; log it once per kit and reason a minute, never a traceback."""
+        self._metrics.rejected.labels(reason=reason).inc()
+        kit = topic.split("/", 2)[1] if topic.count("/") == 2 else topic[:80]
+        skipped = self._complaints.due(f"{kit} {reason}", time.monotonic())
+        if skipped is not None:
+            more = f" (and {skipped} more since the last report)" if skipped else ""
+            _LOGGER.warning("rejected message on %s: %s%s", topic[:200], detail, more)
+
     def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        last = msg.topic.rsplit("/", 1)[-1]
+        parts = msg.topic.split("/")
+        last = parts[-1]
         self._received[last if last in _CHANNELS else "other"].inc()
         if self._stopping.is_set():
             return
         payload = bytes(msg.payload)
         self._arrived += 1
+        if len(parts) == 3 and not self._quotas.allow(
+            parts[1], last, len(payload), time.monotonic()
+        ):  # before any parsing: a flooding kit costs a dictionary look-up per message
+            self._reject(msg.topic, RATE_LIMITED, f"kit over its {last} rate")
+            return
         received = time.time()
         now = datetime.fromtimestamp(received, UTC)
         try:
-            _, message = decode(msg.topic, payload, now=now)
+            _, message = validation.check(msg.topic, payload, now=now)
         except TsRefusedError as exc:  # the writer keeps or settles it (clock.settle)
             if exc.reason is RejectReason.TS_AHEAD:
                 self._metrics.restamped.inc()
                 _LOGGER.debug("restamped message on %s: %s", msg.topic, exc)
             else:
-                self._metrics.rejected.labels(reason=exc.reason.value).inc()
-                _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
+                self._reject(msg.topic, exc.reason.value, exc)
             message = exc.envelope
         except ProtocolError as exc:
-            self._metrics.rejected.labels(reason=exc.reason.value).inc()
-            _LOGGER.warning("rejected message on %s: %s", msg.topic, exc)
+            self._reject(msg.topic, exc.reason.value, exc)
             return
         settled = (
             time.monotonic() - self._connected_at > clock.SETTLE_S
@@ -399,6 +443,13 @@ class Ingest:
         except SQLAlchemyError:
             _LOGGER.exception("housekeeping failed")
             return
+        try:  # bounded passes, one per housekeeping round while rows remain
+            deleted = self._retention.tick(self._sessions, now=now, monotonic=time.monotonic())
+        except SQLAlchemyError as exc:  # the writer holds the database: next round
+            _LOGGER.warning("retention pass failed, retried later: %s", exc)
+            deleted = {}
+        for table, n in deleted.items():
+            self._metrics.retention_deleted.labels(table=table).inc(n)
         if self.tls:
             self._crl.keep_fresh(now)
         if gone:

@@ -48,6 +48,10 @@ class StoreResult:
     """(kit_id, msg_id) of the events stored for the first time."""
     quarantined: int = 0
     """Messages the database refused for good (set aside by the writer)."""
+    splits: int = 0
+    """Times the writer split a batch to find a message the database refused."""
+    scanned: int = 0
+    """Stored seqs and gap spans read back to move watermarks over holes."""
 
     def merge(self, other: StoreResult) -> StoreResult:
         """Both results, as if they had been one batch (the later watermark wins)."""
@@ -57,6 +61,8 @@ class StoreResult:
         self.watermarks.update(other.watermarks)
         self.inserted |= other.inserted
         self.quarantined += other.quarantined
+        self.splits += other.splits
+        self.scanned += other.scanned
         return self
 
 
@@ -312,10 +318,36 @@ def _write_kits(session: Session, kits: dict[str, _KitState]) -> None:
             )
 
 
+HOLE_WINDOW = 2048
+"""Most seqs above a kit's watermark read back in one batch to move it over a filled hole."""
+GAP_WINDOW = 32
+"""Most stored gap events above a kit's watermark read back in one batch."""
+
+
+def _same_life(model: type[Telemetry] | type[Event], kit: _KitState) -> Any:
+    return model.epoch.is_(None) if kit.epoch is None else model.epoch == kit.epoch
+
+
+def _stored_next(session: Session, kit: _KitState, watermark: int) -> bool:
+    """Whether the seq right after `watermark` is stored (one index look-up per table)."""
+    return any(
+        session.scalar(
+            select(model.id)
+            .where(model.kit_id == kit.kit_id, _same_life(model, kit), model.seq == watermark + 1)
+            .limit(1)
+        )
+        for model in (Telemetry, Event)
+    )
+
+
 def _stored_seqs(
     session: Session, kit: _KitState, above: int
 ) -> tuple[set[int], list[tuple[int, int]]]:
-    """Seqs of one kit's current outbox life stored above `above`, and its gap spans."""
+    """Seqs of one kit's current outbox life stored just above `above`, and its next gap spans.
+
+    Bounded: at most HOLE_WINDOW seqs and GAP_WINDOW gap events, whatever the kit has stored
+    (a watermark further on moves on in a later batch).
+    """
     seqs: set[int] = set()
     gaps: list[tuple[int, int]] = []
     for model in (Telemetry, Event):
@@ -323,18 +355,22 @@ def _stored_seqs(
             session.scalars(
                 select(model.seq).where(
                     model.kit_id == kit.kit_id,
-                    model.epoch.is_(kit.epoch) if kit.epoch is None else model.epoch == kit.epoch,
+                    _same_life(model, kit),
                     model.seq > above,
+                    model.seq <= above + HOLE_WINDOW,
                 )
             )
         )
     for body in session.scalars(
-        select(Event.body).where(
+        select(Event.body)
+        .where(
             Event.kit_id == kit.kit_id,
-            Event.epoch.is_(None) if kit.epoch is None else Event.epoch == kit.epoch,
+            _same_life(Event, kit),
             Event.kind == "gap",
             Event.seq > above,
         )
+        .order_by(Event.seq)
+        .limit(GAP_WINDOW)
     ):
         gap = GapData.model_validate(body.get("data", {}))
         gaps.append((gap.first_seq, gap.last_seq))
@@ -407,10 +443,14 @@ def _update_watermarks(
             for gap in [GapData.model_validate(m.body.data)]
         ]
         watermark = _advance(kit.acked_seq, seqs, gaps)
-        if watermark < kit.last_seq:
-            # A hole, with messages stored above it (this batch or an earlier one, this
-            # instance or another): fill what can be filled from the database.
+        if watermark < kit.last_seq and (
+            watermark > kit.acked_seq or _stored_next(session, kit, watermark)
+        ):
+            # A hole, with messages stored above it, that this batch (or another instance)
+            # filled: move on over what is stored, a bounded window at a time. A hole still
+            # open costs one look-up, never a scan of what is stored above it.
             stored, stored_gaps = _stored_seqs(session, kit, watermark)
+            result.scanned += len(stored) + len(stored_gaps)
             watermark = _advance(watermark, seqs | stored, gaps + stored_gaps)
         kit.acked_seq = watermark
         result.watermarks[kit_id] = (watermark, kit.epoch)

@@ -89,3 +89,24 @@ class Event(Base):
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(String(2000))
     body: Mapped[dict[str, Any]]
+
+
+class TelemetryHourly(Base):
+    """One kit's snapshots of one hour, folded when the raw rows pass their retention."""
+
+    __tablename__ = "telemetry_hourly"
+    __table_args__ = (
+        UniqueConstraint("kit_id", "hour", name="uq_telemetry_hourly_kit_hour"),
+        Index("ix_telemetry_hourly_hour", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    kit_id: Mapped[str] = mapped_column(String(64), ForeignKey("kits.kit_id"))
+    hour: Mapped[datetime]
+    samples: Mapped[int]
+    cpu_avg: Mapped[float | None] = mapped_column(Float)
+    cpu_max: Mapped[float | None] = mapped_column(Float)
+    memory_avg: Mapped[float | None] = mapped_column(Float)
+    memory_max: Mapped[float | None] = mapped_column(Float)
+    disk_used_max: Mapped[float | None] = mapped_column(Float)
+    battery_min: Mapped[float | None] = mapped_column(Float)

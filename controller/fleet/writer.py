@@ -45,6 +45,8 @@ class Summary:
     stored: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     quarantined: int = 0
+    splits: int = 0
+    scanned: int = 0
     status_changed: bool = False
     seconds: float = 0.0
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
@@ -102,6 +104,7 @@ def _commit(sessions: Any, items: list[Received]) -> StoreResult:
                 return StoreResult(quarantined=1)
             half = len(items) // 2
             first, second = _commit(sessions, items[:half]), _commit(sessions, items[half:])
+            first.splits += 1
             return first.merge(second)
 
 
@@ -115,6 +118,8 @@ def write(sessions: Any, raw: list[RawMessage]) -> Summary:
         stored={channel.value: n for channel, n in result.stored.items()},
         duplicates=result.duplicates,
         quarantined=result.quarantined,
+        splits=result.splits,
+        scanned=result.scanned,
         status_changed=result.status_changed,
         seconds=time.perf_counter() - started,
         events=[

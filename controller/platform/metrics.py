@@ -19,8 +19,8 @@ class Metrics:
         self._set_apart()
         self._delivery()
         self._crl()
-        for reason in RejectReason:
-            self.rejected.labels(reason=reason.value)
+        for reason in [*RejectReason, "rate_limited"]:
+            self.rejected.labels(reason=str(reason))
         for channel in AGENT_TO_CONTROLLER:
             self.received.labels(channel=channel.value)
             self.stored.labels(channel=channel.value)
@@ -75,6 +75,20 @@ class Metrics:
         )
         self.write_errors = self._counter(
             "kitkeeper_ingest_write_errors", "Batches whose write failed and was retried."
+        )
+        self.batch_splits = self._counter(
+            "kitkeeper_ingest_batch_splits",
+            "Batches split in two to find a message the database refused (should stay 0: "
+            "messages are validated before the writer).",
+        )
+        self.hole_rows_scanned = self._counter(
+            "kitkeeper_ingest_hole_rows_scanned",
+            "Stored sequence numbers read back to move a kit's watermark over a hole.",
+        )
+        self.retention_deleted = self._counter(
+            "kitkeeper_retention_deleted",
+            "Rows deleted by the retention passes, by table.",
+            ("table",),
         )
 
     def _set_apart(self) -> None:
