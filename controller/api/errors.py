@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from controller.errors import ControllerError
 
@@ -55,7 +56,27 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
 
 
+STORAGE_RETRY_AFTER = "2"
+"""Seconds a client waits before trying again when the database was busy (Retry-After)."""
+
+
+async def storage_busy(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After for a database that stayed locked past its busy timeout.
+
+    Writers wait for each other (busy timeout, imports a few at a time), so this is the last
+    resort; any other OperationalError (the database gone, full, damaged) is a 503 as well.
+    """
+    assert isinstance(exc, OperationalError)  # registered for it only
+    _LOGGER.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc.orig)
+    locked = "locked" in str(exc.orig) or "busy" in str(exc.orig)
+    detail = "the database is busy; try again shortly" if locked else "the database is unavailable"
+    return JSONResponse(
+        status_code=503, content={"detail": detail}, headers={"Retry-After": STORAGE_RETRY_AFTER}
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on the app."""
     app.add_exception_handler(ControllerError, controller_error)
+    app.add_exception_handler(OperationalError, storage_busy)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
+from controller.api import offload
 from controller.api.deps import SessionDep, StateDep, require
+from controller.api.offload import Body
 from controller.api.routes.people import Cipher
 from controller.loans import contracts, imports
 from controller.loans import service as loans
@@ -155,7 +157,7 @@ def register(session: SessionDep, user: Admin) -> Response:
 )
 async def import_file(  # noqa: PLR0917 - FastAPI passes what the route declares
     kind: imports.Kind,
-    request: Request,
+    raw: Body,
     session: SessionDep,
     state: StateDep,
     user: Admin,
@@ -164,10 +166,11 @@ async def import_file(  # noqa: PLR0917 - FastAPI passes what the route declares
     ] = False,
 ) -> dict[str, Any]:
     """Import a CSV file of kits, components, pupils or guardians, with a per-row report."""
-    return loans.import_file(
+    return await offload.run(  # in a worker thread, a few imports at a time
+        loans.import_file,
         session,
         kind=kind,
-        raw=await request.body(),
+        raw=raw,
         partial=partial,
         settings=state.settings,
         actor=user.username,

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from controller.api import offload
 from controller.api.deps import AppState, SessionDep, StateDep, require
+from controller.api.offload import Body
 from controller.loans import people
 from controller.schedules import service
 from controller.schedules.schemas import (
@@ -109,6 +111,7 @@ async def import_schedule(
     *,
     ref: RefPath,
     request: Request,
+    raw: Body,
     session: SessionDep,
     state: StateDep,
     user: Admin,
@@ -122,10 +125,11 @@ async def import_schedule(
     approve: Annotated[bool, Query(description="also record the director's approval")] = False,
 ) -> ScheduleImportPublic:
     """Import the pupil's schedule from a CSV or iCalendar (.ics) file as a new version."""
-    return service.import_file(
+    return await offload.run(  # in a worker thread, a few imports at a time
+        service.import_file,
         session,
         pupil_ref=ref,
-        raw=await request.body(),
+        raw=raw,
         content_type=request.headers.get("content-type"),
         file_format=file_format,
         timezone=timezone,

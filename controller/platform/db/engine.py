@@ -1,11 +1,19 @@
-"""Creating the engine and sessions; SQLite gets WAL and a busy timeout."""
+"""Creating the engine and sessions; SQLite gets WAL, a busy timeout and real savepoints.
+
+Python's sqlite3 opens a transaction (BEGIN) only before an INSERT, UPDATE or DELETE, not before
+a SAVEPOINT: a `session.begin_nested()` with no write before it made the savepoint the
+transaction, so releasing it committed (an fsync per row of an import, and a "nothing or all"
+import that was neither). A savepoint outside a transaction now opens one first, BEGIN IMMEDIATE:
+a savepoint is taken to write, and IMMEDIATE waits for the write lock (busy timeout) up front
+instead of failing at the first write when another writer committed since its reads began.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +31,12 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+def _begin_before_savepoint(conn: Connection, name: str) -> None:
+    dbapi_connection: Any = conn.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for `url`, making the SQLite file's directory if needed."""
     try:
@@ -34,6 +48,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _begin_before_savepoint)
         return engine
     return create_engine(parsed, pool_pre_ping=True)
 
