@@ -3,10 +3,10 @@
 An event a kit sends that makes rows or work on the controller (a help request, a self-heal
 report, a failed readiness check, and an incident either opens) takes one of the kit's daily
 quota of that kind (`KitQuota`: a row per kit and kind, started again each UTC day); past it the
-event is refused and changes nothing but the refusal count. Refusals that need no quota (an upload nobody asked for, the result
-of a command never sent to that kit) are counted the same way: in
-`kitkeeper_kit_requests_refused_total{kind, reason}`, and logged once per kit, kind, reason and
-day, so that a kit repeating itself cannot fill the log either.
+event is refused and changes nothing but the refusal count. Refusals that need no quota (an
+upload nobody asked for, the result of a command never sent to that kit) are counted the same
+way: in `kitkeeper_kit_requests_refused_total{kind, reason}`, and logged once per kit, kind,
+reason and day, so that a kit repeating itself cannot fill the log either.
 """
 
 from __future__ import annotations
