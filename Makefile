@@ -14,7 +14,7 @@ APT_PACKAGES := mosquitto mosquitto-clients mosquitto-dev gcc smartmontools font
 TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0 poppler-utils \
 	faketime
 
-.PHONY: demo test lint typecheck pytest pytest-any-date system-deps test-deps apt-install venv clean bench bench-ingest bench-agent bench-week
+.PHONY: demo test lint typecheck pytest pytest-any-date system-deps test-deps apt-install venv clean bench bench-ingest bench-ingest-hostile bench-agent bench-week
 
 venv: $(STAMP)
 
@@ -72,7 +72,11 @@ bench: bench-ingest bench-agent bench-week
 
 bench-ingest: venv system-deps
 	$(BIN)/python bench/ingest.py --kits $${KITS:-2000} --messages $${MESSAGES:-100000} \
-	  --far-ts-share $${FAR_TS_SHARE:-0}
+	  --far-ts-share $${FAR_TS_SHARE:-0} --hostile-kit $${HOSTILE:-0}
+
+# The same, then once more with one kit flooding far above its rate limit beside the others.
+bench-ingest-hostile:
+	$(MAKE) bench-ingest HOSTILE=$${HOSTILE:-0.2}
 
 bench-agent: venv system-deps
 	$(BIN)/python bench/agent_footprint.py --minutes $${MINUTES:-10} --interval $${INTERVAL:-30}

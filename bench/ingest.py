@@ -118,6 +118,10 @@ def far_kits(kits: int, share: float) -> int:
     return round(kits * share)
 
 
+HOSTILE = "hostile"
+"""The kit id suffix of the one kit that floods (`--hostile-kit`)."""
+
+
 def load(
     paths: pki.PkiPaths,
     cert: tuple[Path, Path],
@@ -126,8 +130,10 @@ def load(
     total: int,
     phase: str,
     far_share: float = 0.0,
+    hostile: int = 0,
 ) -> float:
-    """Publish `total` messages round-robin over `kits` kits; returns the publishing rate."""
+    """Publish `total` messages round-robin over `kits` kits, and `hostile` more from one kit
+    spread evenly among them; returns the publishing rate."""
     c = client(paths, cert, LOADER)
     c.connect("127.0.0.1", port)
     c.loop_start()
@@ -136,17 +142,25 @@ def load(
     far = far_kits(kits, far_share)
     started = time.perf_counter()
     last = None
+    every = total / hostile if hostile else 0.0
+    flooded = 0
+
+    def publish(kit: str, seq: int, stamp: str) -> mqtt.MQTTMessageInfo:
+        while True:
+            info = c.publish(f"kits/{kit}/telemetry", payload(kit, seq, stamp), qos=1)
+            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                return info
+            time.sleep(0.001)
+
     for n in range(total):
         kit = names[n % kits]
-        stamp = FAR_TS if n % kits < far else ts
-        while True:
-            last = c.publish(f"kits/{kit}/telemetry", payload(kit, n // kits + 1, stamp), qos=1)
-            if last.rc == mqtt.MQTT_ERR_SUCCESS:
-                break
-            time.sleep(0.001)
+        last = publish(kit, n // kits + 1, FAR_TS if n % kits < far else ts)
+        while hostile and flooded < hostile and flooded * every <= n:
+            flooded += 1
+            last = publish(f"{phase}{HOSTILE}", flooded, ts)
     assert last is not None
     last.wait_for_publish(120)
-    rate = total / (time.perf_counter() - started)
+    rate = (total + hostile) / (time.perf_counter() - started)
     c.loop_stop()
     c.disconnect()
     return rate
@@ -200,8 +214,10 @@ def controller_phase(
     total: int,
     far_share: float = 0.0,
     phase: str = "b",
+    hostile: int = 0,
 ) -> dict[str, float]:
-    """The controller's committed rate of the well-dated messages (the far ones are refused)."""
+    """The controller's committed rate of the well-dated messages of the well-behaved kits (the
+    far ones are refused, the hostile kit's over its rate dropped)."""
     db = work / f"controller-{phase}.db"
     http_port = free_port()
     args = [
@@ -235,6 +251,7 @@ def controller_phase(
         total,
         phase,
         far_share,
+        hostile,
     )
     far = far_kits(kits, far_share)
     good = sum(1 for n in range(total) if n % kits >= far)
@@ -242,11 +259,12 @@ def controller_phase(
     stored = 0
     deadline = time.monotonic() + 600
     finished = None
+    others = "SELECT count(*) FROM telemetry WHERE kit_id != ?"
     with sqlite3.connect(db, timeout=30) as conn:
         while time.monotonic() < deadline:
             time.sleep(0.05)
             try:
-                stored = conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
+                stored = conn.execute(others, (f"{phase}{HOSTILE}",)).fetchone()[0]
             except sqlite3.OperationalError:
                 continue
             if stored >= good:
@@ -257,6 +275,9 @@ def controller_phase(
         refused = conn.execute("SELECT count(*) FROM events WHERE kind = 'ts_refused'").fetchone()[
             0
         ]
+        accepted = conn.execute(
+            "SELECT count(*) FROM telemetry WHERE kit_id = ?", (f"{phase}{HOSTILE}",)
+        ).fetchone()[0]
     proc.terminate()
     proc.wait(60)
     log.close()
@@ -268,6 +289,8 @@ def controller_phase(
         "complete": stored >= good,
         "rate": good / seconds if seconds == seconds and seconds > 0 else 0.0,
         "publish_rate": publish_rate,
+        "hostile_accepted": accepted,
+        "hostile_rejected": hostile - accepted,
     }
 
 
@@ -280,6 +303,13 @@ def main() -> int:
         type=float,
         default=0.0,
         help="then again with this share of the kits stamping every message year 9999",
+    )
+    parser.add_argument(
+        "--hostile-kit",
+        type=float,
+        default=0.0,
+        help="then again with one more kit sending this many messages per message of the others "
+        "(0.2: 20,000 beside 100,000), far above its rate limit",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
     args = parser.parse_args()
@@ -330,6 +360,27 @@ def main() -> int:
                     f"{far['refused']} refused and settled); "
                     f"ratio to the clean run {far['rate'] / ctl['rate'] if ctl['rate'] else 0:.2f}"
                 )
+            hostile = {}
+            if args.hostile_kit > 0:
+                flood = round(args.messages * args.hostile_kit)
+                hostile = controller_phase(
+                    paths,
+                    work,
+                    broker_dir,
+                    port,
+                    args.kits,
+                    args.messages,
+                    phase="d",
+                    hostile=flood,
+                )
+                print(
+                    f"controller, one kit flooding {flood} messages among them: "
+                    f"{hostile['rate']:,.0f} msg/s of the others committed "
+                    f"({hostile['stored']} stored); ratio to the clean run "
+                    f"{hostile['rate'] / ctl['rate'] if ctl['rate'] else 0:.2f}; the flooding "
+                    f"kit: {hostile['hostile_accepted']} accepted, "
+                    f"{hostile['hostile_rejected']} rejected"
+                )
         finally:
             mosq.stop()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -350,6 +401,15 @@ def main() -> int:
             "committed_rate_of_the_others": round(far["rate"]),
             "refused_and_settled": far["refused"],
             "ratio_to_clean_run": round(far["rate"] / ctl["rate"], 3) if ctl["rate"] else 0.0,
+        }
+    if hostile:
+        result["hostile_kit"] = {
+            "messages_from_the_flooding_kit": round(args.messages * args.hostile_kit),
+            "committed_rate_of_the_others": round(hostile["rate"]),
+            "ratio_to_clean_run": round(hostile["rate"] / ctl["rate"], 3) if ctl["rate"] else 0.0,
+            "flooding_kit_accepted": hostile["hostile_accepted"],
+            "flooding_kit_rejected": hostile["hostile_rejected"],
+            "complete": bool(hostile["complete"]),
         }
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
