@@ -4,6 +4,7 @@ messages, subscribe outside its own topics, or keep a session past its revocatio
 from __future__ import annotations
 
 import sqlite3
+import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,6 +146,11 @@ def test_a_hostile_kit_gets_no_share_and_its_session_ends_with_its_revocation(
         hostile.disconnect()
 
     broker.stop()
+    data = broker.dir / "data"  # the broker's persistence holds kits' messages: owner only
+    assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in (data, data / "mosquitto.db")] == [
+        "0o700",
+        "0o600",
+    ]
     broker.start()
     wait_for(lambda: controller.log().count("connected to broker") >= 2, 20, "reconnected")
     _send_events(broker, tmp_path / "kit-a", "kit-a", range(41, 61))
