@@ -102,7 +102,7 @@ def render(config: BrokerConfig, out_dir: Path) -> str:
             "# The acl_file never checks SUBSCRIBE: this plugin confines each kit to its own",
             "# topics (no wildcards, no shared subscriptions) and cuts revoked kits off.",
             f"plugin {out / PLUGIN_FILE}",
-            f"plugin_opt_controller {CONTROLLER_CN}",
+            f"plugin_opt_controller {' '.join([CONTROLLER_CN, *local_users(out)])}",
             f"plugin_opt_subscribe {' '.join(f'kits/%u/{c.value}' for c in KIT_READS)}",
             f"plugin_opt_revoked_file {out / REVOKED_FILE}",
         ]
@@ -122,6 +122,14 @@ def render_acl(revoked_kits: list[str], local: str = "") -> str:
     lines += [f"pattern write kits/%u/{c.value}" for c in KIT_WRITES]
     lines += [f"pattern read kits/%u/{c.value}" for c in KIT_READS]
     return "\n".join([*lines, ""])
+
+
+def local_users(out_dir: Path) -> list[str]:
+    """The identities `acl.local` names (a site's own tools): not confined to a kit's topics."""
+    path = out_dir / LOCAL_ACL_FILE
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    named = (line.split() for line in lines)
+    return [words[1] for words in named if len(words) == 2 and words[0] == "user"]
 
 
 def write_acl(out_dir: Path, *, revoked_kits: list[str]) -> Path:

@@ -4,7 +4,8 @@
  * Mosquitto's acl_file checks publishing and delivery only: every SUBSCRIBE passes. A kit could
  * then join the controllers' shared subscription and be "chosen" for other kits' messages, which
  * its ACL then drops. This plugin, loaded beside the acl_file, decides subscriptions:
- *   - the controller's identity (plugin_opt_controller) may subscribe as the acl_file allows;
+ *   - the controller's identity and those acl.local names (plugin_opt_controller, a
+ *     space-separated list) may subscribe as the acl_file allows;
  *   - any other identity only to the exact filters of plugin_opt_subscribe ("%u" is its
  *     certificate's CN), never a wildcard, a shared subscription or another kit's topic;
  *   - a revoked kit (one id a line in plugin_opt_revoked_file) to nothing, and it may neither
@@ -25,7 +26,7 @@
 #define MAX_LINE 256
 
 static mosquitto_plugin_id_t *plugin_id;
-static char *controller_cn;
+static char *controller_cn; /* space-separated user names */
 static char *subscribe_patterns; /* space-separated, "%u" for the user name */
 static char *revoked_path;
 static char **revoked;
@@ -71,6 +72,20 @@ static bool is_revoked(const char *username)
 	return false;
 }
 
+/* Whether `name` is one of the space-separated `words`. */
+static bool one_of(const char *words, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = words;
+
+	while(p != NULL && *p){
+		while(*p == ' ') p++;
+		if(strncmp(p, name, len) == 0 && (p[len] == ' ' || p[len] == '\0')) return true;
+		p = strchr(p, ' ');
+	}
+	return false;
+}
+
 /* Whether `topic` is exactly one of the patterns with %u replaced by `username`. */
 static bool own_filter(const char *username, const char *topic)
 {
@@ -110,7 +125,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	if(username == NULL) return MOSQ_ERR_ACL_DENIED;
-	if(controller_cn != NULL && strcmp(username, controller_cn) == 0) return MOSQ_ERR_PLUGIN_DEFER;
+	if(one_of(controller_cn, username)) return MOSQ_ERR_PLUGIN_DEFER;
 	if(is_revoked(username)){
 		return ed->access == MOSQ_ACL_UNSUBSCRIBE ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_ACL_DENIED;
 	}
