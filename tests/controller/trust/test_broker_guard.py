@@ -14,9 +14,10 @@ from cryptography import x509
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.identity import generate_key, make_csr, save_identity
+from agent.identity import generate_key, make_csr
 from controller.trust import pki
 from protocol.models import Event, EventMessage, envelope_kwargs
+from tests.controller.records import crl_serials, enrol
 from tests.support import Broker, Controller, mqtt_client, provision_kit, wait_for
 
 NOT_AUTHORIZED = 0x87
@@ -28,19 +29,6 @@ def _stored(controller: Controller, kit_id: str) -> int:
             "SELECT count(*) FROM events WHERE kit_id = ? AND kind = ?", (kit_id, "probe")
         ).fetchone()
     return int(count)
-
-
-def _enrol(controller: Controller, state_dir: Path, kit_id: str) -> None:
-    """Enrol as `kitkeeper-agent enroll` would: the certificate is then the CA's record."""
-    made = controller.cli("enroll-token", "create", "--kit-id", kit_id, "--hours", "1")
-    assert made.returncode == 0, made.stderr
-    key = generate_key(state_dir / "kit.key")
-    csr = make_csr(key, kit_id).decode()
-    status, body = controller.post("/api/v1/enroll", {"token": made.stdout.strip(), "csr_pem": csr})
-    assert status == 201, body
-    save_identity(
-        state_dir, cert_pem=body["certificate_pem"].encode(), ca_pem=body["ca_pem"].encode()
-    )
 
 
 def _certificates(controller: Controller, kit_id: str) -> list[tuple[str, str | None]]:
@@ -72,12 +60,7 @@ def _flood_with_renewals(controller: Controller, kit: mqtt.Client, state_dir: Pa
         ("renew", "superseded"),
         ("renew", None),
     ]
-    wait_for(lambda: len(_crl_serials(controller)) == 2, 5, "the superseded in the CRL")
-
-
-def _crl_serials(controller: Controller) -> set[int]:
-    crl = x509.load_pem_x509_crl(controller.pki.crl.read_bytes())
-    return {revoked.serial_number for revoked in crl}
+    wait_for(lambda: len(crl_serials(controller.pki)) == 2, 5, "the superseded in the CRL")
 
 
 def _send_events(broker: Broker, cert_dir: Path, kit_id: str, seqs: range) -> None:
@@ -100,7 +83,7 @@ def test_a_hostile_kit_gets_no_share_and_its_session_ends_with_its_revocation(
     tmp_path: Path, broker: Broker, controller: Controller
 ) -> None:
     provision_kit(broker.pki, tmp_path / "kit-a", "kit-a")
-    _enrol(controller, tmp_path / "kit-b", "kit-b")
+    enrol(controller.db, broker.pki, tmp_path / "kit-b", "kit-b")
     hostile, received = mqtt_client(broker, tmp_path / "kit-b", "kit-b")
     granted: dict[int, list[int]] = {}
     hostile.on_subscribe = lambda c, u, mid, rcs, p: granted.__setitem__(
