@@ -156,9 +156,10 @@ def occurrences(
     found: list[Occurrence] = []
     cancelled = {(c.date, c.start) for c in schedule.cancellations}
     moved = {(m.date, m.start) for m in schedule.moves}
+    weekdays = {slot.weekday for slot in schedule.slots}
     for term in schedule.terms:
         for day in _days(max(first, term.start), min(last, term.end)):
-            if holiday_on(schedule, day) is not None:
+            if day.weekday() not in weekdays or holiday_on(schedule, day) is not None:
                 continue
             for i, slot in enumerate(schedule.slots):
                 if slot.weekday != day.weekday() or not slot.holds_on(day):
