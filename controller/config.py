@@ -28,6 +28,17 @@ class ControllerSettings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
+    # --- HTTP hardening (controller/api/origin.py, controller/api/routes/health.py)
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port], JSON list) whose pages may send writes with "
+        "the session cookie, besides the controller's own (scheme and Host of the request).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a Prometheus scraper sends to GET /metrics; without it only "
+        "signed-in admins and technicians read the metrics.",
+    )
     batch_size: int = Field(
         default=2000, ge=1, le=100_000, description="Most messages written in one transaction."
     )

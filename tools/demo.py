@@ -178,8 +178,8 @@ def _print_urls(base: str, kit_id: str, mqtt_port: int) -> None:
     print(f"  fleet       {base}/api/v1/kits")
     print(f"  this kit    {base}/api/v1/kits/{kit_id}")
     print(f"  telemetry   {base}/api/v1/kits/{kit_id}/telemetry?after_seq=0&limit=10")
-    print(f"  API docs    {base}/docs")
-    print(f"  health      {base}/healthz    metrics {base}/metrics")
+    print(f"  API docs    {base}/docs  (staff only: sign in at {base}/docs/sign-in)")
+    print(f"  health      {base}/healthz    metrics {base}/metrics  (staff or the metrics token)")
     print(f"  broker      mqtts://127.0.0.1:{mqtt_port}  (logs and data in {VAR})")
     print(f"  sign in     user admin, password in {ADMIN_FILE}")
     print(
@@ -189,6 +189,9 @@ def _print_urls(base: str, kit_id: str, mqtt_port: int) -> None:
     )
     print(
         f'              curl --cacert {PKI.ca_cert} -H "Authorization: Bearer $TOKEN" {base}/api/v1/kits'
+    )
+    print(
+        f'              curl --cacert {PKI.ca_cert} -H "Authorization: Bearer $TOKEN" {base}/metrics'
     )
     print("Press Ctrl-C to stop the broker, the controller and the agent.\n", flush=True)
 

@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from controller import __version__
-from controller.api import errors, limits
+from controller.api import errors, headers, limits, origin
 from controller.api.routes import (
     alerts,
     audit,
     auth,
     contracts,
+    docs,
     enroll,
     health,
     kits,
@@ -45,10 +46,16 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
         version=__version__,
         description="Keeps the equipment kits lent to home-schooled children working.",
         lifespan=lifespan,
+        docs_url=None,  # the docs are served by routes/docs.py, to signed-in staff only
+        redoc_url=None,
+        openapi_url=None,
     )
     errors.install(app)
     app.add_middleware(limits.BodyLimit)
+    app.add_middleware(origin.OriginCheck, allowed_origins=settings.allowed_origins)
+    app.add_middleware(headers.SecurityHeaders)  # the outermost: on every answer, refusals too
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(kits.router)
     app.include_router(enroll.router)
     app.include_router(auth.router)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
+import ssl
 import sys
 from datetime import UTC, datetime
 
 import uvicorn
 
 from controller.api.app import create_app
+from controller.api.peer import ClientCertProtocol
 from controller.commandline.common import EXIT_OK, settings_of
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
@@ -47,6 +49,10 @@ def serve(args: argparse.Namespace) -> int:
         log_config=None,
         ssl_certfile=str(paths.controller_cert) if tls else None,
         ssl_keyfile=str(paths.controller_key) if tls else None,
+        # a kit presents its certificate (the throughput probe admits enrolled kits only)
+        ssl_cert_reqs=ssl.CERT_OPTIONAL if tls else ssl.CERT_NONE,
+        ssl_ca_certs=str(paths.ca_cert) if tls else None,
+        http=ClientCertProtocol,
     )
     return EXIT_OK
 

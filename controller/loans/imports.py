@@ -7,7 +7,6 @@ the database refuses (a serial or a pupil already known) are reported the same w
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from datetime import datetime
@@ -22,6 +21,7 @@ from controller.fleet import service as fleet
 from controller.loans import import_rows, inventory, kit_status, people
 from controller.loans.schemas import ComponentCreate, GuardianCreate, PupilCreate
 from controller.loans.tables import LoanContract
+from controller.platform import csvfile
 from controller.platform.crypto import FieldCipher
 from controller.trust import enrolment as trust
 from protocol.topics import is_valid_kit_id
@@ -180,7 +180,7 @@ REGISTER_COLUMNS = (
 def register_csv(session: Session) -> str:
     """The contract register as CSV (no personal data: people are named by reference)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvfile.writer(out)  # formula-like cells quoted for spreadsheets
     writer.writerow(REGISTER_COLUMNS)
     for row in session.scalars(select(LoanContract).order_by(LoanContract.number)):
         writer.writerow(

@@ -1,4 +1,5 @@
-"""The one CSV reader: a file a school exports from its spreadsheet, read row by row.
+"""The one CSV reader (a file a school exports from its spreadsheet, read row by row), and the
+writer of the CSV files the controller hands out.
 
 Every import (kits, components, pupils and guardians in `controller.loans.import_rows`, a pupil's
 schedule in `controller.schedules.csv_format`) reads its file here, so they all take the same
@@ -18,6 +19,11 @@ files and name a bad line the same way:
 
 Errors are `RowError`s (line, column, reason), collected rather than raised, so that a caller
 can report every bad line of a file at once and import nothing.
+
+A CSV the controller writes (`writer`) is opened in a spreadsheet, which runs a cell that starts
+with `=`, `+`, `-` or `@` (or a tab or carriage return before one) as a formula: a school name
+such as `=HYPERLINK(...)` would become a link or worse. Such cells are written with a leading
+single quote (OWASP's advice), which the spreadsheet shows as text.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from controller.errors import ControllerError
 
 HEADER_LINE: Final = 1
 DELIMITERS: Final = (";", ",", "\t")
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 NOT_TEXT: Final = "the file is not UTF-8 text"
 
 
@@ -159,3 +166,25 @@ def read_rows(
             yield line, dict(zip(header, record, strict=True))
     except _BrokenCsvError as exc:
         errors.append(RowError(exc.line, None, f"unreadable CSV from here on: {exc}"))
+
+
+def spreadsheet_safe(cell: object) -> str:
+    """The cell as text a spreadsheet will not run: a formula-like start gets a `'` before it."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class SafeWriter:
+    """A `csv.writer` whose every cell goes through `spreadsheet_safe`."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Sequence[object]) -> None:
+        """Write one row, formula-like cells quoted."""
+        self._writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+
+def writer(out: io.StringIO) -> SafeWriter:
+    """A CSV writer for a file people open in a spreadsheet (formula injection neutralised)."""
+    return SafeWriter(out)

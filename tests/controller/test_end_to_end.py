@@ -19,10 +19,12 @@ from tests.support import (
     Agent,
     Broker,
     Controller,
+    http_get,
     kit,
     metric,
     mqtt_client,
     provision_kit,
+    ssl_context,
     wait_for,
 )
 
@@ -188,10 +190,13 @@ def test_broker_down_for_30_seconds_then_everyone_reconnects(
         agent.stop()
 
 
-def test_a_kit_can_measure_its_throughput_from_the_controller(controller: Controller) -> None:
-    mbps = throughput_mbps(
-        f"{controller.url}/api/v1/probe?size=2000000", context=controller.context
-    )
+def test_a_kit_can_measure_its_throughput_from_the_controller(
+    tmp_path: Path, controller: Controller
+) -> None:
+    provision_kit(controller.pki, tmp_path / "kit", "kit-probe")
+    as_the_kit = ssl_context(controller.pki, tmp_path / "kit")  # the probe is for enrolled kits
+    mbps = throughput_mbps(f"{controller.url}/api/v1/probe?size=2000000", context=as_the_kit)
     assert mbps is not None
     assert mbps > 1
-    assert controller.get("/api/v1/probe?size=20000000")[0] == 422, "capped at 10 MB"
+    status, _ = http_get(f"{controller.url}/api/v1/probe?size=20000000", as_the_kit)
+    assert status == 422, "capped at 10 MB"
