@@ -125,7 +125,7 @@ async def import_schedule(
     approve: Annotated[bool, Query(description="also record the director's approval")] = False,
 ) -> ScheduleImportPublic:
     """Import the pupil's schedule from a CSV or iCalendar (.ics) file as a new version."""
-    return await offload.run(  # in a worker thread, a few imports at a time
+    return await offload.run(  # in a worker thread, one import at a time
         service.import_file,
         session,
         pupil_ref=ref,
