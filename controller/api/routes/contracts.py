@@ -166,7 +166,7 @@ async def import_file(  # noqa: PLR0917 - FastAPI passes what the route declares
     ] = False,
 ) -> dict[str, Any]:
     """Import a CSV file of kits, components, pupils or guardians, with a per-row report."""
-    return await offload.run(  # in a worker thread, a few imports at a time
+    return await offload.run(  # in a worker thread, one import at a time
         loans.import_file,
         session,
         kind=kind,
