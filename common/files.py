@@ -19,6 +19,8 @@ PRIVATE_MODE: Final = 0o600
 """Keys and secrets: readable by their owner only."""
 PUBLIC_MODE: Final = 0o644
 """Certificates, public keys, state others may read."""
+PRIVATE_DIR_MODE: Final = 0o700
+"""A folder of private files: its owner alone lists and enters it."""
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -48,5 +50,26 @@ def fsync_dir(directory: Path) -> None:
     try:
         with contextlib.suppress(OSError):  # some file systems refuse fsync on a directory
             os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_private(path: Path, *, create: bool = False) -> None:
+    """Make `path` readable and writable by its owner only (created empty first if `create`).
+
+    A file created here is born private (no instant with the umask's bits); a missing file
+    without `create` is left missing. A new parent folder is made PRIVATE_DIR_MODE.
+    """
+    if create and not path.parent.exists():
+        path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    flags = os.O_RDONLY | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, PRIVATE_MODE)
+    except FileNotFoundError:
+        if create:
+            raise
+        return
+    try:
+        os.fchmod(fd, PRIVATE_MODE)
     finally:
         os.close(fd)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.fleet import queries as fleet
-from controller.loans import documents, inventory, kit_status, lifecycle, people
+from controller.loans import documents, inventory, kit_status, lifecycle, people, signatures
 from controller.loans.errors import ContractsError
 from controller.loans.schemas import ContractAction, ContractCreate, ReplacementCreate
 from controller.loans.tables import Component, LoanContract, Pupil
@@ -114,24 +114,8 @@ def current_contract(session: Session, *, kit_id: str) -> LoanContract | None:
     )
 
 
-def _act_from(data: dict[str, Any] | None) -> lifecycle.Act | None:
-    if data is None:
-        return None
-    return lifecycle.Act(
-        conditions=dict(data["conditions"]),
-        signed_by=data["signed_by"],
-        at=datetime.fromisoformat(data["at"]),
-    )
-
-
-def _act_to(act: lifecycle.Act | None) -> dict[str, Any] | None:
-    if act is None:
-        return None
-    return {"conditions": act.conditions, "signed_by": act.signed_by, "at": act.at.isoformat()}
-
-
-def machine(row: LoanContract) -> lifecycle.Contract:
-    """The contract as the state machine sees it."""
+def machine(row: LoanContract, cipher: FieldCipher) -> lifecycle.Contract:
+    """The contract as the state machine sees it (who signed, decrypted)."""
     return lifecycle.Contract(
         state=lifecycle.ContractState(row.state),
         components=tuple(
@@ -140,11 +124,11 @@ def machine(row: LoanContract) -> lifecycle.Contract:
         ),
         start=row.start,
         end=row.end,
-        signed_by_guardian=row.signed_by_guardian,
-        signed_by_school=row.signed_by_school,
-        handover=_act_from(row.handover),
+        signed_by_guardian=signatures.unseal(cipher, row.signed_by_guardian_enc),
+        signed_by_school=signatures.unseal(cipher, row.signed_by_school_enc),
+        handover=signatures.act_from(row.handover, cipher),
         training_recorded=row.training_recorded,
-        return_act=_act_from(row.return_act),
+        return_act=signatures.act_from(row.return_act, cipher),
         termination_reason=row.termination_reason,
     )
 
@@ -156,16 +140,18 @@ def act(
     action: lifecycle.Action,
     details: ContractAction,
     revocations: kit_status.Revocations,
+    cipher: FieldCipher,
     actor: str,
     now: datetime,
 ) -> LoanContract:
     """Apply one action to a contract (TransitionError if illegal or incomplete); audited.
 
-    Reporting the kit lost also marks the kit lost, revokes its certificates and publishes the
-    revocation (`revocations`), in the same transaction.
+    Who signed is stored encrypted with `cipher`. Reporting the kit lost also marks the kit lost,
+    revokes its certificates and publishes the revocation (`revocations`), in the same
+    transaction.
     """
     row = get_contract(session, number)
-    before = machine(row)
+    before = machine(row, cipher)
     given: dict[str, object] = {
         k: v for k, v in details.model_dump(exclude_none=True).items() if k != "act"
     }
@@ -175,11 +161,11 @@ def act(
         )
     after = lifecycle.apply(before, action, **given)
     row.state = after.state.value
-    row.signed_by_guardian = after.signed_by_guardian
-    row.signed_by_school = after.signed_by_school
+    row.signed_by_guardian_enc = signatures.seal(cipher, after.signed_by_guardian)
+    row.signed_by_school_enc = signatures.seal(cipher, after.signed_by_school)
     row.training_recorded = after.training_recorded
-    row.handover = _act_to(after.handover)
-    row.return_act = _act_to(after.return_act)
+    row.handover = signatures.act_to(after.handover, cipher)
+    row.return_act = signatures.act_to(after.return_act, cipher)
     row.termination_reason = after.termination_reason
     audit.record(
         session,
@@ -241,8 +227,8 @@ def _loan_document(
         start=row.start,
         end=row.end,
         terms_version=row.terms_version,
-        signed_by_school=row.signed_by_school or row.school,
-        signed_by_guardian=row.signed_by_guardian,
+        signed_by_school=signatures.unseal(cipher, row.signed_by_school_enc) or row.school,
+        signed_by_guardian=signatures.unseal(cipher, row.signed_by_guardian_enc),
     )
 
 

@@ -177,6 +177,11 @@ REGISTER_COLUMNS = (
 )
 
 
+def _signed(token: str | None) -> str:
+    """Whether a party signed, for the register: `yes` or empty, never the name (encrypted)."""
+    return "" if token is None else "yes"
+
+
 def register_csv(session: Session) -> str:
     """The contract register as CSV (no personal data: people are named by reference)."""
     out = io.StringIO()
@@ -196,8 +201,8 @@ def register_csv(session: Session) -> str:
                 row.end.isoformat(),
                 row.terms_version,
                 " ".join(c["serial"] for c in row.components),
-                row.signed_by_guardian or "",
-                row.signed_by_school or "",
+                _signed(row.signed_by_guardian_enc),
+                _signed(row.signed_by_school_enc),
             ]
         )
     return out.getvalue()

@@ -2,20 +2,23 @@
 
 Names, IINs, phones and addresses are stored as ciphertext
 (`controller.platform.crypto.FieldCipher`); an IIN is also stored as a keyed hash, so that a person
-can be found by IIN without decrypting every row. What each role may see of a person is decided
-here, once (`pupil_view`, `guardian_view`).
+can be found by IIN without decrypting every row. A pupil's program and basis are health data (why
+the child learns at home): encrypted too, padded so that their tokens do not tell them apart by
+length, with the end of temporary home-schooling (which tells the basis). What each role may see
+of a person is decided here, once (`pupil_view`, `guardian_view`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
+from controller.loans import signatures
 from controller.loans.errors import PeopleError
 from controller.loans.schemas import REF as REF
 from controller.loans.schemas import GuardianCreate, PupilCreate
@@ -57,9 +60,11 @@ def create_pupil(
         iin_enc=cipher.encrypt(data.iin),
         iin_index=index,
         grade=data.grade,
-        program=data.program.value,
-        basis=data.basis.value,
-        temporary_until=data.temporary_until,
+        program_enc=cipher.encrypt_padded(data.program.value),
+        basis_enc=cipher.encrypt_padded(data.basis.value),
+        temporary_until_enc=cipher.encrypt_padded(
+            "" if data.temporary_until is None else data.temporary_until.isoformat()
+        ),
         school=data.school,
         teacher=data.teacher,
         created_at=now,
@@ -77,7 +82,7 @@ def create_pupil(
             "name": HIDDEN,
             "iin": HIDDEN,
             "grade": data.grade,
-            "program": data.program.value,
+            "program": HIDDEN,
             "school": data.school,
             "teacher": data.teacher,
         },
@@ -160,18 +165,30 @@ def find_guardian(session: Session, ref: str) -> Guardian | None:
     return session.scalar(select(Guardian).where(Guardian.ref == ref))
 
 
+HEALTH_ROLES: Final = frozenset({Role.ADMIN, Role.TEACHER})
+"""Who sees a pupil's program, basis and end of temporary home-schooling (DOMAIN.md): the
+administration, which draws up the schedule, and the pupil's own teacher, who marks by the program
+(quarter marks only under a correctional one) and keeps the observation diary of a disabled child.
+Never a technician: mending a kit needs none of it."""
+
+
 def pupil_view(pupil: Pupil, cipher: FieldCipher, role: str) -> dict[str, Any]:
-    """A pupil as `role` may see them: the IIN only for administrators."""
+    """A pupil as `role` may see them: health data for HEALTH_ROLES, the IIN for administrators."""
     view: dict[str, Any] = {
         "ref": pupil.ref,
         "name": cipher.decrypt(pupil.name_enc),
         "grade": pupil.grade,
-        "program": pupil.program,
-        "basis": pupil.basis,
-        "temporary_until": pupil.temporary_until,
+        "program": None,
+        "basis": None,
+        "temporary_until": None,
         "school": pupil.school,
         "teacher": pupil.teacher,
     }
+    if role in HEALTH_ROLES:
+        until = cipher.decrypt_padded(pupil.temporary_until_enc)
+        view["program"] = cipher.decrypt_padded(pupil.program_enc)
+        view["basis"] = cipher.decrypt_padded(pupil.basis_enc)
+        view["temporary_until"] = date.fromisoformat(until) if until else None
     if role == Role.ADMIN:
         view["iin"] = cipher.decrypt(pupil.iin_enc)
     return view
@@ -194,17 +211,25 @@ def guardian_view(
     return view
 
 
+_PUPIL_TOKENS: Final = ("name_enc", "iin_enc", "program_enc", "basis_enc", "temporary_until_enc")
+_GUARDIAN_TOKENS: Final = ("name_enc", "phone_enc", "address_enc", "iin_enc")
+
+
 def rotate(session: Session, *, cipher: FieldCipher, keys: int, actor: str, now: datetime) -> int:
-    """Re-encrypt every personal field under the newest of `keys` keys (audited); rows rewritten."""
+    """Re-encrypt every personal field under the newest of `keys` keys (audited); people rewritten.
+
+    The contracts' signatories are re-encrypted too (`signatures.rotate`); the count is of people.
+    """
     count = 0
     for pupil in session.scalars(select(Pupil)):
-        pupil.name_enc = cipher.rotate(pupil.name_enc)
-        pupil.iin_enc = cipher.rotate(pupil.iin_enc)
+        for column in _PUPIL_TOKENS:
+            setattr(pupil, column, cipher.rotate(getattr(pupil, column)))
         count += 1
     for guardian in session.scalars(select(Guardian)):
-        for column in ("name_enc", "phone_enc", "address_enc", "iin_enc"):
+        for column in _GUARDIAN_TOKENS:
             setattr(guardian, column, cipher.rotate(getattr(guardian, column)))
         count += 1
+    contracts = signatures.rotate(session, cipher)
     audit.record(
         session,
         actor=actor,
@@ -212,6 +237,6 @@ def rotate(session: Session, *, cipher: FieldCipher, keys: int, actor: str, now:
         entity="pii",
         entity_id="all",
         now=now,
-        after={"rows": count, "keys": keys},
+        after={"rows": count, "contracts": contracts, "keys": keys},
     )
     return count

@@ -124,14 +124,17 @@ class PupilCreate(BaseModel):
 
 
 class PupilPublic(BaseModel):
-    """A pupil; `iin` only for administrators."""
+    """A pupil; health data for administrators and the teacher only, `iin` for administrators.
+
+    Program, basis and `temporary_until` are null for a technician (`people.HEALTH_ROLES`).
+    """
 
     ref: str
     name: str
     grade: int
-    program: str
-    basis: str
-    temporary_until: date | None
+    program: str | None = None
+    basis: str | None = None
+    temporary_until: date | None = None
     school: str
     teacher: str | None
     iin: str | None = None
@@ -266,7 +269,11 @@ class ReplacementCreate(BaseModel):
 
 
 class ContractPublic(BaseModel):
-    """A contract: state, parties by reference, the components it lends, what was signed."""
+    """A contract: state, parties by reference, the components it lends, what was signed.
+
+    Who signed (`signed_by_guardian`, `signed_by_school`, each act's `signed_by`) only for
+    administrators: null, or left out of the act, for other roles.
+    """
 
     model_config = ConfigDict(from_attributes=True)
 

@@ -17,7 +17,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from controller.config import ControllerSettings
-from controller.loans import alerts, contracts, documents, imports, inventory, kit_status, people
+from controller.loans import (
+    alerts,
+    contracts,
+    documents,
+    imports,
+    inventory,
+    kit_status,
+    people,
+    signatures,
+)
 from controller.loans.errors import ImportRefusedError, UnreadableFileError
 from controller.loans.lifecycle import Action
 from controller.loans.people import cipher as cipher
@@ -125,6 +134,11 @@ def get_contract(session: Session, *, number: str) -> LoanContract:
     return contracts.get_contract(session, number)
 
 
+def contract_view(row: LoanContract, *, cipher: FieldCipher, user: User) -> dict[str, Any]:
+    """A contract as `user` may see it: who signed it and its acts only for administrators."""
+    return signatures.contract_view(row, cipher, user.role)
+
+
 def act(
     session: Session,
     *,
@@ -142,6 +156,7 @@ def act(
         action=action,
         details=details,
         revocations=kit_status.Revocations.of(settings),
+        cipher=people.cipher(settings),
         actor=actor,
         now=now,
     )

@@ -22,7 +22,12 @@ from controller.platform.db.types import BigIntPK, JSONDoc
 
 
 class Pupil(Base):
-    """A home-schooled pupil; name and IIN encrypted."""
+    """A home-schooled pupil; name, IIN, program and basis (health data) encrypted.
+
+    The program, the basis and the end of temporary home-schooling (which tells the basis) are
+    padded before encryption (`FieldCipher.encrypt_padded`): their tokens are all one length.
+    `temporary_until_enc` holds the ISO date, or the empty text when there is none.
+    """
 
     __tablename__ = "pupils"
 
@@ -32,9 +37,9 @@ class Pupil(Base):
     iin_enc: Mapped[str] = mapped_column(Text)
     iin_index: Mapped[str] = mapped_column(String(64), unique=True)
     grade: Mapped[int] = mapped_column(Integer)
-    program: Mapped[str] = mapped_column(String(32))
-    basis: Mapped[str] = mapped_column(String(16))
-    temporary_until: Mapped[date | None] = mapped_column(Date)
+    program_enc: Mapped[str] = mapped_column(Text)
+    basis_enc: Mapped[str] = mapped_column(Text)
+    temporary_until_enc: Mapped[str] = mapped_column(Text)
     school: Mapped[str] = mapped_column(String(255))
     teacher: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
@@ -72,7 +77,10 @@ class Component(Base):
 
 
 class LoanContract(Base):
-    """A contract of free temporary use: its state and what was signed, handed over, returned."""
+    """A contract of free temporary use: its state and what was signed, handed over, returned.
+
+    Who signed (the guardian, the school, each act's `signed_by_enc`) is encrypted.
+    """
 
     __tablename__ = "contracts"
 
@@ -88,8 +96,8 @@ class LoanContract(Base):
     end: Mapped[date] = mapped_column(Date)
     terms_version: Mapped[str] = mapped_column(String(32))
     components: Mapped[list[dict[str, str]]] = mapped_column(JSONDoc)
-    signed_by_guardian: Mapped[str | None] = mapped_column(String(200))
-    signed_by_school: Mapped[str | None] = mapped_column(String(200))
+    signed_by_guardian_enc: Mapped[str | None] = mapped_column(Text)
+    signed_by_school_enc: Mapped[str | None] = mapped_column(Text)
     training_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     handover: Mapped[dict[str, Any] | None]
     return_act: Mapped[dict[str, Any] | None]

@@ -1,10 +1,14 @@
-"""Encryption at rest of personal data (names, IINs, phones, addresses), with key rotation.
+"""Encryption at rest of personal data (names, IINs, phones, addresses, health), with key rotation.
 
 Each field is encrypted on its own with Fernet (AES-128-CBC and HMAC-SHA256, random IV), through
 `MultiFernet`: the first key encrypts, every key decrypts, so a new key is rolled out by putting it
 first, re-encrypting the rows with `FieldCipher.rotate`, then dropping the old key. A token is
 url-safe base64 text that fits a TEXT column. Fernet tokens carry their creation time in clear
 (rotation keeps it): a reader of the database learns when a field was written, never what it says.
+
+A value from a small set (a pupil's program, why they learn at home, a date) would give itself
+away by its token's length (Fernet pads to 16 bytes: "general" and "delayed_development" differ),
+so `encrypt_padded` pads such values to one width first; `decrypt_padded` takes the padding off.
 
 To find a row by an exact value (a guardian by IIN) without decrypting every row, store
 `FieldCipher.blind_index` of the value next to its token: an HMAC-SHA256 keyed by a separate index
@@ -22,6 +26,7 @@ import base64
 import hashlib
 import hmac
 import unicodedata
+from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -30,6 +35,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from controller.errors import CryptoError
 
 _KEY_BYTES = 32
+PADDED_WIDTH: Final = 32
+"""What `FieldCipher.encrypt_padded` pads to: longer than any program, basis or ISO date."""
 _INDEX_KEY_INFO = b"kitkeeper blind index v1"
 """HKDF context: the HMAC key is derived from the index key, never the index key itself."""
 
@@ -91,6 +98,17 @@ class FieldCipher:
             return self._fernet.decrypt(_token_bytes(token)).decode("utf-8")
         except (InvalidToken, ValueError) as exc:
             raise CryptoError("cannot decrypt: wrong key or damaged data") from exc
+
+    def encrypt_padded(self, plaintext: str, width: int = PADDED_WIDTH) -> str:
+        """Encrypt a short value padded to `width` bytes with spaces: its tokens are one size."""
+        size = len(plaintext.encode("utf-8", errors="replace"))
+        if size > width or plaintext != plaintext.rstrip(" "):
+            raise CryptoError(f"cannot pad: the value must fit {width} bytes without end spaces")
+        return self.encrypt(plaintext + " " * (width - size))
+
+    def decrypt_padded(self, token: str) -> str:
+        """Decrypt a token of `encrypt_padded` and take the padding off."""
+        return self.decrypt(token).rstrip(" ")
 
     def rotate(self, token: str) -> str:
         """Re-encrypt a token made with any of the keys under the first key."""

@@ -25,7 +25,7 @@ from controller.loans.schemas import (
     ImportReport,
     ReplacementCreate,
 )
-from controller.loans.tables import Component, LoanContract
+from controller.loans.tables import Component
 from controller.trust.staff import Role
 from controller.trust.tables import User
 
@@ -60,23 +60,32 @@ def list_components(
 
 
 @router.post("/contracts", response_model=ContractPublic, status_code=201)
-def create_contract(data: ContractCreate, session: SessionDep, user: Admin) -> LoanContract:
+def create_contract(
+    data: ContractCreate, session: SessionDep, cipher: Cipher, user: Admin
+) -> dict[str, Any]:
     """A draft contract lending a kit's components to a pupil, signed for by a guardian."""
-    return loans.create_contract(session, data=data, actor=user.username, now=datetime.now(UTC))
+    row = loans.create_contract(session, data=data, actor=user.username, now=datetime.now(UTC))
+    return loans.contract_view(row, cipher=cipher, user=user)
 
 
 @router.get("/contracts", response_model=list[ContractPublic])
 def list_contracts(
-    session: SessionDep, user: Reader, state: Annotated[str | None, Query()] = None
-) -> list[LoanContract]:
-    """The contract register, optionally by state."""
-    return loans.list_contracts(session, state=state)
+    session: SessionDep,
+    cipher: Cipher,
+    user: Reader,
+    state: Annotated[str | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    """The contract register, optionally by state (who signed: administrators only)."""
+    rows = loans.list_contracts(session, state=state)
+    return [loans.contract_view(row, cipher=cipher, user=user) for row in rows]
 
 
 @router.get("/contracts/{number}", response_model=ContractPublic)
-def get_contract(number: Number, session: SessionDep, user: Reader) -> LoanContract:
-    """One contract, with the actions legal from its state."""
-    return loans.get_contract(session, number=number)
+def get_contract(
+    number: Number, session: SessionDep, cipher: Cipher, user: Reader
+) -> dict[str, Any]:
+    """One contract, with the actions legal from its state (who signed: administrators only)."""
+    return loans.contract_view(loans.get_contract(session, number=number), cipher=cipher, user=user)
 
 
 @router.post(
@@ -90,10 +99,11 @@ def contract_action(  # noqa: PLR0917 - FastAPI passes what the route declares
     details: ContractAction,
     session: SessionDep,
     state: StateDep,
+    cipher: Cipher,
     user: Admin,
-) -> LoanContract:
+) -> dict[str, Any]:
     """sign, hand_over, mark_return_due, return_kit, report_lost or terminate (audited)."""
-    return loans.act(
+    row = loans.act(
         session,
         number=number,
         action=action,
@@ -102,16 +112,18 @@ def contract_action(  # noqa: PLR0917 - FastAPI passes what the route declares
         actor=user.username,
         now=datetime.now(UTC),
     )
+    return loans.contract_view(row, cipher=cipher, user=user)
 
 
 @router.post("/contracts/{number}/replace", response_model=ContractPublic)
 def replace_component(
-    number: Number, data: ReplacementCreate, session: SessionDep, user: Admin
-) -> LoanContract:
+    number: Number, data: ReplacementCreate, session: SessionDep, cipher: Cipher, user: Admin
+) -> dict[str, Any]:
     """Replace a component of a kit on loan with one from spare stock: an annex to the contract."""
-    return loans.replace_component(
+    row = loans.replace_component(
         session, number=number, data=data, actor=user.username, now=datetime.now(UTC)
     )
+    return loans.contract_view(row, cipher=cipher, user=user)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.files import make_private
 from controller.errors import ConfigError
 
 
@@ -29,6 +30,20 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _private_sqlite_files(path: Path) -> None:
+    """The database and its -wal, -shm and -journal for the owner only (0600), a new folder 0700.
+
+    SQLite gives the files it makes beside a database the database's own mode, so creating the
+    database 0600 before SQLite opens it keeps every later -wal and -shm private too.
+    """
+    try:
+        make_private(path, create=True)
+        for suffix in ("-wal", "-shm", "-journal"):
+            make_private(path.with_name(path.name + suffix))
+    except OSError as exc:
+        raise ConfigError(f"cannot make the database {path} private: {exc}") from exc
 
 
 def _begin_before_savepoint(conn: Connection, name: str) -> None:
@@ -45,7 +60,7 @@ def make_engine(url: str) -> Engine:
         raise ConfigError(f"invalid database URL {url!r}: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_files(Path(parsed.database))
         engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _begin_before_savepoint)

@@ -12,6 +12,7 @@ from controller.loans import service as loans
 from controller.loans.lifecycle import Action
 from controller.loans.schemas import ContractAction
 from controller.loans.tables import LoanContract
+from controller.platform.crypto import generate_key
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.trust import pki
 from tests.controller.records import (
@@ -210,7 +211,13 @@ def test_a_kit_reported_lost_is_revoked_by_the_loans_service_itself(tmp_path: Pa
                 created_at=datetime.now(UTC),
             )
         )
-    settings = ControllerSettings(db=db, pki_dir=paths.root, broker_dir=tmp_path / "no-broker")
+    settings = ControllerSettings(
+        db=db,
+        pki_dir=paths.root,
+        broker_dir=tmp_path / "no-broker",
+        pii_keys=[generate_key()],  # who signs is encrypted with them
+        pii_index_key=generate_key(),
+    )
     with sessions() as session:
         row = loans.act(
             session,

@@ -399,7 +399,8 @@ def session(migrated_db: MigratedDb) -> Iterator[Session]:
     with migrated_db.sessions() as session:
         session.add(
             Pupil(ref="p-001", name_enc="-", iin_enc="-", iin_index="-", grade=5,
-                  program="general", basis="disability", school="№42", teacher="t",
+                  program_enc="-", basis_enc="-", temporary_until_enc="-", school="№42",
+                  teacher="t",
                   created_at=made)
         )  # fmt: skip
         session.add(Kit(kit_id="kit-1", online=False, last_seq=0, acked_seq=0))
