@@ -443,12 +443,11 @@ def _update_watermarks(
             for gap in [GapData.model_validate(m.body.data)]
         ]
         watermark = _advance(kit.acked_seq, seqs, gaps)
-        if watermark < kit.last_seq and (
-            watermark > kit.acked_seq or _stored_next(session, kit, watermark)
-        ):
-            # A hole, with messages stored above it, that this batch (or another instance)
-            # filled: move on over what is stored, a bounded window at a time. A hole still
-            # open costs one look-up, never a scan of what is stored above it.
+        if watermark < kit.last_seq and _stored_next(session, kit, watermark):
+            # A hole, with messages stored above it, that is filled now (by this batch, an
+            # earlier one or another instance): move on over what is stored, a bounded window
+            # at a time. A hole still open costs one look-up, never a scan of what is above it;
+            # a span the kit dropped is passed once its gap event comes again with the resend.
             stored, stored_gaps = _stored_seqs(session, kit, watermark)
             result.scanned += len(stored) + len(stored_gaps)
             watermark = _advance(watermark, seqs | stored, gaps + stored_gaps)
