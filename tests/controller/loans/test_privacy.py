@@ -76,6 +76,7 @@ def test_health_data_and_signatures_are_encrypted_and_hidden_from_technicians(
     assert register.splitlines()[1].endswith(",yes,yes")
 
 
+@pytest.mark.processes
 def test_a_new_database_folder_is_0700_and_the_database_0600(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'data' / 'k.db'}"
     done = subprocess.run(
