@@ -53,6 +53,8 @@ def serve(args: argparse.Namespace) -> int:
         ssl_cert_reqs=ssl.CERT_OPTIONAL if tls else ssl.CERT_NONE,
         ssl_ca_certs=str(paths.ca_cert) if tls else None,
         http=ClientCertProtocol,
+        # a stop (systemd, Ctrl+C) waits this long for open requests and keep-alive clients
+        timeout_graceful_shutdown=5,
     )
     return EXIT_OK
 
