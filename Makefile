@@ -14,7 +14,7 @@ APT_PACKAGES := mosquitto mosquitto-clients mosquitto-dev gcc smartmontools font
 TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0 poppler-utils \
 	faketime
 
-.PHONY: demo test lint typecheck pytest pytest-any-date system-deps test-deps apt-install venv clean bench bench-ingest bench-ingest-hostile bench-agent bench-week
+.PHONY: demo test test-slow pytest-slow lint typecheck pytest pytest-any-date system-deps test-deps apt-install venv clean bench bench-ingest bench-ingest-hostile bench-agent bench-week
 
 venv: $(STAMP)
 
@@ -53,7 +53,13 @@ typecheck: venv
 	$(BIN)/mypy
 
 pytest: venv test-deps
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m "not soak"
+
+# Long scenarios (marked `soak`) that do not fit `make test`'s 20 minutes; CI runs them too.
+pytest-slow: venv test-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m soak
+
+test-slow: pytest-slow
 
 # The tests that start no processes, again with the clock moved (libfaketime): 400 days ahead,
 # half an hour before a leap day ends in Almaty, and a minute before a new year begins in UTC.

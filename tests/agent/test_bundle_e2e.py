@@ -42,6 +42,7 @@ def _run(controller: Controller, variables: dict[str, object]) -> tuple[int, dic
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # `make test-slow`: test_bundle_vars.py performs the attack in `make test`
 def test_command_variables_and_key_rotation_end_to_end(
     tmp_path: Path, broker: Broker, controller: Controller
 ) -> None:
