@@ -99,6 +99,7 @@ def restart_at(broker: Broker, controller: Controller, env: dict[str, str]) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # `make test-slow`: the broker and controller restarted at three dates
 @pytest.mark.processes
 def test_renewed_on_the_last_day_and_enrolled_again_the_day_after(tmp_path: Path) -> None:
     broker = start_broker(tmp_path)

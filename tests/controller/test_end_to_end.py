@@ -165,6 +165,7 @@ def test_api_refuses_bad_requests_clearly(controller: Controller) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # `make test-slow`: a 30-second outage by design
 def test_broker_down_for_30_seconds_then_everyone_reconnects(
     tmp_path: Path, broker: Broker, controller: Controller
 ) -> None:
