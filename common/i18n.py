@@ -57,6 +57,10 @@ class Catalogue:
             }
         return self.raw(key, lang).format(**params)
 
+    def texts(self, key: str, /, **params: object) -> dict[Lang, str]:
+        """The text of `key` in every language (kk, ru, en), as an answer's `messages`."""
+        return {lang: self.text(key, lang, **params) for lang in LANGS}
+
     def gettext(self, lang: Lang) -> _Translator:
         """A `gettext`-like callable for templates: `_("key", name=...)`."""
         return _Translator(self, lang)

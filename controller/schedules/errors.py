@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from common.i18n import LANGS, catalogue
+from common.i18n import Lang, catalogue
 from controller.errors import ControllerError
 from controller.platform.csvfile import RowError
 
@@ -114,9 +114,9 @@ class ScheduleTooLargeError(ScheduleImportError):
         reason = catalogue(DOMAIN).text(key, "en", **params)
         super().__init__([RowError(0, column, reason)], "schedule")
 
-    def messages(self) -> dict[str, str]:
+    def messages(self) -> dict[Lang, str]:
         """The reason in Kazakh, Russian and English."""
-        return {lang: catalogue(DOMAIN).text(self.key, lang, **self.params) for lang in LANGS}
+        return catalogue(DOMAIN).texts(self.key, **self.params)
 
     def detail(self) -> str:
         """The reason, in English."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.i18n import LANGS, catalogue
+from common.i18n import catalogue
 from controller.errors import ControllerError
 
 
@@ -30,11 +30,10 @@ class PasswordPolicyError(InvalidUserError):
 
     def body(self) -> dict[str, Any]:
         """`detail` in English, `reason` and `messages` in every language for the pages."""
-        texts = catalogue("staff")
         return {
             "detail": self.detail(),
             "reason": self.key,
-            "messages": {lang: texts.text(self.key, lang, **self.params) for lang in LANGS},
+            "messages": catalogue("staff").texts(self.key, **self.params),
         }
 
 
