@@ -3,11 +3,28 @@
 Every error carries the HTTP status that fits it (`status`) and what a client is told (`detail()`),
 so the API maps them in one exception handler (`controller.api.errors`) and routes never catch
 them; the command line prints `str(error)`.
+
+Any error can say itself in Kazakh, Russian and English: give it a catalogue key (and the
+catalogue's domain, `common/locale/<lang>/<domain>.toml`) and the key's placeholders' values:
+
+    class KitRetiredError(ConflictError):
+        domain = "inventory"                       # the catalogue, once per class
+
+    raise KitRetiredError.translated("kit.retired", kit=kit_id)
+    # or, from a child's own __init__: super().__init__(key="kit.retired", params={"kit": kit_id})
+
+Its message (`str`, the command line) is then the English text, and the API's answer carries
+`messages` ({kk, ru, en}) beside `detail`, which the handler gives in the request's language
+(`?lang=` or Accept-Language; English when nothing is asked). Never put a submitted personal
+value (an IIN, a name, a phone) in `params`.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+from common.i18n import Lang, catalogue
 
 
 class ControllerError(Exception):
@@ -15,14 +32,56 @@ class ControllerError(Exception):
 
     status: int = 500
     headers: ClassVar[dict[str, str] | None] = None
+    domain: ClassVar[str | None] = None
+    """The catalogue a translated error's `key` is in (a class or an instance may set it)."""
+
+    key: str | None = None
+    """The catalogue key of a translated error (None: English only)."""
+
+    def __init__(
+        self,
+        *args: object,
+        key: str | None = None,
+        params: Mapping[str, object] | None = None,
+        domain: str | None = None,
+    ) -> None:
+        """`args` as any exception, or `key` (+ `params`, `domain`): a message from a catalogue."""
+        if domain is not None:
+            self.domain = domain  # type: ignore[misc]  # an instance may name its own catalogue
+        if key is not None:  # a child that set its own key and params before keeps them
+            self.key = key
+            self.params: dict[str, object] = dict(params or {})
+        if key is not None and not args:
+            args = (self._catalogue().text(key, "en", **self.params),)
+        super().__init__(*args)
+
+    @classmethod
+    def translated(cls, key: str, /, **params: object) -> Self:
+        """The error for `key` in the class's catalogue, its placeholders filled by `params`."""
+        return cls(key=key, params=params)
+
+    def _catalogue(self) -> Any:
+        if self.domain is None:
+            raise TypeError(f"{type(self).__name__} has a message key but no catalogue domain")
+        return catalogue(self.domain)
+
+    def messages(self) -> dict[Lang, str] | None:
+        """The message in every language (kk, ru, en) when it has a key, else None."""
+        if self.key is None:
+            return None
+        texts: dict[Lang, str] = self._catalogue().texts(self.key, **self.params)
+        return texts
 
     def detail(self) -> Any:
         """What the API answers in `detail` (a sentence; children may add structure)."""
         return str(self)
 
     def body(self) -> dict[str, Any]:
-        """The whole JSON answer: `detail`, and what a child adds beside it (an import's errors)."""
-        return {"detail": self.detail()}
+        """The whole JSON answer: `detail`, `messages` when translated, what a child adds."""
+        messages = self.messages()
+        if messages is None:
+            return {"detail": self.detail()}
+        return {"detail": self.detail(), "messages": messages}
 
 
 class ConfigError(ControllerError):

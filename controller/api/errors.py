@@ -3,6 +3,10 @@
 Routes do not catch domain errors; services raise them with the status that fits (404, 409, 422,
 503, ...) and this handler turns them into `{"detail": ...}`, the shape FastAPI gives its own
 errors, so every refusal reads the same.
+
+An error that says itself in every language (its body carries `messages`: {kk, ru, en}, see
+`controller.errors`) answers with `detail` in the request's language (`?lang=`, else
+Accept-Language, else English: clients that ask for nothing read what they always did).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from controller.api.language import DEFAULT_LANG, lang_of
 from controller.errors import ControllerError
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,7 +31,19 @@ async def controller_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ControllerError)  # registered for ControllerError only
     if exc.status >= 500:
         _LOGGER.warning("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(status_code=exc.status, content=exc.body(), headers=exc.headers)
+    return JSONResponse(
+        status_code=exc.status,
+        content=in_language(exc.body(), lang_of(request)),
+        headers=exc.headers,
+    )
+
+
+def in_language(body: dict[str, Any], lang: str) -> dict[str, Any]:
+    """`body` with `detail` in `lang` when it carries `messages` in every language."""
+    messages = body.get("messages")
+    if lang == DEFAULT_LANG or not isinstance(messages, dict) or lang not in messages:
+        return body
+    return {**body, "detail": messages[lang]}
 
 
 _SCALARS = (str, int, float, bool)
