@@ -11,7 +11,7 @@ of a person is decided here, once (`pupil_view`, `guardian_view`).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from controller.config import ControllerSettings
 from controller.errors import ConfigError
 from controller.loans import signatures
 from controller.loans.errors import PeopleError
+from controller.loans.people_changes import HIDDEN as HIDDEN
+from controller.loans.people_changes import check_pupil_iin, check_teacher
+from controller.loans.people_errors import PeopleRefusedError
 from controller.loans.schemas import REF as REF
 from controller.loans.schemas import GuardianCreate, PupilCreate
 from controller.loans.tables import Guardian, Pupil
@@ -27,9 +30,6 @@ from controller.platform import audit
 from controller.platform.crypto import FieldCipher
 from controller.trust.staff import Role
 from controller.trust.tables import User
-
-HIDDEN = "<encrypted>"
-"""What the audit log says in place of personal data."""
 
 
 def cipher(settings: ControllerSettings) -> FieldCipher:
@@ -48,12 +48,16 @@ def cipher(settings: ControllerSettings) -> FieldCipher:
 def create_pupil(
     session: Session, *, data: PupilCreate, cipher: FieldCipher, actor: str, now: datetime
 ) -> Pupil:
-    """Store a pupil; refuses a reference or IIN already known."""
+    """Store a pupil; refuses a reference or IIN already known, a teacher that is none.
+
+    The IIN of an archived pupil is refused with that pupil's reference: restore them instead.
+    """
     index = cipher.blind_index(data.iin)
     if session.scalar(select(Pupil.id).where(Pupil.ref == data.ref)) is not None:
         raise PeopleError(f"pupil {data.ref!r} already exists")
-    if session.scalar(select(Pupil.id).where(Pupil.iin_index == index)) is not None:
-        raise PeopleError("a pupil with this IIN already exists")
+    check_pupil_iin(session, index)
+    if data.teacher is not None:
+        check_teacher(session, data.teacher)
     pupil = Pupil(
         ref=data.ref,
         name_enc=cipher.encrypt(data.name),
@@ -97,6 +101,8 @@ def create_guardian(
     pupil = session.scalar(select(Pupil).where(Pupil.ref == data.pupil_ref))
     if pupil is None:
         raise PeopleError(f"no pupil {data.pupil_ref!r}")
+    if pupil.archived_at is not None:
+        raise PeopleRefusedError("pupil.archived", 409, ref=pupil.ref)
     if session.scalar(select(Guardian.id).where(Guardian.ref == data.ref)) is not None:
         raise PeopleError(f"guardian {data.ref!r} already exists")
     guardian = Guardian(
@@ -131,33 +137,49 @@ def create_guardian(
     return guardian
 
 
-def visible_pupils(session: Session, user: User) -> list[Pupil]:
-    """The pupils this member of staff may see: a teacher, only their own."""
+Archived = Literal["false", "true", "all"]
+"""Which people a list shows: those at school (the default), the archived ones, or all."""
+
+
+def visible_pupils(session: Session, user: User, archived: Archived = "false") -> list[Pupil]:
+    """The pupils this member of staff may see: a teacher, only their own; archived, if asked."""
     query = select(Pupil).order_by(Pupil.ref)
     if user.role == Role.TEACHER:
         query = query.where(Pupil.teacher == user.username)
+    if archived != "all":
+        query = query.where(
+            Pupil.archived_at.is_not(None) if archived == "true" else Pupil.archived_at.is_(None)
+        )
     return list(session.scalars(query))
 
 
 def visible_pupil(session: Session, user: User, ref: str) -> Pupil:
-    """One pupil this member of staff may see (PeopleError 404 for any other)."""
-    pupil = next((p for p in visible_pupils(session, user) if p.ref == ref), None)
+    """One pupil this member of staff may see, archived or not (PeopleError 404 for any other)."""
+    pupil = next((p for p in visible_pupils(session, user, "all") if p.ref == ref), None)
     if pupil is None:
         raise PeopleError(f"no pupil {ref!r} that you may see", 404)
     return pupil
 
 
 def visible_guardians(
-    session: Session, user: User, pupil_ref: str | None = None
+    session: Session, user: User, pupil_ref: str | None = None, archived: Archived = "false"
 ) -> list[tuple[Guardian, str]]:
-    """Guardians of the pupils this member of staff may see (of one, if given), with its ref."""
-    pupils = {p.id: p.ref for p in visible_pupils(session, user)}
+    """Guardians of the pupils this member of staff may see (of one, if given), with its ref.
+
+    A guardian counts as archived when they or their pupil are.
+    """
+    pupils = {p.id: p for p in visible_pupils(session, user, "all")}
     if pupil_ref is not None:
-        pupils = {k: v for k, v in pupils.items() if v == pupil_ref}
+        pupils = {k: v for k, v in pupils.items() if v.ref == pupil_ref}
     rows = session.scalars(
         select(Guardian).where(Guardian.pupil_id.in_(pupils)).order_by(Guardian.ref)
     )
-    return [(g, pupils[g.pupil_id]) for g in rows]
+    out = []
+    for guardian in rows:
+        gone = guardian.archived_at is not None or pupils[guardian.pupil_id].archived_at is not None
+        if archived == "all" or gone == (archived == "true"):
+            out.append((guardian, pupils[guardian.pupil_id].ref))
+    return out
 
 
 def find_guardian(session: Session, ref: str) -> Guardian | None:
@@ -183,6 +205,7 @@ def pupil_view(pupil: Pupil, cipher: FieldCipher, role: str) -> dict[str, Any]:
         "temporary_until": None,
         "school": pupil.school,
         "teacher": pupil.teacher,
+        **_leaving(pupil),
     }
     if role in HEALTH_ROLES:
         until = cipher.decrypt_padded(pupil.temporary_until_enc)
@@ -204,11 +227,21 @@ def guardian_view(
         "relation": guardian.relation,
         "name": cipher.decrypt(guardian.name_enc),
         "phone": cipher.decrypt(guardian.phone_enc),
+        **_leaving(guardian),
     }
     if role == Role.ADMIN:
         view["address"] = cipher.decrypt(guardian.address_enc)
         view["iin"] = cipher.decrypt(guardian.iin_enc)
     return view
+
+
+def _leaving(person: Pupil | Guardian) -> dict[str, Any]:
+    """Whether, when and why a person left the school (archived)."""
+    return {
+        "archived": person.archived_at is not None,
+        "left_on": person.left_on,
+        "left_reason": person.archive_reason,
+    }
 
 
 _PUPIL_TOKENS: Final = ("name_enc", "iin_enc", "program_enc", "basis_enc", "temporary_until_enc")

@@ -41,9 +41,9 @@ _IIN_DESCRIPTION = (
 )
 
 
-def _iin_field() -> Any:
+def _iin_field(default: Any = ...) -> Any:
     """An IIN field: documented with `IIN_PATTERN`; checked (with reasons) by `_iin`."""
-    return Field(description=_IIN_DESCRIPTION, json_schema_extra={"pattern": IIN_PATTERN})
+    return Field(default, description=_IIN_DESCRIPTION, json_schema_extra={"pattern": IIN_PATTERN})
 
 
 _KIT_ID_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -97,6 +97,16 @@ def normalise_phone(value: str) -> str:
     return digits
 
 
+def _no_nulls(model: Any, nullable: tuple[str, ...]) -> Any:
+    """Refuse a field given as null that a person must have (a correction cannot erase it)."""
+    nulls = sorted(
+        f for f in model.model_fields_set if f not in nullable and getattr(model, f) is None
+    )
+    if nulls:
+        raise ValueError(f"{', '.join(nulls)}: cannot be empty (leave the field out to keep it)")
+    return model
+
+
 class PupilCreate(BaseModel):
     """A pupil as an administrator enters one."""
 
@@ -123,6 +133,31 @@ class PupilCreate(BaseModel):
         return self
 
 
+class PupilUpdate(BaseModel):
+    """A correction of a pupil: only the fields given change (checked as in `PupilCreate`).
+
+    `teacher` and `temporary_until` may be given as null (no teacher; no end date); the others
+    may not. Whether temporary home-schooling has its end date and the general program is checked
+    on the pupil as it will be (`people_changes.update_pupil`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    iin: str | None = _iin_field(None)
+    grade: int | None = Field(default=None, ge=1, le=11)
+    program: Program | None = None
+    basis: Basis | None = None
+    temporary_until: BoundedDate | None = None
+    school: str | None = Field(default=None, min_length=2, max_length=255)
+    teacher: str | None = Field(default=None, description="the teacher's user name; null: none")
+
+    _check_iin = field_validator("iin")(classmethod(lambda cls, v: v if v is None else _iin(v)))
+    _not_null = model_validator(mode="after")(
+        lambda self: _no_nulls(self, ("teacher", "temporary_until"))
+    )
+
+
 class PupilPublic(BaseModel):
     """A pupil; health data for administrators and the teacher only, `iin` for administrators.
 
@@ -138,6 +173,9 @@ class PupilPublic(BaseModel):
     school: str
     teacher: str | None
     iin: str | None = None
+    archived: bool = False
+    left_on: date | None = Field(default=None, description="the day the pupil left the school")
+    left_reason: str | None = Field(default=None, description="graduated, moved, transferred...")
 
 
 class GuardianCreate(BaseModel):
@@ -157,6 +195,24 @@ class GuardianCreate(BaseModel):
     _check_phone = field_validator("phone")(classmethod(lambda cls, v: normalise_phone(v)))
 
 
+class GuardianUpdate(BaseModel):
+    """A correction of a parent or representative: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    relation: Relation | None = None
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    phone: str | None = None
+    address: str | None = Field(default=None, min_length=5, max_length=500)
+    iin: str | None = _iin_field(None)
+
+    _check_iin = field_validator("iin")(classmethod(lambda cls, v: v if v is None else _iin(v)))
+    _check_phone = field_validator("phone")(
+        classmethod(lambda cls, v: v if v is None else normalise_phone(v))
+    )
+    _not_null = model_validator(mode="after")(lambda self: _no_nulls(self, ()))
+
+
 class GuardianPublic(BaseModel):
     """A parent or legal representative; `address` and `iin` only for administrators."""
 
@@ -167,6 +223,9 @@ class GuardianPublic(BaseModel):
     phone: str
     address: str | None = None
     iin: str | None = None
+    archived: bool = False
+    left_on: date | None = None
+    left_reason: str | None = None
 
 
 # --- components ---------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ class Pupil(Base):
     school: Mapped[str] = mapped_column(String(255))
     teacher: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]  # left the school (`people_changes.archive`)
+    archive_reason: Mapped[str | None] = mapped_column(String(32))
+    left_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Guardian(Base):
@@ -60,6 +64,10 @@ class Guardian(Base):
     iin_enc: Mapped[str] = mapped_column(Text)
     iin_index: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+    archive_reason: Mapped[str | None] = mapped_column(String(32))
+    left_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Component(Base):
