@@ -17,6 +17,9 @@ Its message (`str`, the command line) is then the English text, and the API's an
 `messages` ({kk, ru, en}) beside `detail`, which the handler gives in the request's language
 (`?lang=` or Accept-Language; English when nothing is asked). Never put a submitted personal
 value (an IIN, a name, a phone) in `params`.
+
+A pydantic validator that refuses a value raises `InvalidValue(domain, key, **params)` (a
+`ValueError`) the same way: the API's 422 then says it in the request's language.
 """
 
 from __future__ import annotations
@@ -82,6 +85,20 @@ class ControllerError(Exception):
         if messages is None:
             return {"detail": self.detail()}
         return {"detail": self.detail(), "messages": messages}
+
+
+class InvalidValue(ValueError):  # noqa: N818  # raised inside pydantic validators, as ValueError
+    """A validator's refusal from a catalogue: English as `str`, any language by `text(lang)`."""
+
+    def __init__(self, domain: str, key: str, /, **params: object) -> None:
+        self.domain = domain
+        self.key = key
+        self.params = params
+        super().__init__(catalogue(domain).text(key, "en", **params))
+
+    def text(self, lang: Lang) -> str:
+        """The refusal in `lang`."""
+        return catalogue(self.domain).text(self.key, lang, **self.params)
 
 
 class ConfigError(ControllerError):

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from controller.api.language import DEFAULT_LANG, lang_of
+from controller.api.validation import reported
 from controller.errors import ControllerError
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,30 +47,12 @@ def in_language(body: dict[str, Any], lang: str) -> dict[str, Any]:
     return {**body, "detail": messages[lang]}
 
 
-_SCALARS = (str, int, float, bool)
-
-
-def _without_input(error: dict[str, Any]) -> dict[str, Any]:
-    """One validation error as FastAPI reports it, less what the client sent."""
-    kept: dict[str, Any] = {key: error[key] for key in ("type", "loc", "msg") if key in error}
-    submitted = error.get("input")
-    ctx = {
-        key: value
-        for key, value in (error.get("ctx") or {}).items()
-        if isinstance(value, _SCALARS)
-        and value != submitted
-        and not (isinstance(submitted, str) and submitted and submitted in str(value))
-    }
-    if ctx:
-        kept["ctx"] = ctx
-    return kept
-
-
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with each error's place, message and type, never the submitted values (passwords,
-    IINs)."""
+    """422 with each error's place, type and message in plain words in the request's language,
+    never the submitted values (passwords, IINs) nor a regex (`controller.api.validation`)."""
     assert isinstance(exc, RequestValidationError)  # registered for it only
-    detail = [_without_input(dict(error)) for error in exc.errors()]
+    lang = lang_of(request)
+    detail = [reported(dict(error), lang) for error in exc.errors()]
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
 
 

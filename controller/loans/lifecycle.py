@@ -6,8 +6,9 @@
     draft | signed | active --terminate--> terminated
 
 `apply` is pure: it takes a contract, an action and the action's details and returns the new
-contract, or raises `TransitionError` saying why in English (its `reason` lets a user interface
-say it in Kazakh or Russian). What each action needs:
+contract, or raises `TransitionError` saying why in English (`str`), with a machine `reason` and
+the same words in Kazakh, Russian and English (`messages()`, from the `contracts` catalogue:
+common/locale/<lang>/contracts.toml, state and action names included). What each action needs:
 
 - sign: `guardian=` and `school=`, the names of who signed (or already on the contract);
 - hand_over: `act=` the hand-over `Act` with a condition for every component, and
@@ -28,8 +29,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Final, Literal, NoReturn
+from typing import Any, Final, Literal, NoReturn
 
+from common.i18n import LANGS, Lang, catalogue
 from controller.errors import ControllerError
 
 
@@ -69,19 +71,62 @@ TransitionReason = Literal[
 """Why a step was refused, for a user interface to translate."""
 
 
+@dataclass(frozen=True)
+class Terms:
+    """Catalogue keys said in the reader's language, joined by "and" (a state, an action...)."""
+
+    keys: tuple[str, ...]
+
+    def say(self, lang: Lang) -> str:
+        """The terms in `lang`."""
+        texts = catalogue(TransitionError.domain or "")
+        return f" {texts.text('and', lang)} ".join(texts.text(key, lang) for key in self.keys)
+
+
 class TransitionError(ControllerError):
-    """A step is not legal from the contract's state, or its details are missing or wrong (409)."""
+    """A step is not legal from the contract's state, or its details are missing or wrong (409).
+
+    Its `key` (`refused.*` in the `contracts` catalogue) and `params` say it in every language;
+    a `Terms` parameter (a state, an action, why) is itself said in the reader's language.
+    """
 
     status = 409
+    domain = "contracts"
 
     def __init__(
-        self, state: ContractState, action: Action, reason: TransitionReason, message: str
+        self,
+        state: ContractState,
+        action: Action,
+        reason: TransitionReason,
+        key: str,
+        /,
+        **params: object,
     ) -> None:
         """Keep the state, the action and a machine-readable reason next to the message."""
-        super().__init__(message)
         self.state = state
         self.action = action
         self.reason: TransitionReason = reason
+        self.key = key
+        self.params = params
+        super().__init__(self.say("en"))
+
+    def say(self, lang: Lang) -> str:
+        """The refusal in `lang`."""
+        params = {k: v.say(lang) if isinstance(v, Terms) else v for k, v in self.params.items()}
+        return catalogue(self.domain or "").text(self.key or "", lang, **params)
+
+    def messages(self) -> dict[Lang, str]:
+        """The refusal in Kazakh, Russian and English."""
+        return {lang: self.say(lang) for lang in LANGS}
+
+    def body(self) -> dict[str, Any]:
+        """`detail`, the machine `reason`, the contract's `state`, the `action`, `messages`."""
+        return {
+            **super().body(),
+            "reason": self.reason,
+            "state": self.state.value,
+            "action": self.action.value,
+        }
 
 
 @dataclass(frozen=True)
@@ -101,6 +146,10 @@ class Act:
     """Component serial -> its condition as written in the act."""
     signed_by: str
     at: datetime
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Component serial -> what the act says of it besides its condition (optional)."""
+    claim: str | None = None
+    """A return act: what the school asks of the family for what is damaged or missing."""
 
 
 @dataclass(frozen=True)
@@ -157,35 +206,10 @@ TRANSITIONS: Final[Mapping[Action, tuple[frozenset[ContractState], ContractState
 
 # --- why a step is not legal -------------------------------------------------------------------
 
-_STATE_PHRASE: Final[Mapping[ContractState, str]] = {
-    ContractState.DRAFT: "a draft contract",
-    ContractState.SIGNED: "a signed contract",
-    ContractState.ACTIVE: "an active contract",
-    ContractState.RETURN_DUE: "a contract due for return",
-    ContractState.RETURNED: "a returned contract",
-    ContractState.LOST: "a contract for a lost kit",
-    ContractState.TERMINATED: "a terminated contract",
-}
-_ACTION_PASSIVE: Final[Mapping[Action, str]] = {
-    Action.SIGN: "signed",
-    Action.HAND_OVER: "handed over",
-    Action.MARK_RETURN_DUE: "marked due for return",
-    Action.RETURN_KIT: "returned",
-    Action.REPORT_LOST: "reported lost",
-    Action.TERMINATE: "terminated",
-}
-_ACTION_NOUN: Final[Mapping[Action, str]] = {
-    Action.SIGN: "signing",
-    Action.HAND_OVER: "hand-over",
-    Action.MARK_RETURN_DUE: "marking due for return",
-    Action.RETURN_KIT: "return",
-    Action.REPORT_LOST: "reporting lost",
-    Action.TERMINATE: "termination",
-}
-_NOT_HANDED_OVER: Final = "its kit has not been handed over yet"
-_ALREADY_SIGNED: Final = "it is already signed"
-_SIGN_FIRST: Final = "it must be signed by the guardian and the school first"
-_ALREADY_HANDED_OVER: Final = "its kit is already handed over"
+_NOT_HANDED_OVER: Final = "why.not_handed_over"
+_ALREADY_SIGNED: Final = "why.already_signed"
+_SIGN_FIRST: Final = "why.sign_first"
+_ALREADY_HANDED_OVER: Final = "why.already_handed_over"
 _WHY_NOT: Final[Mapping[tuple[ContractState, Action], str]] = {
     (ContractState.DRAFT, Action.HAND_OVER): _SIGN_FIRST,
     (ContractState.DRAFT, Action.MARK_RETURN_DUE): _NOT_HANDED_OVER,
@@ -199,25 +223,31 @@ _WHY_NOT: Final[Mapping[tuple[ContractState, Action], str]] = {
     (ContractState.ACTIVE, Action.HAND_OVER): _ALREADY_HANDED_OVER,
     (ContractState.RETURN_DUE, Action.SIGN): _ALREADY_SIGNED,
     (ContractState.RETURN_DUE, Action.HAND_OVER): _ALREADY_HANDED_OVER,
-    (ContractState.RETURN_DUE, Action.MARK_RETURN_DUE): "it is already due for return",
-    (ContractState.RETURN_DUE, Action.TERMINATE): (
-        "its kit is due back: record its return or report it lost"
-    ),
+    (ContractState.RETURN_DUE, Action.MARK_RETURN_DUE): "why.already_due",
+    (ContractState.RETURN_DUE, Action.TERMINATE): "why.due_back",
 }
-"""Why an action is not legal from a state that is not final; every final state is finished."""
+"""Why an action is not legal from a state that is not final (a `why.*` key of the `contracts`
+catalogue); every final state is finished."""
 
 
-def _why_not(state: ContractState, action: Action) -> str:
+def _why_not(state: ContractState, action: Action) -> Terms:
     if state in FINAL_STATES:
-        return "it is finished"
-    return _WHY_NOT.get((state, action), "that step is not legal from this state")
+        return Terms(("why.finished",))
+    return Terms((_WHY_NOT.get((state, action), "why.not_legal"),))
+
+
+def _noun(action: Action) -> Terms:
+    """The step an act records (hand-over, return), as the refusals name it."""
+    return Terms((f"noun.{action.value}",))
 
 
 # --- the details each action needs -------------------------------------------------------------
 
 
-def _fail(contract: Contract, action: Action, reason: TransitionReason, message: str) -> NoReturn:
-    raise TransitionError(contract.state, action, reason, message)
+def _fail(
+    contract: Contract, action: Action, reason: TransitionReason, key: str, **params: object
+) -> NoReturn:
+    raise TransitionError(contract.state, action, reason, key, **params)
 
 
 def _text(value: object) -> str | None:
@@ -235,26 +265,31 @@ def _check_type(
             contract,
             action,
             "bad_detail",
-            f"{name} must be {expected.__name__}, not {type(value).__name__}",
+            "refused.bad_type",
+            name=name,
+            expected=expected.__name__,
+            got=type(value).__name__,
         )
 
 
 def _check_act(contract: Contract, action: Action, act: object) -> Act:
-    noun = _ACTION_NOUN[action]
+    noun = _noun(action)
     _check_type(contract, action, "act", act, Act)
     if not isinstance(act, Act):
-        _fail(contract, action, "missing_act", f"{noun} needs a signed {noun} act")
+        _fail(contract, action, "missing_act", "refused.missing_act", noun=noun)
     if _text(act.signed_by) is None:
-        _fail(contract, action, "incomplete_act", f"the {noun} act needs the name of who signed it")
+        _fail(contract, action, "incomplete_act", "refused.act_unsigned", noun=noun)
     if act.at.tzinfo is None or act.at.utcoffset() is None:
-        _fail(contract, action, "bad_detail", f"the {noun} act's time must be timezone-aware")
+        _fail(contract, action, "bad_detail", "refused.act_time", noun=noun)
     missing = [c.serial for c in contract.components if _text(act.conditions.get(c.serial)) is None]
     if missing:
         _fail(
             contract,
             action,
             "incomplete_act",
-            f"{noun} needs every component's condition: missing {', '.join(missing)}",
+            "refused.act_conditions",
+            noun=noun,
+            serials=", ".join(missing),
         )
     known = {c.serial for c in contract.components}
     unknown = sorted(set(act.conditions) - known)
@@ -263,7 +298,9 @@ def _check_act(contract: Contract, action: Action, act: object) -> Act:
             contract,
             action,
             "incomplete_act",
-            f"the {noun} act lists {', '.join(unknown)}, not a component of this contract",
+            "refused.act_unknown",
+            noun=noun,
+            serials=", ".join(unknown),
         )
     return act
 
@@ -274,16 +311,18 @@ def _sign(contract: Contract, details: Mapping[str, object]) -> Contract:
         _check_type(contract, action, name, details.get(name), str)
     guardian = _text(details.get("guardian", contract.signed_by_guardian))
     school = _text(details.get("school", contract.signed_by_school))
-    missing = [
-        who for who, name in (("the guardian's", guardian), ("the school's", school)) if not name
-    ]
+    missing = tuple(
+        who
+        for who, name in (("signature.guardian", guardian), ("signature.school", school))
+        if not name
+    )
     if missing:
         _fail(
             contract,
             action,
             "missing_signature",
-            "signing needs the guardian's and the school's signatures: missing "
-            + " and ".join(missing),
+            "refused.missing_signature",
+            missing=Terms(missing),
         )
     return dataclasses.replace(contract, signed_by_guardian=guardian, signed_by_school=school)
 
@@ -298,7 +337,7 @@ def _hand_over(contract: Contract, details: Mapping[str, object]) -> Contract:
             contract,
             action,
             "missing_training",
-            "hand-over needs the training of the parent and the pupil recorded first",
+            "refused.missing_training",
         )
     return dataclasses.replace(contract, handover=act, training_recorded=True)
 
@@ -321,7 +360,7 @@ def _terminate(contract: Contract, details: Mapping[str, object]) -> Contract:
     _check_type(contract, action, "reason", details.get("reason"), str)
     reason = _text(details.get("reason", contract.termination_reason))
     if reason is None:
-        _fail(contract, action, "missing_reason", "termination needs a reason")
+        _fail(contract, action, "missing_reason", "refused.missing_reason")
     return dataclasses.replace(contract, termination_reason=reason)
 
 
@@ -348,18 +387,22 @@ def apply(contract: Contract, action: Action, **details: object) -> Contract:
             contract.state,
             action,
             "not_allowed",
-            f"{_STATE_PHRASE[contract.state]} cannot be {_ACTION_PASSIVE[action]}; "
-            f"{_why_not(contract.state, action)}",
+            "refused.not_allowed",
+            state=Terms((f"state.{contract.state.value}",)),
+            action=Terms((f"action.{action.value}",)),
+            why=_why_not(contract.state, action),
         )
     accepted, step = _STEPS[action]
     unknown = sorted(set(details) - accepted)
     if unknown:
-        takes = ", ".join(sorted(accepted)) or "no details"
         _fail(
             contract,
             action,
             "unknown_detail",
-            f"{action.value} takes {takes}; unknown: {', '.join(unknown)}",
+            "refused.unknown_detail",
+            step=action.value,
+            takes=", ".join(sorted(accepted)) if accepted else Terms(("takes.none",)),
+            unknown=", ".join(unknown),
         )
     return dataclasses.replace(step(contract, details), state=target)
 

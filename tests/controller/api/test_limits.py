@@ -165,12 +165,12 @@ async def test_a_validation_error_keeps_its_place_but_not_the_input() -> None:
         {
             "type": "string_too_long",
             "loc": ["body", "username"],
-            "msg": "String should have at most 8 characters",
+            "msg": "Must have at most 8 characters.",
             "ctx": {"max_length": 8},
         },
         {
             "type": "string_type",
             "loc": ["body", "password"],
-            "msg": "Input should be a valid string",
+            "msg": "Expected text.",
         },
     ]
