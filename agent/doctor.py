@@ -1,7 +1,8 @@
 """`kitkeeper-agent doctor`: the pre-lesson readiness check, for a person, in their language.
 
 `evaluate` is pure: it turns the parts of a snapshot into checks. `render` writes them in Kazakh,
-Russian or English. The CLI gathers the parts (collectors) and exits 0 when ready, 1 when not.
+Russian or English, every word (`agent.doctor_words`: what is missing, the network's reasons).
+The CLI gathers the parts (collectors) and exits 0 when ready, 1 when not.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from agent import doctor_words as words
 from agent.i18n import Lang, t
 from protocol.base import Unavailable
 from protocol.inventory import Connectivity, DeviceKind, Peripherals, ProfileCheck, Verdict
@@ -29,6 +31,8 @@ class Check:
     status: Status
     code: str
     params: dict[str, object] = field(default_factory=dict)
+    items: tuple[str, ...] = ()
+    """The missing requirements' labels, or the network's reasons, one by one (for `render`)."""
 
 
 def _device_check(peripherals: Peripherals | Unavailable, kind: DeviceKind, what: str) -> Check:
@@ -47,9 +51,13 @@ def _network_check(connectivity: Connectivity | Unavailable | None) -> Check:
     readiness = connectivity.readiness
     reasons = "; ".join(readiness.reasons)
     if readiness.verdict is Verdict.NOT_READY:
-        return Check("network", "fail", "network.not_ready", {"reasons": reasons})
+        return Check(
+            "network", "fail", "network.not_ready", {"reasons": reasons}, tuple(readiness.reasons)
+        )
     if readiness.verdict is Verdict.DEGRADED:
-        return Check("network", "warn", "network.degraded", {"reasons": reasons})
+        return Check(
+            "network", "warn", "network.degraded", {"reasons": reasons}, tuple(readiness.reasons)
+        )
     rtts = [e.rtt_ms for e in connectivity.endpoints if e.rtt_ms is not None]
     return Check("network", "ok", "network.ready", {"rtt": round(max(rtts)) if rtts else "?"})
 
@@ -79,7 +87,13 @@ def _profile_check(profile: ProfileCheck | Unavailable | None) -> Check:
         return Check("profile", "unchecked", "unchecked", {"reason": reason})
     if profile.complete:
         return Check("profile", "ok", "profile.ok", {"profile": profile.profile})
-    return Check("profile", "fail", "profile.missing", {"missing": ", ".join(profile.missing)})
+    return Check(
+        "profile",
+        "fail",
+        "profile.missing",
+        {"missing": ", ".join(profile.missing)},
+        tuple(profile.missing),
+    )
 
 
 def _certificate_check(not_after: datetime | None, now: datetime) -> Check | None:
@@ -137,13 +151,26 @@ def ready(checks: list[Check]) -> bool:
     return not failing(checks)
 
 
+def _params(check: Check, lang: Lang) -> dict[str, object]:
+    """A check's parameters as a person reads them in `lang` (labels, reasons, names)."""
+    params = dict(check.params)
+    if check.code == "unchecked":
+        params["what"] = t(f"what.{check.what}", lang)
+        params["reason"] = words.unchecked_reason(str(params["reason"]), lang)
+    if check.code == "profile.missing":
+        params["missing"] = ", ".join(words.requirement(label, lang) for label in check.items)
+    if check.code == "profile.ok":
+        params["profile"] = words.profile_name(str(params["profile"]), lang)
+    if check.code in ("network.not_ready", "network.degraded"):
+        params["reasons"] = "; ".join(words.network_reason(r, lang) for r in check.items)
+    return params
+
+
 def render(checks: list[Check], lang: Lang) -> str:
     """The report as plain text lines in `lang`."""
     lines = [t("title", lang), ""]
     for check in checks:
-        params = dict(check.params)
-        if check.code == "unchecked":
-            params["what"] = t(f"what.{check.what}", lang)
+        params = _params(check, lang)
         lines.append(f"{MARKS[check.status]} {t(check.code, lang, **params)}")
     lines.append("")
     if any(c.status == "fail" for c in checks):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.i18n import default_lang
 from controller.commandline.common import EXIT_OK, EXIT_REFUSED, actor, sessions_of, settings_of
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
@@ -40,7 +41,9 @@ def _show(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
         }
         sys.stdout.write(json.dumps(out, default=str, ensure_ascii=False, indent=2) + "\n")
     else:
-        sys.stdout.write(service.describe(stored, kit_ids=kit_ids, now=datetime.now(UTC)))
+        sys.stdout.write(
+            service.describe(stored, kit_ids=kit_ids, now=datetime.now(UTC), lang=default_lang())
+        )
     return EXIT_OK
 
 

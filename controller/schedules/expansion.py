@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from common.i18n import Lang, catalogue
 from controller.schedules import model
 from policy.lessons import Lesson
 from protocol.models import LessonMode
@@ -53,14 +54,15 @@ class Occurrence:
         """The lesson as the kit sees it: no teacher."""
         return Lesson(self.start, self.end, self.mode, self.subject, self.server)
 
-    def describe(self) -> str:
-        """For a person, by the wall clock, e.g. "Tuesday 2026-09-08 09:00-09:45 Maths (weekly)"."""
+    def describe(self, lang: Lang = "en") -> str:
+        """For a person in `lang`, by the wall clock, e.g.
+        "Tuesday 2026-09-08 09:00-09:45 Maths (weekly)"."""
         zone = ZoneInfo(self.timezone)
-        what = {"slot": "weekly", "moved": "moved", "extra": "extra"}[self.origin]
+        _ = catalogue("schedules").gettext(lang)
         return (
-            f"{model.WEEKDAYS[self.local_date.weekday()]} {self.local_date} "
+            f"{_(f'weekday.{self.local_date.weekday()}')} {self.local_date} "
             f"{self.start.astimezone(zone):%H:%M}-{self.end.astimezone(zone):%H:%M} "
-            f"{self.subject} ({what})"
+            f"{self.subject} ({_(f'origin.{self.origin}')})"
         )
 
     @property
