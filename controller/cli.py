@@ -254,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     from controller.trust.enrolment import TrustError  # noqa: PLC0415
     from controller.trust.staff import AuthError  # noqa: PLC0415
 
+    args.log_level = log_level(args)  # serve hands it on to uvicorn
     logging.basicConfig(
-        level=log_level(args), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.verbose >= 2:
         logging.getLogger("alembic").setLevel(logging.INFO)
