@@ -25,6 +25,7 @@ from controller.loans import (
     inventory,
     kit_status,
     people,
+    people_archive,
     signatures,
 )
 from controller.loans.errors import ImportRefusedError, UnreadableFileError
@@ -118,7 +119,11 @@ def list_components(session: Session, *, kit_id: str | None = None) -> list[Comp
 def create_contract(
     session: Session, *, data: ContractCreate, actor: str, now: datetime
 ) -> LoanContract:
-    """A draft contract lending a kit's components to a pupil, signed for by a guardian."""
+    """A draft contract lending a kit's components to a pupil, signed for by a guardian.
+
+    Refused for a pupil or guardian who left the school (`people_archive.check_current`).
+    """
+    people_archive.check_current(session, pupil_ref=data.pupil_ref, guardian_ref=data.guardian_ref)
     row = contracts.create_contract(session, data=data, actor=actor, now=now)
     session.commit()
     return row

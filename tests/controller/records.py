@@ -44,7 +44,7 @@ GUARDIAN = {
 OTHER_PUPIL = PUPIL | {
     "ref": "p-002",
     "iin": "070101500014",
-    "teacher": "someone-else",
+    "teacher": None,  # no teacher yet (a teacher must be a teacher account: issue 13)
     "name": "Дана Ерланқызы",
 }
 

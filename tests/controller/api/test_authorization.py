@@ -27,6 +27,8 @@ TABLE = [
     ("/api/v1/pupils", 200, 200, 200, 401),
     ("/api/v1/pupils/p-auth", 200, 200, 200, 401),
     ("/api/v1/guardians", 200, 200, 200, 401),
+    ("/api/v1/pupils/p-auth/history", 200, 403, 200, 401),  # people: the teacher's own pupil
+    ("/api/v1/guardians/g-auth/history", 200, 403, 200, 401),  # people
     ("/api/v1/components", 200, 200, 403, 401),
     ("/api/v1/contracts", 200, 200, 403, 401),
     ("/api/v1/contracts/c-auth", 200, 200, 403, 401),
@@ -138,6 +140,7 @@ def test_the_openapi_schema_lists_no_endpoint_this_table_forgets(controller: Con
         p.split("?")[0]
         .replace("kit-auth", "{kit_id}")
         .replace("p-auth", "{ref}")
+        .replace("g-auth", "{ref}")
         .replace("c-auth", "{number}")
         .replace("contract.pdf", "{kind}.pdf")
         .replace("/tickets/1", "/tickets/{ticket_id}")
@@ -183,6 +186,15 @@ def test_sign_ins_and_kit_changes_are_in_the_audit_log(
 WRITES = [
     ("POST", "/api/v1/pupils", {"admin"}),
     ("POST", "/api/v1/guardians", {"admin"}),
+    # people: {} changes nothing (PATCH), lacks the reason (archive) or dry_run (promote), and
+    # nobody is archived to restore (409)
+    ("PATCH", "/api/v1/pupils/p-auth", {"admin"}),
+    ("POST", "/api/v1/pupils/p-auth/archive", {"admin"}),
+    ("POST", "/api/v1/pupils/p-auth/restore", {"admin"}),
+    ("POST", "/api/v1/pupils/promote", {"admin"}),
+    ("PATCH", "/api/v1/guardians/g-auth", {"admin"}),
+    ("POST", "/api/v1/guardians/g-auth/archive", {"admin"}),
+    ("POST", "/api/v1/guardians/g-auth/restore", {"admin"}),
     ("POST", "/api/v1/components", {"admin"}),
     ("PATCH", "/api/v1/components/SN-AUTH", {"admin"}),
     ("POST", "/api/v1/contracts", {"admin"}),
@@ -259,7 +271,7 @@ def _template(path: str) -> str:
     """The OpenAPI path of a concrete one in WRITES."""
     path = path.replace("SN-AUTH", "{serial}").replace("c-auth", "{number}")
     path = path.replace("/tickets/1", "/tickets/{ticket_id}")  # tickets
-    path = path.replace("p-auth", "{ref}")  # schedules
+    path = path.replace("p-auth", "{ref}").replace("g-auth", "{ref}")  # schedules, people
     path = path.replace("/incidents/1", "/incidents/{incident_id}")  # remediation
     path = path.replace("kit-auth", "{kit_id}").replace("kit-gone", "{kit_id}")
     path = path.replace("no-such-book", "{playbook}").replace("no-such-user", "{username}")
