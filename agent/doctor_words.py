@@ -62,14 +62,24 @@ def profile_name(name: str, lang: Lang) -> str:
     return texts.text(key, lang) if key in texts.keys(lang) else name
 
 
+def endpoint(name: str, lang: Lang) -> str:
+    """A probed server's name for a person ("the school's server"), else the name itself."""
+    texts = catalogue(DOMAIN)
+    key = f"endpoint.{name}"
+    return texts.text(key, lang) if key in texts.keys(lang) else name
+
+
 def network_reason(reason: str, lang: Lang) -> str:
-    """One network readiness reason in `lang` (as given when its form is not known)."""
+    """One network readiness reason in `lang` (in English and when its form is not known: as
+    given, with the system's own detail such as "connection refused")."""
+    if lang == "en":
+        return reason
     for pattern, key in _NETWORK:
         match = pattern.match(reason)
         if match:
-            params = {
-                k: _decimal(v, lang) if k != "name" else v for k, v in match.groupdict().items()
-            }
+            params = {k: _decimal(v, lang) for k, v in match.groupdict().items() if k != "name"}
+            if "name" in match.groupdict():
+                params["name"] = endpoint(match["name"], lang)
             return catalogue(DOMAIN).text(key, lang, **params)
     return reason
 

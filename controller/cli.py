@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from controller.commandline.common import EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE
+from controller.commandline.common import EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE, log_level
 from controller.errors import ConfigError, ControllerError, PkiError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -30,7 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kitkeeper-controller", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level",
+        help="DEBUG, INFO, WARNING or ERROR (default: INFO for serve, WARNING for the others)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-vv: everything)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="ingest from the broker and serve the HTTP API")
@@ -248,10 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     from controller.trust.enrolment import TrustError  # noqa: PLC0415
     from controller.trust.staff import AuthError  # noqa: PLC0415
 
+    args.log_level = log_level(args)  # serve hands it on to uvicorn
     logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.verbose >= 2:
+        logging.getLogger("alembic").setLevel(logging.INFO)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command]()[args.command](args)

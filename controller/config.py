@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///var/kitkeeper.db"
+
+
+def _iana_zone(name: str) -> str:
+    """The name of an IANA time zone (e.g. Asia/Almaty), else ValueError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not an IANA time zone: {name!r} (e.g. Asia/Almaty)") from None
+    return name
+
+
+SchoolZone = Annotated[str, AfterValidator(_iana_zone)]
 
 
 class ControllerSettings(BaseSettings):
@@ -176,6 +190,11 @@ class ControllerSettings(BaseSettings):
     schedule_horizon_days: int = Field(
         default=14, ge=1, le=60, description="How many days of lessons each kit is given."
     )
+    school_timezone: SchoolZone = Field(
+        default="Asia/Almaty",
+        description="The school's IANA time zone: times people read (tickets' due, incidents, "
+        "refusals, the ladder's notes) are also given in it; the API keeps UTC beside them.",
+    )
     # --- staff sign-in (controller/trust/throttle.py, controller/trust/passwords.py)
     signin_window: float = Field(
         default=900,
@@ -199,3 +218,8 @@ class ControllerSettings(BaseSettings):
         le=1000,
         description="Sign-ins that may wait for a password check; more get 503 with Retry-After.",
     )
+
+    @property
+    def school_zone(self) -> ZoneInfo:
+        """The school's time zone (`school_timezone`)."""
+        return ZoneInfo(self.school_timezone)

@@ -106,3 +106,32 @@ def minutes_lost(outage_start: datetime, outage_end: datetime, lessons: Iterable
         if overlap > timedelta(0):
             total += overlap
     return total.total_seconds() / 60
+
+
+def minutes_lost_once(
+    outage_start: datetime,
+    outage_end: datetime,
+    lessons: Iterable[Lesson],
+    covered: Iterable[tuple[datetime, datetime]] = (),
+) -> float:
+    """Lesson minutes inside the outage [outage_start, outage_end) not inside any `covered` span.
+
+    `covered` are the spans of the kit's earlier incidents (opened before this one): a lost
+    lesson minute belongs to the earliest open incident covering it, so that over a kit's
+    overlapping incidents each minute is counted once and their sum is the lesson time inside
+    their union.
+    """
+    spans = sorted((max(a, outage_start), min(b, outage_end)) for a, b in covered)
+    total = timedelta(0)
+    for lesson in lessons:
+        start, end = max(outage_start, lesson.start), min(outage_end, lesson.end)
+        if end <= start:
+            continue
+        total += end - start
+        cursor = start  # take away what the covered spans hold of [start, end), each part once
+        for span_start, span_end in spans:
+            a, b = max(span_start, cursor), min(span_end, end)
+            if b > a:
+                total -= b - a
+                cursor = b
+    return total.total_seconds() / 60

@@ -3,6 +3,11 @@
 Everything lives under var/demo/ (device CA, broker configuration, database, logs, the kit's key);
 run it again and the kit's history is still there. The first run creates the device CA and enrols
 this machine's kit with a one-time token, exactly as a technician would.
+
+It writes var/demo/kitkeeper.env (mode 0600): the demo's database, PKI, broker directory, ports and
+personal-data keys as `KITKEEPER_*` settings, which the command line reads
+(`KITKEEPER_CONFIG=var/demo/kitkeeper.env kitkeeper-controller ...`, or by itself from the
+project's folder while var/kitkeeper.db does not exist: controller/commandline/common.py).
 """
 
 from __future__ import annotations
@@ -63,6 +68,34 @@ def _pii_env() -> dict[str, str]:
 
 
 PKI = pki.PkiPaths(VAR / "pki")
+CONFIG_FILE = VAR / "kitkeeper.env"
+
+
+def write_config(var: Path, *, mqtt_port: int, http_port: int, env: dict[str, str]) -> Path:
+    """`var`/kitkeeper.env (mode 0600): the demo's settings for the command line (absolute
+    paths, so it works from any folder), `env` (the personal-data keys) included."""
+    var = var.resolve()
+    settings = {
+        "KITKEEPER_DB": f"sqlite:///{var / 'kitkeeper.db'}",
+        "KITKEEPER_PKI_DIR": str(var / "pki"),
+        "KITKEEPER_BROKER_DIR": str(var / "broker"),
+        "KITKEEPER_MQTT_HOST": "127.0.0.1",
+        "KITKEEPER_MQTT_PORT": str(mqtt_port),
+        "KITKEEPER_HTTP_HOST": "127.0.0.1",
+        "KITKEEPER_HTTP_PORT": str(http_port),
+        **env,
+    }
+    lines = [
+        "# Written by `make demo` (tools/demo.py): the demo's settings for kitkeeper-controller.",
+        "# Use: KITKEEPER_CONFIG=var/demo/kitkeeper.env kitkeeper-controller user create ...",
+        *(f"{name}='{value}'" for name, value in settings.items()),
+    ]
+    path = var / "kitkeeper.env"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def _context() -> ssl.SSLContext:
@@ -183,6 +216,9 @@ def _print_urls(base: str, kit_id: str, mqtt_port: int) -> None:
     print(f"  broker      mqtts://127.0.0.1:{mqtt_port}  (logs and data in {VAR})")
     print(f"  sign in     user admin, password in {ADMIN_FILE}")
     print(
+        f"  CLI         KITKEEPER_CONFIG={CONFIG_FILE} kitkeeper-controller ...  (keys in {PII_FILE})"
+    )
+    print(
         f"  e.g.        TOKEN=$(curl -s --cacert {PKI.ca_cert} -H 'Content-Type: application/json'"
         f' -d \'{{"username":"admin","password":"\'$(cat {ADMIN_FILE})\'"}}\''
         f" {base}/api/v1/auth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
@@ -271,6 +307,7 @@ def main() -> int:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     mqtt = ["--mqtt-host", "127.0.0.1", "--mqtt-port", str(args.mqtt_port)]
+    write_config(VAR, mqtt_port=args.mqtt_port, http_port=args.http_port, env=_pii_env())
     controller = _spawn(
         _controller_args(mqtt, args.http_port), VAR / "controller.log", env=_pii_env()
     )

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from controller.platform import audit
+from controller.platform.localtime import DEFAULT_ZONE, clock
 from controller.remediation import diagnostics
 from controller.remediation.commands import LOOK_AHEAD, Commands
 from controller.remediation.errors import (
@@ -63,8 +65,10 @@ class RemediationActions:
         sender: Sender,
         poke: Callable[[], None],
         guard: timedelta,
+        zone: ZoneInfo = DEFAULT_ZONE,
     ) -> None:
         self._bundle = bundle
+        self._zone = zone
         self._rules = rules
         self._incidents = incidents
         self._commands = commands
@@ -176,7 +180,7 @@ class RemediationActions:
                 what = "a lesson is running" if running else "a lesson starts soon"
                 raise LessonConflictError(
                     f"{playbook} is disruptive and {what}: the next free window starts at "
-                    f"{window:%Y-%m-%d %H:%M} UTC (ask for when=next_window, or force it)",
+                    f"{clock(window, self._zone)} (ask for when=next_window, or force it)",
                     window,
                 )
             not_before = window

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.i18n import catalogue
+from controller.platform.localtime import clock
 from controller.remediation import cursors, diagnostics, fleet_reads, quotas
 from controller.remediation.commands import Commands
 from controller.remediation.distribution import Distribution
@@ -259,8 +261,8 @@ class EventHandlers:
                 kit_id=event.kit_id,
                 rule=PRELESSON_RULE,
                 now=now,
-                why=f"not ready for the lesson at {check.lesson_start:%Y-%m-%d %H:%M} UTC: "
-                f"{failures}",
+                why=f"not ready for the lesson at {clock(check.lesson_start, self._incidents.zone)}"
+                f": {failures}",
             )
         else:
             note(session, row, at=now, kind="prelesson", message=f"still not ready: {failures}")
@@ -289,14 +291,17 @@ class EventHandlers:
                 now=now,
             )
             return
+        params = {"kit_id": event.kit_id}
         tickets.open_ticket(
             session,
             kind=kind,
             kit_id=event.kit_id,
-            title=f"Help requested from kit {event.kit_id}",
+            title=catalogue("tickets").text("ticket.help", "en", **params),
             detail=message,
             priority=priority,
-            due_by=due_by,
+            lesson_due=due_by,
+            title_key="ticket.help",
+            title_params=params,
             actor=LADDER,
             now=now,
         )

@@ -13,10 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from common.i18n import catalogue
+from controller.platform.localtime import DEFAULT_ZONE, clock
 from controller.remediation import cursors
 from controller.remediation.commands import Commands, not_run
 from controller.remediation.kit_lessons import kit_lessons
@@ -26,7 +29,7 @@ from controller.remediation.tables import RuleState as RuleStateRow
 from controller.tickets import service as tickets
 from policy import ladder
 from policy.ladder import IncidentState, Phase, Plan, PlaybookInfo
-from policy.lessons import minutes_lost
+from policy.lessons import minutes_lost_once
 from policy.rules import Rule, Step
 from protocol.commands import RemediationResult
 
@@ -47,6 +50,7 @@ class _At:
     row: Incident
     rule: Rule
     now: datetime
+    zone: ZoneInfo
 
     def note(self, kind: str, message: str, data: dict[str, Any]) -> None:
         note(self.session, self.row, at=self.now, kind=kind, message=message, data=data)
@@ -123,12 +127,12 @@ def open_incident_for(session: Session, kit_id: str, rule_id: str) -> Incident |
     ).first()
 
 
-def _ticket_detail(session: Session, row: Incident) -> str:
+def _ticket_detail(session: Session, row: Incident, zone: ZoneInfo) -> str:
     entries = session.scalars(
         select(IncidentEntry).where(IncidentEntry.incident_id == row.id).order_by(IncidentEntry.id)
     ).all()
     lines = [f"Incident #{row.id}: {row.title}"]
-    lines += [f"- {e.at:%Y-%m-%d %H:%M} UTC: {e.message}" for e in entries]
+    lines += [f"- {clock(e.at, zone)}: {e.message}" for e in entries]
     return "\n".join(lines)
 
 
@@ -154,8 +158,10 @@ class Incidents:
         guard: timedelta,
         horizon: timedelta,
         commands: Commands,
+        zone: ZoneInfo = DEFAULT_ZONE,
     ) -> None:
         self._catalogue = catalogue
+        self._zone = zone
         self._guard = guard
         self._horizon = horizon
         self._commands = commands
@@ -167,6 +173,11 @@ class Incidents:
             ladder.RunPlaybook: self._run_now,
             ladder.OpenTicket: self._open_ticket,
         }
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The school's time zone, in which notes print their times."""
+        return self._zone
 
     def plan(self, session: Session, row: Incident, now: datetime) -> Plan:
         """What the ladder needs to decide about one incident now."""
@@ -224,7 +235,7 @@ class Incidents:
         now: datetime,
     ) -> None:
         """Do what the ladder decided, then store the incident's new state."""
-        at = _At(session, out, row, plan.rule, now)
+        at = _At(session, out, row, plan.rule, now, self._zone)
         for action in actions:
             self._apply[type(action)](at, action)
         _store(row, state, plan.rule)
@@ -321,7 +332,7 @@ class Incidents:
         row.lesson_minutes_lost = self.minutes_lost(session, row, now)
         lost = (
             f"; {row.lesson_minutes_lost:.0f} lesson minutes lost"
-            if row.lesson_minutes_lost
+            if round(row.lesson_minutes_lost)
             else ""
         )
         note(
@@ -342,16 +353,33 @@ class Incidents:
             kept = session.get(RuleStateRow, (row.kit_id, row.rule_id))
             if kept is not None:
                 kept.active, kept.pending_since, kept.suppressed = False, None, False
+        tickets.settle_incident(session, incident_id=row.id, actor=actor, now=now)
 
     @staticmethod
     def minutes_lost(session: Session, row: Incident, now: datetime) -> float:
-        """The lesson minutes the incident has cost so far (none if its fault costs none)."""
+        """The lesson minutes the incident has cost so far, to 0.1 (none if its fault costs none).
+
+        A minute inside an earlier incident of the same kit (opened before this one, still open
+        then) is that one's: over overlapping incidents each lost lesson minute counts once.
+        """
         if not row.costs_lessons:
             return 0.0
         end = row.resolved_at or now
-        return minutes_lost(
-            row.opened_at, end, kit_lessons(session, row.kit_id, row.opened_at, end)
-        )
+        earlier = session.scalars(
+            select(Incident).where(
+                Incident.kit_id == row.kit_id,
+                Incident.id != row.id,
+                Incident.costs_lessons.is_(True),
+                or_(
+                    Incident.opened_at < row.opened_at,
+                    (Incident.opened_at == row.opened_at) & (Incident.id < row.id),
+                ),
+                or_(Incident.resolved_at.is_(None), Incident.resolved_at > row.opened_at),
+            )
+        ).all()
+        covered = [(e.opened_at, e.resolved_at or now) for e in earlier]
+        lessons = kit_lessons(session, row.kit_id, row.opened_at, end)
+        return round(minutes_lost_once(row.opened_at, end, lessons, covered), 1)
 
     def count_losses(self, session: Session, now: datetime) -> None:
         """Bring the lesson minutes lost of every open incident up to now."""
@@ -383,7 +411,7 @@ class Incidents:
     def _defer(at: _At, action: ladder.Defer) -> None:
         at.note(
             "deferred",
-            f"{action.playbook} waits until {action.until:%Y-%m-%d %H:%M} UTC: {action.reason}",
+            f"{action.playbook} waits until {clock(action.until, at.zone)}: {action.reason}",
             {"playbook": action.playbook, "until": action.until.isoformat()},
         )
 
@@ -405,8 +433,8 @@ class Incidents:
         later = self._queue(at, action.playbook, action.step, not_before=action.until)
         at.note(
             "deferred",
-            f"{action.playbook} will still run at {action.until:%Y-%m-%d %H:%M} "
-            "UTC, the first free window, unless the fault is gone by then",
+            f"{action.playbook} will still run at {clock(action.until, at.zone)}, "
+            "the first free window, unless the fault is gone by then",
             {"playbook": action.playbook, "command_id": later.command_id},
         )
 
@@ -424,19 +452,23 @@ class Incidents:
     @staticmethod
     def _open_ticket(at: _At, action: ladder.OpenTicket) -> None:
         rule, row = at.rule, at.row
+        key, params = f"ticket.ladder.{action.kind}", {"kit_id": row.kit_id, "rule": rule.id}
         ticket = tickets.open_ticket(
             at.session,
             kind=action.kind,
             kit_id=row.kit_id,
-            title=f"{rule.description or rule.id} ({row.kit_id})"[:200],
-            detail=_ticket_detail(at.session, row),
+            title=catalogue("tickets").text(key, "en", **params)[:200],
+            detail=_ticket_detail(at.session, row, at.zone),
             priority=action.priority.value,
-            due_by=action.due_by,
+            lesson_due=action.due_by,
             incident_id=row.id,
+            cause=tickets.of_rule(rule.id),
+            title_key=key,
+            title_params=params,
             actor=LADDER,
             now=at.now,
         )
-        due = f", due by {action.due_by:%Y-%m-%d %H:%M} UTC" if action.due_by else ""
+        due = f", due by {clock(ticket.due_by, at.zone)}" if ticket.due_by else ""
         at.note(
             "ticket",
             f"{action.kind} ticket #{ticket.id} opened, {action.priority}{due}",

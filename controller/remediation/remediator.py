@@ -86,6 +86,7 @@ class Remediator:
             guard=guard,
             horizon=timedelta(days=settings.schedule_horizon_days),
             commands=self._commands,
+            zone=settings.school_zone,
         )
         self._evaluator = RuleEvaluator(
             rules=self.rules, incidents=self._incidents, flooded=flooded or (lambda: False)
@@ -106,6 +107,7 @@ class Remediator:
             sender=self._sender,
             poke=self.poke,
             guard=guard,
+            zone=settings.school_zone,
         )
         """What technicians do (audited, committed, sent)."""
         self._passes: tuple[_Pass, ...] = (

@@ -3,6 +3,8 @@
 The schedule a kit is sent (`schedules.service.kit_schedule`) is hashed without the times it was
 generated at; the hash last published is the kit's `PublishedSchedule`. A kit whose schedule is
 unchanged is not sent it again, unless it was asked for (a changed schedule, a kit back online).
+When a kit's schedule is published, the due of its tickets that came from a lesson is worked out
+again (`controller.tickets.service.follow_schedule`; a due a person gave is kept).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from controller.fleet import queries as fleet
 from controller.remediation.outgoing import Outgoing, Sender
 from controller.remediation.tables import PublishedSchedule
 from controller.schedules import service as schedules
+from controller.tickets import service as tickets
 from protocol.models import Schedule
 
 _LOGGER = logging.getLogger(__name__)
@@ -79,6 +82,10 @@ class SchedulePublisher:
                     schedule = self._changed(session, kit_id, now, forced=kit_id in forced)
                     if schedule is not None:
                         out.schedules.append((kit_id, schedule))
+                        # The due of its tickets that came from a lesson follows the schedule.
+                        tickets.follow_schedule(
+                            session, kit_id=kit_id, zone=self._settings.school_zone, now=now
+                        )
         except SQLAlchemyError:
             _LOGGER.exception("remediation: publishing schedules failed")
             return

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from controller.platform.localtime import local_iso
 from protocol.playbook_vars import MAX_COMMAND_VARS, VarSpec
 
 
@@ -63,8 +65,30 @@ class IncidentOut(BaseModel):
     opened_at: datetime
     resolved_at: datetime | None
     resolution: str | None
-    lesson_minutes_lost: float
+    lesson_minutes_lost: float = Field(
+        description="lesson minutes lost, each counted once across the kit's overlapping "
+        "incidents (the earliest open one covering a minute has it), to 0.1"
+    )
     ladder: list[dict[str, Any]]
+    opened_at_local: str | None = Field(
+        default=None, description="`opened_at` in the school's time zone"
+    )
+    resolved_at_local: str | None = Field(
+        default=None, description="`resolved_at` in the school's time zone"
+    )
+    timezone: str | None = Field(default=None, description="the school's time zone")
+
+    @field_validator("lesson_minutes_lost")
+    @classmethod
+    def _rounded(cls, value: float) -> float:
+        return round(value, 1)
+
+    def localised(self, zone: ZoneInfo) -> IncidentOut:
+        """The same incident with its times also in the school's time zone `zone`."""
+        self.opened_at_local = local_iso(self.opened_at, zone)
+        self.resolved_at_local = local_iso(self.resolved_at, zone)
+        self.timezone = zone.key
+        return self
 
 
 class IncidentTicket(BaseModel):
@@ -77,6 +101,7 @@ class IncidentTicket(BaseModel):
     state: str
     priority: str
     due_by: datetime | None
+    due_source: str | None = None
     sla_breached: bool
 
 

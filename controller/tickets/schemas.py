@@ -31,7 +31,11 @@ class TicketCreate(BaseModel):
     title: str = Field(min_length=3, max_length=200)
     detail: str = Field(default="", max_length=4000)
     priority: Priority = Priority.NORMAL
-    due_by: BoundedAwareDatetime | None = Field(default=None, description="the pupil's next lesson")
+    due_by: BoundedAwareDatetime | None = Field(
+        default=None,
+        description="when it must be done, with its zone; default: the start of the pupil's "
+        "next lesson (kept current when the schedule changes), else two days",
+    )
     component_serial: str | None = Field(
         default=None,
         min_length=1,
@@ -82,10 +86,27 @@ class TicketPublic(BaseModel):
     contract_number: str | None
     incident_id: int | None
     component_serial: str | None
-    due_by: datetime | None
+    due_by: datetime | None = Field(description="when it must be done (UTC)")
+    due_source: str | None = Field(
+        default=None,
+        description="where the due came from: lesson (the pupil's next lesson, moved when the "
+        "schedule changes), given (by a person, kept) or sla (no lesson known: two days)",
+    )
+    due_by_local: str | None = Field(
+        default=None, description="`due_by` in the school's time zone (ISO, with its offset)"
+    )
+    cause: str = Field(
+        default="",
+        description="what it is about: one unfinished ticket per kit, kind and cause "
+        "(rule:<rule id>, help, component:<serial>, kit)",
+    )
     assignee: str | None
     opened_by: str
     created_at: datetime
+    created_at_local: str | None = Field(
+        default=None, description="`created_at` in the school's time zone"
+    )
+    timezone: str | None = Field(default=None, description="the school's time zone")
     updated_at: datetime
     resolved_at: datetime | None
     closed_at: datetime | None
@@ -95,7 +116,7 @@ class TicketPublic(BaseModel):
     replacement_serial: str | None
     replacement_kit_id: str | None
     occurrences: int = Field(
-        default=1, description="how many times it was asked for (repeated help requests)"
+        default=1, description="how many times its cause came up (incidents, help requests)"
     )
     allowed_transitions: list[str] = Field(
         default=[], description="the states it may go to (computed from `state`)"
@@ -118,6 +139,10 @@ class TicketEventPublic(BaseModel):
     from_state: str | None
     to_state: str | None
     detail: dict[str, Any] | None
+    at_local: str | None = Field(default=None, description="`at` in the school's time zone")
+    text: str | None = Field(
+        default=None, description="what the controller noted, in the request's language"
+    )
 
 
 class ContactPublic(BaseModel):

@@ -27,11 +27,12 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_kit", "kit_id"),
         Index("ix_tickets_state", "state"),
-        # One unfinished ticket of a kind per incident, even with two callers at once.
+        # One unfinished ticket per kit, kind and cause, even with two callers at once (0024).
         Index(
-            "uq_tickets_incident_kind_open",
-            "incident_id",
+            "uq_tickets_kit_kind_cause_open",
+            "kit_id",
             "kind",
+            "cause",
             unique=True,
             sqlite_where=text(FINISHED_SQL),
             postgresql_where=text(FINISHED_SQL),
@@ -63,7 +64,18 @@ class Ticket(Base):
     replacement_serial: Mapped[str | None] = mapped_column(String(64))
     replacement_kit_id: Mapped[str | None] = mapped_column(String(64))
     occurrences: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
-    """How many times it was asked for: a kit's repeated help requests land on one ticket."""
+    """How many times it was asked for: a new event of the same cause lands on one ticket."""
+    cause: Mapped[str] = mapped_column(String(120), nullable=True)
+    """What the ticket is about, one open ticket per kit, kind and cause (`controller.tickets.
+    causes`): `rule:<rule id>`, `help`, `component:<serial>`, `kit`. Always set; the column is
+    nullable only because migration 0024 adds it to a table others refer to (SQLite)."""
+    due_source: Mapped[str | None] = mapped_column(String(8))
+    """Where `due_by` came from: `lesson` (the pupil's next lesson), `given` (by a person) or
+    `sla` (no lesson known: the default time); empty without a due."""
+    title_key: Mapped[str | None] = mapped_column(String(64))
+    """The catalogue key (common/locale/*/tickets.toml) of a title the system wrote, so that it is
+    shown in the reader's language; empty for a person's own title."""
+    title_params: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
 
 
 class TicketEvent(Base):

@@ -50,15 +50,18 @@ Actions = Annotated[RemediationActions, Depends(_actions)]
 
 
 @router.get("/incidents")
-def list_incidents(
+def list_incidents(  # noqa: PLR0917 - FastAPI passes what the route declares
     session: SessionDep,
+    app: StateDep,
     user: Staff,
     state: Annotated[Literal["open", "resolved", "all"], Query()] = "open",
     kit_id: Annotated[str | None, Query(pattern=KIT_ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[IncidentOut]:
-    """Incidents, newest first: open ones by default."""
-    return queries.list_incidents(session, state=state, kit_id=kit_id, limit=limit)
+    """Incidents, newest first: open ones by default (times also in the school's zone)."""
+    zone = app.settings.school_zone
+    found = queries.list_incidents(session, state=state, kit_id=kit_id, limit=limit)
+    return [incident.localised(zone) for incident in found]
 
 
 @router.get("/incidents/summary")
@@ -75,25 +78,41 @@ def incidents_summary(
 
 
 @router.get("/incidents/{incident_id}")
-def get_incident(incident_id: RowId, session: SessionDep, user: Staff) -> IncidentDetail:
+def get_incident(
+    incident_id: RowId, session: SessionDep, state: StateDep, user: Staff
+) -> IncidentDetail:
     """An incident with its whole history, every playbook run and every ticket."""
-    return queries.incident_detail(session, incident_id=incident_id)
+    detail = queries.incident_detail(session, incident_id=incident_id)
+    detail.localised(state.settings.school_zone)
+    return detail
 
 
 @router.post("/incidents/{incident_id}/force", status_code=202)
 def force_incident(
-    incident_id: RowId, session: SessionDep, user: Staff, actions: Actions
+    incident_id: RowId, session: SessionDep, state: StateDep, user: Staff, actions: Actions
 ) -> IncidentOut:
     """Run the incident's current remote playbook now, even during a lesson (audited)."""
-    return actions.force(session, incident_id=incident_id, actor=user.username)
+    done = actions.force(session, incident_id=incident_id, actor=user.username)
+    return done.localised(state.settings.school_zone)
 
 
 @router.post("/incidents/{incident_id}/resolve")
-def resolve_incident(
-    incident_id: RowId, data: ResolveIn, session: SessionDep, user: Staff, actions: Actions
+def resolve_incident(  # noqa: PLR0917 - FastAPI passes what the route declares
+    incident_id: RowId,
+    data: ResolveIn,
+    session: SessionDep,
+    state: StateDep,
+    user: Staff,
+    actions: Actions,
 ) -> IncidentOut:
-    """Close an incident by hand (the technician fixed it), with a note (audited)."""
-    return actions.resolve(session, incident_id=incident_id, note=data.note, actor=user.username)
+    """Close an incident by hand (the technician fixed it), with a note (audited).
+
+    Its tickets are settled: a repair or help ticket is resolved with a note, a replacement not
+    yet carried out is cancelled with the reason, one in progress is left to its technician with
+    a note.
+    """
+    done = actions.resolve(session, incident_id=incident_id, note=data.note, actor=user.username)
+    return done.localised(state.settings.school_zone)
 
 
 @router.get("/playbooks")

@@ -1,4 +1,9 @@
-"""Tickets: repair, replacement and help requests, for administrators and technicians."""
+"""Tickets: repair, replacement and help requests, for administrators and technicians.
+
+Titles and notes the controller wrote come in the request's language (`?lang=`, else
+Accept-Language, else English); a person's own title is shown as written. Times stay in UTC, with
+each one a person reads also in the school's time zone (`*_local`, KITKEEPER_SCHOOL_TIMEZONE).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from controller.api.deps import SessionDep, StateDep, require
+from controller.api.language import RequestLang
 from controller.tickets import service as tickets
 from controller.tickets.machine import TicketState
 from controller.tickets.schemas import (
@@ -33,56 +39,85 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _shown(row: Ticket, lang: RequestLang, state: StateDep) -> TicketPublic:
+    return tickets.public(row, lang=lang, zone=state.settings.school_zone)
+
+
 @router.get("", response_model=list[TicketPublic])
 def list_tickets(  # noqa: PLR0917 - FastAPI passes what the route declares
     session: SessionDep,
+    app: StateDep,
     user: Staff,
+    lang: RequestLang,
     state: Annotated[TicketState | None, Query()] = None,
     kit_id: Annotated[str | None, Query(pattern=KIT_ID_PATTERN)] = None,
     assignee: Annotated[str | None, Query(max_length=64)] = None,
     breached: Annotated[bool | None, Query(description="only tickets past their SLA")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> list[Ticket]:
+) -> list[TicketPublic]:
     """Tickets, most urgent first, by state, kit, assignee or SLA breach."""
-    return tickets.list_tickets(
+    rows = tickets.list_tickets(
         session, state=state, kit_id=kit_id, assignee=assignee, breached=breached, limit=limit
     )
+    return [_shown(row, lang, app) for row in rows]
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, responses={404: _REFUSED[404]})
 def get_ticket(
-    ticket_id: TicketId, session: SessionDep, state: StateDep, user: Staff
+    ticket_id: TicketId, session: SessionDep, state: StateDep, user: Staff, lang: RequestLang
 ) -> TicketDetail:
     """One ticket, its history, and the guardian's phone with the contract number."""
     return tickets.ticket_detail(
-        session, ticket_id=ticket_id, settings=state.settings, role=user.role
+        session, ticket_id=ticket_id, settings=state.settings, role=user.role, lang=lang
     )
 
 
 @router.post("", response_model=TicketPublic, status_code=201, responses=_REFUSED)
-def open_ticket(data: TicketCreate, session: SessionDep, user: Staff) -> Ticket:
-    """Open a ticket by hand (a help request by phone, a fault seen on a visit)."""
-    return tickets.open_by_hand(session, data=data, actor=user.username, now=datetime.now(UTC))
+def open_ticket(
+    data: TicketCreate, session: SessionDep, state: StateDep, user: Staff, lang: RequestLang
+) -> TicketPublic:
+    """Open a ticket by hand (a help request by phone, a fault seen on a visit).
+
+    Without `due_by` it is due by the start of the pupil's next lesson (`due_source` lesson, kept
+    current when the schedule changes), else in two days (`sla`). An unfinished ticket of the same
+    kit, kind and cause (help; the component; the whole kit) is joined instead: the answer is
+    that ticket, its `occurrences` counted up.
+    """
+    row = tickets.open_by_hand(session, data=data, actor=user.username, now=datetime.now(UTC))
+    return _shown(row, lang, state)
 
 
 @router.post("/{ticket_id}/assign", response_model=TicketPublic, responses=_REFUSED)
-def assign(ticket_id: TicketId, data: TicketAssign, session: SessionDep, user: Staff) -> Ticket:
+def assign(  # noqa: PLR0917 - FastAPI passes what the route declares
+    ticket_id: TicketId,
+    data: TicketAssign,
+    session: SessionDep,
+    state: StateDep,
+    user: Staff,
+    lang: RequestLang,
+) -> TicketPublic:
     """Give the ticket to a technician (an open one becomes assigned)."""
-    return tickets.assign(
+    row = tickets.assign(
         session,
         ticket_id=ticket_id,
         assignee=data.assignee,
         actor=user.username,
         now=datetime.now(UTC),
     )
+    return _shown(row, lang, state)
 
 
 @router.post("/{ticket_id}/transition", response_model=TicketPublic, responses=_REFUSED)
-def transition(
-    ticket_id: TicketId, data: TicketTransition, session: SessionDep, user: Staff
-) -> Ticket:
+def transition(  # noqa: PLR0917 - FastAPI passes what the route declares
+    ticket_id: TicketId,
+    data: TicketTransition,
+    session: SessionDep,
+    state: StateDep,
+    user: Staff,
+    lang: RequestLang,
+) -> TicketPublic:
     """Move the ticket: in_progress, waiting, resolved, cancelled (closed: see close)."""
-    return tickets.transition(
+    row = tickets.transition(
         session,
         ticket_id=ticket_id,
         to=data.to,
@@ -90,12 +125,20 @@ def transition(
         actor=user.username,
         now=datetime.now(UTC),
     )
+    return _shown(row, lang, state)
 
 
 @router.post("/{ticket_id}/close", response_model=TicketPublic, responses=_REFUSED)
-def close(ticket_id: TicketId, data: TicketClose, session: SessionDep, user: Staff) -> Ticket:
+def close(  # noqa: PLR0917 - FastAPI passes what the route declares
+    ticket_id: TicketId,
+    data: TicketClose,
+    session: SessionDep,
+    state: StateDep,
+    user: Staff,
+    lang: RequestLang,
+) -> TicketPublic:
     """Close a resolved ticket; a replacement swaps the component or kit (contract annex)."""
-    return tickets.close_ticket(
+    row = tickets.close_ticket(
         session,
         ticket_id=ticket_id,
         resolution=data.resolution,
@@ -104,3 +147,4 @@ def close(ticket_id: TicketId, data: TicketClose, session: SessionDep, user: Sta
         actor=user.username,
         now=datetime.now(UTC),
     )
+    return _shown(row, lang, state)

@@ -1,0 +1,66 @@
+"""A replacement ticket carried out: the component or the kit swapped, the contract annexed.
+
+A component goes through `loans.replace_component_in_transaction` when the kit is on loan
+(inventory moves, the contract gets an annex), or only moves in the inventory when it is not
+lent; a whole kit goes through `loans.replace_kit_in_transaction`. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from controller.loans import service as loans
+from controller.loans.errors import ContractsError
+from controller.loans.schemas import ComponentUpdate, ReplacementCreate
+from controller.tickets.errors import TicketsError
+from controller.tickets.tables import Ticket
+
+
+def annex_reason(row: Ticket) -> str:
+    """Why the contract gets an annex: the ticket."""
+    return f"ticket {row.id}: {row.title}"[:500]
+
+
+def replace_component(
+    session: Session, row: Ticket, *, new_serial: str, actor: str, now: datetime
+) -> None:
+    """Swap the ticket's component for `new_serial` from spare stock (old one: stock, faulty)."""
+    old_serial = row.component_serial
+    if old_serial is None:
+        raise TicketsError(f"ticket {row.id} replaces the whole kit, not a component")
+    new = loans.find_component(session, serial=new_serial)
+    old = loans.find_component(session, serial=old_serial)
+    if new is None:
+        raise TicketsError(f"no component {new_serial!r}", 404)
+    if old is not None and new.kind != old.kind:
+        raise TicketsError(f"{new_serial} is a {new.kind}: it cannot replace a {old.kind}", 422)
+    contract = loans.current_contract(session, kit_id=row.kit_id)
+    try:
+        if contract is not None:
+            data = ReplacementCreate(
+                old_serial=old_serial, new_serial=new_serial, reason=annex_reason(row)
+            )
+            loans.replace_component_in_transaction(
+                session, number=contract.number, data=data, actor=actor, now=now
+            )
+            row.contract_number = contract.number
+            return
+        # Not lent: no contract to annex, only the inventory moves (each move audited).
+        if new.kit_id is not None:
+            raise TicketsError(f"{new_serial} belongs to kit {new.kit_id}, not to spare stock")
+        if old is None or old.kit_id != row.kit_id:
+            raise TicketsError(f"{old_serial} is no longer in kit {row.kit_id}")
+        for serial, change in (
+            (new_serial, ComponentUpdate(kit_id=row.kit_id)),
+            (old_serial, ComponentUpdate(kit_id=None, condition="faulty")),
+        ):
+            loans.change_component_in_transaction(
+                session, serial=serial, change=change, actor=actor, now=now
+            )
+    except ContractsError as exc:
+        raise TicketsError(f"the replacement cannot be made: {exc}", exc.status) from exc
+    except ValidationError as exc:
+        raise TicketsError(f"the replacement cannot be made: {exc}", 422) from exc
