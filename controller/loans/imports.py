@@ -1,8 +1,12 @@
 """CSV import of kits, components, pupils and guardians, and the contract register as CSV.
 
-A file is checked whole first (`controller.loans.import_rows`); with any bad row nothing is
-imported unless `partial` is asked for, and the report names every bad row and why. Rows that
-the database refuses (a serial or a pupil already known) are reported the same way.
+A file is checked whole (`controller.loans.import_rows`, with what the database knows: the kits
+a component may name, the pupils a guardian may sign for, the references already recorded), and
+every checked row is then stored in its own savepoint (`controller.loans.import_store`), so the
+report names, in one round, every bad row, its column and why, in kk, ru and en. With any error
+nothing is imported unless `partial` is asked for. Existing components, pupils and guardians are
+errors unless `update` is asked for; then each row says `created`, `updated` or `unchanged`.
+Kits are created by a kits file (as by enrolment), never by a components file.
 """
 
 from __future__ import annotations
@@ -10,111 +14,112 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from importlib import resources
+from typing import Any, Final, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.i18n import catalogue
 from controller.errors import ControllerError
+from controller.fleet import queries as fleet_queries
 from controller.fleet import service as fleet
-from controller.loans import import_rows, inventory, kit_status, people
-from controller.loans.schemas import ComponentCreate, GuardianCreate, PupilCreate
-from controller.loans.tables import LoanContract
+from controller.loans import import_rows, import_store, kit_status
+from controller.loans.tables import Component, Guardian, LoanContract, Pupil
 from controller.platform import csvfile
 from controller.platform.crypto import FieldCipher
-from controller.trust import enrolment as trust
 from protocol.topics import is_valid_kit_id
 
 Kind = Literal["kits", "components", "pupils", "guardians"]
+KINDS: Final[tuple[Kind, ...]] = ("kits", "components", "pupils", "guardians")
+MODELS: Final[dict[Kind, type[BaseModel]]] = {
+    "kits": import_rows.KitRow,
+    "components": import_rows.ComponentRow,
+    "pupils": import_rows.PupilRow,
+    "guardians": import_rows.GuardianRow,
+}
+"""Each kind's row: its fields are the file's columns (`import_rows.columns`)."""
+
+_COLUMN_OF_KEY: Final = {
+    "refused.unknown_kit": "kit_id",
+    "refused.kit_under_contract": "kit_id",
+    "pupil.iin_taken": "iin",
+    "pupil.iin_archived": "iin",
+}
+"""The column a refusal from the database names (by its key; `teacher.*`: teacher)."""
 
 
-def _store_row(
-    kind: Kind, row: Any, *, session: Session, cipher: FieldCipher | None, actor: str, now: datetime
-) -> bool:
-    """Store one row; True when it marked a kit lost, retired or returned, or back from it."""
+def _report_error(error: csvfile.RowError) -> dict[str, Any]:
+    return {
+        "row": error.row,
+        "column": error.column,
+        "reason": error.reason,
+        "messages": error.messages(),
+    }
+
+
+def _refusal(line: int, exc: Exception) -> list[dict[str, Any]]:
+    """Why the database refused a checked row, on its line, in every language."""
+    if isinstance(exc, ValidationError):
+        return [_report_error(e) for e in import_rows.errors_of(line, exc)]
+    messages = exc.messages() if isinstance(exc, ControllerError) else None
+    key = getattr(exc, "key", None) or ""
+    column = "teacher" if key.startswith("teacher.") else _COLUMN_OF_KEY.get(key)
+    if messages is None:
+        messages = catalogue(csvfile.DOMAIN).texts("refused", detail=str(exc))
+    return [{"row": line, "column": column, "reason": messages["en"], "messages": messages}]
+
+
+def _parse(
+    session: Session, kind: Kind, text: str, *, update: bool
+) -> import_rows.ImportResult[Any]:
+    """The file's rows checked with what the database knows."""
     if kind == "kits":
-        trust.ensure_kit(session, row.kit_id).profile = row.profile
-        return kit_status.set_status(
-            session, kit_id=row.kit_id, status=str(row.status), actor=actor, now=now
-        )
+        return import_rows.parse_kits(text)
+
+    def existing(column: Any) -> set[str] | None:
+        return None if update else set(session.scalars(select(column)))
+
     if kind == "components":
-        inventory.add_component(
-            session,
-            data=ComponentCreate(
-                serial=row.serial,
-                kind=row.kind,
-                model=row.model,
-                condition=row.condition,
-                kit_id=row.kit_id,
-            ),
-            actor=actor,
-            now=now,
+        kit_ids = {kit.kit_id for kit in fleet_queries.list_kits(session)}
+        return import_rows.parse_components(
+            text, kit_ids=kit_ids, existing=existing(Component.serial)
         )
-    elif kind == "pupils":
-        assert cipher is not None
-        people.create_pupil(
-            session,
-            data=PupilCreate(
-                ref=row.pupil_ref,
-                name=row.name,
-                iin=row.iin,
-                grade=row.grade,
-                program=str(row.program),
-                basis=str(row.basis),
-                temporary_until=row.temporary_until,
-                school=row.school,
-            ),
-            cipher=cipher,
-            actor=actor,
-            now=now,
-        )
-    else:
-        assert cipher is not None
-        people.create_guardian(
-            session,
-            data=GuardianCreate(
-                ref=row.guardian_ref,
-                pupil_ref=row.pupil_ref,
-                relation=str(row.relation),
-                name=row.name,
-                phone=row.phone,
-                address=row.address,
-                iin=row.iin,
-            ),
-            cipher=cipher,
-            actor=actor,
-            now=now,
-        )
-    return False
+    if kind == "pupils":
+        return import_rows.parse_pupils(text, existing=existing(Pupil.ref))
+    pupil_refs = set(session.scalars(select(Pupil.ref)))
+    return import_rows.parse_guardians(text, pupil_refs=pupil_refs, existing=existing(Guardian.ref))
 
 
-def _kits_of(session: Session, rows: list[Any]) -> dict[str, fleet.Kit]:
-    """The kits a kits file names, the new ones added (active) in one statement."""
-    return fleet.ensure_kits(session, [r.kit_id for r in rows if is_valid_kit_id(r.kit_id)])
+def _store(store: import_store.Store, kind: Kind, row: Any, existed: set[str]) -> tuple[str, bool]:
+    """Store one row: its outcome, and whether it changes what is revoked (kits)."""
+    if kind == "kits":
+        return import_store.store_kit(store, row, existed=row.kit_id in existed)
+    storing: dict[Kind, Callable[[import_store.Store, Any], str]] = {
+        "components": import_store.store_component,
+        "pupils": import_store.store_pupil,
+        "guardians": import_store.store_guardian,
+    }
+    return storing[kind](store, row), False
 
 
-def _unchanged_kit(kits: dict[str, fleet.Kit], row: Any) -> bool:
-    """Store a kit row whose status is the kit's lifecycle already (a new kit's is active).
+def _quick_kit(kits: dict[str, fleet.Kit], existed: set[str], row: Any) -> str | None:
+    """Store a kit row whose lifecycle is the kit's already (a new kit's is active): its outcome.
 
     Most rows of a large kits file are such: they need neither a savepoint (nothing in them can
     fail) nor the audited lifecycle change, so 20,000 rows take seconds in one transaction.
-    False, having changed nothing, for a row that changes the lifecycle (or a bad kit id):
-    `_store_row` stores it, audited, and revokes if need be.
+    None, having changed nothing, for a row that changes the lifecycle: `_store` stores it,
+    audited, and revokes if need be.
     """
     kit = kits.get(row.kit_id)
-    if kit is None or kit.lifecycle != str(row.status):
-        return False
+    if kit is None or kit.lifecycle != row.status:
+        return None
+    outcome = "created"
+    if row.kit_id in existed:
+        outcome = "unchanged" if kit.profile == row.profile else "updated"
     kit.profile = row.profile
-    return True
-
-
-PARSERS: dict[Kind, Callable[[str], import_rows.ImportResult[Any]]] = {
-    "kits": import_rows.parse_kits,
-    "components": import_rows.parse_components,
-    "pupils": import_rows.parse_pupils,
-    "guardians": import_rows.parse_guardians,
-}
+    return outcome
 
 
 def import_csv(
@@ -127,37 +132,51 @@ def import_csv(
     revocations: kit_status.Revocations,
     actor: str,
     now: datetime,
+    update: bool = False,
 ) -> dict[str, Any]:
-    """Import a file in the caller's transaction; the report says what was imported and why not.
+    """Import a file in the caller's transaction; the report says what each row did, and why not.
 
-    Without `partial`, any error leaves `imported` at 0 and the caller must roll back. A kit
-    imported as lost, retired or returned is revoked like one marked so by hand: the revocation
-    is published (`revocations`) before the caller commits.
+    Every row the parse passed is stored (in a savepoint) even when other rows are bad, so that
+    the database's refusals come in the same report. Without `partial`, any error leaves
+    `imported` at 0 and the caller must roll back. A kit imported as lost, retired or returned is
+    revoked like one marked so by hand: the revocation is published (`revocations`) before the
+    caller commits.
     """
-    parsed = PARSERS[kind](text)
-    errors = [{"row": e.row, "column": e.column, "reason": e.reason} for e in parsed.errors]
-    if errors and not partial:
-        return {"imported": 0, "errors": errors}
-    imported, revoking = 0, False
-    kits = _kits_of(session, parsed.rows) if kind == "kits" else {}
-    for row in parsed.rows:
+    parsed = _parse(session, kind, text, update=update)
+    errors = [_report_error(e) for e in parsed.errors]
+    results: list[dict[str, Any]] = []
+    store = import_store.Store(session=session, cipher=cipher, actor=actor, now=now)
+    kits: dict[str, fleet.Kit] = {}
+    existed: set[str] = set()
+    if kind == "kits":
+        wanted = [r.kit_id for r in parsed.rows if is_valid_kit_id(r.kit_id)]
+        existed = {k.kit_id for k in fleet_queries.list_kits(session)} & set(wanted)
+        kits = fleet.ensure_kits(session, wanted)
+    revoking = False
+    for line, row in zip(parsed.lines, parsed.rows, strict=True):
         key = next(iter(row.model_dump().values()))
+        if kind == "kits" and (quick := _quick_kit(kits, existed, row)) is not None:
+            results.append({"row": line, "key": key, "outcome": quick})
+            continue
         try:
-            if kind == "kits" and _unchanged_kit(kits, row):
-                imported += 1
-                continue
             with session.begin_nested():
-                revoking |= _store_row(
-                    kind, row, session=session, cipher=cipher, actor=actor, now=now
-                )
-            imported += 1
+                outcome, revokes = _store(store, kind, row, existed)
         except (ControllerError, ValidationError) as exc:
-            errors.append({"row": None, "column": None, "reason": f"{key}: {exc}"})
+            errors.extend(_refusal(line, exc))
+            continue
+        revoking |= revokes
+        results.append({"row": line, "key": key, "outcome": outcome})
+    errors.sort(key=lambda e: e["row"])
     if errors and not partial:
-        return {"imported": 0, "errors": errors}
+        return {"imported": 0, "errors": errors, "rows": []}
     if revoking:
         revocations.publish(session, now=now)
-    return {"imported": imported, "errors": errors}
+    return {"imported": len(results), "errors": errors, "rows": results}
+
+
+def template(kind: Kind) -> str:
+    """The kind's template file: its header and example rows (`controller/loans/templates`)."""
+    return (resources.files("controller.loans") / "templates" / f"{kind}.csv").read_text("utf-8")
 
 
 REGISTER_COLUMNS = (

@@ -17,17 +17,21 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from controller.loans import lifecycle
+from controller.loans.vocabulary import ComponentKind, Condition
 from controller.platform.iin import IinError, parse_iin
 from protocol.limits import KIT_ID_PATTERN
 from protocol.timebounds import BoundedDate
 
-REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-"""The school's own reference for a pupil, a guardian or a contract number."""
+REF = r"^[\p{L}\p{Nd}][\p{L}\p{Nd}._-]{0,63}$"
+"""The school's own reference for a pupil, a guardian or a contract number: 1 to 64 letters of
+any script (a Cyrillic "ШК-2025-017" as well as "C-2026-017") or digits, with '.', '_' and '-'
+after the first; no spaces, control characters or '/' (it is a segment of the API's paths).
+A pattern of pydantic's regular expressions (Unicode classes), not of Python's `re`."""
 
 _SPACE = r"[\s\u001c-\u001f\u0085]"
 IIN_PATTERN = rf"^{_SPACE}*(?:[0-9]{_SPACE}*){{12}}$"
@@ -54,7 +58,10 @@ _KIT_ID_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or
 
 
 class Program(StrEnum):
-    """The education program set by the PMPK (DOMAIN.md)."""
+    """The education program the PMPK (psychological-medical-pedagogical consultation) sets with
+    the parents: general; delayed_development (delayed mental development, ZPR); correctional_1
+    or correctional_2 (special correctional program of type 1 or 2). A temporarily home-schooled
+    pupil follows the general program."""
 
     GENERAL = "general"
     DELAYED_DEVELOPMENT = "delayed_development"
@@ -237,9 +244,9 @@ class ComponentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     serial: str = Field(min_length=1, max_length=64)
-    kind: str = Field(min_length=1, max_length=64, description="laptop, webcam, headset, ...")
+    kind: ComponentKind = Field(description="what it is (`controller.loans.vocabulary`)")
     model: str = Field(min_length=1, max_length=128)
-    condition: str = Field(default="good", min_length=1, max_length=64)
+    condition: Condition = Condition.GOOD
     kit_id: str | None = Field(
         default=None, pattern=KIT_ID_PATTERN, description=f"the kit ({_KIT_ID_RULE}); null: stock"
     )
@@ -255,7 +262,7 @@ class ComponentUpdate(BaseModel):
         pattern=KIT_ID_PATTERN,
         description=f"the kit to move it to ({_KIT_ID_RULE}); null: to stock",
     )
-    condition: str | None = Field(default=None, min_length=1, max_length=64)
+    condition: Condition | None = None
 
 
 class ComponentPublic(BaseModel):
@@ -385,13 +392,24 @@ class AlertPublic(BaseModel):
 class ImportRowError(BaseModel):
     """Why a row was not imported: its line (the header is line 1) and column, when known."""
 
-    row: int | None
-    column: str | None
-    reason: str
+    row: int = Field(description="the line in the file (the header is line 1)")
+    column: str | None = Field(description="the column at fault; null: the whole line")
+    reason: str = Field(description="why, in English")
+    messages: dict[str, str] = Field(description="why, in kk, ru and en")
+
+
+class ImportRowResult(BaseModel):
+    """What an import did with one row."""
+
+    row: int = Field(description="the line in the file (the header is line 1)")
+    key: str = Field(description="the row's kit id, serial or reference")
+    outcome: Literal["created", "updated", "unchanged"]
 
 
 class ImportReport(BaseModel):
-    """What an import did: the rows imported, and every row refused with why."""
+    """What an import did: the rows imported (each created, updated or unchanged), and every row
+    refused with why."""
 
     imported: int
     errors: list[ImportRowError]
+    rows: list[ImportRowResult] = []

@@ -207,18 +207,22 @@ def import_file(
     settings: ControllerSettings,
     actor: str,
     now: datetime,
+    update: bool = False,
 ) -> dict[str, Any]:
-    """Import a CSV file; with a bad row and not `partial`, nothing (ImportRefusedError, 422)."""
+    """Import a CSV file; with a bad row and not `partial`, nothing (ImportRefusedError, 422).
+
+    `update`: rows whose reference is recorded update it (else they are errors)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnreadableFileError("the file is not UTF-8 text") from exc
+        raise UnreadableFileError(key="not_text", domain="imports") from exc
     cipher = people.cipher(settings) if kind in ("pupils", "guardians") else None
     report = imports.import_csv(
         session,
         kind=kind,
         text=text,
         partial=partial,
+        update=update,
         cipher=cipher,
         revocations=kit_status.Revocations.of(settings),
         actor=actor,

@@ -18,28 +18,37 @@ files and name a bad line the same way:
   sense (a stray quote) reading stops with an error naming that line.
 
 Errors are `RowError`s (line, column, reason), collected rather than raised, so that a caller
-can report every bad line of a file at once and import nothing.
+can report every bad line of a file at once and import nothing. An error made with `row_error`
+carries its catalogue key (`common/locale/<lang>/imports.toml`) and says itself in kk, ru and en
+(`RowError.messages`); its `reason` is the English text.
 
 A CSV the controller writes (`writer`) is opened in a spreadsheet, which runs a cell that starts
 with `=`, `+`, `-` or `@` (or a tab or carriage return before one) as a formula: a school name
 such as `=HYPERLINK(...)` would become a link or worse. Such cells are written with a leading
-single quote (OWASP's advice), which the spreadsheet shows as text.
+single quote (OWASP's advice), which the spreadsheet shows as text. Such a file starts with a
+UTF-8 byte-order mark: without it Excel reads the bytes in the machine's code page and shows
+Kazakh and Russian text garbled.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
+from common.i18n import Lang, catalogue
 from controller.errors import ControllerError
 
 HEADER_LINE: Final = 1
 DELIMITERS: Final = (";", ",", "\t")
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 NOT_TEXT: Final = "the file is not UTF-8 text"
+BOM: Final = "\ufeff"
+"""The byte-order mark a CSV the controller writes starts with (Excel then reads it as UTF-8)."""
+DOMAIN: Final = "imports"
+"""The catalogue of import errors."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,21 @@ class RowError:
     column: str | None
     """The column at fault, or None when the whole line (or the header) is."""
     reason: str
+    key: str | None = field(default=None, compare=False)
+    """The catalogue key of the reason (None: the reason is in English only)."""
+    params: Mapping[str, object] = field(default_factory=dict, compare=False)
+
+    def messages(self) -> dict[Lang, str]:
+        """The reason in every language (the English one thrice when it has no key)."""
+        if self.key is None:
+            return {"kk": self.reason, "ru": self.reason, "en": self.reason}
+        texts: dict[Lang, str] = catalogue(DOMAIN).texts(self.key, **self.params)
+        return texts
+
+
+def row_error(row: int, column: str | None, key: str, /, **params: object) -> RowError:
+    """The error of a line from the imports catalogue: `reason` in English, `messages` in all."""
+    return RowError(row, column, catalogue(DOMAIN).text(key, "en", **params), key, params)
 
 
 class FileRefusedError(ControllerError):
@@ -66,11 +90,12 @@ class FileTooLargeError(FileRefusedError):
 
 
 class WholeFileError(Exception):
-    """The file cannot be read at all: it is empty, or its header does not fit (`error` says)."""
+    """The file cannot be read at all: it is empty, or its header does not fit (`errors` say)."""
 
-    def __init__(self, error: RowError) -> None:
-        super().__init__(error.reason)
+    def __init__(self, error: RowError, *more: RowError) -> None:
+        super().__init__("; ".join(e.reason for e in (error, *more)))
         self.error = error
+        self.errors = [error, *more]
 
 
 def decode(raw: bytes, *, max_bytes: int | None = None, what: str = "a file") -> str:
@@ -94,17 +119,26 @@ def header_problems(
     header: Sequence[str], *, known: Sequence[str], required: Sequence[str] = ()
 ) -> list[str]:
     """What is wrong with a header: missing, unknown and repeated columns (empty: nothing)."""
-    problems = []
+    return [error.reason for error in header_errors(header, known=known, required=required)]
+
+
+def header_errors(
+    header: Sequence[str], *, known: Sequence[str], required: Sequence[str] = ()
+) -> list[RowError]:
+    """`header_problems` as errors of line 1, each naming the columns the file may have."""
     missing = [name for name in required if name not in header]
     unknown = [name or "(unnamed)" for name in header if name not in known]
     repeated = sorted({name for name in header if name and header.count(name) > 1})
-    if missing:
-        problems.append("missing columns: " + ", ".join(missing))
-    if unknown:
-        problems.append("unknown columns: " + ", ".join(unknown))
-    if repeated:
-        problems.append("repeated columns: " + ", ".join(repeated))
-    return problems
+    expected = ", ".join(known)
+    return [
+        row_error(HEADER_LINE, None, key, columns=", ".join(names), expected=expected)
+        for key, names in (
+            ("header.missing", missing),
+            ("header.unknown", unknown),
+            ("header.repeated", repeated),
+        )
+        if names
+    ]
 
 
 class _BrokenCsvError(Exception):
@@ -134,38 +168,42 @@ def read_rows(
     text: str,
     errors: list[RowError],
     *,
-    check_header: Callable[[list[str]], str | None],
-    if_empty: str,
+    check_header: Callable[[list[str]], str | list[RowError] | None],
+    if_empty: str | RowError,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Each data row of a CSV text with the line it starts on, its cells by column name.
 
     The header's names are trimmed and lower-cased and handed to `check_header`, which returns
-    why they do not fit (or None). An empty text (`if_empty` says why) or a header that does not
-    fit raises WholeFileError before any row. A line with another number of cells than the
-    header, and the line where the CSV stops making sense, are appended to `errors` (the caller
-    appends its own there too, so they stay in the order of the lines).
+    why they do not fit (a reason, or errors of line 1; None or [] when they fit). An empty text
+    (`if_empty` says why) or a header that does not fit raises WholeFileError before any row. A
+    line with another number of cells than the header, and the line where the CSV stops making
+    sense, are appended to `errors` (the caller appends its own there too, so they stay in the
+    order of the lines).
     """
-    text = text.removeprefix("\ufeff")
+    text = text.removeprefix(BOM)
     if not text.strip():
-        raise WholeFileError(RowError(HEADER_LINE, None, if_empty))
+        empty = (
+            if_empty if isinstance(if_empty, RowError) else RowError(HEADER_LINE, None, if_empty)
+        )
+        raise WholeFileError(empty)
     header: list[str] | None = None
     try:
         for line, record in _records(text, delimiter(text.splitlines()[0])):
             if header is None:
                 header = [cell.strip().lower() for cell in record]
-                if (reason := check_header(header)) is not None:
+                if isinstance(reason := check_header(header), str):
                     raise WholeFileError(RowError(HEADER_LINE, None, reason))
+                if reason:
+                    raise WholeFileError(*reason)
                 continue
             if not any(cell.strip() for cell in record):
                 continue
             if len(record) != len(header):
-                errors.append(
-                    RowError(line, None, f"has {len(record)} cells, the header has {len(header)}")
-                )
+                errors.append(row_error(line, None, "cells", cells=len(record), header=len(header)))
                 continue
             yield line, dict(zip(header, record, strict=True))
     except _BrokenCsvError as exc:
-        errors.append(RowError(exc.line, None, f"unreadable CSV from here on: {exc}"))
+        errors.append(row_error(exc.line, None, "unreadable", detail=str(exc)))
 
 
 def spreadsheet_safe(cell: object) -> str:
@@ -175,9 +213,11 @@ def spreadsheet_safe(cell: object) -> str:
 
 
 class SafeWriter:
-    """A `csv.writer` whose every cell goes through `spreadsheet_safe`."""
+    """A `csv.writer` whose every cell goes through `spreadsheet_safe`, after a byte-order mark."""
 
     def __init__(self, out: io.StringIO) -> None:
+        if out.tell() == 0:
+            out.write(BOM)
         self._writer = csv.writer(out)
 
     def writerow(self, row: Sequence[object]) -> None:
@@ -186,5 +226,6 @@ class SafeWriter:
 
 
 def writer(out: io.StringIO) -> SafeWriter:
-    """A CSV writer for a file people open in a spreadsheet (formula injection neutralised)."""
+    """A CSV writer for a file people open in a spreadsheet (a byte-order mark first, so that
+    Excel shows Cyrillic; formula injection neutralised)."""
     return SafeWriter(out)

@@ -7,7 +7,10 @@ signs it too (a signed contract is lent: `loans.lifecycle.LENT_STATES`), and `st
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,10 +70,38 @@ CONTRACT = {
 GOOD = {p["serial"]: "good" for p in PARTS}
 
 
+def upload(
+    controller: Controller, path: str, data: bytes, content_type: str = "text/csv"
+) -> tuple[int, Any]:
+    """POST a file's bytes as the body (`content_type`) as an admin; (status, JSON answer)."""
+    request = urllib.request.Request(
+        controller.url + path,
+        data,
+        {"Content-Type": content_type, "Authorization": f"Bearer {controller.tokens['admin']}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, context=controller.context, timeout=60) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def add_kits(controller: Controller, *kit_ids: str, profile: str = "base") -> None:
+    """Record the kits not known yet (active), as a school does before their parts: a kits CSV
+    import (a component never creates its kit: issue 13)."""
+    new = [k for k in kit_ids if controller.get(f"/api/v1/kits/{k}")[0] == 404]
+    if new:
+        text = "kit_id,profile,lifecycle\n" + "".join(f"{k},{profile},active\n" for k in new)
+        status, report = upload(controller, "/api/v1/import/kits", text.encode())
+        assert status == 200, report
+
+
 def setup_loan(controller: Controller) -> None:
     """The pupil, the guardian, the kit's parts and the contract as a draft, through the API."""
     assert controller.post("/api/v1/pupils", PUPIL, "admin")[0] == 201
     assert controller.post("/api/v1/guardians", GUARDIAN, "admin")[0] == 201
+    add_kits(controller, "kit-l1")
     for part in PARTS:
         status, body = controller.post("/api/v1/components", part, "admin")
         assert status == 201, body

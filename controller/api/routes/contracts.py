@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from controller.api import offload
+from controller.api.csv_download import csv_download
 from controller.api.deps import SessionDep, StateDep, require
 from controller.api.offload import Body
 from controller.api.routes.people import Cipher
@@ -155,17 +156,27 @@ def contract_document(  # noqa: PLR0917 - FastAPI passes what the route declares
 )
 def register(session: SessionDep, user: Admin) -> Response:
     """The contract register as CSV (people by reference, no personal data)."""
-    return Response(
-        loans.register_csv(session),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="contracts.csv"'},
-    )
+    return csv_download(loans.register_csv(session), "contracts.csv")
+
+
+IMPORT_BODY = offload.upload_body(
+    "text/csv",
+    description="the CSV file (its columns: GET /api/v1/import/{kind}/template.csv and the "
+    "README), as the body or as the part `file` of a form",
+)
 
 
 @router.post(
     "/import/{kind}",
     response_model=ImportReport,
-    responses={422: {"description": "a bad row: nothing imported (unless partial)"}},
+    responses={
+        413: {"description": "the file is too large"},
+        422: {
+            "description": "a bad row: nothing imported (unless partial); every bad row with "
+            "its line, column and why in kk, ru and en"
+        },
+    },
+    openapi_extra=IMPORT_BODY,
 )
 async def import_file(  # noqa: PLR0917 - FastAPI passes what the route declares
     kind: imports.Kind,
@@ -176,6 +187,13 @@ async def import_file(  # noqa: PLR0917 - FastAPI passes what the route declares
     partial: Annotated[
         bool, Query(description="import the good rows even if some are bad")
     ] = False,
+    update: Annotated[
+        bool,
+        Query(
+            description="update the components, pupils and guardians already recorded (each "
+            "row says created, updated or unchanged); without it they are errors"
+        ),
+    ] = False,
 ) -> dict[str, Any]:
     """Import a CSV file of kits, components, pupils or guardians, with a per-row report."""
     return await offload.run(  # in a worker thread, one import at a time
@@ -184,7 +202,18 @@ async def import_file(  # noqa: PLR0917 - FastAPI passes what the route declares
         kind=kind,
         raw=raw,
         partial=partial,
+        update=update,
         settings=state.settings,
         actor=user.username,
         now=datetime.now(UTC),
     )
+
+
+@router.get(
+    "/import/{kind}/template.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def import_template(kind: imports.Kind, user: Admin) -> Response:
+    """The kind's CSV template: its columns and example rows, to fill in a spreadsheet."""
+    return csv_download(imports.template(kind), f"{kind}-template.csv")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from controller.api import offload
+from controller.api.csv_download import csv_download, package_text
 from controller.api.deps import AppState, SessionDep, StateDep, require
-from controller.api.offload import Body
+from controller.api.offload import Upload
 from controller.loans import people
 from controller.schedules import service
 from controller.schedules.schemas import (
@@ -106,12 +107,17 @@ def approve_schedule(
         413: {"description": "the file is too large"},
         422: {"description": "a bad file: every error with its line and field; nothing stored"},
     },
+    openapi_extra=offload.upload_body(
+        "text/csv",
+        "text/calendar",
+        description="the schedule as CSV (columns: GET /api/v1/schedules/template.csv and the "
+        "README) or iCalendar (.ics), as the body or as the part `file` of a form",
+    ),
 )
 async def import_schedule(
     *,
     ref: RefPath,
-    request: Request,
-    raw: Body,
+    upload: Upload,
     session: SessionDep,
     state: StateDep,
     user: Admin,
@@ -129,8 +135,8 @@ async def import_schedule(
         service.import_file,
         session,
         pupil_ref=ref,
-        raw=raw,
-        content_type=request.headers.get("content-type"),
+        raw=upload.data,
+        content_type=upload.content_type,
         file_format=file_format,
         timezone=timezone,
         approve_now=approve,
@@ -139,6 +145,17 @@ async def import_schedule(
         settings=state.settings,
         publish=_publisher(state),
     )
+
+
+@router.get(
+    "/schedules/template.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def schedule_template(user: Admin) -> Response:
+    """A schedule CSV template: its columns and example rows (a slot, a term, a holiday...)."""
+    template = package_text("controller.schedules", "templates/schedule.csv")
+    return csv_download(template, "schedule-template.csv")
 
 
 @router.get(

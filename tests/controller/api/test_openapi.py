@@ -80,3 +80,64 @@ def test_the_check_tells_a_shape_from_none() -> None:
     ]
     assert [_why_not_declared(r) for r in declared] == [None] * len(declared)
     assert all(_why_not_declared(r) is not None for r in undeclared)
+
+
+def _spec(tmp_path: Path) -> dict[str, Any]:
+    settings = ControllerSettings(db=f"sqlite:///{tmp_path}/k.db", pki_dir=tmp_path / "no-pki")
+    spec: dict[str, Any] = create_app(settings, with_ingest=False).openapi()
+    return spec
+
+
+def _enum(spec: dict[str, Any], schema: str, field: str) -> list[str]:
+    """The values a field of a schema takes (through its $ref, anyOf with null, ...)."""
+    node = spec["components"]["schemas"][schema]["properties"][field]
+    for option in node.get("anyOf", [node]):
+        named = option
+        if "$ref" in option:
+            named = spec["components"]["schemas"][option["$ref"].rsplit("/", 1)[1]]
+        if "enum" in named:
+            return list(named["enum"])
+    return []
+
+
+def test_uploads_show_their_request_bodies(tmp_path: Path) -> None:
+    """The CSV and .ics imports: the raw body or a form's part `file` (issue 13)."""
+    paths = _spec(tmp_path)["paths"]
+    uploads = {
+        "/api/v1/import/{kind}": {"text/csv", "multipart/form-data"},
+        "/api/v1/pupils/{ref}/schedule/import": {
+            "text/csv",
+            "text/calendar",
+            "multipart/form-data",
+        },
+    }
+    for path, media in uploads.items():
+        body = paths[path]["post"]["requestBody"]
+        assert set(body["content"]) == media, path
+        form = body["content"]["multipart/form-data"]["schema"]
+        assert form["required"] == ["file"]
+        assert form["properties"]["file"]["format"] == "binary"
+    for template in ("/api/v1/import/{kind}/template.csv", "/api/v1/schedules/template.csv"):
+        assert "text/csv" in paths[template]["get"]["responses"]["200"]["content"]
+
+
+def test_choices_are_enumerations(tmp_path: Path) -> None:
+    """Kinds, conditions, programs, bases and relations are listed, not guessed (issue 13)."""
+    spec = _spec(tmp_path)
+    assert "headset" in _enum(spec, "ComponentCreate", "kind")
+    assert "damaged" in _enum(spec, "ComponentCreate", "condition")
+    assert "damaged" in _enum(spec, "ComponentUpdate", "condition")
+    assert _enum(spec, "PupilCreate", "program") == [
+        "general",
+        "delayed_development",
+        "correctional_1",
+        "correctional_2",
+    ]
+    assert _enum(spec, "PupilCreate", "basis") == ["disability", "temporary"]
+    assert "legal_representative" in _enum(spec, "GuardianCreate", "relation")
+    program = spec["components"]["schemas"]["Program"]["description"]
+    assert "DOMAIN.md" not in program, "the values in words, no pointer to a file elsewhere"
+    assert "delayed mental development" in program
+    error = spec["components"]["schemas"]["ImportRowError"]["properties"]
+    assert error["row"]["type"] == "integer", "a row error always has its line"
+    assert "messages" in error

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from controller.trust import pki
-from tests.controller.records import crl_serials, enrol, revoke_reasons, setup_loan
+from tests.controller.records import crl_serials, enrol, revoke_reasons, setup_loan, upload
 from tests.support import BIN, HOSTS, Broker, Controller, connects, wait_for
 
 PUPILS = (
@@ -25,17 +22,7 @@ PUPILS = (
 
 
 def post_csv(controller: Controller, path: str, text: str) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        controller.url + path,
-        text.encode(),
-        {"Content-Type": "text/csv", "Authorization": f"Bearer {controller.tokens['admin']}"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, context=controller.context, timeout=30) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
+    return upload(controller, path, text.encode())
 
 
 def test_one_bad_iin_among_good_rows_imports_nothing_and_names_the_row(
@@ -47,7 +34,8 @@ def test_one_bad_iin_among_good_rows_imports_nothing_and_names_the_row(
     (error,) = report["errors"]
     assert error["row"] == 3, "the line of the file (the header is line 1)"
     assert "IIN" in error["reason"] or error["column"] == "iin"
-    assert "check digit" in error["reason"]
+    assert "digit is probably mistyped" in error["reason"]
+    assert error["messages"]["ru"].startswith("неверный ИИН"), "in every language"
     assert controller.get("/api/v1/pupils")[1] == [], "nothing imported"
     status, report = post_csv(controller, "/api/v1/import/pupils?partial=true", PUPILS)
     assert (status, report["imported"]) == (200, 2)
@@ -56,14 +44,16 @@ def test_one_bad_iin_among_good_rows_imports_nothing_and_names_the_row(
 
 def test_a_good_file_imports_and_a_repeat_is_refused(controller: Controller) -> None:
     good = PUPILS.replace("070101500013", "070101500014")
+    created = [{"row": n, "key": f"p-{n + 8}", "outcome": "created"} for n in (2, 3, 4)]
     assert post_csv(controller, "/api/v1/import/pupils", good) == (
         200,
-        {"imported": 3, "errors": []},
+        {"imported": 3, "errors": [], "rows": created},
     )
     status, report = post_csv(controller, "/api/v1/import/pupils", good)
     assert status == 422
     assert report["imported"] == 0
-    assert "already exists" in report["errors"][0]["reason"]
+    assert "already recorded" in report["errors"][0]["reason"]
+    assert "?update=true" in report["errors"][0]["reason"]
 
 
 def test_the_contract_register_exports_as_csv(controller: Controller) -> None:
@@ -71,7 +61,7 @@ def test_the_contract_register_exports_as_csv(controller: Controller) -> None:
     status, text = controller.get("/api/v1/register.csv")
     assert status == 200
     lines = text.strip().splitlines()
-    assert lines[0].startswith("number,state,kit_id")
+    assert lines[0].startswith("\ufeffnumber,state,kit_id"), "a byte-order mark for Excel"
     assert lines[1].startswith("2026-0042,draft,kit-l1,p-001,g-001")
     assert "SN-5CG1234XYZ" in lines[1]
     assert "Нұрғалиева" not in text, "no personal data in the register"
@@ -87,7 +77,8 @@ def test_a_kit_imported_as_lost_loses_its_identity_at_once(
     serial = enrol(controller.db, broker.pki, state_dir, "kit-imp")
     assert connects(broker, state_dir)
     status, report = post_csv(controller, "/api/v1/import/kits", LOST_KIT.format(kit_id="kit-imp"))
-    assert (status, report) == (200, {"imported": 1, "errors": []})
+    updated = [{"row": 2, "key": "kit-imp", "outcome": "updated"}]
+    assert (status, report) == (200, {"imported": 1, "errors": [], "rows": updated})
     assert revoke_reasons(controller.db, "kit-imp") == ["lost"]
     assert serial in crl_serials(broker.pki), "the CRL lists its certificate"
     wait_for(lambda: not connects(broker, state_dir), 10, "the broker refusing the lost kit")
