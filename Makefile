@@ -52,8 +52,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), each module on one of them so that its shared fixtures start once;
+# the slowest tests are listed at the end of the run.
+XDIST := -n $${KITKEEPER_TEST_WORKERS:-2} --dist loadscope
 pytest: venv test-deps
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m "not soak"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m "not soak" $(XDIST) --durations=15
 
 # Long scenarios (marked `soak`) that do not fit `make test`'s 20 minutes; CI runs them too.
 pytest-slow: venv test-deps
@@ -64,7 +67,7 @@ test-slow: pytest-slow
 # The tests that start no processes, again with the clock moved (libfaketime): 400 days ahead,
 # half an hour before a leap day ends in Almaty, and a minute before a new year begins in UTC.
 # Starting a process there fails the test (KITKEEPER_TEST_NO_PROCESSES, tests/conftest.py).
-ANY_DATE := $(BIN)/pytest -m "not processes" -q -p no:cacheprovider
+ANY_DATE := $(BIN)/pytest -m "not processes" -q -p no:cacheprovider $(XDIST)
 pytest-any-date: venv test-deps
 	KITKEEPER_TEST_NO_PROCESSES=1 faketime -f +400d $(ANY_DATE)
 	KITKEEPER_TEST_NO_PROCESSES=1 TZ=Asia/Almaty faketime '2028-02-29 23:30:00' $(ANY_DATE)
