@@ -99,9 +99,7 @@ def incident_detail(session: Session, *, incident_id: int) -> IncidentDetail:
         .where(RemediationCommand.incident_id == row.id)
         .order_by(RemediationCommand.requested_at)
     ).all()
-    found = [
-        t for t in tickets.tickets_for_kit(session, kit_id=row.kit_id) if t.incident_id == row.id
-    ]
+    found = tickets.tickets_of_incident(session, kit_id=row.kit_id, incident_id=row.id)
     return IncidentDetail(
         **IncidentOut.model_validate(row).model_dump(),
         history=[HistoryOut.model_validate(h) for h in history],

@@ -22,6 +22,7 @@ class HistoryOut(BaseModel):
     kind: str
     message: str
     data: dict[str, Any]
+    at_local: str | None = Field(default=None, description="`at` in the school's time zone")
 
 
 class CommandOut(BaseModel):
@@ -111,6 +112,13 @@ class IncidentDetail(IncidentOut):
     history: list[HistoryOut]
     commands: list[CommandOut]
     tickets: list[IncidentTicket]
+
+    def localised(self, zone: ZoneInfo) -> IncidentDetail:
+        """The incident and its history with their times also in the school's time zone."""
+        super().localised(zone)
+        for entry in self.history:
+            entry.at_local = local_iso(entry.at, zone)
+        return self
 
 
 class RuleLosses(BaseModel):

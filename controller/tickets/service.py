@@ -63,6 +63,21 @@ def tickets_for_kit(session: Session, *, kit_id: str, unfinished: bool = False) 
     return list(session.scalars(query))
 
 
+def tickets_of_incident(session: Session, *, kit_id: str, incident_id: int) -> list[Ticket]:
+    """The kit's tickets an incident opened or joined (a joined ticket names the newest one)."""
+    found = []
+    for row in tickets_for_kit(session, kit_id=kit_id):
+        joined = row.incident_id == incident_id or any(
+            incident_id
+            in ((e.detail or {}).get("incident_id"), (e.detail or {}).get("previous_incident_id"))
+            for e in history(session, ticket_id=row.id)
+            if e.action == "repeated"
+        )
+        if joined:
+            found.append(row)
+    return found
+
+
 def list_tickets(
     session: Session,
     *,

@@ -179,6 +179,8 @@ def test_one_cause_keeps_one_ticket_and_closing_an_incident_settles_its_tickets(
             15,
             "the ladder's ticket step",
         )
+        joined_by = [t["id"] for t in incident(controller, again)["tickets"]]
+        assert joined_by == [replacement["id"]], "the incident joined the open ticket"
         resolve(controller, again, "came back again")
     unfinished = [t for t in kit_tickets(controller) if t["state"] not in ("closed", "cancelled")]
     assert [t["id"] for t in unfinished] == [replacement["id"]], "one open ticket, not five"
@@ -206,6 +208,7 @@ def test_one_cause_keeps_one_ticket_and_closing_an_incident_settles_its_tickets(
     assert settled["title"] == "kit-l1 жинағын жөндеу: disk-full ақауы"
     story = incident(controller, fault)
     ticket_note = next(h["message"] for h in story["history"] if h["kind"] == "ticket")
+    assert story["history"][0]["at_local"].endswith("+05:00")
     assert re.search(r"due by \d{4}-\d\d-\d\d \d\d:\d\d \(Asia/Almaty\)", ticket_note), ticket_note
 
     # A replacement not yet carried out is cancelled with the reason.
