@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from controller.errors import InvalidValue
 from controller.loans import lifecycle
 from controller.loans.vocabulary import ComponentKind, Condition
 from controller.platform.iin import IinError, parse_iin
@@ -110,7 +111,7 @@ def _no_nulls(model: Any, nullable: tuple[str, ...]) -> Any:
         f for f in model.model_fields_set if f not in nullable and getattr(model, f) is None
     )
     if nulls:
-        raise ValueError(f"{', '.join(nulls)}: cannot be empty (leave the field out to keep it)")
+        raise InvalidValue("people", "update.not_empty", fields=", ".join(nulls))
     return model
 
 
