@@ -138,6 +138,18 @@ def _people_parsers(sub: Any) -> None:
     )
     imp.add_argument("--db", help=_DB_HELP)
 
+    pupils = sub.add_parser("pupils", help="pupils' records")
+    pupils_sub = pupils.add_subparsers(dest="pupils_command", required=True)
+    promote = pupils_sub.add_parser(
+        "promote",
+        help="the new school year: every pupil at school a grade up, the 11th grade graduates "
+        "(once per school year)",
+    )
+    promote.add_argument("--school", help="only the pupils of this school")
+    promote.add_argument("--dry-run", action="store_true", help="say what would change, only")
+    promote.add_argument("--force", action="store_true", help="again in the same school year")
+    promote.add_argument("--db", help=_DB_HELP)
+
     kit = sub.add_parser("kit", help="kit lifecycle")
     kit_sub = kit.add_subparsers(dest="kit_command", required=True)
     mark = kit_sub.add_parser(
@@ -219,6 +231,12 @@ def _loans() -> dict[str, Handler]:
     return {"keys": loans.keys, "import": loans.import_csv}
 
 
+def _people() -> dict[str, Handler]:
+    from controller.commandline import people  # noqa: PLC0415
+
+    return {"pupils": people.pupils}
+
+
 def _bundles() -> dict[str, Handler]:
     from controller.commandline import bundles  # noqa: PLC0415
 
@@ -241,6 +259,7 @@ _COMMANDS: dict[str, Callable[[], dict[str, Handler]]] = {
     "user": _staff,
     "keys": _loans,
     "import": _loans,
+    "pupils": _people,
     "schedule": _schedules,
     "bundle": _bundles,
 }

@@ -9,6 +9,7 @@ who left could not be re-created (the IIN is unique) and there was nothing else 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 
 from controller.platform.iin import check_digit
 from tests.controller.records import CONTRACT, GUARDIAN, PUPIL, setup_loan, step
-from tests.support import Broker, Controller, call, start_broker
+from tests.support import BIN, Broker, Controller, call, start_broker
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +204,16 @@ def test_the_new_school_year_promotes_once(running: Controller) -> None:
     assert (status, report["pupils"]) == (200, [report["pupils"][0]]), report
     assert report["pupils"][0]["to_grade"] == "graduates"
     assert running.post("/api/v1/pupils/promote", ask, "teacher")[0] == 403
+
+    # The command line does the same: refused in a school year done, unless forced.
+    command = [str(BIN / "kitkeeper-controller"), "pupils", "promote", "--school", school]
+    done = subprocess.run(
+        [*command, "--dry-run", "--db", running.db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=running.env,
+    )
+    assert (done.returncode, done.stdout) == (3, ""), done.stderr
+    assert f"already promoted for the school year {year}" in done.stderr

@@ -1,0 +1,42 @@
+"""`pupils promote`: the new school year, every pupil at school a grade up, as the API does it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from controller.commandline.common import EXIT_OK, EXIT_REFUSED, actor, sessions_of, settings_of
+from controller.loans import people_promotion
+from controller.loans.errors import PeopleError
+
+
+def pupils(args: argparse.Namespace) -> int:
+    """Promote the pupils (of `--school`), or with `--dry-run` only say what would change."""
+    settings = settings_of(args)
+    with sessions_of(settings)() as session:
+        try:
+            report = people_promotion.promote(
+                session,
+                school=args.school,
+                dry_run=args.dry_run,
+                force=args.force,
+                actor=actor(),
+                now=datetime.now(UTC),
+            )
+        except PeopleError as exc:
+            sys.stderr.write(f"kitkeeper-controller: {exc}\n")
+            return EXIT_REFUSED
+        if args.dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    for line in report["pupils"]:
+        note = f"  ({line['note']})" if line.get("note") else ""
+        sys.stdout.write(f"{line['ref']}\t{line['from_grade']} -> {line['to_grade']}{note}\n")
+    done = "would be" if args.dry_run else "were"
+    sys.stdout.write(
+        f"school year {report['school_year']}: {report['promoted']} pupils {done} promoted, "
+        f"{report['graduated']} graduated{' (dry run: nothing changed)' if args.dry_run else ''}\n"
+    )
+    return EXIT_OK
