@@ -29,6 +29,8 @@ from controller.remediation.tables import Incident
 from tests.controller.records import CONTRACT, lend
 from tests.support import Broker, Controller, one_off_lesson, start_broker, wait_for
 
+pytestmark = pytest.mark.processes  # one controller and broker for the module (`running`)
+
 KIT = CONTRACT["kit_id"]
 PUPIL = CONTRACT["pupil_ref"]
 ZONE = "Asia/Almaty"
