@@ -6,19 +6,33 @@ a contract, applies an action, writes the result back and audits it, in the call
 (`controller.loans.kit_status`), whoever reports it. A part or the whole kit replaced during the
 loan gets the contract an annex (`replace_component`, `replace_kit`): other domains (tickets)
 swap them only through these functions.
+
+What a party signs is frozen as signed (`controller.loans.papers`, `controller.loans.records`):
+the contract on signing, the hand-over act, the return act, each annex when it is made. The
+conditions an act records go to the inventory (`inventory.record_conditions`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.fleet import queries as fleet
-from controller.loans import documents, inventory, kit_status, lifecycle, people, signatures
+from controller.loans import (
+    act_input,
+    annexes,
+    documents,
+    inventory,
+    kit_status,
+    lifecycle,
+    papers,
+    people,
+    records,
+    signatures,
+)
 from controller.loans.errors import ContractsError
 from controller.loans.schemas import ContractAction, ContractCreate, ReplacementCreate
 from controller.loans.tables import Component, LoanContract, Pupil
@@ -26,18 +40,10 @@ from controller.platform import audit
 from controller.platform.crypto import FieldCipher
 from controller.trust import enrolment as trust
 
-DocumentKind = Literal["contract", "handover", "return"]
+DocumentKind = papers.DocumentKind
 
 CONTACT_FIELDS: Final = ("ref", "pupil_ref", "relation", "name", "phone")
 """What a ticket shows of the guardian: never the IIN or the address."""
-
-
-def _lines(parts: list[Component]) -> list[dict[str, str]]:
-    """Components as a contract lists them."""
-    return [
-        {"serial": c.serial, "kind": c.kind, "model": c.model, "condition": c.condition}
-        for c in parts
-    ]
 
 
 def _lendable_parts(session: Session, kit_id: str) -> list[Component]:
@@ -71,7 +77,7 @@ def create_contract(
     row = LoanContract(
         **data.model_dump(),
         state=lifecycle.ContractState.DRAFT.value,
-        components=_lines(parts),
+        components=annexes.lines(parts),
         training_recorded=False,
         created_at=now,
     )
@@ -156,9 +162,7 @@ def act(
         k: v for k, v in details.model_dump(exclude_none=True).items() if k != "act"
     }
     if details.act is not None:
-        given["act"] = lifecycle.Act(
-            conditions=details.act.conditions, signed_by=details.act.signed_by, at=now
-        )
+        given["act"] = act_input.build_act(details.act, at=now)
     after = lifecycle.apply(before, action, **given)
     row.state = after.state.value
     row.signed_by_guardian_enc = signatures.seal(cipher, after.signed_by_guardian)
@@ -177,6 +181,7 @@ def act(
         before={"state": before.state.value},
         after={"state": after.state.value},
     )
+    _record_what_was_signed(session, row, action, cipher=cipher, actor=actor, now=now)
     if action is lifecycle.Action.REPORT_LOST:
         # A kit lost under a contract loses its identity at once (CRL, ACL, broker reload).
         kit_status.mark_lost(
@@ -185,106 +190,74 @@ def act(
     return row
 
 
-def _loan_document(
-    session: Session, row: LoanContract, cipher: FieldCipher
-) -> documents.LoanDocument:
-    """What the documents print of a contract, its people decrypted."""
-    pupil = session.scalar(select(Pupil).where(Pupil.ref == row.pupil_ref))
-    guardian = people.find_guardian(session, row.guardian_ref)
-    if pupil is None or guardian is None:
-        raise ContractsError("the contract's pupil or guardian is gone", 409)
-    handed = (row.handover or {}).get("conditions", {})
-    return documents.LoanDocument(
-        number=row.number,
-        school=row.school,
-        city=row.city,
-        date=row.created_at.date(),
-        guardian=documents.Party(
-            name=cipher.decrypt(guardian.name_enc),
-            iin=cipher.decrypt(guardian.iin_enc),
-            address=cipher.decrypt(guardian.address_enc),
-            phone=cipher.decrypt(guardian.phone_enc),
-            role="legal representative"
-            if guardian.relation == "legal_representative"
-            else "parent",
-        ),
-        pupil=documents.Pupil(
-            name=cipher.decrypt(pupil.name_enc),
-            iin=cipher.decrypt(pupil.iin_enc),
-            grade=pupil.grade,
-            school=pupil.school,
-        ),
-        kit_id=row.kit_id,
-        components=[
-            documents.ComponentLine(
-                kind=c["kind"],
-                model=c["model"],
-                serial=c["serial"],
-                condition=handed.get(c["serial"], c["condition"]),
-            )
-            for c in row.components
-        ],
-        start=row.start,
-        end=row.end,
-        terms_version=row.terms_version,
-        signed_by_school=signatures.unseal(cipher, row.signed_by_school_enc) or row.school,
-        signed_by_guardian=signatures.unseal(cipher, row.signed_by_guardian_enc),
-    )
+_SIGNED: Final[dict[lifecycle.Action, papers.DocumentKind]] = {
+    lifecycle.Action.SIGN: "contract",
+    lifecycle.Action.HAND_OVER: "handover",
+    lifecycle.Action.RETURN_KIT: "return",
+}
+"""The document each step has a party sign, frozen as signed."""
 
 
-def document(
-    session: Session, *, number: str, kind: DocumentKind, lang: documents.Lang, cipher: FieldCipher
-) -> bytes:
-    """The contract, hand-over act or return act as a PDF in Kazakh or Russian."""
-    row = get_contract(session, number)
-    doc = _loan_document(session, row, cipher)
-    if kind == "contract":
-        return documents.contract_pdf(doc, lang)
-    if kind == "handover":
-        return documents.handover_act_pdf(doc, lang)
-    if row.return_act is None:
-        raise ContractsError("no return act yet: the kit has not been returned", 409)
-    returned = [
-        dataclasses.replace(line, condition=row.return_act["conditions"][line.serial])
-        for line in doc.components
-        if line.serial in row.return_act["conditions"]
-    ]
-    return documents.return_act_pdf(
-        doc,
-        lang,
-        returned=returned,
-        date_returned=datetime.fromisoformat(row.return_act["at"]).date(),
-    )
-
-
-def _annex(
+def _record_what_was_signed(
     session: Session,
     row: LoanContract,
-    change: dict[str, str],
+    action: lifecycle.Action,
     *,
-    before: dict[str, Any],
+    cipher: FieldCipher,
     actor: str,
     now: datetime,
 ) -> None:
-    """Add an annex (its number, when, and `change`) to the contract; audited."""
-    annex = {"number": str(len(row.annexes) + 1), "at": now.isoformat(), **change}
-    row.annexes = [*row.annexes, annex]
-    audit.record(
-        session,
-        actor=actor,
-        action="contract_annex",
-        entity="contract",
-        entity_id=row.number,
-        now=now,
-        before=before,
-        after=annex,
+    """Freeze the document the step signed; an act's conditions go to the inventory."""
+    kind = _SIGNED.get(action)
+    if kind is None:
+        return
+    papers.freeze(session, row, kind=kind, cipher=cipher, actor=actor, now=now)
+    signed_act = {"handover": row.handover, "return": row.return_act}.get(kind)
+    if signed_act is not None:
+        inventory.record_conditions(
+            session,
+            conditions=signed_act["conditions"],
+            source=f"contract {row.number} {kind} act",
+            actor=actor,
+            now=now,
+        )
+
+
+def document(
+    session: Session,
+    *,
+    number: str,
+    kind: papers.DocumentKind,
+    lang: documents.Lang,
+    cipher: FieldCipher,
+    annex: int | None = None,
+) -> bytes:
+    """The contract, an act or an annex as a PDF in Kazakh or Russian: as frozen once signed."""
+    return papers.document(
+        session, get_contract(session, number), kind=kind, lang=lang, cipher=cipher, annex=annex
     )
 
 
+def frozen_documents(session: Session, *, number: str) -> list[dict[str, Any]]:
+    """The contract's frozen documents: kind, annex number, lang, sha256, when."""
+    return records.listing(session, number=get_contract(session, number).number)
+
+
 def replace_component(
-    session: Session, *, number: str, data: ReplacementCreate, actor: str, now: datetime
+    session: Session,
+    *,
+    number: str,
+    data: ReplacementCreate,
+    actor: str,
+    now: datetime,
+    cipher: FieldCipher | None = None,
 ) -> LoanContract:
-    """Swap a component of a lent kit: inventory moves, the contract gets an annex; audited."""
+    """Swap a component of a lent kit: inventory moves, the contract gets an annex; audited.
+
+    With `cipher` the annex's PDF is frozen at once (kk and ru); without it (a caller that holds
+    no personal-data keys) it renders from the annex as kept, which holds what it prints.
+    """
+    old_condition = act_input.check_condition(data.old_serial, data.old_condition)
     row = get_contract(session, number)
     if row.state not in lifecycle.ON_LOAN_STATES:
         raise ContractsError(
@@ -297,18 +270,48 @@ def replace_component(
     if new.kit_id is not None:
         raise ContractsError(f"{data.new_serial} belongs to kit {new.kit_id}, not to spare stock")
     old = inventory.get_component(session, data.old_serial)
-    old.kit_id, old.condition = None, data.old_condition
+    taken = annexes.lines([old])[0] | {"condition": old_condition}
+    old.kit_id, old.condition = None, old_condition
     new.kit_id = row.kit_id
-    row.components = [
-        _lines([new])[0] if c["serial"] == data.old_serial else c for c in row.components
-    ]
-    change = {"old_serial": data.old_serial, "new_serial": data.new_serial, "reason": data.reason}
-    _annex(session, row, change, before={"serial": data.old_serial}, actor=actor, now=now)
+    given = annexes.lines([new])[0]
+    row.components = [given if c["serial"] == data.old_serial else c for c in row.components]
+    change = {
+        "old_serial": data.old_serial,
+        "new_serial": data.new_serial,
+        "reason": data.reason,
+        "taken": [taken],
+        "given": [given],
+    }
+    annex = annexes.add(
+        session, row, change, before={"serial": data.old_serial}, actor=actor, now=now
+    )
+    _freeze_annex(session, row, annex, cipher=cipher, actor=actor, now=now)
     return row
 
 
+def _freeze_annex(
+    session: Session,
+    row: LoanContract,
+    annex: dict[str, Any],
+    *,
+    cipher: FieldCipher | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    if cipher is not None:
+        number = int(annex["number"])
+        papers.freeze(session, row, kind="annex", annex=number, cipher=cipher, actor=actor, now=now)
+
+
 def replace_kit(
-    session: Session, *, old_kit_id: str, new_kit_id: str, reason: str, actor: str, now: datetime
+    session: Session,
+    *,
+    old_kit_id: str,
+    new_kit_id: str,
+    reason: str,
+    actor: str,
+    now: datetime,
+    cipher: FieldCipher | None = None,
 ) -> LoanContract | None:
     """Swap a whole kit: its contract moves to the new kit with an annex; the old one is repaired.
 
@@ -336,10 +339,18 @@ def replace_kit(
             "kit_id": contract.kit_id,
             "components": [c["serial"] for c in contract.components],
         }
+        taken = contract.components
         contract.kit_id = new_kit_id
-        contract.components = _lines(parts)
-        change = {"old_kit_id": old_kit_id, "new_kit_id": new_kit_id, "reason": reason}
-        _annex(session, contract, change, before=before, actor=actor, now=now)
+        contract.components = annexes.lines(parts)
+        change = {
+            "old_kit_id": old_kit_id,
+            "new_kit_id": new_kit_id,
+            "reason": reason,
+            "taken": taken,
+            "given": contract.components,
+        }
+        annex = annexes.add(session, contract, change, before=before, actor=actor, now=now)
+        _freeze_annex(session, contract, annex, cipher=cipher, actor=actor, now=now)
     old_kit = fleet.get_kit(session, kit_id=old_kit_id)
     if old_kit is not None and old_kit.lifecycle == "active":
         trust.set_lifecycle(session, kit_id=old_kit_id, lifecycle="in_repair", now=now, actor=actor)

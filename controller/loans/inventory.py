@@ -150,3 +150,31 @@ def update_component(session: Session, *, data: ComponentCreate, actor: str, now
         change = ComponentUpdate(kit_id=data.kit_id, condition=data.condition)
         change_component(session, serial=data.serial, change=change, actor=actor, now=now)
     return True
+
+
+def record_conditions(
+    session: Session, *, conditions: dict[str, str], source: str, actor: str, now: datetime
+) -> None:
+    """Give each component the condition a hand-over or return act recorded (serial ->
+    condition); a missing one leaves its kit. Audited per component that changed, with the
+    act as `source`."""
+    for serial, condition in sorted(conditions.items()):
+        row = find_component(session, serial)
+        if row is None:
+            continue
+        before = {"kit_id": row.kit_id, "condition": row.condition}
+        row.condition = condition
+        if condition == "missing":
+            row.kit_id = None
+        after = {"kit_id": row.kit_id, "condition": row.condition}
+        if after != before:
+            audit.record(
+                session,
+                actor=actor,
+                action="component_condition_recorded",
+                entity="component",
+                entity_id=serial,
+                now=now,
+                before=before,
+                after=after | {"source": source},
+            )

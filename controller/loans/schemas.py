@@ -15,7 +15,7 @@ Input models refuse unknown fields, so a typo cannot drop a signature or a condi
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -304,12 +304,27 @@ class ContractCreate(BaseModel):
 
 
 class ActCreate(BaseModel):
-    """A hand-over or return act: every component's condition and who signed."""
+    """A hand-over or return act: every component's condition and who signed.
+
+    A return act says what is damaged or missing through the conditions, and the school's claim.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    conditions: dict[str, str]
+    conditions: dict[str, str] = Field(
+        description="serial -> condition, one of: new, good, worn, damaged, faulty, missing "
+        "(missing: not brought back; it leaves the kit)"
+    )
     signed_by: str = Field(min_length=2, max_length=200)
+    notes: dict[str, str] = Field(
+        default_factory=dict, description="serial -> a note on that component (optional)"
+    )
+    claim: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="a return act: what the school asks of the family for what is damaged or "
+        "missing; null when it asks nothing",
+    )
 
 
 class ContractAction(BaseModel):
@@ -361,7 +376,7 @@ class ContractPublic(BaseModel):
     handover: dict[str, Any] | None
     return_act: dict[str, Any] | None
     termination_reason: str | None
-    annexes: list[dict[str, str]] = []
+    annexes: list[dict[str, Any]] = []
     allowed_actions: list[str] = Field(
         default=[], description="the actions legal from its state (computed from `state`)"
     )
@@ -371,6 +386,16 @@ class ContractPublic(BaseModel):
         state = lifecycle.ContractState(self.state)
         self.allowed_actions = [a.value for a in lifecycle.actions_from(state)]
         return self
+
+
+class FrozenDocumentPublic(BaseModel):
+    """A document a party signed, kept as signed: GET .../documents/{kind}.pdf returns it."""
+
+    kind: str = Field(description="contract, handover, return or annex")
+    annex: int | None = Field(description="the annex's number (annex only)")
+    lang: str = Field(description="kk or ru")
+    sha256: str = Field(description="the sha256 of the PDF's bytes (hex), as in the audit log")
+    at: datetime = Field(description="when it was frozen (UTC)")
 
 
 # --- alerts and imports -------------------------------------------------------------------------

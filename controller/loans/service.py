@@ -170,10 +170,19 @@ def act(
 
 
 def replace_component(
-    session: Session, *, number: str, data: ReplacementCreate, actor: str, now: datetime
+    session: Session,
+    *,
+    number: str,
+    data: ReplacementCreate,
+    cipher: FieldCipher,
+    actor: str,
+    now: datetime,
 ) -> LoanContract:
-    """Replace a component of a kit on loan with one from spare stock: an annex to the contract."""
-    row = contracts.replace_component(session, number=number, data=data, actor=actor, now=now)
+    """Replace a component of a kit on loan with one from spare stock: an annex to the contract
+    (its PDF frozen at once)."""
+    row = contracts.replace_component(
+        session, number=number, data=data, actor=actor, now=now, cipher=cipher
+    )
     session.commit()
     return row
 
@@ -185,9 +194,17 @@ def document(
     kind: contracts.DocumentKind,
     lang: documents.Lang,
     cipher: FieldCipher,
+    annex: int | None = None,
 ) -> bytes:
-    """The contract, hand-over act or return act, as a PDF in Kazakh or Russian."""
-    return contracts.document(session, number=number, kind=kind, lang=lang, cipher=cipher)
+    """The contract, an act or an annex as a PDF in Kazakh or Russian (as frozen once signed)."""
+    return contracts.document(
+        session, number=number, kind=kind, lang=lang, cipher=cipher, annex=annex
+    )
+
+
+def frozen_documents(session: Session, *, number: str) -> list[dict[str, Any]]:
+    """The contract's frozen documents: kind, annex number, lang, sha256, when."""
+    return contracts.frozen_documents(session, number=number)
 
 
 def register_csv(session: Session) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.loans import lifecycle
+from controller.loans import lifecycle, records
 from controller.loans.tables import LoanContract
 from controller.platform.crypto import FieldCipher
 from controller.trust.staff import Role
@@ -61,6 +61,8 @@ def act_from(data: dict[str, Any] | None, cipher: FieldCipher) -> lifecycle.Act 
         conditions=dict(data["conditions"]),
         signed_by=cipher.decrypt(data["signed_by_enc"]),
         at=datetime.fromisoformat(data["at"]),
+        notes=dict(data.get("notes", {})),
+        claim=data.get("claim"),
     )
 
 
@@ -68,11 +70,16 @@ def act_to(act: lifecycle.Act | None, cipher: FieldCipher) -> dict[str, Any] | N
     """An act as stored, its signatory encrypted."""
     if act is None:
         return None
-    return {
+    stored: dict[str, Any] = {
         "conditions": act.conditions,
         "signed_by_enc": cipher.encrypt(act.signed_by),
         "at": act.at.isoformat(),
     }
+    if act.notes:
+        stored["notes"] = act.notes
+    if act.claim is not None:
+        stored["claim"] = act.claim
+    return stored
 
 
 def _act_view(data: dict[str, Any] | None, cipher: FieldCipher, admin: bool) -> Any:
@@ -96,7 +103,9 @@ def contract_view(row: LoanContract, cipher: FieldCipher, role: str) -> dict[str
 
 
 def rotate(session: Session, cipher: FieldCipher) -> int:
-    """Re-encrypt every contract's signatories under the newest key; contracts rewritten."""
+    """Re-encrypt every contract's signatories and frozen documents (`records.rotate`) under
+    the newest key; contracts rewritten."""
+    records.rotate(session, cipher)
     count = 0
     for row in session.scalars(select(LoanContract).order_by(LoanContract.id)):
         tokens = [getattr(row, column) for column in _SIGNERS]

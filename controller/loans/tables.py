@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -110,5 +111,30 @@ class LoanContract(Base):
     handover: Mapped[dict[str, Any] | None]
     return_act: Mapped[dict[str, Any] | None]
     termination_reason: Mapped[str | None] = mapped_column(String(500))
-    annexes: Mapped[list[dict[str, str]]] = mapped_column(JSONDoc, default=list)
+    annexes: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    created_at: Mapped[datetime]
+
+
+class ContractDocument(Base):
+    """A document a party signed, frozen: the PDF as rendered then, encrypted, and its sha256.
+
+    `kind` is contract, handover, return or annex (`annex` its number; 0 for the others).
+    """
+
+    __tablename__ = "contract_documents"
+    __table_args__ = (
+        UniqueConstraint(
+            "contract_number", "kind", "annex", "lang", name="uq_contract_documents_one"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    contract_number: Mapped[str] = mapped_column(
+        String(64), ForeignKey("contracts.number"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    annex: Mapped[int] = mapped_column(Integer, default=0)
+    lang: Mapped[str] = mapped_column(String(2))
+    sha256: Mapped[str] = mapped_column(String(64))
+    pdf_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -23,6 +24,7 @@ from controller.loans.schemas import (
     ContractAction,
     ContractCreate,
     ContractPublic,
+    FrozenDocumentPublic,
     ImportReport,
     ReplacementCreate,
 )
@@ -121,10 +123,17 @@ def replace_component(
     number: Number, data: ReplacementCreate, session: SessionDep, cipher: Cipher, user: Admin
 ) -> dict[str, Any]:
     """Replace a component of a kit on loan with one from spare stock: an annex to the contract."""
+    now = datetime.now(UTC)
     row = loans.replace_component(
-        session, number=number, data=data, actor=user.username, now=datetime.now(UTC)
+        session, number=number, data=data, cipher=cipher, actor=user.username, now=now
     )
     return loans.contract_view(row, cipher=cipher, user=user)
+
+
+@router.get("/contracts/{number}/documents", response_model=list[FrozenDocumentPublic])
+def frozen_documents(number: Number, session: SessionDep, user: Admin) -> list[dict[str, Any]]:
+    """The documents signed under the contract, each kept as signed: kind, annex, lang, sha256."""
+    return loans.frozen_documents(session, number=number)
 
 
 @router.get(
@@ -139,13 +148,18 @@ def contract_document(  # noqa: PLR0917 - FastAPI passes what the route declares
     cipher: Cipher,
     user: Admin,
     lang: Annotated[Literal["kk", "ru"], Query()] = "kk",
+    annex: Annotated[
+        int | None, Query(ge=1, description="the annex's number (annex.pdf only)")
+    ] = None,
 ) -> Response:
-    """The contract, hand-over act or return act, as a PDF in Kazakh (kk) or Russian (ru)."""
-    pdf = loans.document(session, number=number, kind=kind, lang=lang, cipher=cipher)
+    """The contract, hand-over act, return act or an annex (`annex=N`), as a PDF in Kazakh (kk)
+    or Russian (ru): once signed, the document as it was signed, byte for byte."""
+    pdf = loans.document(session, number=number, kind=kind, lang=lang, cipher=cipher, annex=annex)
+    name = quote(f"{number}-{kind}{annex or ''}-{lang}.pdf")  # a number may be Cyrillic
     return Response(
         pdf,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{number}-{kind}-{lang}.pdf"'},
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{name}"},
     )
 
 

@@ -20,10 +20,14 @@ from controller.loans.documents.model import (
 )
 from controller.loans.documents.texts import HANDOVER_CLAUSES, RETURN_CLAUSES, Texts
 from controller.loans.documents.writer import Row
+from controller.loans.vocabulary import DEFECTIVE, Condition
 
 _LOGGER = logging.getLogger(__name__)
 
 _MISSING_STYLE: Final = FontFace(emphasis="BOLD", color=(160, 0, 0), fill_color=(255, 215, 215))
+
+SOUND: Final = frozenset(c.value for c in Condition if c not in DEFECTIVE)
+"""Conditions a component may come back in for the kit to be complete with no claims."""
 
 
 def handover_act_pdf(doc: LoanDocument, lang: Lang, *, fonts: FontFiles | None = None) -> bytes:
@@ -36,7 +40,7 @@ def handover_act_pdf(doc: LoanDocument, lang: Lang, *, fonts: FontFiles | None =
     head = texts.columns("condition.handover")
 
     def table() -> None:
-        writer.table(head, pieces.components_rows(doc.components), pieces.WIDTHS_5)
+        writer.table(head, pieces.components_rows(doc.components, texts), pieces.WIDTHS_5)
 
     clauses = (*HANDOVER_CLAUSES, "notes" if values["notes"] else "no_notes")
     pieces.numbered(writer, texts, clauses, values, table)
@@ -60,15 +64,37 @@ def _return_rows(
         got = back.get(serial_key(line))
         if got is None:
             missing.append(line)
-        condition, style = (got.condition, None) if got else (texts("not_returned"), _MISSING_STYLE)
-        rows.append(
-            ((str(n), line.kind, line.model, line.serial, line.condition, condition), style)
+        condition, style = (
+            (texts.condition(got), None) if got else (texts("not_returned"), _MISSING_STYLE)
         )
+        cells = (str(n), texts.kind(line.kind), line.model, line.serial, texts.condition(line))
+        rows.append(((*cells, condition), style))
     extra = [line for line in returned if serial_key(line) not in issued_keys]
     for n, line in enumerate(extra, start=len(rows) + 1):
-        cells = (str(n), line.kind, line.model, line.serial, texts("not_in_handover"))
-        rows.append(((*cells, line.condition), None))
+        cells = (str(n), texts.kind(line.kind), line.model, line.serial, texts("not_in_handover"))
+        rows.append(((*cells, texts.condition(line)), None))
     return rows, missing, extra
+
+
+def _listed(lines: list[ComponentLine], texts: Texts) -> str:
+    """ "headset HS-1 (damaged: cracked band), ..." in the document's language."""
+    return ", ".join(
+        f"{texts.kind(line.kind)} {line.serial} ({texts.condition(line)})" for line in lines
+    )
+
+
+def _outcome(
+    missing: list[ComponentLine], returned: list[ComponentLine], claim: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """The clauses after the table: complete with no claims only when all came back sound."""
+    damaged = [line for line in returned if line.condition not in SOUND]
+    if not missing and not damaged:
+        return ["return.complete"], {}
+    clauses = ["return.missing"] if missing else []
+    if damaged:
+        clauses.append("return.damaged")
+    clauses.append("return.claim" if claim and claim.strip() else "return.claim_open")
+    return clauses, {"claim": (claim or "").strip()}
 
 
 def return_act_pdf(
@@ -77,9 +103,15 @@ def return_act_pdf(
     *,
     returned: list[ComponentLine],
     date_returned: dt.date,
+    claim: str | None = None,
     fonts: FontFiles | None = None,
 ) -> bytes:
-    """Render the return act: each component's condition at return, missing ones highlighted."""
+    """Render the return act: each component's condition at return, missing ones highlighted.
+
+    It says the kit came back complete with no claims only when every component came back new,
+    good or worn; otherwise it lists what is missing and what is damaged or faulty, and the
+    school's `claim` (or that the parties settle it under the contract's clause on damage).
+    """
     texts, values = pieces.prepare(doc, lang)
     check_serials(returned, f"return of loan {doc.number}")
     if date_returned < doc.start:
@@ -92,9 +124,12 @@ def return_act_pdf(
         "issued": str(len(doc.components)),
         "returned": str(len(doc.components) - len(missing)),
         "missing": str(len(missing)),
-        "missing_list": ", ".join(f"{line.kind} {line.serial}" for line in missing),
-        "extra_list": ", ".join(f"{line.kind} {line.serial}" for line in extra),
+        "missing_list": ", ".join(f"{texts.kind(line.kind)} {line.serial}" for line in missing),
+        "damaged_list": _listed([line for line in returned if line.condition not in SOUND], texts),
+        "extra_list": ", ".join(f"{texts.kind(line.kind)} {line.serial}" for line in extra),
     }
+    outcome, claim_values = _outcome(missing, returned, claim)
+    values |= claim_values
     writer = pieces.start(
         doc, texts, fonts, values, title="return.title", subtitle="act.subtitle", day=date_returned
     )
@@ -104,7 +139,7 @@ def return_act_pdf(
     def table() -> None:
         writer.table(head, rows, pieces.WIDTHS_6)
 
-    clauses = [*RETURN_CLAUSES, "return.missing" if missing else "return.complete"]
+    clauses = [*RETURN_CLAUSES, *outcome]
     if extra:
         clauses.append("return.extra")
     clauses.append("notes" if values["notes"] else "no_notes")

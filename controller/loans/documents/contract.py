@@ -29,7 +29,7 @@ def contract_pdf(doc: LoanDocument, lang: Lang, *, fonts: FontFiles | None = Non
     def table() -> None:
         writer.table(
             texts.columns("column.condition"),
-            pieces.components_rows(doc.components),
+            pieces.components_rows(doc.components, texts),
             pieces.WIDTHS_5,
         )
 

@@ -42,9 +42,24 @@ class ComponentLine:
     """One component of a kit as a document lists it; the serial identifies it and must be set."""
 
     kind: str
+    """A kind of the vocabulary (`controller.loans.vocabulary`), printed in the document's
+    language, or older free text printed as stored; so is `condition`."""
     model: str
     serial: str
     condition: str
+    note: str = ""
+    """What the act says of this component besides its condition ("scratched lid")."""
+
+
+@dataclass(frozen=True)
+class Annex:
+    """An annex to a loan: what the school took back and what it gave instead, and why."""
+
+    number: int
+    day: dt.date
+    reason: str
+    taken: list[ComponentLine]
+    given: list[ComponentLine]
 
 
 @dataclass(frozen=True)
@@ -62,7 +77,8 @@ class LoanDocument:
     start: dt.date
     end: dt.date
     terms_version: str
-    signed_by_school: str
+    signed_by_school: str | None
+    """Who signs for the school; None before signing (a draft prints a blank to fill)."""
     signed_by_guardian: str | None = None
     notes: str = ""
 

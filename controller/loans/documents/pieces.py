@@ -12,7 +12,9 @@ from controller.loans.documents.texts import TABLE, Texts, fields
 from controller.loans.documents.writer import Row, Writer
 
 WIDTHS_5: Final = (0.06, 0.24, 0.26, 0.22, 0.22)
-WIDTHS_6: Final = (0.05, 0.17, 0.17, 0.19, 0.19, 0.23)
+WIDTHS_6: Final = (0.05, 0.19, 0.17, 0.18, 0.20, 0.21)
+"""Each column wide enough for the longest word of its heading in kk and ru ("Наименование",
+"Қайтарылған") at the table's bold size, so no heading word breaks."""
 
 
 def prepare(doc: LoanDocument, lang: Lang) -> tuple[Texts, dict[str, str]]:
@@ -35,7 +37,10 @@ def start(
     """A new document dated `day`: title and subtitle (keys), then where and when it was made."""
     writer = Writer(texts.lang, fonts or find_fonts(), f"№ {doc.number}", day)
     writer.title(
-        texts(title), texts(subtitle, **values), texts.place(doc.city), texts.long_date(day)
+        texts(title, **values),
+        texts(subtitle, **values),
+        texts.place(doc.city),
+        texts.long_date(day),
     )
     return writer
 
@@ -48,9 +53,11 @@ def numbered(
     table: Callable[[], None],
     *,
     prefix: str = "",
+    start: int = 0,
 ) -> None:
-    """Numbered clauses ("1.", or "2.1." with a prefix); the table marker draws the table."""
-    number = 0
+    """Numbered clauses ("1.", or "2.1." with a prefix) after `start`; the table marker draws
+    the table."""
+    number = start
     for clause in clauses:
         if clause == TABLE:
             table()
@@ -59,17 +66,17 @@ def numbered(
         writer.paragraph(f"{prefix}{number}. {texts(clause, **values)}")
 
 
-def components_rows(lines: Sequence[ComponentLine]) -> list[Row]:
-    """One row per component: number, kind, model, serial, condition."""
+def components_rows(lines: Sequence[ComponentLine], texts: Texts) -> list[Row]:
+    """One row per component: number, kind, model, serial, condition (in the language)."""
     return [
-        ((str(n), line.kind, line.model, line.serial, line.condition), None)
+        ((str(n), texts.kind(line.kind), line.model, line.serial, texts.condition(line)), None)
         for n, line in enumerate(lines, start=1)
     ]
 
 
-def _signature(texts: Texts, name: str) -> list[str]:
-    """A line to sign on, and the signer's name spelled out in capitals underneath it."""
-    return ["", f"{'_' * 28} {texts('signature')}", name.upper()]
+def _signature(texts: Texts, name: str | None) -> list[str]:
+    """A line to sign on, and the signer's name in capitals under it (a blank if not known)."""
+    return ["", f"{'_' * 28} {texts('signature')}", name.upper() if name else texts("blank")]
 
 
 def school_column(doc: LoanDocument, texts: Texts, heading: str) -> tuple[str, list[str]]:

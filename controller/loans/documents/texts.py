@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from common.i18n import catalogue
-from controller.loans.documents.model import Lang, LoanDocument
+from controller.loans import vocabulary
+from controller.loans.documents.model import ComponentLine, Lang, LoanDocument
 
 DOMAIN: Final = "documents"
 
@@ -40,6 +41,8 @@ CONTRACT_SECTIONS: Final[tuple[tuple[str, Clauses], ...]] = (
 
 HANDOVER_CLAUSES: Final[Clauses] = ("handover.1", TABLE, "handover.2", "handover.3", "handover.4")
 RETURN_CLAUSES: Final[Clauses] = ("return.1", TABLE, "return.2")
+ANNEX_CLAUSES: Final[Clauses] = ("annex.3", "annex.4")
+"""The annex's clauses after its two tables (taken back, given instead)."""
 
 COLUMNS: Final = ("column.number", "column.kind", "column.model", "column.serial")
 """The first four columns of every table of components; the condition(s) follow."""
@@ -75,6 +78,19 @@ class Texts:
         key = _ROLES.get(role.strip().lower())
         return self(key) if key is not None else role
 
+    def kind(self, kind: str) -> str:
+        """A component's kind in the document's language (older free text as stored)."""
+        return vocabulary.kind_label(kind, self.lang)
+
+    def condition(self, line: ComponentLine) -> str:
+        """A component's condition in the document's language, and its note if any."""
+        label = vocabulary.condition_label(line.condition, self.lang)
+        return f"{label}: {line.note.strip()}" if line.note.strip() else label
+
+    def blank(self, value: str | None) -> str:
+        """`value`, or a line to fill in by hand where a party is not known yet (a draft)."""
+        return value if value else self("blank")
+
     def columns(self, *conditions: str) -> tuple[str, ...]:
         """The heading of a table of components: No, kind, model, serial, then `conditions`."""
         return (*(self(key) for key in COLUMNS), *(self(key) for key in conditions))
@@ -86,7 +102,7 @@ def fields(doc: LoanDocument, texts: Texts) -> dict[str, str]:
         "number": doc.number,
         "school": doc.school,
         "city": doc.city,
-        "school_signatory": doc.signed_by_school,
+        "school_signatory": texts.blank(doc.signed_by_school),
         "guardian": doc.guardian.name,
         "guardian_iin": doc.guardian.iin,
         "role": texts.role(doc.guardian.role),

@@ -147,12 +147,20 @@ class Writer:
             body.cell("\n".join(right[1]))
 
     def output(self) -> bytes:
-        """The finished PDF; refuses one that would show empty boxes for missing glyphs."""
-        for font in self.pdf.fonts.values():
-            if isinstance(font, TTFFont) and font.missing_glyphs:
-                letters = " ".join(sorted(chr(c) for c in font.missing_glyphs))
-                raise DocumentError(
-                    f"the font {font.ttffile} has no glyph for: {letters}; use a font that covers"
-                    " Cyrillic and the Kazakh letters, such as DejaVu Sans"
-                )
-        return bytes(self.pdf.output())
+        """The finished PDF; refuses one that would show empty boxes for missing glyphs.
+
+        The font files fpdf reads lazily are closed when it is done (or refused).
+        """
+        fonts = [font for font in self.pdf.fonts.values() if isinstance(font, TTFFont)]
+        try:
+            for font in fonts:
+                if font.missing_glyphs:
+                    letters = " ".join(sorted(chr(c) for c in font.missing_glyphs))
+                    raise DocumentError(
+                        f"the font {font.ttffile} has no glyph for: {letters}; use a font that"
+                        " covers Cyrillic and the Kazakh letters, such as DejaVu Sans"
+                    )
+            return bytes(self.pdf.output())
+        finally:
+            for font in fonts:
+                font.ttfont.close()

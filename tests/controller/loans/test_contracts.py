@@ -56,9 +56,11 @@ def test_the_whole_lifecycle_with_an_illegal_step_refused_and_audited(
     )
     assert (status, body["state"]) == (200, "active")
     returned = GOOD | {"HS-H390-0917": "cable damaged"}
-    status, body = step(
-        controller, "return_kit", {"act": {"conditions": returned, "signed_by": "Ә. Нұрғалиева"}}
-    )
+    act = {"conditions": returned, "signed_by": "Ә. Нұрғалиева"}
+    status, body = step(controller, "return_kit", {"act": act})
+    assert status == 422, "a condition is one of the vocabulary's (issue 13)"
+    act |= {"conditions": GOOD | {"HS-H390-0917": "damaged"}, "notes": {"HS-H390-0917": "cable"}}
+    status, body = step(controller, "return_kit", {"act": act})
     assert (status, body["state"]) == (200, "returned")
     assert body["allowed_actions"] == []
     status, body = step(controller, "terminate", {"reason": "too late"})

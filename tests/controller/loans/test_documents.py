@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -13,11 +14,14 @@ from fontTools import subset  # type: ignore[import-untyped]
 
 from controller.errors import DocumentError
 from controller.loans.documents import (
+    Annex,
     ComponentLine,
     FontFiles,
+    Lang,
     LoanDocument,
     Party,
     Pupil,
+    annex_pdf,
     contract_pdf,
     find_fonts,
     handover_act_pdf,
@@ -238,3 +242,96 @@ BadCase = Callable[[], object]
 def test_nonsense_is_refused(call: BadCase, message: str) -> None:
     with pytest.raises(DocumentError, match=message):
         call()
+
+
+# --- issue 13: vocabulary labels, blanks, the return act's claim, annexes, headings ---------------
+
+VOCABULARY_PARTS = [
+    ComponentLine("laptop", "HP ProBook 450 G8", "SN-5CG1234XYZ", "good"),
+    ComponentLine("headset", "Jabra Evolve2 40", "SN-JB40Q99812", "new"),
+]
+VOCABULARY_DOC = LoanDocument(**{**DOC.__dict__, "components": VOCABULARY_PARTS})
+LABELS = {
+    "kk": ("ноутбук", "гарнитура", "зақымдалған: доғасы сынған"),
+    "ru": ("ноутбук", "гарнитура", "повреждено: доғасы сынған"),
+}
+HEADINGS = {
+    "kk": ("Атауы", "Үлгісі", "Сериялық", "нөмірі", "Берілген", "Қайтарылған", "кездегі"),
+    "ru": ("Наименование", "Модель", "Серийный", "номер", "Состояние", "передаче", "возврате"),
+}
+
+
+def _damaged_return(lang: Lang, claim: str | None) -> bytes:
+    back = [
+        VOCABULARY_PARTS[0],
+        ComponentLine("headset", "Jabra Evolve2 40", "SN-JB40Q99812", "damaged", "доғасы сынған"),
+    ]
+    return return_act_pdf(
+        VOCABULARY_DOC,
+        lang,
+        returned=back,
+        date_returned=dt.date(2026, 5, 29),
+        claim=claim,
+    )
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_kinds_and_conditions_print_in_the_documents_language(lang: Lang, tmp_path: Path) -> None:
+    text = flat(pdftotext(_damaged_return(lang, "12 000 теңге өтеу"), tmp_path))
+    for label in LABELS[lang]:
+        assert label in text
+    assert "12 000 теңге өтеу" in text
+    complete = {"kk": "толық жиынтығымен қайтарылды", "ru": "в полной комплектации"}
+    assert complete[lang] not in text, "a damaged headset is no complete return"
+    sound = return_act_pdf(
+        VOCABULARY_DOC,
+        lang,
+        returned=VOCABULARY_PARTS,
+        date_returned=dt.date(2026, 5, 29),
+    )
+    assert complete[lang] in flat(pdftotext(sound, tmp_path))
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_a_draft_prints_blanks_where_the_school_signatory_goes(lang: Lang, tmp_path: Path) -> None:
+    draft = LoanDocument(**{**DOC.__dict__, "signed_by_school": None})
+    text = flat(pdftotext(contract_pdf(draft, lang), tmp_path))
+    assert "______________________________" in text
+    assert f"{SCHOOL} атынан" not in text
+    assert f"действует {SCHOOL}" not in text
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_no_heading_word_of_a_table_is_split(lang: Lang, tmp_path: Path) -> None:
+    text = pdftotext(_damaged_return(lang, None), tmp_path)
+    words = set(re.findall(r"\w+", text))
+    assert set(HEADINGS[lang]) <= words, set(HEADINGS[lang]) - words
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_an_annex_lists_what_was_taken_back_and_given_and_why(lang: Lang, tmp_path: Path) -> None:
+    annex = Annex(
+        number=2,
+        day=dt.date(2026, 1, 15),
+        reason="микрофон жұмыс істемейді",
+        taken=[ComponentLine("headset", "Jabra Evolve2 40", "SN-JB40Q99812", "faulty")],
+        given=[ComponentLine("headset", "Jabra Evolve2 40", "SN-JB40R00001", "new")],
+    )
+    text = flat(pdftotext(annex_pdf(VOCABULARY_DOC, annex, lang), tmp_path))
+    assert {"kk": "№ 2 қосымша", "ru": "Приложение № 2"}[lang] in text
+    for words in ("SN-JB40Q99812", "SN-JB40R00001", "микрофон жұмыс істемейді", "017/2025"):
+        assert words in text
+    assert {"kk": "ақаулы", "ru": "неисправно"}[lang] in text
+
+
+LATIN_ALLOWED = ("PDF",)
+"""Latin-script words a kk or ru document may print besides its serials, models and kit id."""
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_documents_print_no_latin_word_outside_the_allow_list(lang: Lang, tmp_path: Path) -> None:
+    names = {DOC.kit_id, *(p for line in COMPONENTS + RETURNED for p in (line.serial, line.model))}
+    allowed = set(re.findall(r"[A-Za-z]+", " ".join(names))) | set(LATIN_ALLOWED)
+    for kind in ("contract", "handover", "return"):
+        text = pdftotext(render(kind, lang), tmp_path)
+        assert set(re.findall(r"[A-Za-z]+", text)) - allowed == set(), kind
