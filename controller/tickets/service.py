@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import case, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controller.loans import service as loans
@@ -103,8 +104,7 @@ def list_tickets(
     return list(session.scalars(query.order_by(urgency, Ticket.id).limit(limit)))
 
 
-def open_by_hand(session: Session, *, data: TicketCreate, actor: str, now: datetime) -> Ticket:
-    """Open a ticket by hand (a help request by phone, a fault seen on a visit); committed."""
+def _open_and_commit(session: Session, data: TicketCreate, actor: str, now: datetime) -> Ticket:
     row = open_ticket(
         session,
         kind=data.kind,
@@ -119,6 +119,19 @@ def open_by_hand(session: Session, *, data: TicketCreate, actor: str, now: datet
     )
     session.commit()
     return row
+
+
+def open_by_hand(session: Session, *, data: TicketCreate, actor: str, now: datetime) -> Ticket:
+    """Open a ticket by hand (a help request by phone, a fault seen on a visit); committed.
+
+    An unfinished ticket of the same kit, kind and cause is joined instead; one opened by someone
+    else at the same moment (the unique index refuses the second) is joined on a second try.
+    """
+    try:
+        return _open_and_commit(session, data, actor, now)
+    except IntegrityError:
+        session.rollback()
+    return _open_and_commit(session, data, actor, now)
 
 
 def _technician(session: Session, username: str) -> str:
