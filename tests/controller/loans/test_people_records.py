@@ -20,6 +20,8 @@ from controller.platform.iin import check_digit
 from tests.controller.records import CONTRACT, GUARDIAN, PUPIL, setup_loan, step
 from tests.support import BIN, Broker, Controller, call, start_broker
 
+pytestmark = pytest.mark.processes  # one controller and broker for the module
+
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]:
