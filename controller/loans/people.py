@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
 from controller.loans import signatures
-from controller.loans.errors import PeopleError
 from controller.loans.people_changes import HIDDEN as HIDDEN
 from controller.loans.people_changes import check_pupil_iin, check_teacher
 from controller.loans.people_errors import PeopleRefusedError
@@ -54,7 +53,7 @@ def create_pupil(
     """
     index = cipher.blind_index(data.iin)
     if session.scalar(select(Pupil.id).where(Pupil.ref == data.ref)) is not None:
-        raise PeopleError(f"pupil {data.ref!r} already exists")
+        raise PeopleRefusedError("pupil.exists", 409, ref=data.ref)
     check_pupil_iin(session, index)
     if data.teacher is not None:
         check_teacher(session, data.teacher)
@@ -100,11 +99,11 @@ def create_guardian(
     """Store a parent or legal representative of a known pupil."""
     pupil = session.scalar(select(Pupil).where(Pupil.ref == data.pupil_ref))
     if pupil is None:
-        raise PeopleError(f"no pupil {data.pupil_ref!r}")
+        raise PeopleRefusedError("pupil.not_found", 409, ref=data.pupil_ref)
     if pupil.archived_at is not None:
         raise PeopleRefusedError("pupil.archived", 409, ref=pupil.ref)
     if session.scalar(select(Guardian.id).where(Guardian.ref == data.ref)) is not None:
-        raise PeopleError(f"guardian {data.ref!r} already exists")
+        raise PeopleRefusedError("guardian.exists", 409, ref=data.ref)
     guardian = Guardian(
         ref=data.ref,
         pupil_id=pupil.id,
@@ -157,7 +156,7 @@ def visible_pupil(session: Session, user: User, ref: str) -> Pupil:
     """One pupil this member of staff may see, archived or not (PeopleError 404 for any other)."""
     pupil = next((p for p in visible_pupils(session, user, "all") if p.ref == ref), None)
     if pupil is None:
-        raise PeopleError(f"no pupil {ref!r} that you may see", 404)
+        raise PeopleRefusedError("pupil.not_visible", 404, ref=ref)
     return pupil
 
 

@@ -19,7 +19,6 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.loans.errors import PeopleError
 from controller.loans.people_errors import PeopleRefusedError
 from controller.loans.schemas import Basis, GuardianUpdate, Program, PupilUpdate
 from controller.loans.tables import Guardian, Pupil
@@ -55,7 +54,7 @@ def find_pupil(session: Session, ref: str) -> Pupil:
     """The pupil with this reference, archived or not (PeopleError 404 when there is none)."""
     pupil = session.scalar(select(Pupil).where(Pupil.ref == ref))
     if pupil is None:
-        raise PeopleError(f"no pupil {ref!r}", 404)
+        raise PeopleRefusedError("pupil.not_found", 404, ref=ref)
     return pupil
 
 
@@ -63,7 +62,7 @@ def find_guardian(session: Session, ref: str) -> Guardian:
     """The guardian with this reference, archived or not (PeopleError 404 when there is none)."""
     guardian = session.scalar(select(Guardian).where(Guardian.ref == ref))
     if guardian is None:
-        raise PeopleError(f"no guardian {ref!r}", 404)
+        raise PeopleRefusedError("guardian.not_found", 404, ref=ref)
     return guardian
 
 

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from controller.loans import people, people_archive, people_changes, people_promotion
-from controller.loans.errors import PeopleError
 from controller.loans.people import Archived
+from controller.loans.people_errors import PeopleRefusedError
 from controller.loans.people_schemas import ArchiveRequest, PromoteRequest
 from controller.loans.schemas import GuardianUpdate, PupilUpdate
 from controller.loans.tables import Guardian, Pupil
@@ -148,7 +148,7 @@ def guardian_history(session: Session, *, ref: str, user: User) -> list[dict[str
     """Who changed what of a guardian and when: as their pupil may be seen."""
     visible = {g.ref for g, _ref in people.visible_guardians(session, user, archived="all")}
     if ref not in visible:
-        raise PeopleError(f"no guardian {ref!r} that you may see", 404)
+        raise PeopleRefusedError("guardian.not_visible", 404, ref=ref)
     return people_archive.history(session, entity="guardian", ref=ref)
 
 
