@@ -136,6 +136,7 @@ def _people_parsers(sub: Any) -> None:
     imp.add_argument(
         "--partial", action="store_true", help="import the good rows even if some are bad"
     )
+    imp.add_argument("--update", action="store_true", help="update the references already recorded")
     imp.add_argument("--db", help=_DB_HELP)
 
     pupils = sub.add_parser("pupils", help="pupils' records")

@@ -48,6 +48,7 @@ def import_csv(args: argparse.Namespace) -> int:
                 kind=args.kind,
                 raw=raw,
                 partial=args.partial,
+                update=args.update,
                 settings=settings,
                 actor=actor(),
                 now=datetime.now(UTC),
@@ -59,7 +60,9 @@ def import_csv(args: argparse.Namespace) -> int:
             sys.stderr.write("nothing imported (use --partial to import the good rows)\n")
             return EXIT_REFUSED
     _row_errors(args.file, report["errors"])
-    sys.stdout.write(f"{report['imported']} {args.kind} imported\n")
+    outcomes = [row["outcome"] for row in report.get("rows", [])]
+    counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("created", "updated", "unchanged"))
+    sys.stdout.write(f"{report['imported']} {args.kind} imported ({counts})\n")
     return EXIT_OK
 
 

@@ -327,7 +327,7 @@ def _key_of(error: ErrorDetails, column: str | None) -> tuple[str, dict[str, Any
     kind, ctx = error["type"], dict(error.get("ctx") or {})
     fixed: dict[str, tuple[str, dict[str, Any]]] = {
         "string_too_long": ("too_long", {"max": ctx.get("max_length")}),
-        OUT_OF_RANGE: ("date.range", {"first": EARLIEST.year, "last": LATEST.year}),
+        OUT_OF_RANGE: ("date.range", {"first": EARLIEST, "last": LATEST}),
         "missing": ("empty", {}),
         "string_pattern_mismatch": ("kit_id" if column == "kit_id" else "ref", {}),
     }

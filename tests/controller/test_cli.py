@@ -111,6 +111,11 @@ def test_enroll_token_for_a_bad_kit_id_is_refused(tmp_path: Path) -> None:
 
 def test_import_with_a_bad_row_imports_nothing_unless_partial(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/k.db"
+    (tmp_path / "k.csv").write_text(
+        "kit_id,profile,lifecycle\nkit-a,base,active\nkit-b,base,active\n"
+    )
+    kits = run("import", "kits", str(tmp_path / "k.csv"), "--db", db)
+    assert "2 kits imported (2 created, 0 updated, 0 unchanged)" in kits.stdout, kits.stderr
     (tmp_path / "c.csv").write_text(
         "serial,kind,model,condition,kit_id\nS1,webcam,C270,good,kit-a\nS1,webcam,C270,good,kit-b\n"
         "S2,headset,H390,good,kit-a\n"

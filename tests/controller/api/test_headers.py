@@ -21,7 +21,7 @@ from controller.api import headers
 from controller.api.deps import SESSION_COOKIE
 from controller.api.routes import docs, health
 from controller.platform import csvfile
-from tests.controller.records import CONTRACT, GUARDIAN, PUPIL, step
+from tests.controller.records import CONTRACT, GUARDIAN, PUPIL, add_kits, step
 from tests.support import Broker, Controller, provision_kit, ssl_context, start_broker
 
 METRICS_TOKEN = "scrape-me-0123456789abcdef"
@@ -155,6 +155,7 @@ def test_the_register_opens_in_a_spreadsheet_without_running_formulas(
     guardian = GUARDIAN | {"ref": "g-csv", "pupil_ref": "p-csv", "name": FORMULA}
     assert running.post("/api/v1/pupils", pupil, "admin")[0] == 201
     assert running.post("/api/v1/guardians", guardian, "admin")[0] == 201
+    add_kits(running, "kit-csv")  # a component never creates its kit (issue 13)
     part = {"serial": "SN-CSV", "kind": "laptop", "model": "X", "kit_id": "kit-csv"}
     assert running.post("/api/v1/components", part, "admin")[0] == 201
     contract = CONTRACT | {
@@ -170,7 +171,8 @@ def test_the_register_opens_in_a_spreadsheet_without_running_formulas(
     status, got, raw = fetch(running, "/api/v1/register.csv", token=running.tokens["admin"])
     assert status == 200
     assert got["Cache-Control"] == "no-store"
-    rows = list(csv.DictReader(io.StringIO(raw.decode())))
+    assert raw.startswith(b"\xef\xbb\xbf"), "a byte-order mark: Excel then reads UTF-8"
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     (row,) = [r for r in rows if r["number"] == CONTRACT["number"]]
     assert row["school"] == "'" + FORMULA
     assert row["city"] == "'@SUM(1+1)"

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.controller.records import GOOD, setup_loan, step
+from tests.controller.records import GOOD, add_kits, setup_loan, step
 from tests.protocol.messages import telemetry_body
 from tests.support import Broker, Controller, mqtt_client, provision_kit, wait_for
 
@@ -102,6 +102,7 @@ def test_contracts_ending_and_returns_overdue(controller: Controller) -> None:
         ("c-late", today - timedelta(days=3)),
     ):
         kit = f"kit-{number}"
+        add_kits(controller, kit)  # a component never creates its kit (issue 13)
         controller.post(
             "/api/v1/components",
             {"serial": f"SN-{number}", "kind": "laptop", "model": "X", "kit_id": kit},

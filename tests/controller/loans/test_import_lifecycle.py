@@ -38,6 +38,10 @@ def _import(db: MigratedDb, revocations: kit_status.Revocations, status: str) ->
         )
 
 
+UPDATED = [{"row": 2, "key": "kit-imp", "outcome": "updated"}]
+"""The report's row: the enrolled kit's lifecycle changed."""
+
+
 def _lifecycle_log(db: MigratedDb) -> list[tuple[str, object, object]]:
     with db.sessions() as session:
         rows = session.scalars(
@@ -53,7 +57,11 @@ def test_an_imported_revoking_status_revokes_publishes_and_audits(
     paths = pki.init_pki(tmp_path / "pki", hosts=HOSTS, now=datetime.now(UTC))
     serial = enrol(migrated_db.url, paths, tmp_path / "kit", "kit-imp")
     revocations = kit_status.Revocations(pki_dir=paths.root, broker_dir=tmp_path / "broker")
-    assert _import(migrated_db, revocations, status) == {"imported": 1, "errors": []}
+    assert _import(migrated_db, revocations, status) == {
+        "imported": 1,
+        "errors": [],
+        "rows": UPDATED,
+    }
     assert revoke_reasons(migrated_db.url, "kit-imp") == [status]
     assert serial in crl_serials(paths)
     assert _lifecycle_log(migrated_db)[-1][2] == {"lifecycle": status}
@@ -66,7 +74,11 @@ def test_active_after_lost_is_audited_and_does_not_bring_the_certificate_back(
     serial = enrol(migrated_db.url, paths, tmp_path / "kit", "kit-imp")
     revocations = kit_status.Revocations(pki_dir=paths.root, broker_dir=tmp_path / "broker")
     _import(migrated_db, revocations, "lost")
-    assert _import(migrated_db, revocations, "active") == {"imported": 1, "errors": []}
+    assert _import(migrated_db, revocations, "active") == {
+        "imported": 1,
+        "errors": [],
+        "rows": UPDATED,
+    }
     assert _lifecycle_log(migrated_db)[-1] == (
         "lifecycle_changed",
         {"lifecycle": "lost"},

@@ -14,7 +14,7 @@ from controller.config import ControllerSettings
 from controller.loans.schemas import IIN_PATTERN, GuardianCreate, PupilCreate
 from controller.loans.schemas import REF as REF_PATTERN
 from protocol.limits import KIT_ID_PATTERN
-from tests.controller.records import GUARDIAN, PUPIL
+from tests.controller.records import GUARDIAN, PUPIL, add_kits
 from tests.support import Controller, call
 
 BAD_KIT_IDS = ["", "kit/1", "kit 1", "+", "#", "-kit", "k" * 65, "kit\n", "kit\x00", "ķ\ud800"]
@@ -104,6 +104,7 @@ def test_an_invalid_kit_id_for_a_component_is_a_422_naming_the_field(
         assert status == 422, (bad, status, body)
         assert body["detail"][0]["loc"] == ["body", "kit_id"], body
     assert call(controller, "GET", "/api/v1/components?kit_id=kit-1")[1] == []
+    add_kits(controller, "kit-1")  # a component never creates its kit (issue 13)
     status, body = call(controller, "PATCH", "/api/v1/components/SN-1", _json({"kit_id": "kit-1"}))
     assert (status, body["kit_id"]) == (200, "kit-1"), "a valid kit id is still taken"
     status, body = call(controller, "PATCH", "/api/v1/components/SN-1", _json({"kit_id": None}))

@@ -24,6 +24,7 @@ from controller.tickets.machine import TicketFacts, TicketKind, TicketState, Tic
 from controller.tickets.tables import Ticket
 from controller.trust import enrolment as trust
 from policy.ladder import Priority
+from tests.controller.records import add_kits
 from tests.support import Controller, MigratedDb, days_from_today, loan_period
 
 S = TicketState
@@ -303,6 +304,7 @@ def lend(controller: Controller) -> None:
     """kit-t1 with three parts, lent under an active contract signed by GUARDIAN."""
     for path, body in (("/api/v1/pupils", PUPIL), ("/api/v1/guardians", GUARDIAN)):
         assert controller.post(path, body, "admin")[0] == 201
+    add_kits(controller, "kit-t1")  # a component never creates its kit (issue 13)
     for part in PARTS:
         assert controller.post("/api/v1/components", part, "admin")[0] == 201
     contract = {
@@ -577,6 +579,7 @@ def test_closing_a_replacement_ticket_moves_the_component_and_annexes_the_contra
     status, body = controller.post(f"/api/v1/tickets/{tid}/close", other_kind, "technician")
     assert status == 422
     assert "cannot replace a headset" in body["detail"]
+    add_kits(controller, "kit-t9")
     lent = {"serial": "HS-T-9", "kind": "headset", "model": "Logitech H390", "kit_id": "kit-t9"}
     assert controller.post("/api/v1/components", lent, "admin")[0] == 201
     in_kit = {"resolution": "swapped", "replacement_serial": "HS-T-9"}
@@ -611,6 +614,7 @@ def test_closing_a_whole_kit_replacement_moves_the_contract_to_the_new_kit(
     controller: Controller,
 ) -> None:
     lend(controller)
+    add_kits(controller, "kit-t2")
     for part in PARTS:
         twin = part | {"serial": part["serial"] + "-B", "kit_id": "kit-t2"}
         assert controller.post("/api/v1/components", twin, "admin")[0] == 201
