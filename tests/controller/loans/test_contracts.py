@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from controller.config import ControllerSettings
+from controller.fleet.tables import Kit
+from controller.loans import records, signatures
 from controller.loans import service as loans
 from controller.loans.lifecycle import Action
 from controller.loans.schemas import ContractAction
-from controller.loans.tables import LoanContract
-from controller.platform.crypto import generate_key
+from controller.loans.tables import ContractDocument, LoanContract
+from controller.platform.crypto import FieldCipher, generate_key
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.trust import pki
 from tests.controller.records import (
@@ -26,7 +31,7 @@ from tests.controller.records import (
     setup_loan,
     step,
 )
-from tests.support import HOSTS, Controller
+from tests.support import HOSTS, Controller, migrated
 
 
 def test_the_whole_lifecycle_with_an_illegal_step_refused_and_audited(
@@ -234,3 +239,60 @@ def test_a_kit_reported_lost_is_revoked_by_the_loans_service_itself(tmp_path: Pa
     engine.dispose()
     assert serial in crl_serials(paths), "the CRL lists the lost kit's certificate"
     assert revoke_reasons(db, "kit-gone") == ["lost"], "committed"
+
+
+# --- frozen documents (issue 13) ----------------------------------------------------------------
+
+
+def test_frozen_documents_are_kept_encrypted_and_survive_a_key_rotation(tmp_path: Path) -> None:
+    """The migration's table, a document frozen once (never replaced), read after the keys turn."""
+    database = migrated(f"sqlite:///{tmp_path / 'k.db'}")
+    first, second, index = generate_key(), generate_key(), generate_key()
+    now = datetime.now(UTC)
+    pdf = "%PDF-1.4 Нұрланның шарты".encode()
+    with database.sessions.begin() as session:
+        session.add(Kit(kit_id="kit-f"))
+        session.add(
+            LoanContract(
+                number="c-frozen",
+                school="№1",
+                city="Астана",
+                guardian_ref="g-1",
+                pupil_ref="p-1",
+                kit_id="kit-f",
+                state="signed",
+                start=now.date(),
+                end=now.date() + timedelta(days=30),
+                terms_version="1",
+                components=[],
+                annexes=[],
+                training_recorded=False,
+                created_at=now,
+            )
+        )
+        session.flush()
+        old = FieldCipher([first], index_key=index)
+        for content in (pdf, b"%PDF-1.4 later"):
+            records.freeze(
+                session,
+                number="c-frozen",
+                kind="contract",
+                pdfs={"kk": content},
+                cipher=old,
+                actor="admin",
+                now=now,
+            )
+        stored = session.scalar(select(ContractDocument.pdf_enc))
+        assert stored is not None
+        assert "Нұрлан" not in stored, "encrypted at rest"
+    with database.sessions.begin() as session:
+        signatures.rotate(session, FieldCipher([second, first], index_key=index))
+    with database.sessions() as session:
+        only_new = FieldCipher([second], index_key=index)
+        kept = records.frozen(
+            session, number="c-frozen", kind="contract", lang="kk", cipher=only_new, annex=0
+        )
+        assert kept == pdf, "the first copy is what was signed"
+        (listed,) = records.listing(session, number="c-frozen")
+        assert listed["sha256"] == hashlib.sha256(pdf).hexdigest()
+    database.engine.dispose()

@@ -275,6 +275,7 @@ def _damaged_return(lang: Lang, claim: str | None) -> bytes:
     )
 
 
+@pytest.mark.processes  # pdftotext
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_kinds_and_conditions_print_in_the_documents_language(lang: Lang, tmp_path: Path) -> None:
     text = flat(pdftotext(_damaged_return(lang, "12 000 теңге өтеу"), tmp_path))
@@ -292,6 +293,7 @@ def test_kinds_and_conditions_print_in_the_documents_language(lang: Lang, tmp_pa
     assert complete[lang] in flat(pdftotext(sound, tmp_path))
 
 
+@pytest.mark.processes  # pdftotext
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_a_draft_prints_blanks_where_the_school_signatory_goes(lang: Lang, tmp_path: Path) -> None:
     draft = LoanDocument(**{**DOC.__dict__, "signed_by_school": None})
@@ -301,6 +303,7 @@ def test_a_draft_prints_blanks_where_the_school_signatory_goes(lang: Lang, tmp_p
     assert f"действует {SCHOOL}" not in text
 
 
+@pytest.mark.processes  # pdftotext
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_no_heading_word_of_a_table_is_split(lang: Lang, tmp_path: Path) -> None:
     text = pdftotext(_damaged_return(lang, None), tmp_path)
@@ -308,6 +311,7 @@ def test_no_heading_word_of_a_table_is_split(lang: Lang, tmp_path: Path) -> None
     assert set(HEADINGS[lang]) <= words, set(HEADINGS[lang]) - words
 
 
+@pytest.mark.processes  # pdftotext
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_an_annex_lists_what_was_taken_back_and_given_and_why(lang: Lang, tmp_path: Path) -> None:
     annex = Annex(
@@ -328,6 +332,7 @@ LATIN_ALLOWED = ("PDF",)
 """Latin-script words a kk or ru document may print besides its serials, models and kit id."""
 
 
+@pytest.mark.processes  # pdftotext
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_documents_print_no_latin_word_outside_the_allow_list(lang: Lang, tmp_path: Path) -> None:
     names = {DOC.kit_id, *(p for line in COMPONENTS + RETURNED for p in (line.serial, line.model))}

@@ -26,6 +26,8 @@ import pytest
 from tests.controller.records import CONTRACT, PARTS, setup_loan, step
 from tests.support import Broker, Controller, start_broker
 
+pytestmark = pytest.mark.processes  # one broker and controller for the module
+
 NUMBER = CONTRACT["number"]
 DOCS = f"/api/v1/contracts/{NUMBER}/documents"
 LANGS = ("kk", "ru")
