@@ -280,18 +280,41 @@ def guardian_contact(
 
 
 def replace_component_in_transaction(
-    session: Session, *, number: str, data: ReplacementCreate, actor: str, now: datetime
+    session: Session,
+    *,
+    number: str,
+    data: ReplacementCreate,
+    actor: str,
+    now: datetime,
+    cipher: FieldCipher | None = None,
 ) -> LoanContract:
-    """`replace_component` in the caller's transaction: audited, not committed."""
-    return contracts.replace_component(session, number=number, data=data, actor=actor, now=now)
+    """`replace_component` in the caller's transaction: audited, not committed (with `cipher`,
+    the annex's PDF is frozen at once)."""
+    return contracts.replace_component(
+        session, number=number, data=data, actor=actor, now=now, cipher=cipher
+    )
 
 
 def replace_kit_in_transaction(
-    session: Session, *, old_kit_id: str, new_kit_id: str, reason: str, actor: str, now: datetime
+    session: Session,
+    *,
+    old_kit_id: str,
+    new_kit_id: str,
+    reason: str,
+    actor: str,
+    now: datetime,
+    cipher: FieldCipher | None = None,
 ) -> LoanContract | None:
-    """Swap a whole kit (its contract moves, with an annex) in the caller's transaction."""
+    """Swap a whole kit (its contract moves, with an annex) in the caller's transaction (with
+    `cipher`, the annex's PDF is frozen at once)."""
     return contracts.replace_kit(
-        session, old_kit_id=old_kit_id, new_kit_id=new_kit_id, reason=reason, actor=actor, now=now
+        session,
+        old_kit_id=old_kit_id,
+        new_kit_id=new_kit_id,
+        reason=reason,
+        actor=actor,
+        now=now,
+        cipher=cipher,
     )
 
 
