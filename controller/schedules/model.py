@@ -39,7 +39,9 @@ from pydantic import (
     model_validator,
 )
 
+from controller.errors import InvalidValue
 from controller.loans.schemas import REF
+from controller.schedules.errors import DOMAIN
 from protocol.models import LessonMode
 
 DEFAULT_TIMEZONE: Final = "Asia/Almaty"
@@ -65,16 +67,16 @@ def parse_clock(value: object) -> object:
     """A local time of day from "9:00", "09:00" or "09:00:00" (minutes, no seconds)."""
     if isinstance(value, dt.time):
         if value.tzinfo is not None or value.second or value.microsecond:
-            raise ValueError("a time of day is HH:MM, local to the schedule's time zone")
+            raise InvalidValue(DOMAIN, "value.clock_local")
         return value
     if not isinstance(value, str):
         return value
     match = _CLOCK.fullmatch(value.strip())
     if match is None:
-        raise ValueError("a time of day is written HH:MM, e.g. 09:00")
+        raise InvalidValue(DOMAIN, "value.clock_form")
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23 or minute > 59:
-        raise ValueError("this time of day does not exist")
+        raise InvalidValue(DOMAIN, "value.clock_missing")
     return dt.time(hour, minute)
 
 
@@ -108,16 +110,16 @@ def parse_server(value: object) -> object:
     host, sep, port_text = text.rpartition(":")
     if sep and (host.startswith("[") or ":" not in host):
         if not port_text.isascii() or not port_text.isdigit():
-            raise ValueError("a server is host:port, e.g. webinar.school.kz:443")
+            raise InvalidValue(DOMAIN, "value.server_form")
         port = int(port_text)
     else:
         host = text
     if port is None:
-        raise ValueError("a server is host:port, e.g. webinar.school.kz:443 (the port is missing)")
+        raise InvalidValue(DOMAIN, "value.server_port_missing")
     if not 1 <= port <= 65535:
-        raise ValueError("a server's port is 1 to 65535")
+        raise InvalidValue(DOMAIN, "value.server_port_range")
     if not (_HOST.fullmatch(host) or _IPV6.fullmatch(host)):
-        raise ValueError("a server is host:port, e.g. webinar.school.kz:443 (bad host name)")
+        raise InvalidValue(DOMAIN, "value.server_host")
     return f"{host.lower()}:{port}"
 
 
@@ -135,7 +137,7 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}: an IANA name such as Asia/Almaty") from None
+        raise InvalidValue(DOMAIN, "value.timezone", zone=repr(name)) from None
     return name
 
 
@@ -156,7 +158,7 @@ class _Span(_Model):
     def _ordered(cls, end: dt.date, info: ValidationInfo) -> dt.date:
         start = info.data.get("start")
         if isinstance(start, dt.date) and end < start:
-            raise ValueError(f"it ends ({end}) before it starts ({start})")
+            raise InvalidValue(DOMAIN, "value.span_order", end=end, start=start)
         return end
 
     def __contains__(self, day: object) -> bool:
@@ -193,9 +195,9 @@ class BaseLesson(_Model):
     def _server_fits_mode(cls, value: str | None, info: ValidationInfo) -> str | None:
         mode = info.data.get("mode")
         if mode is LessonMode.ONLINE and value is None:
-            raise ValueError("an online lesson needs its server (host:port)")
+            raise InvalidValue(DOMAIN, "value.online_needs_server")
         if mode is not None and mode is not LessonMode.ONLINE and value is not None:
-            raise ValueError(f"only online lessons have a server, not {mode.value} ones")
+            raise InvalidValue(DOMAIN, "value.server_online_only", mode=mode.value)
         return value
 
 
@@ -209,7 +211,7 @@ class Slot(BaseLesson):
     @model_validator(mode="after")
     def _validity(self) -> Slot:
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
-            raise ValueError("valid_until is before valid_from")
+            raise InvalidValue(DOMAIN, "value.validity_order")
         return self
 
     def holds_on(self, day: dt.date) -> bool:
@@ -286,9 +288,9 @@ class PupilSchedule(ScheduleContent):
     def _approval(self) -> PupilSchedule:
         approved = self.approved_by is not None and self.approved_at is not None
         if self.status is ScheduleStatus.APPROVED and not approved:
-            raise ValueError("an approved schedule says who approved it and when")
+            raise InvalidValue(DOMAIN, "value.approved_needs_who")
         if self.status is ScheduleStatus.DRAFT and (self.approved_by or self.approved_at):
-            raise ValueError("a draft has not been approved by anyone yet")
+            raise InvalidValue(DOMAIN, "value.draft_not_approved")
         return self
 
 

@@ -69,6 +69,7 @@ _CODE = (
     re.compile(r"kitkeeper-(?:agent|controller)(?: +[A-Za-z0-9{}_.=:/<>-]+)*"),  # a command line
     re.compile(r"\S*/\S*"),  # a path, a URL, an API route
     re.compile(r"\?\S+"),  # a query string
+    re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[a-z]{2,}(?::\d+)?"),  # a host or file name
     re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*"),  # a command-line option
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.+-]*[A-Za-z0-9]|[A-Za-z]")
@@ -225,8 +226,9 @@ def ask(
     *,
     lang: str | None = None,
     role: str = "admin",
+    method: str = "POST",
 ) -> tuple[int, dict[str, Any]]:
-    """POST JSON as `role` with Accept-Language `lang` (none: no header)."""
+    """POST (or `method`) JSON as `role` with Accept-Language `lang` (none: no header)."""
     headers = {
         "Content-Type": "application/json",
         "Authorization": f"Bearer {controller.tokens[role]}",
@@ -234,13 +236,18 @@ def ask(
     if lang:
         headers["Accept-Language"] = lang
     request = urllib.request.Request(
-        controller.url + path, json.dumps(body).encode(), headers, method="POST"
+        controller.url + path, json.dumps(body).encode(), headers, method=method
     )
     try:
         with urllib.request.urlopen(request, context=controller.context, timeout=30) as r:
             return r.status, json.load(r)
     except urllib.error.HTTPError as exc:
         return exc.code, json.load(exc)
+
+
+def put(controller: Controller, path: str, body: Any, lang: str) -> tuple[int, dict[str, Any]]:
+    """PUT JSON as an admin, in `lang`."""
+    return ask(controller, path, body, lang=lang, method="PUT")
 
 
 WEAK = {"current_password": "whatever-it-is", "new_password": "abc"}
@@ -290,7 +297,14 @@ def test_a_validation_error_says_in_plain_words_what_is_accepted(
         accepted=catalogue("api").text("pattern.kit_id", lang),
     )
     assert errors[("body", "color")]["type"] == "extra_forbidden"
-    for error in body["detail"]:
+    lesson = {"date": "2026-09-07", "start": "25:00", "duration_min": 45, "subject": "Алгебра",
+              "server": "webinar.school.kz"}  # fmt: skip
+    status, schedule = put(running, "/api/v1/pupils/p-001/schedule", {"extras": [lesson]}, lang)
+    assert status == 422, schedule
+    said = {e["msg"] for e in schedule["detail"]}
+    own = ("value.clock_missing", "value.server_port_missing")
+    assert said >= {catalogue("schedules").text(key, lang) for key in own}, "a validator's refusal"
+    for error in body["detail"] + schedule["detail"]:
         assert latin_words(error["msg"], api_words | SENT) == set(), error
 
 
