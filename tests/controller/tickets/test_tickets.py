@@ -481,7 +481,8 @@ def engine_opens(
 def test_the_escalation_engine_opens_once_per_incident_and_breaches_are_marked_once(
     controller: Controller,
 ) -> None:
-    assert controller.post("/api/v1/components", PARTS[1], "admin")[0] == 201  # kit-t1 exists
+    add_kits(controller, "kit-t1")  # a component never creates its kit (issue 13)
+    assert controller.post("/api/v1/components", PARTS[1], "admin")[0] == 201
     with db(controller) as session:
         first = engine_opens(session, "repair", "normal", DUE)
         again = engine_opens(session, "repair", "urgent", DUE - timedelta(hours=2))
