@@ -34,6 +34,7 @@ TABLE = [
     ("/api/v1/contracts", 200, 200, 403, 401),
     ("/api/v1/contracts/c-auth", 200, 200, 403, 401),
     ("/api/v1/contracts/c-auth/documents/contract.pdf", 200, 403, 403, 401),
+    ("/api/v1/contracts/c-auth/documents", 200, 403, 403, 401),
     ("/api/v1/register.csv", 200, 403, 403, 401),
     ("/api/v1/import/kits/template.csv", 200, 403, 403, 401),  # imports
     ("/api/v1/schedules/template.csv", 200, 403, 403, 401),  # imports
