@@ -32,9 +32,11 @@ class Problem:
 
 
 class ScheduleError(ControllerError):
-    """A schedule change or look-up refused; `status` is the HTTP status that fits."""
+    """A schedule change or look-up refused; `status` is the HTTP status that fits. Raised with
+    `translated(key, ...)` it says why in kk/ru/en (`refused.*` in the schedules catalogue)."""
 
     status = 409
+    domain = DOMAIN
 
 
 class ScheduleNotFoundError(ScheduleError):

@@ -167,7 +167,7 @@ def import_schedule(
 def _require_visible(session: Session, user: User, pupil_ref: str) -> None:
     """Refuse a pupil this member of staff may not see (a teacher: not their own) as unknown."""
     if not loans.may_see_pupil(session, user, pupil_ref):
-        raise ScheduleNotFoundError(f"no pupil {pupil_ref!r} that you may see")
+        raise ScheduleNotFoundError.translated("refused.no_pupil_visible", pupil=pupil_ref)
 
 
 def _public(session: Session, stored: StoredSchedule) -> SchedulePublic:
@@ -195,8 +195,11 @@ def get_schedule(
     _require_visible(session, user, pupil_ref)
     stored = versions.get(session, pupil_ref, version=version)
     if stored is None:
-        what = f"no version {version}" if version else "no schedule yet"
-        raise ScheduleNotFoundError(f"pupil {pupil_ref} has {what}")
+        if version:
+            raise ScheduleNotFoundError.translated(
+                "refused.no_version", pupil=pupil_ref, version=version
+            )
+        raise ScheduleNotFoundError.translated("refused.no_schedule", pupil=pupil_ref)
     return _public(session, stored)
 
 
@@ -323,7 +326,7 @@ def list_lessons(
     since = _moment(start, zone, now)
     until = _moment(end, zone, since + timedelta(days=7))
     if until <= since or until - since > MAX_RANGE:
-        raise LessonRangeError(f"end must come after start, at most {MAX_RANGE.days} days on")
+        raise LessonRangeError.translated("refused.range", days=MAX_RANGE.days)
     lessons = expansion.occurrences(stored.schedule, since, until) if stored is not None else []
     return LessonsPublic(
         pupil_ref=pupil_ref,
@@ -345,5 +348,5 @@ def kit_schedule_now(
         return schedule
     pupil_ref = pupil_for_kit(session, kit_id)
     if pupil_ref is None:
-        raise ScheduleNotFoundError(f"kit {kit_id} is not lent to a pupil under a signed contract")
-    raise ScheduleNotFoundError(f"the pupil of kit {kit_id} ({pupil_ref}) has no approved schedule")
+        raise ScheduleNotFoundError.translated("refused.kit_not_lent", kit=kit_id)
+    raise ScheduleNotFoundError.translated("refused.kit_no_schedule", kit=kit_id, pupil=pupil_ref)

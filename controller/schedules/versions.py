@@ -46,7 +46,7 @@ class StoredSchedule:
 def require_pupil(session: Session, pupil_ref: str) -> None:
     """Refuse an unknown pupil (ScheduleNotFoundError)."""
     if not loans.pupil_exists(session, pupil_ref):
-        raise ScheduleNotFoundError(f"no pupil {pupil_ref!r}")
+        raise ScheduleNotFoundError.translated("refused.no_pupil", pupil=pupil_ref)
 
 
 def _newest(session: Session, pupil_ref: str, *, approved: bool = False) -> ScheduleVersion | None:
@@ -110,7 +110,9 @@ def add(
     that contradicts itself. The version in force does not change.
     """
     if isinstance(schedule, model.PupilSchedule) and schedule.pupil_ref != pupil_ref:
-        raise ScheduleError(f"this schedule is for {schedule.pupil_ref!r}, not {pupil_ref!r}")
+        raise ScheduleError.translated(
+            "refused.other_pupil", other=schedule.pupil_ref, pupil=pupil_ref
+        )
     require_pupil(session, pupil_ref)
     content = schedule.content()
     validation.check(content)
@@ -130,9 +132,7 @@ def add(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise ScheduleError(
-            f"the schedule of {pupil_ref} was changed meanwhile; load it again and retry"
-        ) from exc
+        raise ScheduleError.translated("refused.changed_meanwhile", pupil=pupil_ref) from exc
     audit.record(
         session,
         actor=actor,
@@ -171,9 +171,11 @@ def approve(
     require_pupil(session, pupil_ref)
     row = _newest(session, pupil_ref)
     if row is None:
-        raise ScheduleNotFoundError(f"pupil {pupil_ref} has no schedule to approve")
+        raise ScheduleNotFoundError.translated("refused.nothing_to_approve", pupil=pupil_ref)
     if row.status == model.ScheduleStatus.APPROVED.value:
-        raise ScheduleError(f"version {row.version} of {pupil_ref}'s schedule is already approved")
+        raise ScheduleError.translated(
+            "refused.already_approved", version=row.version, pupil=pupil_ref
+        )
     before = _stored(row, _in_force_version(session, pupil_ref))
     validation.check(before.schedule)
     by = (approved_by or actor).strip()[:200] or actor
