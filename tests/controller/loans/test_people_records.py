@@ -10,30 +10,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from controller.platform.iin import check_digit
-from tests.controller.records import CONTRACT, GUARDIAN, PUPIL, setup_loan, step
-from tests.support import BIN, Broker, Controller, call, start_broker
+from tests.controller.records import CONTRACT, GUARDIAN, PUPIL, add_kits
+from tests.support import BIN, Controller, call
 
-pytestmark = pytest.mark.processes  # one controller and broker for the module
+pytestmark = pytest.mark.processes  # the shared controller and its broker
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]:
-    """One controller for the whole module; each scenario uses its own references."""
-    tmp = tmp_path_factory.mktemp("people")
-    broker: Broker = start_broker(tmp)
-    controller = Controller(tmp, broker)
-    try:
-        yield controller.start()
-    finally:
-        controller.stop()
-        broker.stop()
+@pytest.fixture
+def running(shared_controller: Controller) -> Controller:
+    """The loans tests' shared controller (conftest.py): every record here is this module's own
+    (refs e-*, t-*, a-*, y-*, kit kit-pr1, contract PR-2026-001, IINs of March 2010)."""
+    return shared_controller
 
 
 def iin(serial: int) -> str:
@@ -126,52 +119,67 @@ def test_a_pupils_teacher_must_be_a_teacher_account(running: Controller) -> None
 
 def test_a_pupil_who_left_is_archived_and_comes_back(running: Controller) -> None:
     """Defect: a pupil could not be archived, nor re-created (the IIN is taken)."""
-    setup_loan(running)  # PUPIL p-001 and GUARDIAN g-001 under the draft contract 2026-0042
-    status, body = running.post("/api/v1/pupils/p-001/archive", {"reason": "moved"}, "admin")
+    assert running.post("/api/v1/pupils", pupil("a-1", 60), "admin")[0] == 201
+    guardian = GUARDIAN | {"ref": "a-g1", "pupil_ref": "a-1"}
+    assert running.post("/api/v1/guardians", guardian, "admin")[0] == 201
+    add_kits(running, "kit-pr1")
+    part = {
+        "serial": "SN-PR-0001",
+        "kind": "laptop",
+        "model": "HP ProBook 450",
+        "kit_id": "kit-pr1",
+    }
+    assert running.post("/api/v1/components", part, "admin")[0] == 201
+    contract = CONTRACT | {"number": "PR-2026-001", "kit_id": "kit-pr1"}
+    contract |= {"pupil_ref": "a-1", "guardian_ref": "a-g1"}
+    status, body = running.post("/api/v1/contracts", contract, "admin")
+    assert status == 201, body
+
+    status, body = running.post("/api/v1/pupils/a-1/archive", {"reason": "moved"}, "admin")
     assert (status, body["reason"]) == (409, "pupil.open_contract"), body
-    assert "2026-0042" in body["messages"]["ru"]
-    status, body = running.post("/api/v1/guardians/g-001/archive", {"reason": "other"}, "admin")
+    assert "PR-2026-001" in body["messages"]["ru"]
+    status, body = running.post("/api/v1/guardians/a-g1/archive", {"reason": "other"}, "admin")
     assert (status, body["reason"]) == (409, "guardian.open_contract"), body
-    assert step(running, "terminate", {"reason": "the family moved"})[0] == 200
+    terminate = {"reason": "the family moved"}
+    assert (
+        running.post("/api/v1/contracts/PR-2026-001/actions/terminate", terminate, "admin")[0]
+        == 200
+    )
 
     left = {"reason": "moved", "left_on": "2026-05-20"}
-    status, body = running.post("/api/v1/pupils/p-001/archive", left, "admin")
+    status, body = running.post("/api/v1/pupils/a-1/archive", left, "admin")
     assert status == 200, body
     assert (body["archived"], body["left_on"], body["left_reason"]) == (True, "2026-05-20", "moved")
-    assert "p-001" not in refs(running, "/api/v1/pupils")
-    assert "p-001" in refs(running, "/api/v1/pupils?archived=true")
-    assert "g-001" not in refs(running, "/api/v1/guardians")
-    assert "g-001" in refs(running, "/api/v1/guardians?archived=all")
-    assert running.get("/api/v1/contracts/2026-0042")[0] == 200, "its contracts stay"
+    assert "a-1" not in refs(running, "/api/v1/pupils")
+    assert "a-1" in refs(running, "/api/v1/pupils?archived=true")
+    assert "a-g1" not in refs(running, "/api/v1/guardians")
+    assert "a-g1" in refs(running, "/api/v1/guardians?archived=all")
+    assert running.get("/api/v1/contracts/PR-2026-001")[0] == 200, "its contracts stay"
 
     # Re-created by IIN: refused, naming the archived pupil to restore.
-    status, body = running.post("/api/v1/pupils", PUPIL | {"ref": "p-new"}, "admin")
+    status, body = running.post("/api/v1/pupils", pupil("a-new", 60), "admin")
     assert (status, body["reason"]) == (409, "pupil.iin_archived"), body
-    assert "p-001" in body["detail"]
+    assert "a-1" in body["detail"]
     assert "restore" in body["detail"]
     # No new guardian, no new contract.
-    guardian = GUARDIAN | {"ref": "g-002"}
+    guardian = guardian | {"ref": "a-g2"}
     assert running.post("/api/v1/guardians", guardian, "admin")[1]["reason"] == "pupil.archived"
-    contract = {"number": "2026-0043", "kit_id": "kit-l1", "guardian_ref": "g-001"}
-    status, body = running.post("/api/v1/contracts", _contract(contract), "admin")
+    again = contract | {"number": "PR-2026-002"}
+    status, body = running.post("/api/v1/contracts", again, "admin")
     assert (status, body.get("reason")) == (409, "pupil.archived"), body
 
-    status, body = running.post("/api/v1/pupils/p-001/restore", {}, "admin")
+    status, body = running.post("/api/v1/pupils/a-1/restore", {}, "admin")
     assert (status, body["archived"]) == (200, False), body
-    assert "p-001" in refs(running, "/api/v1/pupils")
-    assert running.post("/api/v1/pupils/p-001/restore", {}, "admin")[0] == 409
-    _, history = running.get("/api/v1/pupils/p-001/history")
+    assert "a-1" in refs(running, "/api/v1/pupils")
+    assert running.post("/api/v1/pupils/a-1/restore", {}, "admin")[0] == 409
+    _, history = running.get("/api/v1/pupils/a-1/history")
     assert [h["action"] for h in history[:2]] == ["pupil_restored", "pupil_archived"]
     assert history[1]["after"] == {"archived": True, "reason": "moved", "left_on": "2026-05-20"}
 
-    assert running.post("/api/v1/guardians/g-001/archive", {"reason": "other"}, "admin")[0] == 200
-    status, body = running.post("/api/v1/contracts", _contract(contract), "admin")
+    assert running.post("/api/v1/guardians/a-g1/archive", {"reason": "other"}, "admin")[0] == 200
+    status, body = running.post("/api/v1/contracts", again, "admin")
     assert (status, body.get("reason")) == (409, "guardian.archived"), body
-    assert running.post("/api/v1/guardians/g-001/restore", {}, "admin")[0] == 200
-
-
-def _contract(changes: dict[str, str]) -> dict[str, Any]:
-    return CONTRACT | changes
+    assert running.post("/api/v1/guardians/a-g1/restore", {}, "admin")[0] == 200
 
 
 def test_the_new_school_year_promotes_once(running: Controller) -> None:
