@@ -3,8 +3,11 @@ in plain words from the imports catalogue (`E` builds the expected error: its En
 
 from __future__ import annotations
 
+import fnmatch
+import tomllib
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -542,3 +545,23 @@ def test_rows_are_frozen_and_strict() -> None:
         row.kit_id = "K-2"  # type: ignore[misc]
     with pytest.raises(ValueError, match="Extra inputs are not permitted"):
         KitRow.model_validate({"kit_id": "K-1", "profile": "base", "lifecycle": "lost", "x": "1"})
+
+
+# --- the templates -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["kits", "components", "pupils", "guardians"])
+def test_each_template_parses_clean_and_ships_as_package_data(kind: str) -> None:
+    root = Path(__file__).parents[3]
+    template = root / "controller" / "loans" / "templates" / f"{kind}.csv"
+    raw = template.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "Excel opens it with Cyrillic intact"
+    known = {"kit_ids": ["kit-001"], "pupil_refs": ["ШК-2025-017"]}
+    parse: Callable[..., ImportResult[Any]] = PARSERS[kind]
+    kwargs = {k: v for k, v in known.items() if k in parse.__code__.co_varnames}
+    result = parse(raw.decode("utf-8"), **kwargs)
+    assert (result.errors, len(result.rows) > 0) == ([], True)
+    shipped = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = shipped["package-data"]["controller"]
+    relative = template.relative_to(root / "controller").as_posix()
+    assert any(fnmatch.fnmatch(relative, p) for p in patterns), "in a fresh install too"
