@@ -83,21 +83,8 @@ class Journey:
             self.pdfs[stage, kind, lang] = pdf
 
 
-def _ensure_kit(controller: Controller) -> None:
-    """kit-l1 known to the fleet (a component never creates its kit)."""
-    if controller.get("/api/v1/kits/kit-l1")[0] == 404:
-        request = urllib.request.Request(
-            controller.url + "/api/v1/import/kits",
-            b"kit_id,profile,status\nkit-l1,base,active\n",
-            {"Content-Type": "text/csv", "Authorization": f"Bearer {controller.tokens['admin']}"},
-        )
-        with urllib.request.urlopen(request, context=controller.context, timeout=30) as resp:
-            assert resp.status == 200
-
-
 def _walk(journey: Journey) -> None:
     controller = journey.controller
-    _ensure_kit(controller)
     setup_loan(controller)
     journey.keep("draft", "contract")
     signed = step(controller, "sign", {"guardian": "Ә. Нұрғалиева", "school": "Б. Сейтқали"})
