@@ -328,15 +328,30 @@ class ActCreate(BaseModel):
 
 
 class ContractAction(BaseModel):
-    """What an action needs (see `controller.loans.lifecycle`)."""
+    """What an action needs: `sign` the names of who signed for the family (`guardian`) and for
+    the school (`school`); `hand_over` the hand-over `act` and `training_recorded: true`;
+    `return_kit` the return `act`; `terminate` a `reason`; `mark_return_due` and `report_lost`
+    nothing. What an action needs and lacks (and is not on the contract already) is a 409 saying
+    so; an unknown field is refused, so a typo cannot drop a signature.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    guardian: str | None = None
-    school: str | None = None
-    act: ActCreate | None = None
-    training_recorded: bool | None = None
-    reason: str | None = Field(default=None, max_length=500)
+    guardian: str | None = Field(
+        default=None, description="sign: the name of the parent or representative who signed"
+    )
+    school: str | None = Field(
+        default=None, description="sign: the name of who signed for the school (the director)"
+    )
+    act: ActCreate | None = Field(
+        default=None, description="hand_over, return_kit: the act, a condition for every part"
+    )
+    training_recorded: bool | None = Field(
+        default=None, description="hand_over: true once the parent and the pupil were trained"
+    )
+    reason: str | None = Field(
+        default=None, max_length=500, description="terminate: why the contract ends early"
+    )
 
 
 class ReplacementCreate(BaseModel):
