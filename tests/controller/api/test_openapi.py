@@ -138,6 +138,9 @@ def test_choices_are_enumerations(tmp_path: Path) -> None:
     program = spec["components"]["schemas"]["Program"]["description"]
     assert "DOMAIN.md" not in program, "the values in words, no pointer to a file elsewhere"
     assert "delayed mental development" in program
+    action = spec["components"]["schemas"]["ContractAction"]
+    assert "controller.loans.lifecycle" not in action["description"], "the fields of sign in words"
+    assert all("description" in field for field in action["properties"].values())
     error = spec["components"]["schemas"]["ImportRowError"]["properties"]
     assert error["row"]["type"] == "integer", "a row error always has its line"
     assert "messages" in error
