@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,8 +81,9 @@ def _now_in(session: Session, serials: list[str]) -> list[dict[str, str]]:
     return lines(sorted(parts, key=lambda c: c.serial))
 
 
-def document(session: Session, annex: dict[str, Any]) -> documents.Annex:
-    """What the annex's PDF prints: its number, date, reason, what was taken back and given."""
+def document(session: Session, annex: dict[str, Any], zone: ZoneInfo) -> documents.Annex:
+    """What the annex's PDF prints: its number, date (at the school, in `zone`), reason, what
+    was taken back and given."""
     taken, given = annex.get("taken"), annex.get("given")
     if taken is None or given is None:  # kept before issue 13: the inventory as it is now
         if "old_serial" in annex:
@@ -92,7 +94,7 @@ def document(session: Session, annex: dict[str, Any]) -> documents.Annex:
             given = lines(inventory.kit_components(session, annex["new_kit_id"]))
     return documents.Annex(
         number=int(annex["number"]),
-        day=datetime.fromisoformat(annex["at"]).date(),
+        day=datetime.fromisoformat(annex["at"]).astimezone(zone).date(),
         reason=str(annex.get("reason", "")),
         taken=[_line(c) for c in taken],
         given=[_line(c) for c in given],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from controller.loans.schemas import ContractAction, ContractCreate, Replacement
 from controller.loans.tables import Component, LoanContract, Pupil
 from controller.platform import audit
 from controller.platform.crypto import FieldCipher
+from controller.platform.localtime import DEFAULT_ZONE
 from controller.trust import enrolment as trust
 
 DocumentKind = papers.DocumentKind
@@ -149,12 +151,13 @@ def act(
     cipher: FieldCipher,
     actor: str,
     now: datetime,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> LoanContract:
     """Apply one action to a contract (TransitionError if illegal or incomplete); audited.
 
     Who signed is stored encrypted with `cipher`. Reporting the kit lost also marks the kit lost,
     revokes its certificates and publishes the revocation (`revocations`), in the same
-    transaction.
+    transaction. The document a step signs is frozen, dated at the school (`zone`).
     """
     row = get_contract(session, number)
     before = machine(row, cipher)
@@ -181,7 +184,7 @@ def act(
         before={"state": before.state.value},
         after={"state": after.state.value},
     )
-    _record_what_was_signed(session, row, action, cipher=cipher, actor=actor, now=now)
+    _record_what_was_signed(session, row, action, cipher=cipher, actor=actor, now=now, zone=zone)
     if action is lifecycle.Action.REPORT_LOST:
         # A kit lost under a contract loses its identity at once (CRL, ACL, broker reload).
         kit_status.mark_lost(
@@ -206,12 +209,13 @@ def _record_what_was_signed(
     cipher: FieldCipher,
     actor: str,
     now: datetime,
+    zone: ZoneInfo,
 ) -> None:
     """Freeze the document the step signed; an act's conditions go to the inventory."""
     kind = _SIGNED.get(action)
     if kind is None:
         return
-    papers.freeze(session, row, kind=kind, cipher=cipher, actor=actor, now=now)
+    papers.freeze(session, row, kind=kind, cipher=cipher, actor=actor, now=now, zone=zone)
     signed_act = {"handover": row.handover, "return": row.return_act}.get(kind)
     if signed_act is not None:
         inventory.record_conditions(
@@ -231,10 +235,13 @@ def document(
     lang: documents.Lang,
     cipher: FieldCipher,
     annex: int | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> bytes:
-    """The contract, an act or an annex as a PDF in Kazakh or Russian: as frozen once signed."""
+    """The contract, an act or an annex as a PDF in Kazakh or Russian: as frozen once signed
+    (what has no frozen copy is dated at the school, in `zone`)."""
+    row = get_contract(session, number)
     return papers.document(
-        session, get_contract(session, number), kind=kind, lang=lang, cipher=cipher, annex=annex
+        session, row, kind=kind, lang=lang, cipher=cipher, annex=annex, zone=zone
     )
 
 
@@ -251,11 +258,13 @@ def replace_component(
     actor: str,
     now: datetime,
     cipher: FieldCipher | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> LoanContract:
     """Swap a component of a lent kit: inventory moves, the contract gets an annex; audited.
 
-    With `cipher` the annex's PDF is frozen at once (kk and ru); without it (a caller that holds
-    no personal-data keys) it renders from the annex as kept, which holds what it prints.
+    With `cipher` the annex's PDF is frozen at once (kk and ru, dated in `zone`); without it (a
+    caller that holds no personal-data keys) it renders from the annex as kept, which holds
+    what it prints.
     """
     old_condition = act_input.check_condition(data.old_serial, data.old_condition)
     row = get_contract(session, number)
@@ -285,7 +294,7 @@ def replace_component(
     annex = annexes.add(
         session, row, change, before={"serial": data.old_serial}, actor=actor, now=now
     )
-    _freeze_annex(session, row, annex, cipher=cipher, actor=actor, now=now)
+    _freeze_annex(session, row, annex, cipher=cipher, actor=actor, now=now, zone=zone)
     return row
 
 
@@ -297,10 +306,13 @@ def _freeze_annex(
     cipher: FieldCipher | None,
     actor: str,
     now: datetime,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> None:
     if cipher is not None:
         number = int(annex["number"])
-        papers.freeze(session, row, kind="annex", annex=number, cipher=cipher, actor=actor, now=now)
+        papers.freeze(
+            session, row, kind="annex", annex=number, cipher=cipher, actor=actor, now=now, zone=zone
+        )
 
 
 def replace_kit(

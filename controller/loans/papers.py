@@ -14,8 +14,9 @@ of them then returns the frozen bytes. What has no frozen copy renders live (`re
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,9 +26,16 @@ from controller.loans.errors import ContractsError
 from controller.loans.tables import Component, LoanContract, Pupil
 from controller.loans.vocabulary import Condition
 from controller.platform.crypto import FieldCipher
+from controller.platform.localtime import DEFAULT_ZONE
 
 DocumentKind = Literal["contract", "handover", "return", "annex"]
 KINDS: Final[tuple[DocumentKind, ...]] = ("contract", "handover", "return", "annex")
+
+
+def _local_day(at: datetime | str, zone: ZoneInfo) -> date:
+    """The day a time (UTC, or stored ISO text) falls on at the school."""
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return moment.astimezone(zone).date()
 
 
 def _loan_document(
@@ -35,6 +43,7 @@ def _loan_document(
     row: LoanContract,
     cipher: FieldCipher,
     components: list[documents.ComponentLine],
+    zone: ZoneInfo,
 ) -> documents.LoanDocument:
     """What the documents print of a contract, its people decrypted."""
     pupil = session.scalar(select(Pupil).where(Pupil.ref == row.pupil_ref))
@@ -45,7 +54,7 @@ def _loan_document(
         number=row.number,
         school=row.school,
         city=row.city,
-        date=row.created_at.date(),
+        date=_local_day(row.created_at, zone),
         guardian=documents.Party(
             name=cipher.decrypt(guardian.name_enc),
             iin=cipher.decrypt(guardian.iin_enc),
@@ -121,12 +130,12 @@ def _lent_now(row: LoanContract) -> list[documents.ComponentLine]:
 
 
 def _return_act(
-    session: Session, row: LoanContract, cipher: FieldCipher, lang: documents.Lang
+    session: Session, row: LoanContract, cipher: FieldCipher, lang: documents.Lang, zone: ZoneInfo
 ) -> bytes:
     if row.return_act is None:
         raise ContractsError("no return act yet: the kit has not been returned", 409)
     act = row.return_act
-    doc = _loan_document(session, row, cipher, _lent_now(row))
+    doc = _loan_document(session, row, cipher, _lent_now(row), zone)
     notes = act.get("notes", {})
     returned = [
         dataclasses.replace(
@@ -139,7 +148,7 @@ def _return_act(
         doc,
         lang,
         returned=returned,
-        date_returned=datetime.fromisoformat(act["at"]).date(),
+        date_returned=_local_day(act["at"], zone),
         claim=act.get("claim"),
     )
 
@@ -152,22 +161,24 @@ def render(
     lang: documents.Lang,
     cipher: FieldCipher,
     annex: int | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> bytes:
-    """The document rendered from the contract as recorded now (no frozen copy read)."""
+    """The document rendered from the contract as recorded now (no frozen copy read), dated
+    in the school's time zone."""
     if kind == "contract":
         return documents.contract_pdf(
-            _loan_document(session, row, cipher, handed_over(session, row)), lang
+            _loan_document(session, row, cipher, handed_over(session, row), zone), lang
         )
     if kind == "handover":
-        doc = _loan_document(session, row, cipher, handed_over(session, row))
+        doc = _loan_document(session, row, cipher, handed_over(session, row), zone)
         if row.handover is not None:
-            doc = dataclasses.replace(doc, date=datetime.fromisoformat(row.handover["at"]).date())
+            doc = dataclasses.replace(doc, date=_local_day(row.handover["at"], zone))
         return documents.handover_act_pdf(doc, lang)
     if kind == "return":
-        return _return_act(session, row, cipher, lang)
+        return _return_act(session, row, cipher, lang, zone)
     record = annexes.find(row, annex)
-    doc = _loan_document(session, row, cipher, _lent_now(row))
-    return documents.annex_pdf(doc, annexes.document(session, record), lang)
+    doc = _loan_document(session, row, cipher, _lent_now(row), zone)
+    return documents.annex_pdf(doc, annexes.document(session, record, zone), lang)
 
 
 def document(
@@ -178,6 +189,7 @@ def document(
     lang: documents.Lang,
     cipher: FieldCipher,
     annex: int | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> bytes:
     """The frozen copy of the document when there is one, else the document rendered live."""
     if kind == "annex":
@@ -188,7 +200,7 @@ def document(
     )
     if kept is not None:
         return kept
-    return render(session, row, kind=kind, lang=lang, cipher=cipher, annex=annex)
+    return render(session, row, kind=kind, lang=lang, cipher=cipher, annex=annex, zone=zone)
 
 
 def freeze(
@@ -200,10 +212,11 @@ def freeze(
     actor: str,
     now: datetime,
     annex: int | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> None:
     """Render the document in every language and keep it as signed (`records.freeze`)."""
     pdfs: dict[str, bytes] = {
-        lang: render(session, row, kind=kind, lang=lang, cipher=cipher, annex=annex)
+        lang: render(session, row, kind=kind, lang=lang, cipher=cipher, annex=annex, zone=zone)
         for lang in documents.LANGUAGES
     }
     records.freeze(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ from controller.loans.schemas import (
 )
 from controller.loans.tables import Component, LoanContract
 from controller.platform.crypto import FieldCipher
+from controller.platform.localtime import DEFAULT_ZONE
 from controller.trust.tables import User
 
 # --- pupils and guardians, as the member of staff asking may see them ---------------------------
@@ -164,6 +166,7 @@ def act(
         cipher=people.cipher(settings),
         actor=actor,
         now=now,
+        zone=settings.school_zone,
     )
     session.commit()
     return row
@@ -177,11 +180,12 @@ def replace_component(
     cipher: FieldCipher,
     actor: str,
     now: datetime,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> LoanContract:
     """Replace a component of a kit on loan with one from spare stock: an annex to the contract
-    (its PDF frozen at once)."""
+    (its PDF frozen at once, dated in the school's `zone`)."""
     row = contracts.replace_component(
-        session, number=number, data=data, actor=actor, now=now, cipher=cipher
+        session, number=number, data=data, actor=actor, now=now, cipher=cipher, zone=zone
     )
     session.commit()
     return row
@@ -195,10 +199,11 @@ def document(
     lang: documents.Lang,
     cipher: FieldCipher,
     annex: int | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> bytes:
     """The contract, an act or an annex as a PDF in Kazakh or Russian (as frozen once signed)."""
     return contracts.document(
-        session, number=number, kind=kind, lang=lang, cipher=cipher, annex=annex
+        session, number=number, kind=kind, lang=lang, cipher=cipher, annex=annex, zone=zone
     )
 
 

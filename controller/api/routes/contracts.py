@@ -119,13 +119,24 @@ def contract_action(  # noqa: PLR0917 - FastAPI passes what the route declares
 
 
 @router.post("/contracts/{number}/replace", response_model=ContractPublic)
-def replace_component(
-    number: Number, data: ReplacementCreate, session: SessionDep, cipher: Cipher, user: Admin
+def replace_component(  # noqa: PLR0917 - FastAPI passes what the route declares
+    number: Number,
+    data: ReplacementCreate,
+    session: SessionDep,
+    state: StateDep,
+    cipher: Cipher,
+    user: Admin,
 ) -> dict[str, Any]:
     """Replace a component of a kit on loan with one from spare stock: an annex to the contract."""
     now = datetime.now(UTC)
     row = loans.replace_component(
-        session, number=number, data=data, cipher=cipher, actor=user.username, now=now
+        session,
+        number=number,
+        data=data,
+        cipher=cipher,
+        actor=user.username,
+        now=now,
+        zone=state.settings.school_zone,
     )
     return loans.contract_view(row, cipher=cipher, user=user)
 
@@ -145,6 +156,7 @@ def contract_document(  # noqa: PLR0917 - FastAPI passes what the route declares
     number: Number,
     kind: contracts.DocumentKind,
     session: SessionDep,
+    state: StateDep,
     cipher: Cipher,
     user: Admin,
     lang: Annotated[Literal["kk", "ru"], Query()] = "kk",
@@ -154,7 +166,10 @@ def contract_document(  # noqa: PLR0917 - FastAPI passes what the route declares
 ) -> Response:
     """The contract, hand-over act, return act or an annex (`annex=N`), as a PDF in Kazakh (kk)
     or Russian (ru): once signed, the document as it was signed, byte for byte."""
-    pdf = loans.document(session, number=number, kind=kind, lang=lang, cipher=cipher, annex=annex)
+    zone = state.settings.school_zone
+    pdf = loans.document(
+        session, number=number, kind=kind, lang=lang, cipher=cipher, annex=annex, zone=zone
+    )
     name = quote(f"{number}-{kind}{annex or ''}-{lang}.pdf")  # a number may be Cyrillic
     return Response(
         pdf,
