@@ -7,12 +7,13 @@ import subprocess
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from controller.config import ControllerSettings
 from controller.fleet.tables import Kit
-from controller.loans import records, signatures
+from controller.loans import annexes, records, signatures
 from controller.loans import service as loans
 from controller.loans.lifecycle import Action
 from controller.loans.schemas import ContractAction
@@ -296,3 +297,18 @@ def test_frozen_documents_are_kept_encrypted_and_survive_a_key_rotation(tmp_path
         (listed,) = records.listing(session, number="c-frozen")
         assert listed["sha256"] == hashlib.sha256(pdf).hexdigest()
     database.engine.dispose()
+
+
+def test_an_annex_is_dated_on_the_schools_day() -> None:
+    """20:30 UTC is already the next day in Almaty: the annex says the school's day."""
+    part = {"serial": "S1", "kind": "webcam", "model": "C270", "condition": "faulty"}
+    record = {
+        "number": "1",
+        "at": "2026-03-09T20:30:00+00:00",
+        "reason": "камера істемейді",
+        "taken": [part],
+        "given": [part | {"serial": "S2", "condition": "new"}],
+    }
+    annex = annexes.document(None, record, ZoneInfo("Asia/Almaty"))  # type: ignore[arg-type]
+    assert annex.day == date(2026, 3, 10)
+    assert [line.serial for line in (*annex.taken, *annex.given)] == ["S1", "S2"]
