@@ -13,7 +13,8 @@ catalogue's domain, `common/locale/<lang>/<domain>.toml`) and the key's placehol
     raise KitRetiredError.translated("kit.retired", kit=kit_id)
     # or, from a child's own __init__: super().__init__(key="kit.retired", params={"kit": kit_id})
 
-Its message (`str`, the command line) is then the English text, and the API's answer carries
+The error keeps them as `message_key` and `message_params` (`domain` names the catalogue). Its
+message (`str`, the command line) is then the English text, and the API's answer carries
 `messages` ({kk, ru, en}) beside `detail`, which the handler gives in the request's language
 (`?lang=` or Accept-Language; English when nothing is asked). Never put a submitted personal
 value (an IIN, a name, a phone) in `params`.
@@ -38,7 +39,7 @@ class ControllerError(Exception):
     domain: ClassVar[str | None] = None
     """The catalogue a translated error's `key` is in (a class or an instance may set it)."""
 
-    key: str | None = None
+    message_key: str | None = None
     """The catalogue key of a translated error (None: English only)."""
 
     def __init__(
@@ -51,11 +52,11 @@ class ControllerError(Exception):
         """`args` as any exception, or `key` (+ `params`, `domain`): a message from a catalogue."""
         if domain is not None:
             self.domain = domain  # type: ignore[misc]  # an instance may name its own catalogue
-        if key is not None:  # a child that set its own key and params before keeps them
-            self.key = key
-            self.params: dict[str, object] = dict(params or {})
+        if key is not None:
+            self.message_key = key
+            self.message_params: dict[str, object] = dict(params or {})
         if key is not None and not args:
-            args = (self._catalogue().text(key, "en", **self.params),)
+            args = (self._catalogue().text(key, "en", **self.message_params),)
         super().__init__(*args)
 
     @classmethod
@@ -70,9 +71,9 @@ class ControllerError(Exception):
 
     def messages(self) -> dict[Lang, str] | None:
         """The message in every language (kk, ru, en) when it has a key, else None."""
-        if self.key is None:
+        if self.message_key is None:
             return None
-        texts: dict[Lang, str] = self._catalogue().texts(self.key, **self.params)
+        texts: dict[Lang, str] = self._catalogue().texts(self.message_key, **self.message_params)
         return texts
 
     def detail(self) -> Any:
@@ -85,6 +86,15 @@ class ControllerError(Exception):
         if messages is None:
             return {"detail": self.detail()}
         return {"detail": self.detail(), "messages": messages}
+
+    def body_in(self, lang: Lang) -> dict[str, Any]:
+        """The answer for a reader of `lang`: `body()` with `detail` in `lang` when it carries
+        `messages` (English stays `body()` as is); a child with structure may say more."""
+        body = self.body()
+        messages = body.get("messages")
+        if lang == "en" or not isinstance(messages, dict) or lang not in messages:
+            return body
+        return {**body, "detail": messages[lang]}
 
 
 class InvalidValue(ValueError):  # noqa: N818  # raised inside pydantic validators, as ValueError

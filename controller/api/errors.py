@@ -12,7 +12,6 @@ Accept-Language, else English: clients that ask for nothing read what they alway
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -20,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from controller.api.language import DEFAULT_LANG, lang_of
+from controller.api.language import lang_of
 from controller.api.validation import reported
 from controller.errors import ControllerError
 
@@ -33,18 +32,8 @@ async def controller_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         _LOGGER.warning("%s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
-        status_code=exc.status,
-        content=in_language(exc.body(), lang_of(request)),
-        headers=exc.headers,
+        status_code=exc.status, content=exc.body_in(lang_of(request)), headers=exc.headers
     )
-
-
-def in_language(body: dict[str, Any], lang: str) -> dict[str, Any]:
-    """`body` with `detail` in `lang` when it carries `messages` in every language."""
-    messages = body.get("messages")
-    if lang == DEFAULT_LANG or not isinstance(messages, dict) or lang not in messages:
-        return body
-    return {**body, "detail": messages[lang]}
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:

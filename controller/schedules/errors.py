@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from common.i18n import Lang, catalogue
@@ -20,15 +20,22 @@ class Problem:
 
     parts: tuple[tuple[str, int], ...]
     message: str
+    """In English (the command line, an import's line)."""
+    say: Callable[[Lang], str] | None = field(default=None, compare=False, repr=False)
+    """The message in any language (None: English only)."""
+
+    def text(self, lang: Lang) -> str:
+        """The message in `lang`."""
+        return self.say(lang) if self.say is not None else self.message
 
     @property
     def where(self) -> str:
         """E.g. "slots[0], slots[2]"."""
         return ", ".join(f"{name}[{index}]" for name, index in self.parts)
 
-    def as_dict(self) -> dict[str, Any]:
-        """For a JSON error report."""
-        return {"where": self.where, "message": self.message}
+    def as_dict(self, lang: Lang = "en") -> dict[str, Any]:
+        """For a JSON error report, in `lang`."""
+        return {"where": self.where, "message": self.text(lang)}
 
 
 class ScheduleError(ControllerError):
@@ -60,12 +67,16 @@ class ScheduleInvalidError(ScheduleError):
         super().__init__("; ".join(f"{p.where}: {p.message}" for p in problems))
         self.problems = list(problems)
 
-    def detail(self) -> dict[str, Any]:
-        """Each problem and where it is."""
+    def detail(self, lang: Lang = "en") -> dict[str, Any]:
+        """Each problem and where it is, in `lang`."""
         return {
-            "message": "the schedule contradicts itself",
-            "problems": [p.as_dict() for p in self.problems],
+            "message": catalogue(DOMAIN).text("invalid.message", lang),
+            "problems": [p.as_dict(lang) for p in self.problems],
         }
+
+    def body_in(self, lang: Lang) -> dict[str, Any]:
+        """The problems said in `lang`."""
+        return {"detail": self.detail(lang)}
 
 
 class ScheduleImportError(ScheduleError):

@@ -12,41 +12,72 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
+from common.i18n import Lang, catalogue
 from controller.schedules import expansion, limits, model
-from controller.schedules.errors import Problem, ScheduleInvalidError
+from controller.schedules.errors import DOMAIN, Problem, ScheduleInvalidError
 
 MAX_PROBLEMS: Final = 50
 """A schedule with more problems than this is reported by its first ones."""
 
 
-def _slot_text(slot: model.Slot) -> str:
+Say = Callable[[Lang], str]
+"""A text in the reader's language."""
+
+
+def _problem(parts: tuple[tuple[str, int], ...], key: str, **params: object) -> Problem:
+    """A problem whose message is the catalogue's `key`; a callable parameter is said in the
+    reader's language too (a weekday, a lesson)."""
+
+    def say(lang: Lang) -> str:
+        filled = {k: v(lang) if callable(v) else v for k, v in params.items()}
+        return catalogue(DOMAIN).text(key, lang, **filled)
+
+    return Problem(parts, say("en"), say)
+
+
+def _slot_text(slot: model.Slot) -> Say:
     end = model.minute_of_day(slot.start) + slot.duration_min
     until = f"{end // 60 % 24:02d}:{end % 60:02d}"  # past midnight: the next day's time
-    return f"{model.WEEKDAYS[slot.weekday]} {model.hhmm(slot.start)}-{until} {slot.subject}"
+    return lambda lang: (
+        f"{catalogue(DOMAIN).text(f'weekday.{slot.weekday}', lang)} "
+        f"{model.hhmm(slot.start)}-{until} {slot.subject}"
+    )
 
 
-def _why_no_lesson(schedule: model.ScheduleContent, day: dt.date, clock: dt.time) -> str:
-    when = f"{model.WEEKDAYS[day.weekday()]} {day} at {model.hhmm(clock)}"
+def _span(start: dt.date, end: dt.date) -> Say:
+    return lambda lang: catalogue(DOMAIN).text("describe.range", lang, start=start, end=end)
+
+
+def _why_no_lesson(schedule: model.ScheduleContent, day: dt.date, clock: dt.time) -> Say:
+    texts = catalogue(DOMAIN)
     if not expansion.in_term(schedule, day):
-        return f"{day} is outside every term"
+        return lambda lang: texts.text("why.outside_terms", lang, day=day)
     if (holiday := expansion.holiday_on(schedule, day)) is not None:
-        return f"{day} is in the holiday {holiday.name or ''} ({holiday.start} to {holiday.end})"
-    return f"no weekly lesson starts on {when}"
+        name, start, end = holiday.name or "", holiday.start, holiday.end
+        return lambda lang: texts.text(
+            "why.holiday", lang, day=day, name=name, start=start, end=end
+        )
+    weekday = f"weekday.{day.weekday()}"
+    return lambda lang: texts.text(
+        "why.no_slot", lang, weekday=texts.text(weekday, lang), day=day, clock=model.hhmm(clock)
+    )
 
 
 def _term_problems(schedule: model.ScheduleContent) -> Iterator[Problem]:
     ordered = sorted(enumerate(schedule.terms), key=lambda item: item[1].start)
     for (i, a), (j, b) in itertools.pairwise(ordered):
         if b.start <= a.end:
-            yield Problem(
+            yield _problem(
                 (("terms", i), ("terms", j)),
-                f"terms overlap: {a.start} to {a.end} and {b.start} to {b.end}",
+                "problem.terms_overlap",
+                a=_span(a.start, a.end),
+                b=_span(b.start, b.end),
             )
     if schedule.slots and not schedule.terms:
-        yield Problem((), "weekly lessons need a term (its start and end dates)")
+        yield _problem((), "problem.no_term")
 
 
 def _both_hold(first: model.Slot, second: model.Slot, days_later: dt.timedelta) -> bool:
@@ -80,9 +111,11 @@ def _slot_problems(schedule: model.ScheduleContent) -> Iterator[Problem]:
         for j in range(i + 1, len(slots)):
             b = slots[j]
             if _starts_during(a, b) or _starts_during(b, a):
-                yield Problem(
+                yield _problem(
                     (("slots", i), ("slots", j)),
-                    f"weekly lessons overlap: {_slot_text(a)} and {_slot_text(b)}",
+                    "problem.slots_overlap",
+                    a=_slot_text(a),
+                    b=_slot_text(b),
                 )
 
 
@@ -96,16 +129,14 @@ def _exception_problems(schedule: model.ScheduleContent) -> Iterator[Problem]:
         key = (item.date, item.start)
         if expansion.slot_at(schedule, item.date, item.start) is None:
             verb = "cancels" if name == "cancellations" else "moves"
-            yield Problem(
+            yield _problem(
                 ((name, i),),
-                f"{verb} a lesson that does not take place: "
-                + _why_no_lesson(schedule, item.date, item.start),
+                f"problem.{verb}_absent",
+                why=_why_no_lesson(schedule, item.date, item.start),
             )
         elif (earlier := seen.get(key)) is not None:
-            yield Problem(
-                (earlier, (name, i)),
-                f"the lesson of {item.date} at {model.hhmm(item.start)} "
-                "is cancelled or moved twice",
+            yield _problem(
+                (earlier, (name, i)), "problem.twice", day=item.date, clock=model.hhmm(item.start)
             )
         else:
             seen[key] = (name, i)
@@ -122,9 +153,14 @@ def _overlap_problems(schedule: model.ScheduleContent) -> Iterator[Problem]:
                 continue  # the first day says it
             reported.add(pair)
             changed = other.clocks_change or occurrence.clocks_change
-            why = " (the clocks change that night)" if changed else ""
-            yield Problem(
-                pair, f"lessons overlap: {other.describe()} and {occurrence.describe()}{why}"
+            yield _problem(
+                pair,
+                "problem.lessons_overlap",
+                a=other.describe,
+                b=occurrence.describe,
+                why=(lambda lang: catalogue(DOMAIN).text("problem.clocks_change", lang))
+                if changed
+                else "",
             )
         running.append(occurrence)
 

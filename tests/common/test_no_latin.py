@@ -306,6 +306,17 @@ def test_a_validation_error_says_in_plain_words_what_is_accepted(
     assert said >= {catalogue("schedules").text(key, lang) for key in own}, "a validator's refusal"
     for error in body["detail"] + schedule["detail"]:
         assert latin_words(error["msg"], api_words | SENT) == set(), error
+    terms = [
+        {"start": "2026-09-01", "end": "2026-10-30"},
+        {"start": "2026-10-01", "end": "2026-12-25"},
+    ]
+    status, contradiction = put(running, "/api/v1/pupils/p-001/schedule", {"terms": terms}, lang)
+    assert status == 422, contradiction
+    assert contradiction["detail"]["message"] == catalogue("schedules").text(
+        "invalid.message", lang
+    )
+    for problem in contradiction["detail"]["problems"]:
+        assert latin_words(problem["message"]) == set(), problem
 
 
 @pytest.mark.processes

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from controller.api.errors import in_language
+from common.i18n import catalogue
 from controller.api.language import from_accept_language, lang_of
+from controller.errors import ConflictError
 
 
 @pytest.mark.parametrize(
@@ -43,8 +44,14 @@ def test_the_query_wins_then_the_header_then_english() -> None:
     assert lang_of(_request()) == "en"
 
 
-def test_detail_follows_the_language_only_when_the_answer_carries_messages() -> None:
-    body = {"detail": "too short", "messages": {"kk": "қысқа", "ru": "коротко", "en": "too short"}}
-    assert in_language(body, "ru")["detail"] == "коротко"
-    assert in_language(body, "en") == body
-    assert in_language({"detail": "no such kit"}, "kk") == {"detail": "no such kit"}
+def test_detail_follows_the_language_only_when_the_error_carries_messages() -> None:
+    class TooShortError(ConflictError):
+        domain = "staff"
+
+    error = TooShortError.translated("password.too_short", min=12)
+    ru = catalogue("staff").text("password.too_short", "ru", min=12)
+    assert error.body_in("ru") == {**error.body(), "detail": ru}
+    assert (
+        error.body_in("en") == error.body() == {"detail": str(error), "messages": error.messages()}
+    )
+    assert ConflictError("no such kit").body_in("kk") == {"detail": "no such kit"}
