@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Cookie, Depends, HTTPException, Request
+from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from controller.api.refusals import RoleRequiredError, SignInRequiredError
 from controller.runtime import Runtime
 from controller.trust.staff import Role, authenticate
 from controller.trust.tables import User
@@ -56,11 +57,7 @@ def current_user(
     """The signed-in member of staff (bearer token, or the session cookie); 401 otherwise."""
     user = authenticate(session, token=token, now=datetime.now(UTC)) if token else None
     if user is None:
-        raise HTTPException(
-            status_code=401,
-            detail="sign in first: POST /api/v1/auth/token, then send the bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise SignInRequiredError
     return user
 
 
@@ -70,10 +67,7 @@ def require(*roles: Role) -> Callable[[User], User]:
 
     def check(user: Annotated[User, Depends(current_user)]) -> User:
         if user.role not in allowed:
-            raise HTTPException(
-                status_code=403,
-                detail=f"this needs the role {' or '.join(sorted(allowed))}; you are {user.role}",
-            )
+            raise RoleRequiredError(allowed, user.role)
         return user
 
     return check

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from common.i18n import catalogue
 from controller.api.language import lang_of
 from controller.api.validation import reported
 from controller.errors import ControllerError
@@ -58,9 +59,13 @@ async def storage_busy(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OperationalError)  # registered for it only
     _LOGGER.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc.orig)
     locked = "locked" in str(exc.orig) or "busy" in str(exc.orig)
-    detail = "the database is busy; try again shortly" if locked else "the database is unavailable"
+    key = "storage.busy" if locked else "storage.unavailable"
+    content = {
+        "detail": catalogue("api").text(key, lang_of(request)),
+        "messages": catalogue("api").texts(key),
+    }
     return JSONResponse(
-        status_code=503, content={"detail": detail}, headers={"Retry-After": STORAGE_RETRY_AFTER}
+        status_code=503, content=content, headers={"Retry-After": STORAGE_RETRY_AFTER}
     )
 
 

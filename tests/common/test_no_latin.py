@@ -57,7 +57,7 @@ NAMES = {
     "API", "CSV", "JSON", "UUID", "UTC", "DNS", "MQTT", "MQTTS", "USB", "PDF", "URL", "HTTP",
     "HTTPS", "TLS", "UTF-8", "BOM", "YAML", "iCalendar", "ICS", "RRULE", "FREQ", "DAILY",
     "WEEKLY", "MONTHLY", "YEARLY", "SUMMARY", "UID", "DTSTART", "GET", "POST", "PUT", "PATCH",
-    "DELETE", "Wi-Fi", "IANA",
+    "DELETE", "Wi-Fi", "IANA", "Bearer",
     # JSON values a person types
     "true", "false", "null",
 }  # fmt: skip
@@ -275,6 +275,17 @@ def test_the_detail_follows_accept_language_and_english_stays_the_default(
     assert russian[1]["detail"] == russian[1]["messages"]["ru"] != english[1]["detail"]
     assert re.search("[а-яё]", russian[1]["detail"])
     assert kazakh[1]["detail"] == kazakh[1]["messages"]["kk"], "?lang= wins over the header"
+    request = urllib.request.Request(
+        running.url + "/api/v1/kits", headers={"Accept-Language": "kk"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as anonymous:
+        urllib.request.urlopen(request, context=running.context, timeout=30)
+    assert anonymous.value.code == 401
+    assert anonymous.value.headers["WWW-Authenticate"] == "Bearer"
+    assert json.load(anonymous.value)["detail"] == catalogue("api").text("auth.sign_in", "kk")
+    status, role = ask(running, "/api/v1/contracts", CONTRACT, lang="ru", role="teacher")
+    assert status == 403, role
+    assert role["detail"] == "для этого нужна роль: администратор; ваша роль: учитель"
 
 
 @pytest.mark.processes

@@ -37,4 +37,4 @@ async def test_an_operational_error_is_a_503_with_retry_after(message: str, deta
         response = await client.post("/import")
     assert response.status_code == 503
     assert response.headers["retry-after"] == errors.STORAGE_RETRY_AFTER
-    assert response.json() == {"detail": detail}
+    assert response.json()["detail"] == response.json()["messages"]["en"] == detail
