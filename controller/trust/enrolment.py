@@ -51,6 +51,7 @@ class TrustErrorKind(StrEnum):
     TOKEN_EXPIRED = "token_expired"  # noqa: S105
     KIT_REVOKED = "kit_revoked"
     BAD_REQUEST = "bad_request"
+    UNKNOWN_KIT = "unknown_kit"
     RENEWAL_LIMIT = "renewal_limit"
 
 
@@ -60,6 +61,7 @@ STATUS_OF_KIND: dict[TrustErrorKind, int] = {
     TrustErrorKind.TOKEN_EXPIRED: 410,
     TrustErrorKind.KIT_REVOKED: 403,
     TrustErrorKind.BAD_REQUEST: 422,
+    TrustErrorKind.UNKNOWN_KIT: 404,
     TrustErrorKind.RENEWAL_LIMIT: 429,
 }
 """The HTTP status of a refusal, by its kind."""
@@ -383,13 +385,22 @@ def renew_kit(
 def set_lifecycle(
     session: Session, *, kit_id: str, lifecycle: str, now: datetime, actor: str = "system"
 ) -> list[str]:
-    """Mark a kit; lost, retired or returned revokes its certificates. Returns revoked serials."""
+    """Mark a known kit; lost, retired or returned revokes its certificates. Revoked serials.
+
+    A kit id nobody recorded (a typo) is refused, never created on the side: kits come from
+    enrolment tokens and the kits CSV.
+    """
     if lifecycle not in LIFECYCLES:
         raise TrustError(
             TrustErrorKind.BAD_REQUEST,
             f"unknown kit state {lifecycle!r}; one of {', '.join(sorted(LIFECYCLES))}",
         )
-    kit = ensure_kit(session, kit_id)
+    kit = fleet.get_kit(session, kit_id=kit_id)
+    if kit is None:
+        raise TrustError(
+            TrustErrorKind.UNKNOWN_KIT,
+            f"no kit {kit_id!r}: record it first (an enrolment token, or the kits CSV import)",
+        )
     before = kit.lifecycle
     kit.lifecycle = lifecycle
     audit.record(

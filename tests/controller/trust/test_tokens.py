@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent.identity import generate_key, make_csr
 from controller import cli
+from controller.fleet.tables import Kit
 from controller.platform.audit_table import AuditEntry
 from controller.trust import enrolment as trust
 from controller.trust import pki
@@ -117,3 +118,25 @@ def test_the_cli_shows_the_instant_the_controller_enforces(
     assert datetime.fromisoformat(audited["expires_at"]) == stored
     assert out.strip().startswith("kit-c:")
     assert "certificate" not in err, "a kit never enrolled has no certificate to replace"
+
+
+def test_marking_a_mistyped_kit_is_refused_and_creates_no_kit(
+    db: str,
+    paths: pki.PkiPaths,
+    sessions: sessionmaker[Session],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`kit mark` on a kit id nobody recorded says so (it used to create a phantom kit)."""
+    code = cli.main(
+        ["kit", "mark", "--kit-id", "kit-typo", "lost", "--db", db, "--pki-dir", str(paths.root)]
+    )
+    _, err = capsys.readouterr()
+    assert code != 0
+    assert "no kit 'kit-typo'" in err
+    with sessions() as session:
+        assert session.get(Kit, "kit-typo") is None
+        with pytest.raises(trust.TrustError) as caught:
+            trust.set_lifecycle(
+                session, kit_id="kit-typo", lifecycle="retired", now=datetime.now(UTC)
+            )
+    assert caught.value.status == 404
