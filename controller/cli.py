@@ -18,7 +18,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from controller.commandline.common import EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE, log_level
+from controller.commandline.common import (
+    EXIT_FAILURE,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    log_level,
+    said,
+)
 from controller.errors import ConfigError, ControllerError, PkiError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -289,13 +295,13 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"kitkeeper-controller: invalid {where}: {err['msg']}\n")
         return EXIT_USAGE
     except ConfigError as exc:
-        sys.stderr.write(f"kitkeeper-controller: {exc}\n")
+        sys.stderr.write(f"kitkeeper-controller: {said(exc)}\n")
         return EXIT_USAGE
     except (PkiError, TrustError, AuthError) as exc:
-        sys.stderr.write(f"kitkeeper-controller: {exc}\n")
+        sys.stderr.write(f"kitkeeper-controller: {said(exc)}\n")
         return EXIT_REFUSED
     except ControllerError as exc:
-        sys.stderr.write(f"kitkeeper-controller: {exc}\n")
+        sys.stderr.write(f"kitkeeper-controller: {said(exc)}\n")
         return EXIT_FAILURE
 
 

@@ -26,8 +26,9 @@ from typing import Final
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.i18n import default_lang
 from controller.config import DEFAULT_DB_URL, ControllerSettings
-from controller.errors import ConfigError
+from controller.errors import ConfigError, ControllerError
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
 
@@ -122,6 +123,17 @@ def log_level(args: argparse.Namespace) -> str:
     levels = ("WARNING", "INFO", "DEBUG")
     start = 1 if args.command == "serve" else 0
     return levels[min(start + args.verbose, len(levels) - 1)]
+
+
+def said(error: Exception) -> str:
+    """What the command line prints for `error`: in the user's language (LANG, LC_ALL) when the
+    error has its message in every language, else as it is."""
+    if isinstance(error, ControllerError):
+        messages = error.messages()
+        lang = default_lang()
+        if messages and lang in messages:
+            return messages[lang]
+    return str(error)
 
 
 def actor() -> str:

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.i18n import default_lang
+from common.i18n import catalogue, default_lang
 from controller.commandline.common import EXIT_OK, EXIT_REFUSED, actor, sessions_of, settings_of
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
 from controller.loans import people
 from controller.schedules import service
-from controller.schedules.errors import ScheduleError, ScheduleImportError
+from controller.schedules.errors import DOMAIN, ScheduleError, ScheduleImportError
 
 
 def schedule(args: argparse.Namespace) -> int:
@@ -30,7 +30,10 @@ def _show(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         stored = service.get(session, args.pupil_ref, version=args.version)
         if stored is None:
-            sys.stderr.write(f"kitkeeper-controller: no schedule for {args.pupil_ref}\n")
+            said = catalogue(DOMAIN).text(
+                "refused.no_schedule", default_lang(), pupil=args.pupil_ref
+            )
+            sys.stderr.write(f"kitkeeper-controller: {said}\n")
             return EXIT_REFUSED
         kit_ids = service.kits_for_pupil(session, args.pupil_ref)
     if args.json:
