@@ -16,8 +16,9 @@ catalogue's domain, `common/locale/<lang>/<domain>.toml`) and the key's placehol
 The error keeps them as `message_key` and `message_params` (`domain` names the catalogue). Its
 message (`str`, the command line) is then the English text, and the API's answer carries
 `messages` ({kk, ru, en}) beside `detail`, which the handler gives in the request's language
-(`?lang=` or Accept-Language; English when nothing is asked). Never put a submitted personal
-value (an IIN, a name, a phone) in `params`.
+(`?lang=` or Accept-Language; English when nothing is asked): `body_in(lang)`, which an error
+with structure overrides (a schedule's problems); the command line prints `messages()` in the
+user's locale. Never put a submitted personal value (an IIN, a name, a phone) in `params`.
 
 A pydantic validator that refuses a value raises `InvalidValue(domain, key, **params)` (a
 `ValueError`) the same way: the API's 422 then says it in the request's language.
