@@ -313,7 +313,8 @@ class ActCreate(BaseModel):
 
     conditions: dict[str, str] = Field(
         description="serial -> condition, one of: new, good, worn, damaged, faulty, missing "
-        "(missing: not brought back; it leaves the kit)"
+        "(missing: not brought back; it leaves the kit)",
+        json_schema_extra={"additionalProperties": {"enum": [c.value for c in Condition]}},
     )
     signed_by: str = Field(min_length=2, max_length=200)
     notes: dict[str, str] = Field(
@@ -362,7 +363,13 @@ class ReplacementCreate(BaseModel):
     old_serial: str = Field(min_length=1, max_length=64)
     new_serial: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=3, max_length=500)
-    old_condition: str = Field(default="faulty", min_length=1, max_length=64)
+    old_condition: str = Field(
+        default="faulty",
+        min_length=1,
+        max_length=64,
+        description="the condition the part is taken back in",
+        json_schema_extra={"enum": [c.value for c in Condition]},
+    )
 
 
 class ContractPublic(BaseModel):
