@@ -86,8 +86,8 @@ class Terms:
 class TransitionError(ControllerError):
     """A step is not legal from the contract's state, or its details are missing or wrong (409).
 
-    Its `key` (`refused.*` in the `contracts` catalogue) and `params` say it in every language;
-    a `Terms` parameter (a state, an action, why) is itself said in the reader's language.
+    Its `message_key` (`refused.*` in the `contracts` catalogue) and `message_params` say it in
+    every language; a `Terms` parameter (a state, an action, why) is said in the reader's language.
     """
 
     status = 409
@@ -106,14 +106,16 @@ class TransitionError(ControllerError):
         self.state = state
         self.action = action
         self.reason: TransitionReason = reason
-        self.key = key
-        self.params = params
+        self.message_key = key
+        self.message_params = params
         super().__init__(self.say("en"))
 
     def say(self, lang: Lang) -> str:
         """The refusal in `lang`."""
-        params = {k: v.say(lang) if isinstance(v, Terms) else v for k, v in self.params.items()}
-        return catalogue(self.domain or "").text(self.key or "", lang, **params)
+        params = {
+            k: v.say(lang) if isinstance(v, Terms) else v for k, v in self.message_params.items()
+        }
+        return catalogue(self.domain or "").text(self.message_key or "", lang, **params)
 
     def messages(self) -> dict[Lang, str]:
         """The refusal in Kazakh, Russian and English."""
