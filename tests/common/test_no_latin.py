@@ -43,7 +43,7 @@ from protocol.inventory import (
     Verdict,
 )
 from protocol.models import Disk
-from tests.controller.records import CONTRACT, PARTS, setup_loan
+from tests.controller.records import CONTRACT, PARTS, PUPIL, setup_loan
 from tests.support import Broker, Controller, start_broker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,6 +203,12 @@ def test_the_real_doctor_says_everything_in_kazakh_and_russian(tmp_path: Path) -
 
 # --- a running controller's answers -------------------------------------------------------------
 
+OTHERS = [
+    ("/api/v1/components", {**PARTS[0], "serial": "SN-NEW-1", "kit_id": "kit-nowhere"}),
+    ("/api/v1/pupils", {**PUPIL, "ref": "p-900", "iin": "070101500014", "teacher": "aliya"}),
+]
+"""Refusals of other domains that carry their messages (an unknown kit, an unknown teacher)."""
+
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]:
@@ -344,3 +350,13 @@ def test_a_contract_refusal_names_its_state_and_action_in_the_language(
     assert texts.text("state.draft", lang) in body["detail"]
     assert texts.text("action.hand_over", lang) in body["detail"]
     assert latin_words(body["detail"]) == set(), body
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_other_domains_refusals_read_in_the_language(running: Controller, lang: Lang) -> None:
+    for path, sent in OTHERS:
+        status, body = ask(running, path, sent, lang=lang)
+        assert status >= 400, body
+        assert body["detail"] == body["messages"][lang], body
+        assert latin_words(body["detail"], SENT | {"kit-nowhere", "aliya"}) == set(), body
