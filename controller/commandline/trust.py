@@ -22,7 +22,7 @@ def broker_config(args: argparse.Namespace) -> int:
     """Write the Mosquitto configuration and ACL (the revoked kits read from the database)."""
     settings = settings_of(args)
     revoked: list[str] = []
-    if args.db is not None or Path("var/kitkeeper.db").exists():
+    if "db" in settings.model_fields_set or Path("var/kitkeeper.db").exists():
         with sessions_of(settings)() as session:
             revoked = trust.revoked_kits(session)
     config = broker.BrokerConfig(
