@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from controller.errors import InvalidValue
 from controller.loans import lifecycle
+from controller.loans.printable import Printable
 from controller.loans.vocabulary import ComponentKind, Condition
 from controller.platform.iin import IinError, parse_iin
 from protocol.limits import KIT_ID_PATTERN
@@ -121,13 +122,13 @@ class PupilCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ref: str = Field(pattern=REF, description="the school's own reference for the pupil")
-    name: str = Field(min_length=2, max_length=200)
+    name: Printable = Field(min_length=2, max_length=200)
     iin: str = _iin_field()
     grade: int = Field(ge=1, le=11)
     program: Program
     basis: Basis
     temporary_until: BoundedDate | None = None
-    school: str = Field(min_length=2, max_length=255)
+    school: Printable = Field(min_length=2, max_length=255)
     teacher: str | None = Field(default=None, description="the teacher's user name")
 
     _check_iin = field_validator("iin")(classmethod(lambda cls, v: _iin(v)))
@@ -151,13 +152,13 @@ class PupilUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=2, max_length=200)
+    name: Printable | None = Field(default=None, min_length=2, max_length=200)
     iin: str | None = _iin_field(None)
     grade: int | None = Field(default=None, ge=1, le=11)
     program: Program | None = None
     basis: Basis | None = None
     temporary_until: BoundedDate | None = None
-    school: str | None = Field(default=None, min_length=2, max_length=255)
+    school: Printable | None = Field(default=None, min_length=2, max_length=255)
     teacher: str | None = Field(default=None, description="the teacher's user name; null: none")
 
     _check_iin = field_validator("iin")(classmethod(lambda cls, v: v if v is None else _iin(v)))
@@ -194,9 +195,9 @@ class GuardianCreate(BaseModel):
     ref: str = Field(pattern=REF)
     pupil_ref: str = Field(pattern=REF)
     relation: Relation
-    name: str = Field(min_length=2, max_length=200)
+    name: Printable = Field(min_length=2, max_length=200)
     phone: str
-    address: str = Field(min_length=5, max_length=500)
+    address: Printable = Field(min_length=5, max_length=500)
     iin: str = _iin_field()
 
     _check_iin = field_validator("iin")(classmethod(lambda cls, v: _iin(v)))
@@ -209,9 +210,9 @@ class GuardianUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     relation: Relation | None = None
-    name: str | None = Field(default=None, min_length=2, max_length=200)
+    name: Printable | None = Field(default=None, min_length=2, max_length=200)
     phone: str | None = None
-    address: str | None = Field(default=None, min_length=5, max_length=500)
+    address: Printable | None = Field(default=None, min_length=5, max_length=500)
     iin: str | None = _iin_field(None)
 
     _check_iin = field_validator("iin")(classmethod(lambda cls, v: v if v is None else _iin(v)))
@@ -244,9 +245,9 @@ class ComponentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    serial: str = Field(min_length=1, max_length=64)
+    serial: Printable = Field(min_length=1, max_length=64)
     kind: ComponentKind = Field(description="what it is (`controller.loans.vocabulary`)")
-    model: str = Field(min_length=1, max_length=128)
+    model: Printable = Field(min_length=1, max_length=128)
     condition: Condition = Condition.GOOD
     kit_id: str | None = Field(
         default=None, pattern=KIT_ID_PATTERN, description=f"the kit ({_KIT_ID_RULE}); null: stock"
@@ -287,8 +288,8 @@ class ContractCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: str = Field(pattern=REF)
-    school: str = Field(min_length=2, max_length=255)
-    city: str = Field(min_length=2, max_length=128)
+    school: Printable = Field(min_length=2, max_length=255)
+    city: Printable = Field(min_length=2, max_length=128)
     guardian_ref: str = Field(pattern=REF)
     pupil_ref: str = Field(pattern=REF)
     kit_id: str = Field(pattern=KIT_ID_PATTERN, description=f"the kit lent ({_KIT_ID_RULE})")
@@ -316,11 +317,11 @@ class ActCreate(BaseModel):
         "(missing: not brought back; it leaves the kit)",
         json_schema_extra={"additionalProperties": {"enum": [c.value for c in Condition]}},
     )
-    signed_by: str = Field(min_length=2, max_length=200)
-    notes: dict[str, str] = Field(
+    signed_by: Printable = Field(min_length=2, max_length=200)
+    notes: dict[str, Printable] = Field(
         default_factory=dict, description="serial -> a note on that component (optional)"
     )
-    claim: str | None = Field(
+    claim: Printable | None = Field(
         default=None,
         max_length=1000,
         description="a return act: what the school asks of the family for what is damaged or "
@@ -338,10 +339,10 @@ class ContractAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    guardian: str | None = Field(
+    guardian: Printable | None = Field(
         default=None, description="sign: the name of the parent or representative who signed"
     )
-    school: str | None = Field(
+    school: Printable | None = Field(
         default=None, description="sign: the name of who signed for the school (the director)"
     )
     act: ActCreate | None = Field(
@@ -350,7 +351,7 @@ class ContractAction(BaseModel):
     training_recorded: bool | None = Field(
         default=None, description="hand_over: true once the parent and the pupil were trained"
     )
-    reason: str | None = Field(
+    reason: Printable | None = Field(
         default=None, max_length=500, description="terminate: why the contract ends early"
     )
 
@@ -362,13 +363,9 @@ class ReplacementCreate(BaseModel):
 
     old_serial: str = Field(min_length=1, max_length=64)
     new_serial: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=3, max_length=500)
-    old_condition: str = Field(
-        default="faulty",
-        min_length=1,
-        max_length=64,
-        description="the condition the part is taken back in",
-        json_schema_extra={"enum": [c.value for c in Condition]},
+    reason: Printable = Field(min_length=3, max_length=500)
+    old_condition: Condition = Field(
+        default=Condition.FAULTY, description="the condition the part is taken back in"
     )
 
 
