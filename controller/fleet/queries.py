@@ -37,8 +37,10 @@ _History = TypeVar("_History", Telemetry, Event)
 class KitNotFoundError(NotFoundError):
     """No kit with this id has reported (or been enrolled) yet."""
 
+    domain = "fleet"
+
     def __init__(self, kit_id: str) -> None:
-        super().__init__(f"no kit {kit_id!r} has reported yet")
+        super().__init__(key="kit.not_found", params={"kit": kit_id})
 
 
 def count_kits(session: Session) -> tuple[int, int]:

@@ -26,7 +26,8 @@ from controller.trust.schemas import TokenOut
 from controller.trust.staff_errors import AuthError, WrongPasswordError
 from controller.trust.tables import User
 
-WRONG = "wrong user name or password"
+WRONG = "signin.wrong"
+"""The one refusal for a wrong user name or password (a key of the staff catalogue)."""
 
 
 def _now() -> datetime:
@@ -133,7 +134,7 @@ class SignIn:
                 session, username, address, action="sign_in_failed", reason=reason, now=now
             )
             session.commit()
-        raise AuthError(WRONG)
+        raise AuthError.translated(WRONG)
 
     def _failure(
         self,
@@ -188,7 +189,7 @@ class SignIn:
                 now=self.clock(),
             )
             session.commit()
-        raise WrongPasswordError("the current password is wrong")
+        raise WrongPasswordError.translated("signin.wrong_current")
 
     def _store(self, user_id: int, username: str, new_hash: str, token: str, address: str) -> int:
         now = self.clock()

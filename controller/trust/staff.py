@@ -51,15 +51,14 @@ def create_user(
 ) -> User:
     """Add a member of staff (audited); refuses a taken name, unknown role or weak password."""
     if not USERNAME_RE.fullmatch(username):
-        raise InvalidUserError(
-            "a user name is 2-64 lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
+        raise InvalidUserError.translated("user.name_form")
     if role not in set(Role):
-        raise InvalidUserError(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}")
+        raise InvalidUserError.translated(
+            "user.unknown_role", role=role, roles=", ".join(r.value for r in Role)
+        )
     check_policy(password, username=username)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise InvalidUserError(f"user {username!r} already exists")
+        raise InvalidUserError.translated("user.exists", username=username)
     user = User(
         username=username,
         password_hash=HASHER.hash(password),
@@ -128,7 +127,7 @@ def sign_out(session: Session, *, user: User, token: str, now: datetime) -> None
 def _user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise UnknownUserError(f"no member of staff is called {username!r}")
+        raise UnknownUserError.translated("user.unknown", username=username)
     return user
 
 
@@ -144,7 +143,7 @@ def set_disabled(
             select(func.count(User.id)).where(User.role == Role.ADMIN, User.disabled.is_(False))
         )
         if (admins or 0) <= 1:
-            raise LastAdminError(f"{username} is the last enabled admin: enable another first")
+            raise LastAdminError.translated("user.last_admin", username=username)
     if disabled:
         revoked = revoke_tokens(session, user.id)
     before = {"disabled": user.disabled}
@@ -176,7 +175,7 @@ def store_password(
     """Replace a user's password hash and revoke their tokens but `keep_token` (audited)."""
     user = session.get(User, user_id)
     if user is None:
-        raise UnknownUserError("that member of staff no longer exists")
+        raise UnknownUserError.translated("user.gone")
     user.password_hash = password_hash
     revoked = revoke_tokens(session, user.id, keep=keep_token)
     audit.record(

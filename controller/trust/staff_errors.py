@@ -9,9 +9,11 @@ from controller.errors import ControllerError
 
 
 class AuthError(ControllerError):
-    """Sign-in refused (or, as a child, a change to a member of staff refused)."""
+    """Sign-in refused (or, as a child, a change to a member of staff refused); raised with
+    `translated(key, ...)` it says why in kk/ru/en (the staff catalogue)."""
 
     status = 401
+    domain = "staff"
 
 
 class InvalidUserError(AuthError):

@@ -53,12 +53,11 @@ class ThrottledError(ControllerError):
     """Too many failed sign-ins: 429 with Retry-After (the same for every user name)."""
 
     status = 429
+    domain = "staff"
 
     def __init__(self, lock: Lock) -> None:
         self.lock = lock
-        super().__init__(
-            f"too many failed sign-ins: try again in {lock.seconds} seconds",
-        )
+        super().__init__(key="signin.throttled", params={"seconds": lock.seconds})
 
     @property
     def headers(self) -> dict[str, str]:  # type: ignore[override]

@@ -206,8 +206,10 @@ def test_the_real_doctor_says_everything_in_kazakh_and_russian(tmp_path: Path) -
 OTHERS = [
     ("/api/v1/components", {**PARTS[0], "serial": "SN-NEW-1", "kit_id": "kit-nowhere"}),
     ("/api/v1/pupils", {**PUPIL, "ref": "p-900", "iin": "070101500014", "teacher": "aliya"}),
+    ("/api/v1/auth/token", {"username": "nobody", "password": "not-the-password"}),
 ]
-"""Refusals of other domains that carry their messages (an unknown kit, an unknown teacher)."""
+"""Refusals of other domains that carry their messages (an unknown kit, an unknown teacher, a
+wrong password)."""
 
 
 @pytest.fixture(scope="module")
