@@ -30,7 +30,11 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kitkeeper-agent", description=__doc__.splitlines()[0])
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level",
+        help="DEBUG, INFO, WARNING or ERROR (default: INFO for run, WARNING for the others: "
+        "a parent reading the doctor's report sees no log lines)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="report this kit's health to the controller until stopped")
@@ -259,8 +263,9 @@ def _collect(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kitkeeper-agent`."""
     args = _parser().parse_args(argv)
+    quiet = "INFO" if args.command == "run" else "WARNING"
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=(args.log_level or quiet).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
