@@ -545,3 +545,16 @@ def days_from_today(days: int) -> str:
 def loan_period() -> dict[str, str]:
     """A contract's start and end around today (begun 90 days ago, ending in 270 days)."""
     return {"start": days_from_today(-90), "end": days_from_today(270)}
+
+
+def pdf_text(pdf: bytes, where: Path) -> str:
+    """What poppler's pdftotext reads out of a PDF, every run of spaces and line breaks made one
+    space (so wrapped phrases match)."""
+    assert isinstance(pdf, bytes), f"not a PDF: {pdf!r}"
+    assert pdf.startswith(b"%PDF-"), "not a PDF"
+    path = where / f"document-{time.monotonic_ns()}.pdf"
+    path.write_bytes(pdf)
+    done = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True, timeout=30
+    )
+    return " ".join(done.stdout.split())

@@ -98,4 +98,5 @@ def document(session: Session, annex: dict[str, Any], zone: ZoneInfo) -> documen
         reason=str(annex.get("reason", "")),
         taken=[_line(c) for c in taken],
         given=[_line(c) for c in given],
+        ticket=int(annex["ticket"]) if annex.get("ticket") else None,
     )

@@ -284,13 +284,15 @@ def replace_component(
     new.kit_id = row.kit_id
     given = annexes.lines([new])[0]
     row.components = [given if c["serial"] == data.old_serial else c for c in row.components]
-    change = {
+    change: dict[str, Any] = {
         "old_serial": data.old_serial,
         "new_serial": data.new_serial,
         "reason": data.reason,
         "taken": [taken],
         "given": [given],
     }
+    if data.ticket is not None:
+        change["ticket"] = data.ticket
     annex = annexes.add(
         session, row, change, before={"serial": data.old_serial}, actor=actor, now=now
     )
@@ -324,12 +326,14 @@ def replace_kit(
     actor: str,
     now: datetime,
     cipher: FieldCipher | None = None,
+    ticket: int | None = None,
 ) -> LoanContract | None:
     """Swap a whole kit: its contract moves to the new kit with an annex; the old one is repaired.
 
-    The annex is in the same list and shape as a component's (number, at, reason), with
-    `old_kit_id` / `new_kit_id`. Returns the contract, or None when the old kit was not lent (the
-    new kit is checked and the old one goes in for repair all the same).
+    The annex is in the same list and shape as a component's (number, at, reason, the `ticket`
+    it carries out if any), with `old_kit_id` / `new_kit_id`. Returns the contract, or None when
+    the old kit was not lent (the new kit is checked and the old one goes in for repair all the
+    same).
     """
     new_kit = fleet.get_kit(session, kit_id=new_kit_id)
     if new_kit is None:
@@ -354,13 +358,15 @@ def replace_kit(
         taken = contract.components
         contract.kit_id = new_kit_id
         contract.components = annexes.lines(parts)
-        change = {
+        change: dict[str, Any] = {
             "old_kit_id": old_kit_id,
             "new_kit_id": new_kit_id,
             "reason": reason,
             "taken": taken,
             "given": contract.components,
         }
+        if ticket is not None:
+            change["ticket"] = ticket
         annex = annexes.add(session, contract, change, before=before, actor=actor, now=now)
         _freeze_annex(session, contract, annex, cipher=cipher, actor=actor, now=now)
     old_kit = fleet.get_kit(session, kit_id=old_kit_id)

@@ -367,6 +367,11 @@ class ReplacementCreate(BaseModel):
     old_condition: Condition = Field(
         default=Condition.FAULTY, description="the condition the part is taken back in"
     )
+    ticket: int | None = Field(
+        default=None,
+        ge=1,
+        description="the replacement ticket this carries out (the annex cites it)",
+    )
 
 
 class ContractPublic(BaseModel):

@@ -309,9 +309,10 @@ def replace_kit_in_transaction(
     actor: str,
     now: datetime,
     cipher: FieldCipher | None = None,
+    ticket: int | None = None,
 ) -> LoanContract | None:
-    """Swap a whole kit (its contract moves, with an annex) in the caller's transaction (with
-    `cipher`, the annex's PDF is frozen at once)."""
+    """Swap a whole kit (its contract moves, with an annex citing `ticket` if given) in the
+    caller's transaction (with `cipher`, the annex's PDF is frozen at once)."""
     return contracts.replace_kit(
         session,
         old_kit_id=old_kit_id,
@@ -320,6 +321,7 @@ def replace_kit_in_transaction(
         actor=actor,
         now=now,
         cipher=cipher,
+        ticket=ticket,
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from controller.loans import service as loans
 from controller.loans.errors import ContractsError
 from controller.loans.schemas import ComponentUpdate, ReplacementCreate
+from controller.platform.crypto import FieldCipher
 from controller.tickets.errors import TicketsError
 from controller.tickets.tables import Ticket
 
@@ -25,9 +26,18 @@ def annex_reason(row: Ticket) -> str:
 
 
 def replace_component(
-    session: Session, row: Ticket, *, new_serial: str, actor: str, now: datetime
+    session: Session,
+    row: Ticket,
+    *,
+    new_serial: str,
+    actor: str,
+    now: datetime,
+    cipher: FieldCipher | None = None,
 ) -> None:
-    """Swap the ticket's component for `new_serial` from spare stock (old one: stock, faulty)."""
+    """Swap the ticket's component for `new_serial` from spare stock (old one: stock, faulty).
+
+    The contract's annex cites the ticket; with `cipher` its kk and ru PDFs are frozen at once.
+    """
     old_serial = row.component_serial
     if old_serial is None:
         raise TicketsError(f"ticket {row.id} replaces the whole kit, not a component")
@@ -41,10 +51,13 @@ def replace_component(
     try:
         if contract is not None:
             data = ReplacementCreate(
-                old_serial=old_serial, new_serial=new_serial, reason=annex_reason(row)
+                old_serial=old_serial,
+                new_serial=new_serial,
+                reason=annex_reason(row),
+                ticket=row.id,
             )
             loans.replace_component_in_transaction(
-                session, number=contract.number, data=data, actor=actor, now=now
+                session, number=contract.number, data=data, actor=actor, now=now, cipher=cipher
             )
             row.contract_number = contract.number
             return

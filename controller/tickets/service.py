@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controller.loans import service as loans
+from controller.platform.crypto import FieldCipher
 from controller.tickets.causes import of_rule as of_rule
 from controller.tickets.contact import ticket_detail as ticket_detail
 from controller.tickets.errors import TicketsError
@@ -223,8 +224,12 @@ def close_ticket(
     replacement_kit_id: str | None = None,
     actor: str,
     now: datetime,
+    cipher: FieldCipher | None = None,
 ) -> Ticket:
     """Close a resolved ticket; a replacement ticket swaps the component or the kit first.
+
+    The contract's annex cites the ticket; with `cipher` (the personal-data cipher) its kk and ru
+    PDFs are frozen at once, else they are rendered from the annex as kept.
 
     A component goes through `loans.replace_component_in_transaction` when the kit is on loan
     (inventory moves, the contract gets an annex), or only moves in the inventory when it is not
@@ -241,7 +246,9 @@ def close_ticket(
         replacement_kit_id=clean(replacement_kit_id),
     )
     if after.replacement_serial is not None and row.component_serial is not None:
-        replace_component(session, row, new_serial=after.replacement_serial, actor=actor, now=now)
+        replace_component(
+            session, row, new_serial=after.replacement_serial, actor=actor, now=now, cipher=cipher
+        )
     elif after.replacement_kit_id is not None:
         contract = loans.replace_kit_in_transaction(
             session,
@@ -250,6 +257,8 @@ def close_ticket(
             reason=annex_reason(row),
             actor=actor,
             now=now,
+            cipher=cipher,
+            ticket=row.id,
         )
         if contract is not None:
             row.contract_number = contract.number

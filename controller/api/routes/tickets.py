@@ -14,6 +14,9 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from controller.api.deps import SessionDep, StateDep, require
 from controller.api.language import RequestLang
+from controller.errors import ConfigError
+from controller.loans import people
+from controller.platform.crypto import FieldCipher
 from controller.tickets import service as tickets
 from controller.tickets.machine import TicketState
 from controller.tickets.schemas import (
@@ -31,6 +34,18 @@ from protocol.limits import KIT_ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 Staff = Annotated[User, Depends(require(Role.ADMIN, Role.TECHNICIAN))]
+
+
+def _cipher(state: StateDep) -> FieldCipher | None:
+    """The personal-data cipher when its keys are configured: a replacement's annex PDFs are then
+    frozen at once (else rendered from the annex as kept)."""
+    try:
+        return people.cipher(state.settings)
+    except ConfigError:
+        return None
+
+
+Cipher = Annotated[FieldCipher | None, Depends(_cipher)]
 TicketId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the ticket's number")]
 _REFUSED: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such ticket (or kit, component)"},
@@ -136,6 +151,7 @@ def close(  # noqa: PLR0917 - FastAPI passes what the route declares
     state: StateDep,
     user: Staff,
     lang: RequestLang,
+    cipher: Cipher,
 ) -> TicketPublic:
     """Close a resolved ticket; a replacement swaps the component or kit (contract annex)."""
     row = tickets.close_ticket(
@@ -146,5 +162,6 @@ def close(  # noqa: PLR0917 - FastAPI passes what the route declares
         replacement_kit_id=data.replacement_kit_id,
         actor=user.username,
         now=datetime.now(UTC),
+        cipher=cipher,
     )
     return _shown(row, lang, state)

@@ -25,7 +25,9 @@ def annex_pdf(
     values |= {
         "annex": str(annex.number),
         "date": texts.long_date(annex.day),
-        "reason": annex.reason.strip(),
+        "reason": annex.reason.strip()
+        if annex.ticket is None
+        else texts("annex.reason_ticket", ticket=str(annex.ticket)),
     }
     writer = pieces.start(
         doc, texts, fonts, values, title="annex.title", subtitle="act.subtitle", day=annex.day

@@ -60,6 +60,9 @@ class Annex:
     reason: str
     taken: list[ComponentLine]
     given: list[ComponentLine]
+    ticket: int | None = None
+    """The maintenance ticket the replacement carried out: the reason is then printed from the
+    catalogue in the document's language (a ticket's own text may be another language's)."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from controller.tickets.tables import Ticket
 from controller.trust import enrolment as trust
 from policy.ladder import Priority
 from tests.controller.records import add_kits
-from tests.support import Controller, MigratedDb, days_from_today, loan_period
+from tests.support import Controller, MigratedDb, days_from_today, loan_period, pdf_text
 
 S = TicketState
 
@@ -547,7 +548,7 @@ def test_the_escalation_engine_opens_once_per_incident_and_breaches_are_marked_o
 
 
 def test_closing_a_replacement_ticket_moves_the_component_and_annexes_the_contract(
-    controller: Controller,
+    controller: Controller, tmp_path: Path
 ) -> None:
     lend(controller)
     spare = {"serial": "HS-T-1001", "kind": "headset", "model": "Logitech H390"}
@@ -604,6 +605,22 @@ def test_closing_a_replacement_ticket_moves_the_component_and_annexes_the_contra
     annex = contract["annexes"][0]
     assert (annex["old_serial"], annex["new_serial"]) == ("HS-T-0917", "HS-T-1001")
     assert f"ticket {tid}" in annex["reason"]
+    assert annex["ticket"] == tid
+    _, kept = controller.get(f"/api/v1/contracts/{NUMBER}/documents")
+    frozen = {(d["kind"], d["annex"], d["lang"]) for d in kept}
+    assert {("annex", 1, "kk"), ("annex", 1, "ru")} <= frozen, "the annex is frozen at once"
+    cited = {  # pdftotext may break the justified line anywhere: phrase by phrase
+        "ru": ("по заявке на", "техническое обслуживание № " + str(tid)),
+        "kk": (f"№ {tid} техникалық", "қызмет көрсету өтінімі бойынша"),
+    }
+    for lang, phrases in cited.items():
+        status, pdf = controller.get(
+            f"/api/v1/contracts/{NUMBER}/documents/annex.pdf?annex=1&lang={lang}"
+        )
+        assert status == 200
+        text = pdf_text(pdf, tmp_path)
+        assert all(phrase in text for phrase in phrases), text
+        assert "ticket" not in text.lower(), "the ticket's English title is not printed"
     _, log = controller.get(f"/api/v1/audit?entity=contract&entity_id={NUMBER}")
     assert (log[0]["action"], log[0]["actor"]) == ("contract_annex", "technician")
     _, log = controller.get(f"/api/v1/audit?entity=ticket&entity_id={tid}")
