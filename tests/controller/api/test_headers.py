@@ -136,6 +136,7 @@ def test_only_an_enrolled_kit_may_probe_and_only_so_often(
     status, got, _ = fetch(running, probe, context=kit_a)
     assert status == 429, "over the kit's quota"
     assert 0 < int(got["Retry-After"]) <= health.PROBE_WINDOW_S + 1
+    add_kits(running, "kit-probe-b")  # recorded, as enrolment would: a lost kit is a known one
     provision_kit(running.pki, tmp_path / "b", "kit-probe-b")
     kit_b = ssl_context(running.pki, tmp_path / "b")
     assert fetch(running, probe, context=kit_b)[0] == 200, "another kit has its own quota"

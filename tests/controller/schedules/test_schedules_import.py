@@ -169,7 +169,8 @@ def test_a_cancellation_of_a_lesson_that_is_not_names_its_line() -> None:
 def test_a_header_with_an_unknown_column_reads_nothing() -> None:
     (error,) = csv_errors("kind,weekday,start,room\nslot,1,09:00,12\n")
     assert error.row == 1
-    assert error.reason.startswith("unknown columns: room")
+    assert error.reason.startswith("Unknown columns: room.")
+    assert "The file's columns are: kind, pupil_ref" in error.reason, "the accepted ones listed"
 
 
 def test_a_plain_timetable_keeps_the_current_terms_and_needs_some() -> None:
