@@ -63,15 +63,16 @@ def test_the_migration_merges_the_open_tickets_that_share_a_cause_and_keeps_thei
     stamp = "2026-11-30 09:00:00.000000"
     with engine.begin() as conn:
         conn.execute(sql_text("INSERT INTO kits (kit_id, online, last_seq) VALUES ('kit-1', 0, 0)"))
-        for incident in (1, 2, 3):
+        conn.execute(sql_text("INSERT INTO kits (kit_id, online, last_seq) VALUES ('kit-2', 0, 0)"))
+        for incident in (1, 2, 3, 4, 5):
             conn.execute(
                 sql_text(
                     "INSERT INTO incidents (id, kit_id, rule_id, title, severity, costs_lessons,"
                     " step, step_action, phase, step_started, deadline, opened_at, ladder,"
-                    " lesson_minutes_lost) VALUES (:id, 'kit-1', 'disk-full', 't', 'warning', 1,"
+                    " lesson_minutes_lost) VALUES (:id, :kit, 'disk-full', 't', 'warning', 1,"
                     " 0, 'technician', 'waiting', :at, :at, :at, '[]', 0)"
                 ),
-                {"id": incident, "at": stamp},
+                {"id": incident, "at": stamp, "kit": "kit-1" if incident <= 3 else "kit-2"},
             )
         for incident, state in ((1, "open"), (2, "in_progress"), (3, "open"), (None, "open")):
             conn.execute(
@@ -83,9 +84,35 @@ def test_the_migration_merges_the_open_tickets_that_share_a_cause_and_keeps_thei
                 ),
                 {"state": state, "incident": incident, "at": stamp, "by": "ladder"},
             )
+        # kit-2: an older ticket already resolved, a newer open one (urgent, due) of the same cause.
+        for incident, state, priority, due in (
+            (4, "resolved", "normal", None),
+            (5, "open", "urgent", stamp),
+        ):
+            conn.execute(
+                sql_text(
+                    "INSERT INTO tickets (kind, priority, state, title, detail, kit_id,"
+                    " incident_id, opened_by, created_at, updated_at, sla_breached, occurrences,"
+                    " due_by) VALUES ('repair', :priority, :state, 'Disk full', '', 'kit-2',"
+                    " :incident, 'ladder', :at, :at, 0, 1, :due)"
+                ),
+                {
+                    "state": state,
+                    "incident": incident,
+                    "at": stamp,
+                    "priority": priority,
+                    "due": due,
+                },
+            )
     upgrade(engine)
     with make_sessionmaker(engine).begin() as session:
         rows = {t.id: t for t in session.query(Ticket).order_by(Ticket.id)}
+        kit2 = [(t.state, t.cause, t.priority) for t in rows.values() if t.kit_id == "kit-2"]
+        assert kit2 == [
+            ("resolved", "rule:disk-full#5", "normal"),
+            ("open", "rule:disk-full", "urgent"),
+        ], "an open ticket is never folded into a resolved one (it would leave the queue)"
+        rows = {k: t for k, t in rows.items() if t.kit_id == "kit-1"}
         assert [(t.state, t.cause) for t in rows.values()] == [
             ("cancelled", "rule:disk-full"),
             ("in_progress", "rule:disk-full"),

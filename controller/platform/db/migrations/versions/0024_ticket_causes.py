@@ -36,6 +36,7 @@ tickets = sa.table(
     "tickets",
     sa.column("id", sa.BigInteger),
     sa.column("kind", sa.String),
+    sa.column("priority", sa.String),
     sa.column("state", sa.String),
     sa.column("kit_id", sa.String),
     sa.column("incident_id", sa.BigInteger),
@@ -99,6 +100,22 @@ def _event(bind: sa.Connection, ticket_id: int, now: datetime, **values: Any) ->
     bind.execute(events.insert().values(ticket_id=ticket_id, at=now, actor=ACTOR, **values))
 
 
+_URGENCY = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+
+def _carry_over(bind: sa.Connection, keep: Any, merged: list[Any]) -> None:
+    """The kept ticket takes the most urgent priority and the earliest due of those merged."""
+    if not merged:
+        return
+    priority = max([keep, *merged], key=lambda r: _URGENCY.get(r.priority, 1)).priority
+    dues = [r for r in [keep, *merged] if r.due_by is not None]
+    earliest = min(dues, key=lambda r: r.due_by) if dues else None
+    values: dict[str, Any] = {"priority": priority}
+    if earliest is not None:
+        values |= {"due_by": earliest.due_by, "due_source": earliest.due_source}
+    bind.execute(tickets.update().where(tickets.c.id == keep.id).values(**values))
+
+
 def _merge(bind: sa.Connection) -> None:
     """Unfinished tickets sharing a kit, kind and cause: one stays, others join or step aside."""
     now = datetime.now(UTC)
@@ -109,8 +126,12 @@ def _merge(bind: sa.Connection) -> None:
     for group in groups.values():
         if len(group) < 2:
             continue
-        in_work = [r for r in group if r.state != "open"]
-        keep = (in_work or group)[0]
+        # Keep one a technician works on, else the oldest open one: never a resolved one while
+        # an open one would be folded into it (the fault would leave the queue unseen).
+        in_work = [r for r in group if r.state not in {"open", "resolved"}]
+        still_open = [r for r in group if r.state == "open"]
+        keep = (in_work or still_open or group)[0]
+        _carry_over(bind, keep, [r for r in still_open if r.id != keep.id])
         for row in group:
             if row.id == keep.id:
                 continue
@@ -143,7 +164,7 @@ def _merge(bind: sa.Connection) -> None:
             else:
                 own = f"{row.cause}#{row.id}"[:120]
                 bind.execute(tickets.update().where(tickets.c.id == row.id).values(cause=own))
-                note = f"already in work beside ticket #{keep.id} (same cause): kept apart"
+                note = f"{row.state} beside ticket #{keep.id} (same cause): kept apart"
                 _event(bind, row.id, now, action="noted", detail={"note": note})
 
 
