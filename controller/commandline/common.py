@@ -8,6 +8,8 @@ file of `KITKEEPER_*=value` lines (a dotenv file):
 - else `var/demo/kitkeeper.env`, which `make demo` writes (mode 0600: the demo's database, PKI,
   broker directory, ports and personal-data keys), when it exists and the default database
   `var/kitkeeper.db` does not: run from the project's folder, the command line works on the demo.
+  Never for a command given its own database (`--db` or `KITKEEPER_DB`: the demo's keys and PKI
+  must not reach a real site's data), nor for `serve`, `db` and `pki`, which set a site up.
 
 A command that opens the database but was given none (no `--db`, no `KITKEEPER_DB`, no file) while
 the default database does not exist refuses rather than create a second, empty one;
@@ -54,7 +56,13 @@ SITE_CONFIG: Final = Path("var/kitkeeper.env")
 DEMO_CONFIG: Final = Path("var/demo/kitkeeper.env")
 
 
-def config_file(environ: dict[str, str] | None = None) -> Path | None:
+_SETS_UP: Final = frozenset({"serve", "db", "pki"})
+"""Commands that set a site up: they never fall back on the demo's configuration."""
+
+
+def config_file(
+    args: argparse.Namespace | None = None, environ: dict[str, str] | None = None
+) -> Path | None:
     """The configuration file the command line reads (see the module's docstring), if any."""
     env = os.environ if environ is None else environ
     if CONFIG_VARIABLE in env:
@@ -67,6 +75,9 @@ def config_file(environ: dict[str, str] | None = None) -> Path | None:
         return path
     if SITE_CONFIG.is_file():
         return SITE_CONFIG
+    own_db = getattr(args, "db", None) is not None or "KITKEEPER_DB" in env
+    if own_db or getattr(args, "command", None) in _SETS_UP:
+        return None
     default_db = _sqlite_path(DEFAULT_DB_URL)
     if DEMO_CONFIG.is_file() and default_db is not None and not default_db.exists():
         sys.stderr.write(f"kitkeeper-controller: using the demo's configuration {DEMO_CONFIG}\n")
@@ -78,7 +89,7 @@ def settings_of(args: argparse.Namespace) -> ControllerSettings:
     """The controller's settings: the command's options over `KITKEEPER_*` variables over the
     configuration file (`config_file`)."""
     return ControllerSettings(
-        _env_file=config_file(),  # pydantic-settings' own argument: the dotenv file
+        _env_file=config_file(args),  # pydantic-settings' own argument: the dotenv file
         **{k: getattr(args, k) for k in _SETTING_KEYS if getattr(args, k, None) is not None},
     )
 

@@ -108,6 +108,16 @@ def test_the_command_line_works_on_the_demo_and_refuses_a_second_database(demo: 
     assert code == 2
     assert "no.env" in stderr
 
+    elsewhere = f"sqlite:///{demo / 'site.db'}"
+    code, stderr = run(
+        *create[:-1], "--password-stdin", "--db", elsewhere, cwd=demo, stdin=PASSWORD
+    )
+    assert code == 0, stderr
+    assert "kitkeeper.env" not in stderr, "a command given its database never takes the demo's"
+    assert users(demo / "site.db") == ["aigerim"]
+    code, stderr = run("db", "upgrade", cwd=demo)
+    assert "kitkeeper.env" not in stderr, "setting a site up never falls back on the demo"
+
     config = str(demo / "var" / "demo" / "kitkeeper.env")
     teacher = ("user", "create", "--username", "dana", "--role", "teacher", "--password-stdin")
     code, stderr = run(*teacher, cwd=empty, stdin=PASSWORD, KITKEEPER_CONFIG=config)
