@@ -5,7 +5,9 @@
   assigned) is cancelled with the reason; one in progress or waiting is left to its technician,
   with a note to check whether it is still needed.
 - `follow_schedule`: the kit's schedule changed: the due of each unfinished ticket that came from
-  a lesson (or the default time) is worked out again; a due a person gave is kept.
+  a lesson (or the default time) is worked out again as of the time the ticket was opened (the
+  first lesson from then on in the new schedule; one already past means the ticket is late), so a
+  due never drifts forward with each publish; a due a person gave is kept.
 
 Each step is in the ticket's history (a catalogue key, shown in the reader's language) and the
 audit log. Nothing here commits: the caller's transaction does.
@@ -101,8 +103,8 @@ def follow_schedule(
             continue
         if row.due_source not in due.FOLLOWS_SCHEDULE:
             continue
-        new, source = due.from_lessons(session, kit_id, now)
-        if new == row.due_by:
+        new, source = due.from_lessons(session, kit_id, row.created_at)
+        if new == row.due_by and source.value == row.due_source:
             continue
         before = {"due_by": iso(row.due_by), "due_source": row.due_source}
         row.due_by, row.due_source, row.updated_at = new, source.value, now

@@ -26,7 +26,9 @@ from sqlalchemy import select
 
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.remediation.tables import Incident
-from tests.controller.records import CONTRACT, lend
+from controller.tickets import service as tickets
+from controller.tickets.tables import Ticket
+from tests.controller.records import CONTRACT, add_kits, lend
 from tests.support import Broker, Controller, one_off_lesson, start_broker, wait_for
 
 pytestmark = pytest.mark.processes  # one controller and broker for the module (`running`)
@@ -329,3 +331,32 @@ def test_overlapping_incidents_count_each_lesson_minute_once_rounded(
     finally:
         engine.dispose()
     assert all(len(json.dumps(v)) <= 5 for v in stored), f"{stored}: no 1.7624177166666668"
+
+
+def test_a_due_the_controller_worked_out_does_not_drift_when_the_schedule_is_published_again(
+    running: tuple[Controller, datetime],
+) -> None:
+    """Review of issue 13, item 2: the default due (no lesson known) is two days from when the
+    ticket was opened, however often the kit's schedule is published afterwards."""
+    controller, _ = running
+    add_kits(controller, "kit-d1")  # not lent: no lesson known, the default time
+    call = {"kind": "repair", "kit_id": "kit-d1", "title": "Screen flickers"}
+    status, ticket = controller.post("/api/v1/tickets", call, "technician")
+    assert (status, ticket["due_source"]) == (201, "sla"), ticket
+    opened = datetime.fromisoformat(ticket["created_at"])
+    assert datetime.fromisoformat(ticket["due_by"]) == opened + timedelta(days=2)
+    engine = make_engine(controller.db)
+    try:
+        for later in (timedelta(days=1), timedelta(days=3)):  # published again, then too late
+            with make_sessionmaker(engine).begin() as session:
+                moved = tickets.follow_schedule(
+                    session, kit_id="kit-d1", zone=ZoneInfo(ZONE), now=opened + later
+                )
+                assert moved == [], f"{later} later: the due stays"
+                row = session.get(Ticket, ticket["id"])
+                assert row is not None
+                assert row.due_by == opened + timedelta(days=2)
+    finally:
+        engine.dispose()
+    status, seen = controller.get(f"/api/v1/tickets/{ticket['id']}", "technician")
+    assert [e["action"] for e in seen["history"]] == ["opened"], "nothing written"
