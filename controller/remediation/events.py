@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common.i18n import catalogue
@@ -271,7 +272,11 @@ class EventHandlers:
         diagnostics.store_upload(session, event.kit_id, _data(event), now, self.refusals)
 
     def _on_help(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
-        """One open help ticket per kit: a request while it is open is counted on it."""
+        """One open help ticket per kit: a request while it is open is counted on it.
+
+        A help ticket opened by hand at the same moment (the unique index refuses the second one
+        of the kit's cause `help`) is joined on a second look, not lost.
+        """
         if not self._within_quota(session, event, now):
             return
         lessons = kit_lessons(session, event.kit_id, now, now + HELP_LOOK_AHEAD)
@@ -280,28 +285,35 @@ class EventHandlers:
         due_by = ladder.due_by(now, lessons)
         kind = TicketKind.HELP_REQUEST
         open_one = ticket_queries.unsettled_for_kit(session, kit_id=event.kit_id, kind=kind)
-        if open_one is not None:
-            tickets.repeat(
-                session,
-                open_one,
-                note=message,
-                priority=priority,
-                due_by=due_by,
-                actor=LADDER,
-                now=now,
-            )
-            return
-        params = {"kit_id": event.kit_id}
-        tickets.open_ticket(
+        if open_one is None:
+            params = {"kit_id": event.kit_id}
+            try:
+                with session.begin_nested():
+                    tickets.open_ticket(
+                        session,
+                        kind=kind,
+                        kit_id=event.kit_id,
+                        title=catalogue("tickets").text("ticket.help", "en", **params),
+                        detail=message,
+                        priority=priority,
+                        lesson_due=due_by,
+                        title_key="ticket.help",
+                        title_params=params,
+                        actor=LADDER,
+                        now=now,
+                    )
+            except IntegrityError:  # opened by someone else meanwhile: join theirs
+                open_one = ticket_queries.unsettled_for_kit(session, kit_id=event.kit_id, kind=kind)
+                if open_one is None:
+                    raise
+            else:
+                return
+        tickets.repeat(
             session,
-            kind=kind,
-            kit_id=event.kit_id,
-            title=catalogue("tickets").text("ticket.help", "en", **params),
-            detail=message,
+            open_one,
+            note=message,
             priority=priority,
-            lesson_due=due_by,
-            title_key="ticket.help",
-            title_params=params,
+            due_by=due_by,
             actor=LADDER,
             now=now,
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,8 +24,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from controller.fleet.tables import Event
 from controller.platform.db.engine import make_engine, make_sessionmaker
+from controller.remediation.events import EventHandlers
+from controller.remediation.outgoing import Outgoing
+from controller.remediation.quotas import Refusals
 from controller.remediation.tables import Incident
+from controller.tickets import opening
+from controller.tickets import queries as ticket_queries
 from controller.tickets import service as tickets
 from controller.tickets.tables import Ticket
 from tests.controller.records import CONTRACT, add_kits, lend
@@ -360,3 +366,45 @@ def test_a_due_the_controller_worked_out_does_not_drift_when_the_schedule_is_pub
         engine.dispose()
     status, seen = controller.get(f"/api/v1/tickets/{ticket['id']}", "technician")
     assert [e["action"] for e in seen["history"]] == ["opened"], "nothing written"
+
+
+def miss_once(look: Callable[..., Any]) -> Callable[..., Any]:
+    """A lookup that misses the first time: a row another transaction commits just after it."""
+    calls = []
+
+    def looked(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return None if len(calls) == 1 else look(*args, **kwargs)
+
+    return looked
+
+
+def test_a_kits_help_request_racing_a_help_ticket_opened_by_hand_joins_it(
+    running: tuple[Controller, datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of issue 13, item 6: both use the cause `help`; the unique index refuses the
+    kit's ticket, which must then join the one opened by hand instead of being dropped."""
+    controller, _ = running
+    add_kits(controller, "kit-h1")
+    call = {"kind": "help_request", "kit_id": "kit-h1", "title": "The father called"}
+    status, by_hand = controller.post("/api/v1/tickets", call, "technician")
+    assert status == 201, by_hand
+    # The ladder looked before the hand-opened ticket was committed: both lookups miss it.
+    monkeypatch.setattr(
+        ticket_queries, "unsettled_for_kit", miss_once(ticket_queries.unsettled_for_kit)
+    )
+    monkeypatch.setattr(opening, "unfinished_for_cause", miss_once(opening.unfinished_for_cause))
+    handlers = EventHandlers.__new__(EventHandlers)  # only the help handler, no ladder
+    handlers.refusals = Refusals()
+    request = Event(kit_id="kit-h1", kind="help_request", body={"message": "no sound at all"})
+    engine = make_engine(controller.db)
+    try:
+        with make_sessionmaker(engine).begin() as session, session.begin_nested():
+            handlers._on_help(session, Outgoing(), request, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    status, seen = controller.get(f"/api/v1/tickets/{by_hand['id']}", "technician")
+    assert (status, seen["occurrences"]) == (200, 2), "the kit's request joined the ticket"
+    assert seen["history"][-1]["detail"]["note"] == "no sound at all"
+    _, mine = controller.get("/api/v1/tickets?kit_id=kit-h1", "technician")
+    assert [t["id"] for t in mine] == [by_hand["id"]], "one help ticket"
