@@ -96,9 +96,11 @@ def create_contract(
     return row
 
 
-def get_contract(session: Session, number: str) -> LoanContract:
-    """One contract by number."""
-    row = session.scalar(select(LoanContract).where(LoanContract.number == number))
+def get_contract(session: Session, number: str, *, lock: bool = False) -> LoanContract:
+    """One contract by number; with `lock` its row is locked for the transaction's writes
+    (SELECT ... FOR UPDATE: PostgreSQL honours it, SQLite writes one at a time anyway)."""
+    query = select(LoanContract).where(LoanContract.number == number)
+    row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
         raise ContractsError(f"no contract {number!r}", 404)
     return row
@@ -112,14 +114,38 @@ def list_contracts(session: Session, *, state: str | None = None) -> list[LoanCo
     return list(session.scalars(query))
 
 
-def current_contract(session: Session, *, kit_id: str) -> LoanContract | None:
-    """The kit's current contract: signed, active or due for return (`lifecycle.LENT_STATES`)."""
-    return session.scalar(
+def current_contract(session: Session, *, kit_id: str, lock: bool = False) -> LoanContract | None:
+    """The kit's current contract: signed, active or due for return (`lifecycle.LENT_STATES`);
+    with `lock` its row is locked for the transaction's writes (as `get_contract`)."""
+    query = (
         select(LoanContract)
         .where(LoanContract.kit_id == kit_id, LoanContract.state.in_(lifecycle.LENT_STATES))
         .order_by(LoanContract.id.desc())
         .limit(1)
     )
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def _refresh_draft(session: Session, row: LoanContract, *, actor: str, now: datetime) -> None:
+    """Before signing, the draft lists its kit's components as the inventory holds them now (a
+    draft's kit is not locked: parts may have come or gone); the change is audited."""
+    parts = inventory.kit_components(session, row.kit_id)
+    if not parts:
+        raise ContractsError(f"kit {row.kit_id} has no components recorded", 422)
+    current = annexes.lines(parts)
+    if current == row.components:
+        return
+    audit.record(
+        session,
+        actor=actor,
+        action="contract_components_refreshed",
+        entity="contract",
+        entity_id=row.number,
+        now=now,
+        before={"components": [c["serial"] for c in row.components]},
+        after={"components": [c["serial"] for c in current]},
+    )
+    row.components = current
 
 
 def machine(row: LoanContract, cipher: FieldCipher) -> lifecycle.Contract:
@@ -160,6 +186,8 @@ def act(
     transaction. The document a step signs is frozen, dated at the school (`zone`).
     """
     row = get_contract(session, number)
+    if action is lifecycle.Action.SIGN and row.state == lifecycle.ContractState.DRAFT.value:
+        _refresh_draft(session, row, actor=actor, now=now)
     before = machine(row, cipher)
     given: dict[str, object] = {
         k: v for k, v in details.model_dump(exclude_none=True).items() if k != "act"
@@ -221,6 +249,7 @@ def _record_what_was_signed(
         inventory.record_conditions(
             session,
             conditions=signed_act["conditions"],
+            kit_id=row.kit_id,
             source=f"contract {row.number} {kind} act",
             actor=actor,
             now=now,
@@ -267,10 +296,11 @@ def replace_component(
     what it prints.
     """
     old_condition = act_input.check_condition(data.old_serial, data.old_condition)
-    row = get_contract(session, number)
-    if row.state not in lifecycle.ON_LOAN_STATES:
+    row = get_contract(session, number, lock=True)
+    if row.state not in lifecycle.LENT_STATES:
         raise ContractsError(
-            f"contract {number} is {row.state}: only a kit on loan has parts replaced"
+            f"contract {number} is {row.state}: only a kit promised or on loan "
+            "(signed, active, return_due) has parts replaced"
         )
     serials = [c["serial"] for c in row.components]
     if data.old_serial not in serials:
@@ -344,7 +374,7 @@ def replace_kit(
             "(a returned kit is enrolled again first)"
         )
     parts = _lendable_parts(session, new_kit_id)
-    contract = current_contract(session, kit_id=old_kit_id)
+    contract = current_contract(session, kit_id=old_kit_id, lock=True)
     if contract is not None:
         if contract.state not in lifecycle.ON_LOAN_STATES:
             raise ContractsError(

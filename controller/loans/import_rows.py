@@ -53,7 +53,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from controller.loans.schemas import Basis, Program, Relation
+from controller.loans.schemas import REF, Basis, Program, Relation
 from controller.loans.vocabulary import ComponentKind, Condition, accepted
 from controller.platform import csvfile
 from controller.platform.csvfile import HEADER_LINE, RowError, row_error
@@ -162,12 +162,12 @@ def _phone(value: str) -> str:
     return "+7" + match.group(1)
 
 
-_REF = re.compile(r"[^\W_][\w.-]{0,63}")
+_REF = re.compile(REF)
 _KIT_ID = re.compile(KIT_ID_PATTERN)
 
 
 def _ref(value: str) -> str:
-    """A reference as `schemas.REF` takes it (letters of any script, digits, '.', '_', '-')."""
+    """A reference as `schemas.REF` takes it (Latin or Cyrillic letters, digits, '.', '_', '-')."""
     if not _REF.fullmatch(value) or not value.isprintable():
         raise PydanticCustomError("ref", "not a reference")
     return value

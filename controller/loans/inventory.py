@@ -153,14 +153,21 @@ def update_component(session: Session, *, data: ComponentCreate, actor: str, now
 
 
 def record_conditions(
-    session: Session, *, conditions: dict[str, str], source: str, actor: str, now: datetime
+    session: Session,
+    *,
+    conditions: dict[str, str],
+    kit_id: str,
+    source: str,
+    actor: str,
+    now: datetime,
 ) -> None:
-    """Give each component the condition a hand-over or return act recorded (serial ->
-    condition); a missing one leaves its kit. Audited per component that changed, with the
-    act as `source`."""
+    """Give each component of kit `kit_id` the condition a hand-over or return act recorded
+    (serial -> condition); a missing one leaves its kit. A component that is no longer in the
+    kit (now in another kit or in stock) is left alone. Audited per component that changed,
+    with the act as `source`."""
     for serial, condition in sorted(conditions.items()):
         row = find_component(session, serial)
-        if row is None:
+        if row is None or row.kit_id != kit_id:
             continue
         before = {"kit_id": row.kit_id, "condition": row.condition}
         row.condition = condition

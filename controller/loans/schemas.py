@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,11 +29,16 @@ from controller.platform.iin import IinError, parse_iin
 from protocol.limits import KIT_ID_PATTERN
 from protocol.timebounds import BoundedDate
 
-REF = r"^[\p{L}\p{Nd}][\p{L}\p{Nd}._-]{0,63}$"
-"""The school's own reference for a pupil, a guardian or a contract number: 1 to 64 letters of
-any script (a Cyrillic "ШК-2025-017" as well as "C-2026-017") or digits, with '.', '_' and '-'
-after the first; no spaces, control characters or '/' (it is a segment of the API's paths).
-A pattern of pydantic's regular expressions (Unicode classes), not of Python's `re`."""
+REF_CHARS = r"0-9A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0400-\u0525"
+"""A reference's letters and digits: ASCII digits, Latin (with the Kazakh Latin alphabet's
+letters) and Cyrillic (with the Kazakh letters): what the documents print (`printable`)."""
+
+REF = rf"^[{REF_CHARS}][{REF_CHARS}._-]{{0,63}}$"
+"""The school's own reference for a pupil, a guardian or a contract number: 1 to 64 Latin or
+Cyrillic letters (a Cyrillic "ШК-2025-017" as well as "C-2026-017") or digits, with '.', '_'
+and '-' after the first; no spaces, control characters, '/' (it is a segment of the API's
+paths) or letters of other scripts (a contract prints its number: a CJK one could never be
+signed). Read the same by pydantic's regular expressions and by Python's `re`."""
 
 _SPACE = r"[\s\u001c-\u001f\u0085]"
 IIN_PATTERN = rf"^{_SPACE}*(?:[0-9]{_SPACE}*){{12}}$"
@@ -287,7 +292,7 @@ class ContractCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    number: str = Field(pattern=REF)
+    number: Printable = Field(pattern=REF)
     school: Printable = Field(min_length=2, max_length=255)
     city: Printable = Field(min_length=2, max_length=128)
     guardian_ref: str = Field(pattern=REF)
@@ -295,7 +300,7 @@ class ContractCreate(BaseModel):
     kit_id: str = Field(pattern=KIT_ID_PATTERN, description=f"the kit lent ({_KIT_ID_RULE})")
     start: BoundedDate
     end: BoundedDate
-    terms_version: str = Field(default="2026-1", max_length=32)
+    terms_version: Printable = Field(default="2026-1", min_length=1, max_length=32)
 
     @model_validator(mode="after")
     def _term(self) -> ContractCreate:
@@ -318,7 +323,7 @@ class ActCreate(BaseModel):
         json_schema_extra={"additionalProperties": {"enum": [c.value for c in Condition]}},
     )
     signed_by: Printable = Field(min_length=2, max_length=200)
-    notes: dict[str, Printable] = Field(
+    notes: dict[str, Annotated[Printable, Field(max_length=500)]] = Field(
         default_factory=dict, description="serial -> a note on that component (optional)"
     )
     claim: Printable | None = Field(
@@ -340,10 +345,14 @@ class ContractAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     guardian: Printable | None = Field(
-        default=None, description="sign: the name of the parent or representative who signed"
+        default=None,
+        max_length=200,
+        description="sign: the name of the parent or representative who signed",
     )
     school: Printable | None = Field(
-        default=None, description="sign: the name of who signed for the school (the director)"
+        default=None,
+        max_length=200,
+        description="sign: the name of who signed for the school (the director)",
     )
     act: ActCreate | None = Field(
         default=None, description="hand_over, return_kit: the act, a condition for every part"

@@ -8,7 +8,6 @@ from typing import Final
 
 from fpdf import FontFace
 
-from controller.errors import DocumentError
 from controller.loans.documents import pieces
 from controller.loans.documents.fonts import FontFiles
 from controller.loans.documents.model import (
@@ -111,13 +110,10 @@ def return_act_pdf(
     It says the kit came back complete with no claims only when every component came back new,
     good or worn; otherwise it lists what is missing and what is damaged or faulty, and the
     school's `claim` (or that the parties settle it under the contract's clause on damage).
+    A kit may come back before the term starts (the lifecycle allows it): the act says when.
     """
     texts, values = pieces.prepare(doc, lang)
     check_serials(returned, f"return of loan {doc.number}")
-    if date_returned < doc.start:
-        raise DocumentError(
-            f"loan {doc.number}: returned on {date_returned}, before the term starts ({doc.start})"
-        )
     rows, missing, extra = _return_rows(doc, returned, texts)
     values |= {
         "date_returned": texts.long_date(date_returned),
