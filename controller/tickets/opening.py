@@ -89,13 +89,15 @@ def join(
     due_by: tuple[datetime, due.DueSource] | None,
     incident_id: int | None = None,
     message: str | None = None,
+    title: str | None = None,
     actor: str,
     now: datetime,
 ) -> Ticket:
     """A new event of the ticket's cause: counted and noted, priority and due raised.
 
     The same incident again (the ladder deciding again) is not a new event: only the priority and
-    the due may rise. Another incident becomes the ticket's incident (the one to settle it).
+    the due may rise. Another incident becomes the ticket's incident (the one to settle it). A
+    person's `title` for the new report is noted with its `message` (the ticket keeps its own).
     """
     if incident_id is None or incident_id != row.incident_id:
         if row.state == TicketState.RESOLVED.value:
@@ -109,9 +111,11 @@ def join(
             row.incident_id = incident_id
         else:
             detail |= {"key": "note.asked_again", "params": {"count": row.occurrences}}
-        text = clean((message or "")[:500])
-        if text:
-            detail["note"] = text
+        said = [t for t in (clean(title), clean(message)) if t]
+        if said:
+            detail["note"] = ": ".join(said)[:500]
+        if clean(title):
+            detail["title"] = clean(title)
         note(session, row, action="repeated", actor=actor, now=now, **detail)
     return escalate(session, row, priority=priority, due_by=due_by, actor=actor, now=now)
 
@@ -168,6 +172,7 @@ def open_ticket(
             due_by=when,
             incident_id=incident_id,
             message=detail,
+            title=text if title_key is None else None,
             actor=actor,
             now=now,
         )

@@ -112,6 +112,11 @@ class TicketPublic(BaseModel):
     closed_at: datetime | None
     sla_breached: bool
     breached_at: datetime | None
+    joined: bool = Field(
+        default=False,
+        description="opened by hand: an unfinished ticket of the same kit, kind and cause was "
+        "joined (answered 200) rather than a new one opened (201)",
+    )
     resolution: str | None
     replacement_serial: str | None
     replacement_kit_id: str | None

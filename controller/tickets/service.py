@@ -122,17 +122,22 @@ def _open_and_commit(session: Session, data: TicketCreate, actor: str, now: date
     return row
 
 
-def open_by_hand(session: Session, *, data: TicketCreate, actor: str, now: datetime) -> Ticket:
+def open_by_hand(
+    session: Session, *, data: TicketCreate, actor: str, now: datetime
+) -> tuple[Ticket, bool]:
     """Open a ticket by hand (a help request by phone, a fault seen on a visit); committed.
 
     An unfinished ticket of the same kit, kind and cause is joined instead; one opened by someone
     else at the same moment (the unique index refuses the second) is joined on a second try.
+    Returns the ticket and whether it was joined (a report by hand always counts on the ticket it
+    joins, so a joined one has more than one occurrence; a new one has one).
     """
     try:
-        return _open_and_commit(session, data, actor, now)
+        row = _open_and_commit(session, data, actor, now)
     except IntegrityError:
         session.rollback()
-    return _open_and_commit(session, data, actor, now)
+        row = _open_and_commit(session, data, actor, now)
+    return row, (row.occurrences or 1) > 1
 
 
 def _technician(session: Session, username: str) -> str:

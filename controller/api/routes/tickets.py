@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from controller.api.deps import SessionDep, StateDep, require
 from controller.api.language import RequestLang
@@ -87,19 +87,37 @@ def get_ticket(
     )
 
 
-@router.post("", response_model=TicketPublic, status_code=201, responses=_REFUSED)
-def open_ticket(
-    data: TicketCreate, session: SessionDep, state: StateDep, user: Staff, lang: RequestLang
+@router.post(
+    "",
+    response_model=TicketPublic,
+    status_code=201,
+    responses=_REFUSED
+    | {200: {"model": TicketPublic, "description": "an unfinished ticket joined (`joined`)"}},
+)
+def open_ticket(  # noqa: PLR0917 - FastAPI passes what the route declares
+    data: TicketCreate,
+    session: SessionDep,
+    state: StateDep,
+    user: Staff,
+    lang: RequestLang,
+    response: Response,
 ) -> TicketPublic:
     """Open a ticket by hand (a help request by phone, a fault seen on a visit).
 
     Without `due_by` it is due by the start of the pupil's next lesson (`due_source` lesson, kept
     current when the schedule changes), else in two days (`sla`). An unfinished ticket of the same
     kit, kind and cause (help; the component; the whole kit) is joined instead: the answer is
-    that ticket, its `occurrences` counted up.
+    that ticket (200, `joined` true), its `occurrences` counted up and the title and detail given
+    noted in its history; a new ticket is 201 (`joined` false).
     """
-    row = tickets.open_by_hand(session, data=data, actor=user.username, now=datetime.now(UTC))
-    return _shown(row, lang, state)
+    row, joined = tickets.open_by_hand(
+        session, data=data, actor=user.username, now=datetime.now(UTC)
+    )
+    if joined:
+        response.status_code = 200
+    shown = _shown(row, lang, state)
+    shown.joined = joined
+    return shown
 
 
 @router.post("/{ticket_id}/assign", response_model=TicketPublic, responses=_REFUSED)

@@ -265,13 +265,20 @@ def test_a_ticket_by_hand_is_due_by_the_next_lesson_and_follows_the_schedule(
     assert ticket["due_source"] == "lesson"
     assert ticket["due_by_local"] == lesson.astimezone(ZoneInfo(ZONE)).isoformat()
     assert ticket["created_at_local"].endswith("+05:00")
+    assert ticket["joined"] is False
     again = call | {"title": "She called again", "detail": "still nothing"}
     for _ in range(2):
         status, same = controller.post("/api/v1/tickets", again, "admin")
-        assert status == 201, same
+        assert (status, same["joined"]) == (200, True), same
         assert same["id"] == ticket["id"], "the same kit's help request: the same ticket"
     assert same["occurrences"] == 3
     assert same["title"] == call["title"], "a person's own title stays as written"
+    # Only a title, no detail: the history still says what was reported (review item 5).
+    status, same = controller.post("/api/v1/tickets", call | {"title": "Camera dark"}, "admin")
+    assert (status, same["joined"]) == (200, True), same
+    _, seen = controller.get(f"/api/v1/tickets/{ticket['id']}", "technician")
+    noted = [e["detail"].get("note") for e in seen["history"] if e["action"] == "repeated"]
+    assert noted == ["She called again: still nothing"] * 2 + ["Camera dark"]
     given = {
         "kind": "repair",
         "kit_id": KIT,
