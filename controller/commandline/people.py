@@ -6,31 +6,35 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from controller.commandline.common import EXIT_OK, EXIT_REFUSED, actor, sessions_of, settings_of
-from controller.loans import people_promotion
+from controller.commandline.common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    actor,
+    said,
+    sessions_of,
+    settings_of,
+)
+from controller.loans import people_service
 from controller.loans.errors import PeopleError
+from controller.loans.people_schemas import PromoteRequest
 
 
 def pupils(args: argparse.Namespace) -> int:
     """Promote the pupils (of `--school`), or with `--dry-run` only say what would change."""
     settings = settings_of(args)
+    request = PromoteRequest(school=args.school, dry_run=args.dry_run, force=args.force)
     with sessions_of(settings)() as session:
         try:
-            report = people_promotion.promote(
+            report = people_service.promote(
                 session,
-                school=args.school,
-                dry_run=args.dry_run,
-                force=args.force,
+                request=request,
                 actor=actor(),
                 now=datetime.now(UTC),
+                zone=settings.school_zone,
             )
         except PeopleError as exc:
-            sys.stderr.write(f"kitkeeper-controller: {exc}\n")
+            sys.stderr.write(f"kitkeeper-controller: {said(exc)}\n")
             return EXIT_REFUSED
-        if args.dry_run:
-            session.rollback()
-        else:
-            session.commit()
     for line in report["pupils"]:
         note = f"  ({line['note']})" if line.get("note") else ""
         sys.stdout.write(f"{line['ref']}\t{line['from_grade']} -> {line['to_grade']}{note}\n")

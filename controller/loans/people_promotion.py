@@ -1,6 +1,9 @@
 """The new school year: every pupil at school moves up a grade, the 11th grade graduates.
 
-Once per school year (`people_schemas.school_year`): the promotion is recorded in the audit log
+Once per school year (`people_schemas.school_year`, from 1 May on the coming one, the day taken
+in the school's time zone): each pupil records the school year they were promoted into
+(`Pupil.promoted_into`) and is skipped by any later promotion into that year, forced or not, so
+nobody moves up twice in one year. The promotion is recorded in the audit log
 (entity "promotion", the school year as its id, the school in `after`), and a second one in the
 same school year, for all schools or the same school, is refused with the day and who did it,
 unless forced. Each pupil's change is audited as its own entry too ("pupil_promoted", or
@@ -10,10 +13,11 @@ contract stays in the 11th grade, at school, with a note saying which contract t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from controller.loans.people_archive import archive_pupil, leaving_refusal
@@ -21,6 +25,7 @@ from controller.loans.people_errors import PeopleRefusedError
 from controller.loans.people_schemas import LeavingReason, school_year
 from controller.loans.tables import Pupil
 from controller.platform import audit
+from controller.platform.localtime import DEFAULT_ZONE
 
 LAST_GRADE = 11
 
@@ -43,12 +48,20 @@ def promote(
     force: bool,
     actor: str,
     now: datetime,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> dict[str, Any]:
-    """Promote the pupils at school (of `school`, if given); the report (`PromotionReport`)."""
-    year = school_year(now.date())
+    """Promote the pupils at school (of `school`, if given) not yet promoted into the school
+    year of `now` at the school (`zone`); the report (`PromotionReport`)."""
+    today = now.astimezone(zone).date()
+    year = school_year(today)
     if not force:
         _already_done(session, year, school)
-    query = select(Pupil).where(Pupil.archived_at.is_(None)).order_by(Pupil.school, Pupil.ref)
+    query = (
+        select(Pupil)
+        .where(Pupil.archived_at.is_(None))
+        .where(or_(Pupil.promoted_into.is_(None), Pupil.promoted_into != year))
+        .order_by(Pupil.school, Pupil.ref)
+    )
     if school is not None:
         query = query.where(Pupil.school == school)
     lines: list[dict[str, Any]] = []
@@ -58,9 +71,11 @@ def promote(
         line["to_grade"] = "graduates" if pupil.grade >= LAST_GRADE else pupil.grade + 1
         lines.append(line)
         if line["to_grade"] == "graduates":
-            line["note"] = _graduate(session, pupil, dry_run=dry_run, actor=actor, now=now)
+            line["note"] = _graduate(
+                session, pupil, dry_run=dry_run, actor=actor, now=now, today=today
+            )
         elif not dry_run:
-            pupil.grade, pupil.updated_at = line["to_grade"], now
+            pupil.grade, pupil.updated_at, pupil.promoted_into = line["to_grade"], now, year
             audit.record(
                 session,
                 actor=actor,
@@ -95,7 +110,7 @@ def promote(
 
 
 def _graduate(
-    session: Session, pupil: Pupil, *, dry_run: bool, actor: str, now: datetime
+    session: Session, pupil: Pupil, *, dry_run: bool, actor: str, now: datetime, today: date
 ) -> str | None:
     """Archive a graduate (in a dry run, only check that it could be); None, or why not."""
     refusal = leaving_refusal(session, pupil, entity="pupil")
@@ -106,7 +121,7 @@ def _graduate(
             session,
             ref=pupil.ref,
             reason=LeavingReason.GRADUATED,
-            left_on=now.date(),
+            left_on=today,
             actor=actor,
             now=now,
         )

@@ -80,8 +80,14 @@ class PromotionReport(BaseModel):
     pupils: list[PromotionLine]
 
 
+PROMOTION_FROM_MONTH = 5
+"""A promotion from 1 May on is for the school year starting next 1 September: Kazakh schools
+finish around 25 May, so a promotion run at the end of May is for the coming year."""
+
+
 def school_year(day: date) -> str:
-    """The school year a promotion on `day` moves pupils into: from June on, the one beginning in
-    September of that year; before June, the one already under way (a late promotion)."""
-    start = day.year if day.month >= 6 else day.year - 1
+    """The school year a promotion on `day` (the school's day, in its time zone) moves pupils
+    into: from 1 May on, the one beginning next 1 September; before May, the one already under
+    way (a late promotion)."""
+    start = day.year if day.month >= PROMOTION_FROM_MONTH else day.year - 1
     return f"{start}-{start + 1}"

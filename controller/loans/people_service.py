@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from controller.loans.people_schemas import ArchiveRequest, PromoteRequest
 from controller.loans.schemas import GuardianUpdate, PupilUpdate
 from controller.loans.tables import Guardian, Pupil
 from controller.platform.crypto import FieldCipher
+from controller.platform.localtime import DEFAULT_ZONE
 from controller.trust.tables import User
 
 
@@ -153,16 +155,23 @@ def guardian_history(session: Session, *, ref: str, user: User) -> list[dict[str
 
 
 def promote(
-    session: Session, *, request: PromoteRequest, user: User, now: datetime
+    session: Session,
+    *,
+    request: PromoteRequest,
+    actor: str,
+    now: datetime,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> dict[str, Any]:
-    """Move the pupils up a grade for the new school year (a dry run changes nothing)."""
+    """Move the pupils up a grade for the new school year, the day taken at the school (`zone`);
+    a dry run changes nothing. For the API (`actor`: the user name) and the command line."""
     report = people_promotion.promote(
         session,
         school=request.school,
         dry_run=request.dry_run,
         force=request.force,
-        actor=user.username,
+        actor=actor,
         now=now,
+        zone=zone,
     )
     if request.dry_run:
         session.rollback()

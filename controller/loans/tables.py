@@ -48,6 +48,7 @@ class Pupil(Base):
     archived_at: Mapped[datetime | None]  # left the school (`people_changes.archive`)
     archive_reason: Mapped[str | None] = mapped_column(String(32))
     left_on: Mapped[date | None] = mapped_column(Date)
+    promoted_into: Mapped[str | None] = mapped_column(String(9))  # "2026-2027" (`promote`)
 
 
 class Guardian(Base):

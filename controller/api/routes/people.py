@@ -74,10 +74,19 @@ def list_pupils(
 
 
 @router.post("/pupils/promote", response_model=PromotionReport)
-def promote_pupils(data: PromoteRequest, session: SessionDep, user: Admin) -> dict[str, Any]:
+def promote_pupils(
+    data: PromoteRequest, session: SessionDep, state: StateDep, user: Admin
+) -> dict[str, Any]:
     """The new school year: every pupil at school up a grade, the 11th grade graduates
-    (archived); once per school year unless `force` (administrators)."""
-    return people_service.promote(session, request=data, user=user, now=_now())
+    (archived); once per school year unless `force`, and never a pupil twice into the same
+    school year (from 1 May on, the coming one, at the school's time zone; administrators)."""
+    return people_service.promote(
+        session,
+        request=data,
+        actor=user.username,
+        now=_now(),
+        zone=state.settings.school_zone,
+    )
 
 
 @router.post("/guardians", response_model=GuardianPublic, status_code=201)
