@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from common.i18n import Lang
+from common.i18n import Lang, catalogue
 from controller.config import ControllerSettings
 from controller.errors import ConfigError
 from controller.loans import service as loans
@@ -31,15 +31,15 @@ def ticket_detail(
 
     The contact is the guardian who signed the kit's contract (its current one, else the one the
     ticket recorded), as `role` may see them and cut down to name, relation and phone; without
-    the keys of personal data, or a contract, `contact_note` says why there is none.
+    the keys of personal data, or a contract, `contact_note` says why there is none (in `lang`).
     """
     row = get_ticket(session, ticket_id=ticket_id)
     zone: ZoneInfo = settings.school_zone
     detail = views.detail(row, history(session, ticket_id=ticket_id), lang=lang, zone=zone)
     try:
         cipher = loans.cipher(settings)
-    except ConfigError as exc:
-        detail.contact_note = str(exc)
+    except ConfigError:
+        detail.contact_note = catalogue("tickets").text("contact.no_keys", lang)
         return detail
     found = loans.guardian_contact(
         session,
@@ -49,7 +49,7 @@ def ticket_detail(
         role=role,
     )
     if found is None:
-        detail.contact_note = "the kit is not lent under a contract"
+        detail.contact_note = catalogue("tickets").text("contact.not_lent", lang)
     else:
         detail.contact = ContactPublic.model_validate(found)
         detail.contract_number = detail.contract_number or found["contract_number"]

@@ -43,7 +43,7 @@ FOLLOWS_SCHEDULE: Final = frozenset({DueSource.LESSON.value, DueSource.SLA.value
 def aware_utc(value: datetime) -> datetime:
     """A given due in UTC (TicketsError 422 when it has no zone)."""
     if value.utcoffset() is None:
-        raise TicketsError("due_by must be timezone-aware (UTC)", 422)
+        raise TicketsError("error.due_without_zone", 422)
     return value.astimezone(UTC)
 
 

@@ -1,14 +1,62 @@
-"""The root of what the tickets domain refuses."""
+"""The root of what the tickets domain refuses: said in kk/ru/en from common/locale/*/tickets.toml.
+
+A parameter may itself be said in each reader's language: `Said(key)` names another key of the
+tickets catalogue (a state, a kind, why a step is refused), and a mapping from language to text
+(`ControllerError.messages()` of an error from another domain) gives each language its own.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from common.i18n import LANGS, Lang, catalogue
 from controller.errors import ControllerError
 
 
-class TicketsError(ControllerError):
-    """A ticket change refused; `status` is the HTTP status that fits."""
+@dataclass(frozen=True)
+class Said:
+    """A parameter that is a key of the tickets catalogue, said in the reader's language."""
 
-    def __init__(self, message: str, status: int = 409) -> None:
-        """Keep the status next to the message."""
-        super().__init__(message)
+    key: str
+
+
+def _in(value: object, lang: Lang) -> object:
+    if isinstance(value, Said):
+        return catalogue("tickets").text(value.key, lang)
+    if isinstance(value, Mapping):
+        return value.get(lang) or value.get("en", "")
+    return value
+
+
+class TicketsError(ControllerError):
+    """A ticket change refused, said in every language; `status` is the HTTP status that fits.
+
+    `reason` is the catalogue key (`error.*`, `move.*`; a refused step says why more broadly,
+    `TicketTransitionError.reason`); never put a person's name, IIN or phone
+    in the parameters.
+    """
+
+    domain: ClassVar[str | None] = "tickets"
+
+    def __init__(self, key: str, status: int = 409, /, **params: object) -> None:
+        """The refusal `key` of the tickets catalogue, its placeholders filled by `params`."""
+        self.reason: str = key
+        self._key, self._said = key, params
+        english = self.text("en")
+        super().__init__(english, key=key, params={k: _in(v, "en") for k, v in params.items()})
         self.status = status
+
+    def text(self, lang: Lang) -> str:
+        """The refusal in `lang`."""
+        params = {name: _in(value, lang) for name, value in self._said.items()}
+        return catalogue("tickets").text(self._key, lang, **params)
+
+    def messages(self) -> dict[Lang, str]:
+        """The refusal in kk, ru and en."""
+        return {lang: self.text(lang) for lang in LANGS}
+
+    def body(self) -> dict[str, Any]:
+        """`detail` in English, `reason` and `messages` in every language for the pages."""
+        return {"detail": self.detail(), "reason": self.reason, "messages": self.messages()}

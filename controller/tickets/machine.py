@@ -6,9 +6,9 @@
     open | assigned | in_progress | waiting --> cancelled (with a reason)
 
 `advance` takes a ticket as plain data (`TicketFacts`), a target state and the step's details, and
-returns the ticket after the step, or raises `TicketTransitionError` saying why in English (its
-`reason` lets a user interface say it in Kazakh or Russian). The service
-(`controller.tickets.service`) loads, writes back and records each step.
+returns the ticket after the step, or raises `TicketTransitionError` saying why in Kazakh, Russian
+and English (common/locale/*/tickets.toml; its `reason` sorts the refusals for a user interface).
+The service (`controller.tickets.service`) loads, writes back and records each step.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final, Literal, NoReturn
 
-from controller.tickets.errors import TicketsError
+from controller.tickets.errors import Said, TicketsError
 from policy.ladder import Priority
 
 
@@ -86,13 +86,19 @@ class TicketTransitionError(TicketsError):
     """A step not legal from the ticket's state (409), or its details missing or wrong (422)."""
 
     def __init__(
-        self, state: TicketState, to: TicketState, reason: TransitionReason, message: str
+        self,
+        state: TicketState,
+        to: TicketState,
+        reason: TransitionReason,
+        key: str,
+        /,
+        **params: object,
     ) -> None:
         """Keep the state, the target and a machine-readable reason next to the message."""
-        super().__init__(message, 409 if reason == "not_allowed" else 422)
+        super().__init__(key, 409 if reason == "not_allowed" else 422, **params)
         self.state = state
         self.to = to
-        self.reason: TransitionReason = reason
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -111,27 +117,29 @@ class TicketFacts:
 
 
 _WHY_NOT: Final[Mapping[tuple[TicketState, TicketState], str]] = {
-    (TicketState.OPEN, TicketState.IN_PROGRESS): "assign it to a technician first",
-    (TicketState.OPEN, TicketState.WAITING): "assign it to a technician first",
-    (TicketState.OPEN, TicketState.RESOLVED): "assign it to a technician first",
-    (TicketState.OPEN, TicketState.CLOSED): "it has not been worked on yet",
-    (TicketState.ASSIGNED, TicketState.WAITING): "work on it has not started",
-    (TicketState.ASSIGNED, TicketState.RESOLVED): "work on it has not started",
-    (TicketState.ASSIGNED, TicketState.CLOSED): "work on it has not started",
-    (TicketState.WAITING, TicketState.RESOLVED): "take it back in progress first",
-    (TicketState.WAITING, TicketState.CLOSED): "take it back in progress and resolve it first",
-    (TicketState.IN_PROGRESS, TicketState.CLOSED): "resolve it first",
-    (TicketState.RESOLVED, TicketState.CANCELLED): "it is resolved: close it",
+    (TicketState.OPEN, TicketState.IN_PROGRESS): "why.assign_first",
+    (TicketState.OPEN, TicketState.WAITING): "why.assign_first",
+    (TicketState.OPEN, TicketState.RESOLVED): "why.assign_first",
+    (TicketState.OPEN, TicketState.CLOSED): "why.not_worked_on",
+    (TicketState.ASSIGNED, TicketState.WAITING): "why.not_started",
+    (TicketState.ASSIGNED, TicketState.RESOLVED): "why.not_started",
+    (TicketState.ASSIGNED, TicketState.CLOSED): "why.not_started",
+    (TicketState.WAITING, TicketState.RESOLVED): "why.back_in_progress",
+    (TicketState.WAITING, TicketState.CLOSED): "why.back_and_resolve",
+    (TicketState.IN_PROGRESS, TicketState.CLOSED): "why.resolve_first",
+    (TicketState.RESOLVED, TicketState.CANCELLED): "why.close_it",
 }
+"""(state, target) -> the catalogue key of why that step is refused."""
 
 
-def _phrase(state: TicketState) -> str:
-    name = state.value.replace("_", " ")
-    return f"{'an' if name[0] in 'aeiou' else 'a'} {name} ticket"
+def _state(state: TicketState) -> Said:
+    return Said(f"state.{state.value}")
 
 
-def _fail(facts: TicketFacts, to: TicketState, reason: TransitionReason, message: str) -> NoReturn:
-    raise TicketTransitionError(facts.state, to, reason, message)
+def _fail(
+    facts: TicketFacts, to: TicketState, reason: TransitionReason, key: str, /, **params: object
+) -> NoReturn:
+    raise TicketTransitionError(facts.state, to, reason, f"move.{key}", **params)
 
 
 def clean(value: str | None) -> str | None:
@@ -144,46 +152,22 @@ def _check_replacement(
 ) -> TicketFacts:
     if facts.kind is not TicketKind.REPLACEMENT:
         if serial or kit_id:
-            _fail(facts, to, "bad_detail", f"a {facts.kind.value} ticket takes no replacement")
+            _fail(facts, to, "bad_detail", "no_replacement", kind=Said(f"kind.{facts.kind.value}"))
         return facts
     if facts.component_serial is not None:
         if kit_id:
-            _fail(
-                facts,
-                to,
-                "bad_detail",
-                f"this ticket replaces component {facts.component_serial}, not the whole kit: "
-                "give the new component's serial (replacement_serial)",
-            )
+            _fail(facts, to, "bad_detail", "component_not_kit", serial=facts.component_serial)
         if not serial:
-            _fail(
-                facts,
-                to,
-                "missing_replacement",
-                f"closing a replacement ticket needs the serial of the component that replaces "
-                f"{facts.component_serial} (replacement_serial)",
-            )
+            _fail(facts, to, "missing_replacement", "needs_serial", serial=facts.component_serial)
         if serial == facts.component_serial:
-            _fail(facts, to, "bad_detail", f"{serial} cannot replace itself")
+            _fail(facts, to, "bad_detail", "serial_itself", serial=serial)
         return dataclasses.replace(facts, replacement_serial=serial)
     if serial:
-        _fail(
-            facts,
-            to,
-            "bad_detail",
-            f"this ticket replaces the whole kit {facts.kit_id}: give the new kit's id "
-            "(replacement_kit_id), not a component",
-        )
+        _fail(facts, to, "bad_detail", "kit_not_component", kit_id=facts.kit_id)
     if not kit_id:
-        _fail(
-            facts,
-            to,
-            "missing_replacement",
-            f"closing a replacement ticket for kit {facts.kit_id} needs the id of the kit that "
-            "replaces it (replacement_kit_id)",
-        )
+        _fail(facts, to, "missing_replacement", "needs_kit", kit_id=facts.kit_id)
     if kit_id == facts.kit_id:
-        _fail(facts, to, "bad_detail", f"kit {kit_id} cannot replace itself")
+        _fail(facts, to, "bad_detail", "kit_itself", kit_id=kit_id)
     return dataclasses.replace(facts, replacement_kit_id=kit_id)
 
 
@@ -205,36 +189,34 @@ def advance(
     """
     if to not in TRANSITIONS[facts.state]:
         why = (
-            "it is finished"
+            "why.finished"
             if facts.state in FINISHED
-            else _WHY_NOT.get((facts.state, to), "that step is not legal from this state")
+            else _WHY_NOT.get((facts.state, to), "why.not_legal")
         )
         _fail(
             facts,
             to,
             "not_allowed",
-            f"{_phrase(facts.state)} cannot become {to.value.replace('_', ' ')}: {why}",
+            "not_allowed",
+            state=_state(facts.state),
+            to=_state(to),
+            why=Said(why),
         )
     if assignee is not None and to is not TicketState.ASSIGNED:
-        _fail(facts, to, "bad_detail", "only assigning takes an assignee")
+        _fail(facts, to, "bad_detail", "assignee_only_to_assign")
     if (replacement_serial or replacement_kit_id) and to is not TicketState.CLOSED:
-        _fail(facts, to, "bad_detail", "only closing takes a replacement")
+        _fail(facts, to, "bad_detail", "replacement_only_to_close")
     note = clean(note)
     if to is TicketState.ASSIGNED:
         name = clean(assignee)
         if name is None:
-            _fail(
-                facts,
-                to,
-                "missing_assignee",
-                "assigning needs the technician's user name (assign, not a plain transition)",
-            )
+            _fail(facts, to, "missing_assignee", "needs_assignee")
         return dataclasses.replace(facts, state=to, assignee=name)
     if to is TicketState.WAITING and note is None:
-        _fail(facts, to, "missing_note", "waiting needs a note saying on what (parent, parts)")
+        _fail(facts, to, "missing_note", "waiting_needs_note")
     if to is TicketState.CANCELLED:
         if note is None:
-            _fail(facts, to, "missing_note", "cancelling needs a reason")
+            _fail(facts, to, "missing_note", "cancel_needs_reason")
         return dataclasses.replace(facts, state=to, resolution=note)
     if to is TicketState.RESOLVED:
         return dataclasses.replace(facts, state=to, resolution=note or facts.resolution)
@@ -243,7 +225,7 @@ def advance(
     if to is TicketState.CLOSED:
         resolution = note or facts.resolution
         if resolution is None:
-            _fail(facts, to, "missing_resolution", "closing needs a resolution: what was done")
+            _fail(facts, to, "missing_resolution", "close_needs_resolution")
         replaced = _check_replacement(facts, to, replacement_serial, replacement_kit_id)
         return dataclasses.replace(replaced, state=to, resolution=resolution)
     return dataclasses.replace(facts, state=to)
@@ -254,11 +236,18 @@ def assign_to(facts: TicketFacts, assignee: str) -> TicketFacts:
     if facts.state is TicketState.OPEN:
         return advance(facts, TicketState.ASSIGNED, assignee=assignee)
     if facts.state not in (TicketState.ASSIGNED, TicketState.IN_PROGRESS, TicketState.WAITING):
-        why = "it is finished" if facts.state in FINISHED else "it is resolved: reopen it first"
-        _fail(facts, TicketState.ASSIGNED, "not_allowed", f"{_phrase(facts.state)} {why}")
+        why = "why.finished" if facts.state in FINISHED else "why.reopen_first"
+        _fail(
+            facts,
+            TicketState.ASSIGNED,
+            "not_allowed",
+            "cannot_assign",
+            state=_state(facts.state),
+            why=Said(why),
+        )
     name = clean(assignee)
     if name is None:
-        _fail(facts, facts.state, "missing_assignee", "assigning needs the technician's user name")
+        _fail(facts, facts.state, "missing_assignee", "needs_assignee_name")
     return dataclasses.replace(facts, assignee=name)
 
 

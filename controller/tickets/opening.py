@@ -122,11 +122,11 @@ def join(
 
 def _check_target(session: Session, kit_id: str, component_serial: str | None) -> None:
     if fleet.get_kit(session, kit_id=kit_id) is None:
-        raise TicketsError(f"no kit {kit_id!r}", 404)
+        raise TicketsError("error.no_kit", 404, kit_id=kit_id)
     if component_serial is not None:
         part = loans.find_component(session, serial=component_serial)
         if part is None or part.kit_id != kit_id:
-            raise TicketsError(f"{component_serial} is not a component of kit {kit_id}", 422)
+            raise TicketsError("error.not_a_component", 422, serial=component_serial, kit_id=kit_id)
 
 
 def open_ticket(
@@ -156,11 +156,11 @@ def open_ticket(
     writes, `title` being its English text. The kit's current contract is recorded. A replacement
     ticket replaces `component_serial`, or the whole kit when it is None.
     """
-    kind_: TicketKind = enum(TicketKind, kind, "ticket kind")
-    priority_: Priority = enum(Priority, priority, "priority")
+    kind_: TicketKind = enum(TicketKind, kind, "what.ticket_kind")
+    priority_: Priority = enum(Priority, priority, "what.priority")
     text = clean(title)
     if text is None or len(text) > 200:
-        raise TicketsError("a ticket needs a title of 1-200 characters", 422)
+        raise TicketsError("error.title", 422)
     cause_ = cause or cause_of(kind_, component_serial=component_serial)
     when = due.decide(session, kit_id=kit_id, given=due_by, lesson=lesson_due, now=now)
     existing = unfinished_for_cause(session, kit_id=kit_id, kind=kind_, cause=cause_)
@@ -237,6 +237,6 @@ def repeat(
     now: datetime,
 ) -> Ticket:
     """Asked again (a kit's help request): counted, noted, priority and due raised."""
-    urgency: Priority = enum(Priority, priority, "priority")
+    urgency: Priority = enum(Priority, priority, "what.priority")
     when = (due.aware_utc(due_by), due.DueSource.LESSON) if due_by is not None else None
     return join(session, row, priority=urgency, due_by=when, message=note, actor=actor, now=now)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.platform import audit
-from controller.tickets.errors import TicketsError
+from controller.tickets.errors import Said, TicketsError
 from controller.tickets.machine import TicketFacts, TicketKind, TicketState
 from controller.tickets.tables import Ticket, TicketEvent
 
@@ -93,12 +93,13 @@ def note(
 
 
 def enum(kind: type[StrEnum], value: str, what: str) -> Any:
-    """`value` as a member of `kind`, or TicketsError 422 listing the members."""
+    """`value` as a member of `kind`, or TicketsError 422 listing the members (`what`: the
+    tickets catalogue's `what.*` key naming it; the value itself is not echoed)."""
     try:
         return kind(value)
     except ValueError:
         choices = ", ".join(m.value for m in kind)
-        raise TicketsError(f"unknown {what} {value!r}: one of {choices}", 422) from None
+        raise TicketsError("error.unknown", 422, what=Said(what), choices=choices) from None
 
 
 def iso(value: datetime | None) -> str | None:
@@ -110,7 +111,7 @@ def get_ticket(session: Session, *, ticket_id: int) -> Ticket:
     """One ticket by id (TicketsError 404 when there is none)."""
     row = session.get(Ticket, ticket_id)
     if row is None:
-        raise TicketsError(f"no ticket {ticket_id}", 404)
+        raise TicketsError("error.no_ticket", 404, ticket=ticket_id)
     return row
 
 

@@ -40,13 +40,15 @@ def replace_component(
     """
     old_serial = row.component_serial
     if old_serial is None:
-        raise TicketsError(f"ticket {row.id} replaces the whole kit, not a component")
+        raise TicketsError("error.replaces_whole_kit", 409, ticket=row.id)
     new = loans.find_component(session, serial=new_serial)
     old = loans.find_component(session, serial=old_serial)
     if new is None:
-        raise TicketsError(f"no component {new_serial!r}", 404)
+        raise TicketsError("error.no_component", 404, serial=new_serial)
     if old is not None and new.kind != old.kind:
-        raise TicketsError(f"{new_serial} is a {new.kind}: it cannot replace a {old.kind}", 422)
+        raise TicketsError(
+            "error.other_kind", 422, serial=new_serial, kind=new.kind, old_kind=old.kind
+        )
     contract = loans.current_contract(session, kit_id=row.kit_id)
     try:
         if contract is not None:
@@ -63,9 +65,9 @@ def replace_component(
             return
         # Not lent: no contract to annex, only the inventory moves (each move audited).
         if new.kit_id is not None:
-            raise TicketsError(f"{new_serial} belongs to kit {new.kit_id}, not to spare stock")
+            raise TicketsError("error.not_spare", 409, serial=new_serial, kit_id=new.kit_id)
         if old is None or old.kit_id != row.kit_id:
-            raise TicketsError(f"{old_serial} is no longer in kit {row.kit_id}")
+            raise TicketsError("error.left_kit", 409, serial=old_serial, kit_id=row.kit_id)
         for serial, change in (
             (new_serial, ComponentUpdate(kit_id=row.kit_id)),
             (old_serial, ComponentUpdate(kit_id=None, condition="faulty")),
@@ -74,6 +76,7 @@ def replace_component(
                 session, serial=serial, change=change, actor=actor, now=now
             )
     except ContractsError as exc:
-        raise TicketsError(f"the replacement cannot be made: {exc}", exc.status) from exc
+        why = exc.messages() or str(exc)
+        raise TicketsError("error.replacement_failed", exc.status, why=why) from exc
     except ValidationError as exc:
-        raise TicketsError(f"the replacement cannot be made: {exc}", 422) from exc
+        raise TicketsError("error.replacement_failed", 422, why=str(exc)) from exc

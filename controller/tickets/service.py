@@ -143,7 +143,7 @@ def open_by_hand(
 def _technician(session: Session, username: str) -> str:
     technician = staff.active_technician(session, username)
     if technician is None:
-        raise TicketsError(f"{username!r} is not a technician who can take tickets", 422)
+        raise TicketsError("error.not_technician", 422, username=username)
     return technician
 
 
@@ -189,7 +189,7 @@ def transition(
     now: datetime,
 ) -> Ticket:
     """Move a ticket to another state (closing goes through `close_ticket`); audited, committed."""
-    target: TicketState = enum(TicketState, to, "ticket state")
+    target: TicketState = enum(TicketState, to, "what.ticket_state")
     if target is TicketState.CLOSED:
         return close_ticket(session, ticket_id=ticket_id, resolution=note, actor=actor, now=now)
     row = get_ticket(session, ticket_id=ticket_id)

@@ -21,18 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.i18n import catalogue
 from controller.platform.localtime import clock
 from controller.tickets import due
 from controller.tickets.machine import FINISHED, SETTLED, TicketKind, TicketState
 from controller.tickets.records import SYSTEM, iso, log, note
 from controller.tickets.tables import Ticket
-
-_ENGLISH = {
-    "note.repair_settled": "incident #{incident} is resolved: the fault is gone",
-    "note.replacement_cancelled": "incident #{incident} is resolved before the replacement was "
-    "carried out: it is not needed",
-}
-"""The resolution stored on a settled ticket (its history carries the catalogue key)."""
 
 
 def _unfinished(session: Session, **where: object) -> list[Ticket]:
@@ -47,7 +41,8 @@ def _end(
 ) -> None:
     params = {"incident": row.incident_id}
     before = row.state
-    row.state, row.resolution, row.updated_at = to.value, _ENGLISH[key].format(**params), now
+    resolution = catalogue("tickets").text(key, "en", **params)  # the history keeps the key
+    row.state, row.resolution, row.updated_at = to.value, resolution, now
     if to is TicketState.RESOLVED:
         row.resolved_at = now
     else:

@@ -415,3 +415,40 @@ def test_a_kits_help_request_racing_a_help_ticket_opened_by_hand_joins_it(
     assert seen["history"][-1]["detail"]["note"] == "no sound at all"
     _, mine = controller.get("/api/v1/tickets?kit_id=kit-h1", "technician")
     assert [t["id"] for t in mine] == [by_hand["id"]], "one help ticket"
+
+
+def test_ticket_refusals_and_notes_come_in_the_readers_language(
+    running: tuple[Controller, datetime],
+) -> None:
+    """Review of issue 13, item 7: what the tickets refuse, and why no contact is shown, reach
+    kk and ru readers in their language (English stays the `detail` without a language)."""
+    controller, _ = running
+    call = {"kind": "repair", "kit_id": "kit-none", "title": "Screen flickers"}
+    status, body = controller.post("/api/v1/tickets?lang=ru", call, "technician")
+    assert (status, body["detail"], body["reason"]) == (
+        404,
+        "комплекта kit-none нет",
+        "error.no_kit",
+    )
+    assert body["messages"]["kk"] == "kit-none жинағы жоқ"
+    add_kits(controller, "kit-r1")
+    part = call | {"kit_id": "kit-r1", "component_serial": "WC-NOT-HERE"}
+    status, body = controller.post("/api/v1/tickets?lang=ru", part, "admin")
+    assert (status, body["detail"]) == (422, "WC-NOT-HERE не является компонентом комплекта kit-r1")
+
+    status, ticket = controller.post("/api/v1/tickets", call | {"kit_id": "kit-r1"}, "admin")
+    assert status == 201, ticket
+    step = {"to": "resolved"}
+    status, body = controller.post(
+        f"/api/v1/tickets/{ticket['id']}/transition?lang=ru", step, "technician"
+    )
+    assert (status, body["reason"]) == (409, "not_allowed"), body
+    assert body["detail"] == (
+        "заявка в состоянии «открыта» не может перейти в состояние «решена»: "
+        "сначала назначьте её технику"
+    )
+    assert body["messages"]["en"] == (
+        "a ticket that is open cannot become resolved: assign it to a technician first"
+    )
+    status, seen = controller.get(f"/api/v1/tickets/{ticket['id']}?lang=kk", "technician")
+    assert seen["contact_note"] == "жинақ шарт бойынша берілмеген"

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from controller.config import ControllerSettings
 from controller.platform.localtime import clock, local_iso
 from controller.tickets.causes import cause_of, of_rule
+from controller.tickets.errors import Said, TicketsError
 from controller.tickets.machine import TicketKind
 from controller.tickets.tables import Ticket
 from controller.tickets.views import title
@@ -61,3 +62,17 @@ def test_times_in_the_schools_zone() -> None:
     for wrong in ("Mars/Olympus", "", "../../etc/passwd", "UTC+5"):
         with pytest.raises(ValidationError, match="not an IANA time zone"):
             ControllerSettings(school_timezone=wrong)
+
+
+def test_a_tickets_refusal_says_its_parameters_in_each_language_too() -> None:
+    refused = TicketsError("error.unknown", 422, what=Said("what.priority"), choices="low, high")
+    assert str(refused) == "unknown priority: one of low, high"
+    assert refused.messages()["kk"] == "белгісіз басымдық: мыналардың бірі болуы керек: low, high"
+    assert refused.body_in("ru")["detail"].startswith("недопустимое значение (приоритет)")
+    failed = TicketsError("error.replacement_failed", 409, why={"en": "no", "ru": "нет"})
+    assert (failed.text("ru"), failed.text("kk"), failed.status) == (
+        "замену выполнить нельзя: нет",
+        "ауыстыру жасалмайды: no",
+        409,
+    )
+    assert TicketsError("error.title", 422).text("kk").startswith("өтінімнің тақырыбы")
