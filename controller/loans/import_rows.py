@@ -53,6 +53,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from common.i18n import Lang, catalogue
+from controller.errors import InvalidValue
 from controller.loans.schemas import REF, Basis, Program, Relation
 from controller.loans.vocabulary import ComponentKind, Condition, accepted
 from controller.platform import csvfile
@@ -345,11 +347,28 @@ def _key_of(error: ErrorDetails, column: str | None) -> tuple[str, dict[str, Any
     return "invalid", {"detail": error["msg"]}
 
 
+@dataclass(frozen=True)
+class CatalogueRowError(RowError):
+    """A line's error whose reason is in another domain's catalogue (a validator's
+    `InvalidValue`, e.g. the documents' "value.unprintable"), in every language."""
+
+    domain: str = csvfile.DOMAIN
+
+    def messages(self) -> dict[Lang, str]:
+        """The reason in every language, from `domain`'s catalogue."""
+        texts: dict[Lang, str] = catalogue(self.domain).texts(self.key or "", **self.params)
+        return texts
+
+
 def error_of(line: int, error: ErrorDetails) -> RowError:
     """A pydantic error of a row (or of a model made from it) in words from the catalogue."""
     column = str(error["loc"][0]) if error["loc"] else None
     if column is None:
         column = COLUMN_OF_MODEL_ERROR.get(error["type"])
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidValue):
+        reason = cause.text("en")
+        return CatalogueRowError(line, column, reason, cause.key, cause.params, cause.domain)
     key, params = _key_of(error, column)
     return row_error(line, column, key, **params)
 

@@ -157,4 +157,5 @@ class ImportRowRefusedError(ContractsError):
     def __init__(self, key: str, /, **params: object) -> None:
         super().__init__("", 422)
         self.key, self.params = key, dict(params)
+        self.message_key, self.message_params = key, dict(params)  # `messages()`: kk, ru, en
         self.args = (self._catalogue().text(key, "en", **params),)

@@ -21,6 +21,7 @@ class PeopleRefusedError(PeopleError):
         self.key = self.reason = key
         self.params = params
         super().__init__(catalogue("people").text(key, "en", **params), status)
+        self.message_key, self.message_params = key, dict(params)  # `messages()`: kk, ru, en
 
     def body(self) -> dict[str, Any]:
         """`detail` in English, `reason` and `messages` in every language for the pages."""
