@@ -73,12 +73,17 @@ def lang_of(request: Request) -> Lang:
 def request_lang(
     request: Request,
     lang: Annotated[
-        Lang | None,
-        Query(description="The language of texts in the answer (else Accept-Language, else en)."),
+        str | None,
+        Query(
+            max_length=35,
+            description="The language of texts in the answer: kk, ru or en (another value is "
+            "ignored: then Accept-Language, else en).",
+        ),
     ] = None,
 ) -> Lang:
-    """FastAPI dependency: the language to answer in (`?lang=`, Accept-Language, en)."""
-    return lang if lang is not None else lang_of(request)
+    """FastAPI dependency: the language to answer in (`?lang=`, Accept-Language, en), the same
+    choice as `lang_of` (which the error handlers use): a language not supported is ignored."""
+    return lang_of(request)
 
 
 RequestLang = Annotated[Lang, Depends(request_lang)]

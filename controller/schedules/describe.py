@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any, Final, get_args
+from zoneinfo import ZoneInfo
 
 from common.i18n import Lang, catalogue
+from controller.platform.localtime import clock
 from controller.schedules import expansion, model, versions
 from controller.schedules.errors import DOMAIN
 
@@ -39,6 +41,7 @@ def describe(
     the next lessons (the `describe.*` texts of the schedules catalogue)."""
     _ = catalogue(DOMAIN).gettext(lang)
     s = stored.schedule
+    zone = ZoneInfo(s.timezone)  # times a person reads: in the schedule's zone, named
     in_force = (
         _("describe.in_force", version=stored.in_force_version)
         if stored.in_force_version is not None
@@ -59,13 +62,13 @@ def describe(
             timezone=s.timezone,
             source=source,
             who=stored.saved_by,
-            at=f"{stored.saved_at:%Y-%m-%d %H:%M} UTC",
+            at=clock(stored.saved_at, zone),
         ),
     ]
     if s.drawn_up_by:
         lines.append("  " + _("describe.drawn_up", who=s.drawn_up_by))
     if s.approved_by and s.approved_at:
-        at = f"{s.approved_at:%Y-%m-%d %H:%M} UTC"
+        at = clock(s.approved_at, zone)
         lines.append("  " + _("describe.approved", who=s.approved_by, at=at))
     lines.append("  " + _("describe.kits", kits=", ".join(kit_ids) or _("describe.no_kits")))
     lines.extend(_sections(s, _))

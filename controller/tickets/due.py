@@ -16,6 +16,7 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
+from controller.errors import ControllerError
 from controller.schedules import service as schedules
 from controller.tickets.errors import TicketsError
 from policy.ladder import due_by as lesson_due
@@ -26,6 +27,10 @@ DEFAULT_SLA: Final = timedelta(days=2)
 """How long a ticket may take when the pupil has no lesson known."""
 LOOK_AHEAD: Final = timedelta(days=14)
 """How far ahead the next lesson is looked for."""
+UNREADABLE: Final = (ValueError, KeyError, ControllerError)
+"""What a stored schedule that cannot be read raises (a stored version no longer valid, a zone not
+known): the ticket is then due by the default time. A database error is not among them: it
+propagates, so the caller's transaction (aborted on PostgreSQL) is not carried on as if fine."""
 
 
 class DueSource(StrEnum):
@@ -54,7 +59,7 @@ def next_lesson_start(session: Session, kit_id: str, at: datetime) -> datetime |
         if pupil_ref is None:
             return None
         lessons = schedules.lessons_for_pupil(session, pupil_ref, at, at + LOOK_AHEAD)
-    except Exception:  # an unreadable schedule must not stop a ticket from opening
+    except UNREADABLE:  # an unreadable schedule must not stop a ticket from opening
         _LOGGER.exception("cannot read the lessons of kit %s", kit_id)
         return None
     return lesson_due(at, lessons)

@@ -452,3 +452,6 @@ def test_ticket_refusals_and_notes_come_in_the_readers_language(
     )
     status, seen = controller.get(f"/api/v1/tickets/{ticket['id']}?lang=kk", "technician")
     assert seen["contact_note"] == "жинақ шарт бойынша берілмеген"
+    # Item 8: a language not supported is ignored (as the error handler does), not a 422.
+    status, seen = controller.get(f"/api/v1/tickets/{ticket['id']}?lang=de", "technician")
+    assert (status, seen["contact_note"]) == (200, "the kit is not lent under a contract")

@@ -190,6 +190,8 @@ def test_a_person_reads_a_lesson_past_midnight_by_the_clock() -> None:
     text = service.describe(stored, kit_ids=[], now=utc(2026, 9, 1))
     assert "Sunday    23:30-01:00  Mathematics" in text  # the weekly slot, not 24:30
     assert "Sunday 2026-09-06 23:30-01:00 Mathematics (weekly)" in text  # the next lessons
+    assert "saved by admin at 2026-08-01 05:00 (Asia/Almaty)" in text, "in the schedule's zone"
+    assert "UTC" not in text
 
 
 def test_slots_whose_validity_shares_no_day_of_their_weekday_do_not_meet() -> None:
