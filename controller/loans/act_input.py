@@ -38,8 +38,9 @@ def check_condition(serial: str, value: str) -> str:
     return code
 
 
-def build_act(data: ActCreate, *, at: datetime) -> lifecycle.Act:
-    """The act as the state machine takes it: conditions checked, notes on listed parts only."""
+def build_act(data: ActCreate, *, at: datetime, claim_allowed: bool = True) -> lifecycle.Act:
+    """The act as the state machine takes it: conditions checked, notes on listed parts only;
+    a claim only where `claim_allowed` (a return act: a hand-over act's claim is refused)."""
     conditions = {
         serial: check_condition(serial, value) for serial, value in data.conditions.items()
     }
@@ -48,6 +49,8 @@ def build_act(data: ActCreate, *, at: datetime) -> lifecycle.Act:
         raise ConditionRefusedError("refused.note", serials=", ".join(stray))
     notes = {serial: note.strip() for serial, note in data.notes.items() if note.strip()}
     claim = data.claim.strip() if data.claim and data.claim.strip() else None
+    if claim is not None and not claim_allowed:
+        raise ConditionRefusedError("refused.claim_on_handover")
     return lifecycle.Act(
         conditions=conditions, signed_by=data.signed_by, at=at, notes=notes, claim=claim
     )

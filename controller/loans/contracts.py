@@ -193,7 +193,9 @@ def act(
         k: v for k, v in details.model_dump(exclude_none=True).items() if k != "act"
     }
     if details.act is not None:
-        given["act"] = act_input.build_act(details.act, at=now)
+        given["act"] = act_input.build_act(
+            details.act, at=now, claim_allowed=action is not lifecycle.Action.HAND_OVER
+        )
     after = lifecycle.apply(before, action, **given)
     row.state = after.state.value
     row.signed_by_guardian_enc = signatures.seal(cipher, after.signed_by_guardian)

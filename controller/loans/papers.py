@@ -96,7 +96,9 @@ def _described(
     return known
 
 
-def handed_over(session: Session, row: LoanContract) -> list[documents.ComponentLine]:
+def handed_over(
+    session: Session, row: LoanContract, cipher: FieldCipher
+) -> list[documents.ComponentLine]:
     """The components as handed over (or, before the hand-over, as the contract lends them)."""
     if row.handover is None:
         return [
@@ -104,7 +106,7 @@ def handed_over(session: Session, row: LoanContract) -> list[documents.Component
             for c in row.components
         ]
     conditions: dict[str, str] = row.handover["conditions"]
-    notes: dict[str, str] = row.handover.get("notes", {})
+    notes, _claim = signatures.notes_and_claim(row.handover, cipher)
     known = _described(session, row, list(conditions))
     return [
         documents.ComponentLine(
@@ -136,7 +138,7 @@ def _return_act(
         raise ContractsError("no return act yet: the kit has not been returned", 409)
     act = row.return_act
     doc = _loan_document(session, row, cipher, _lent_now(row), zone)
-    notes = act.get("notes", {})
+    notes, claim = signatures.notes_and_claim(act, cipher)
     returned = [
         dataclasses.replace(
             line, condition=act["conditions"][line.serial], note=notes.get(line.serial, "")
@@ -149,7 +151,7 @@ def _return_act(
         lang,
         returned=returned,
         date_returned=_local_day(act["at"], zone),
-        claim=act.get("claim"),
+        claim=claim,
     )
 
 
@@ -167,10 +169,10 @@ def render(
     in the school's time zone."""
     if kind == "contract":
         return documents.contract_pdf(
-            _loan_document(session, row, cipher, handed_over(session, row), zone), lang
+            _loan_document(session, row, cipher, handed_over(session, row, cipher), zone), lang
         )
     if kind == "handover":
-        doc = _loan_document(session, row, cipher, handed_over(session, row), zone)
+        doc = _loan_document(session, row, cipher, handed_over(session, row, cipher), zone)
         if row.handover is not None:
             doc = dataclasses.replace(doc, date=_local_day(row.handover["at"], zone))
         return documents.handover_act_pdf(doc, lang)

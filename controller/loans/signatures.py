@@ -6,10 +6,15 @@ or return act are people's names: the contract's row keeps them as `FieldCipher`
 (`controller.loans.lifecycle`) sees them decrypted (`act_from`, `act_to`, `seal`, `unseal`); what a
 member of staff sees of a contract is decided here, once (`contract_view`): a technician sees its
 state, parts and conditions, never who signed.
+
+An act's notes and the school's claim (against a family: personal data) are kept the same way,
+as tokens (`notes_enc`: the notes as JSON; `claim_enc`), and shown to administrators only. Acts
+stored before, with plain `notes` and `claim`, are read as they are and encrypted by `rotate`.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Final
 
@@ -53,21 +58,33 @@ def unseal(cipher: FieldCipher, token: str | None) -> str | None:
     return None if token is None else cipher.decrypt(token)
 
 
+def notes_and_claim(data: dict[str, Any], cipher: FieldCipher) -> tuple[dict[str, str], str | None]:
+    """A stored act's notes (serial -> note) and claim, decrypted (or as kept before)."""
+    notes = data.get("notes", {})
+    if data.get("notes_enc") is not None:
+        notes = json.loads(cipher.decrypt(data["notes_enc"]))
+    claim = data.get("claim")
+    if data.get("claim_enc") is not None:
+        claim = cipher.decrypt(data["claim_enc"])
+    return dict(notes), claim
+
+
 def act_from(data: dict[str, Any] | None, cipher: FieldCipher) -> lifecycle.Act | None:
-    """A stored act as the state machine sees it, its signatory decrypted."""
+    """A stored act as the state machine sees it, its signatory, notes and claim decrypted."""
     if data is None:
         return None
+    notes, claim = notes_and_claim(data, cipher)
     return lifecycle.Act(
         conditions=dict(data["conditions"]),
         signed_by=cipher.decrypt(data["signed_by_enc"]),
         at=datetime.fromisoformat(data["at"]),
-        notes=dict(data.get("notes", {})),
-        claim=data.get("claim"),
+        notes=notes,
+        claim=claim,
     )
 
 
 def act_to(act: lifecycle.Act | None, cipher: FieldCipher) -> dict[str, Any] | None:
-    """An act as stored, its signatory encrypted."""
+    """An act as stored, its signatory, notes and claim encrypted."""
     if act is None:
         return None
     stored: dict[str, Any] = {
@@ -76,19 +93,42 @@ def act_to(act: lifecycle.Act | None, cipher: FieldCipher) -> dict[str, Any] | N
         "at": act.at.isoformat(),
     }
     if act.notes:
-        stored["notes"] = act.notes
+        stored["notes_enc"] = cipher.encrypt(json.dumps(act.notes, ensure_ascii=False))
     if act.claim is not None:
-        stored["claim"] = act.claim
+        stored["claim_enc"] = cipher.encrypt(act.claim)
     return stored
+
+
+_PRIVATE: Final = frozenset({"signed_by_enc", "notes_enc", "claim_enc", "notes", "claim"})
+"""What of a stored act only administrators see (decrypted)."""
 
 
 def _act_view(data: dict[str, Any] | None, cipher: FieldCipher, admin: bool) -> Any:
     if data is None:
         return None
-    view = {k: v for k, v in data.items() if k != "signed_by_enc"}
+    view = {k: v for k, v in data.items() if k not in _PRIVATE}
     if admin:
         view["signed_by"] = cipher.decrypt(data["signed_by_enc"])
+        notes, claim = notes_and_claim(data, cipher)
+        if notes:
+            view["notes"] = notes
+        if claim is not None:
+            view["claim"] = claim
     return view
+
+
+def _rotated_act(data: dict[str, Any], cipher: FieldCipher) -> dict[str, Any]:
+    """A stored act under the newest key; plain notes or claim kept before are encrypted."""
+    act = {k: v for k, v in data.items() if k not in ("notes", "claim")}
+    act["signed_by_enc"] = cipher.rotate(data["signed_by_enc"])
+    notes, claim = notes_and_claim(data, cipher)
+    act.pop("notes_enc", None)
+    act.pop("claim_enc", None)
+    if notes:
+        act["notes_enc"] = cipher.encrypt(json.dumps(notes, ensure_ascii=False))
+    if claim is not None:
+        act["claim_enc"] = cipher.encrypt(claim)
+    return act
 
 
 def contract_view(row: LoanContract, cipher: FieldCipher, role: str) -> dict[str, Any]:
@@ -116,6 +156,6 @@ def rotate(session: Session, cipher: FieldCipher) -> int:
             setattr(row, column, None if token is None else cipher.rotate(token))
         for column, data in zip(_ACTS, acts, strict=True):
             if data is not None:
-                setattr(row, column, data | {"signed_by_enc": cipher.rotate(data["signed_by_enc"])})
+                setattr(row, column, _rotated_act(data, cipher))
         count += 1
     return count

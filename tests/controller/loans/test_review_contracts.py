@@ -13,6 +13,7 @@ contracts RV-*.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import pytest
@@ -147,3 +148,46 @@ def test_signing_lends_what_the_kit_holds_now(running: Controller) -> None:
     assert where["RV-2-B"] == (None, "good"), "the part taken out is left as it was"
     assert where["RV-2-C"] == (None, "missing")
     assert where["RV-2-A"] == ("kit-rv2", "good")
+
+
+def test_act_notes_and_claim_are_private_and_a_hand_over_takes_no_claim(
+    running: Controller,
+) -> None:
+    number = draft(running, 3, ["RV-3-A"])
+    too_long = {"guardian": "Ә" * 201, "school": "Директор"}
+    status, _ = running.post(f"/api/v1/contracts/{number}/actions/sign", too_long, "admin")
+    assert status == 422, "a signatory's name is capped"
+    sign(running, number)
+    note, claim = "corner dented by Nurlan", "the family pays 20000 tenge for the cable"
+    act = {"conditions": {"RV-3-A": "good"}, "signed_by": "Ә Н", "notes": {"RV-3-A": note}}
+    handover = {"act": act | {"claim": claim}, "training_recorded": True}
+    status, body = running.post(f"/api/v1/contracts/{number}/actions/hand_over", handover, "admin")
+    assert status == 422, body
+    assert set(body["messages"]) == {"kk", "ru", "en"}, body
+    assert "return act" in body["messages"]["en"]
+    long_note = act | {"notes": {"RV-3-A": "x" * 501}}
+    status, _ = running.post(
+        f"/api/v1/contracts/{number}/actions/hand_over",
+        {"act": long_note, "training_recorded": True},
+        "admin",
+    )
+    assert status == 422, "a note is capped"
+    step(running, number, "hand_over", {"act": act, "training_recorded": True})
+    step(running, number, "return_kit", {"act": act | {"claim": claim}})
+    shown = running.get(f"/api/v1/contracts/{number}", "technician")[1]
+    assert "notes" not in shown["handover"]
+    assert "notes" not in shown["return_act"]
+    assert "claim" not in shown["return_act"]
+    shown = running.get(f"/api/v1/contracts/{number}", "admin")[1]
+    assert shown["handover"]["notes"] == {"RV-3-A": note}
+    assert (shown["return_act"]["notes"], shown["return_act"]["claim"]) == ({"RV-3-A": note}, claim)
+    with sqlite3.connect(running.db.removeprefix("sqlite:///")) as db:
+        stored = db.execute(
+            "SELECT handover, return_act FROM contracts WHERE number = ?", (number,)
+        )
+        kept = " ".join(stored.fetchone())
+    assert note not in kept, "notes are encrypted at rest"
+    assert "20000" not in kept, "the claim is encrypted at rest"
+    status, pdf = running.get(f"/api/v1/contracts/{number}/documents/return.pdf?lang=ru")
+    assert status == 200
+    assert isinstance(pdf, bytes)
