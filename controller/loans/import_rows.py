@@ -37,7 +37,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -90,9 +90,6 @@ class KitLifecycle(StrEnum):
     RETIRED = "retired"
     RETURNED = "returned"
 
-
-KitStatus = Literal["active", "in_repair", "lost", "retired", "returned"]
-"""The values of `KitLifecycle` (the old name of the kits file's column was `status`)."""
 
 CHOICES: Final[Mapping[str, type[StrEnum]]] = {
     "lifecycle": KitLifecycle,

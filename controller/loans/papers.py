@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime
-from typing import Final, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -29,7 +29,6 @@ from controller.platform.crypto import FieldCipher
 from controller.platform.localtime import DEFAULT_ZONE
 
 DocumentKind = Literal["contract", "handover", "return", "annex"]
-KINDS: Final[tuple[DocumentKind, ...]] = ("contract", "handover", "return", "annex")
 
 
 def _local_day(at: datetime | str, zone: ZoneInfo) -> date:

@@ -24,8 +24,8 @@ from controller.loans.schemas import Basis, GuardianUpdate, Program, PupilUpdate
 from controller.loans.tables import Guardian, Pupil
 from controller.platform import audit
 from controller.platform.crypto import FieldCipher
+from controller.trust import staff
 from controller.trust.staff import Role
-from controller.trust.tables import User
 
 HIDDEN: Final = "<encrypted>"
 """What the audit log says in place of personal data (as `people.HIDDEN`)."""
@@ -41,7 +41,7 @@ Changes = dict[str, tuple[Any, Any]]
 
 def check_teacher(session: Session, username: str) -> None:
     """Refuse (PeopleError 422) unless `username` is an enabled staff account with role teacher."""
-    user = session.scalar(select(User).where(User.username == username))
+    user = staff.staff_account(session, username)
     if user is None:
         raise PeopleRefusedError("teacher.unknown", 422, username=username)
     if user.role != Role.TEACHER:
@@ -152,8 +152,12 @@ def _record(
 
 
 def _check_pupil(pupil_now: dict[str, Any], changes: Changes) -> None:
-    """Temporary home-schooling keeps its end date and the general program, as on creation."""
+    """Temporary home-schooling keeps its end date and the general program, and only it has an
+    end date, as on creation and in the pupils import."""
     after = pupil_now | {field: new for field, (_old, new) in changes.items()}
+    touched = {"basis", "temporary_until"} & set(changes)  # a pupil stored so before may stay
+    if touched and after["basis"] == Basis.DISABILITY.value and after["temporary_until"]:
+        raise PeopleRefusedError("pupil.disability_no_end", 422)
     if after["basis"] == Basis.TEMPORARY.value:
         if after["temporary_until"] is None:
             raise PeopleRefusedError("pupil.temporary_needs_end", 422)

@@ -144,6 +144,8 @@ class PupilCreate(BaseModel):
             raise ValueError("temporary home-schooling needs its end date (temporary_until)")
         if self.basis is Basis.TEMPORARY and self.program is not Program.GENERAL:
             raise ValueError("temporarily home-schooled pupils follow the general program")
+        if self.basis is Basis.DISABILITY and self.temporary_until is not None:
+            raise ValueError("temporary_until is only for basis temporary: leave it out")
         return self
 
 

@@ -210,3 +210,9 @@ def active_technician(session: Session, username: str) -> str | None:
     if user is None or user.disabled or user.role != Role.TECHNICIAN:
         return None
     return user.username
+
+
+def staff_account(session: Session, username: str) -> User | None:
+    """The staff account called `username`, enabled or not, if there is one (for other domains:
+    a pupil's teacher must be a teacher account)."""
+    return session.scalar(select(User).where(User.username == username))

@@ -4,6 +4,9 @@
   was a 503 from the document's own rule);
 - a contract number or terms version the documents cannot print is refused when entered;
 - a signed contract (not handed over yet) has a part replaced under an annex;
+- act notes and the claim are encrypted and shown to administrators only; a hand-over act takes
+  no claim; names and notes are capped;
+- only temporary home-schooling has an end date (the API agrees with the pupils import);
 - signing refreshes the draft's components from the inventory: a part added to the kit or taken
   out of it while the contract was a draft is what the contract lends (audited).
 
@@ -191,3 +194,21 @@ def test_act_notes_and_claim_are_private_and_a_hand_over_takes_no_claim(
     status, pdf = running.get(f"/api/v1/contracts/{number}/documents/return.pdf?lang=ru")
     assert status == 200
     assert isinstance(pdf, bytes)
+
+
+def test_only_temporary_home_schooling_has_an_end_date(running: Controller) -> None:
+    """As the pupils import refuses it, so do the API's create and update."""
+    pupil = PUPIL | {"ref": "rv-5", "iin": iin(5), "teacher": None}
+    until = {"temporary_until": days_from_today(100)}
+    status, _ = running.post("/api/v1/pupils", pupil | until, "admin")
+    assert status == 422
+    assert running.post("/api/v1/pupils", pupil, "admin")[0] == 201
+    status, body = http_post(
+        f"{running.url}/api/v1/pupils/rv-5",
+        until,
+        running.context,
+        running.tokens["admin"],
+        method="PATCH",
+    )
+    assert (status, body.get("reason")) == (422, "pupil.disability_no_end"), body
+    assert set(body["messages"]) == {"kk", "ru", "en"}
