@@ -49,6 +49,7 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
         docs_url=None,  # the docs are served by routes/docs.py, to signed-in staff only
         redoc_url=None,
         openapi_url=None,
+        default_response_class=errors.JSONResponse,  # lone surrogates escaped, never a 500
     )
     errors.install(app)
     app.add_middleware(limits.BodyLimit)

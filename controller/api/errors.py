@@ -11,12 +11,14 @@ Accept-Language, else English: clients that ask for nothing read what they alway
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse as _StarletteJSON
 from sqlalchemy.exc import OperationalError
 
 from common.i18n import catalogue
@@ -25,6 +27,18 @@ from controller.api.validation import reported
 from controller.errors import ControllerError
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class JSONResponse(_StarletteJSON):
+    """JSON that can always be sent: a lone surrogate (a JSON body may carry "\\udb03", which
+    Python decodes to a character UTF-8 cannot encode) is written as its JSON escape, so an answer
+    that names what the client sent (a refused field's name, say) is never a 500 instead.
+    The app's default response class too (`controller.api.app`)."""
+
+    def render(self, content: Any) -> bytes:
+        """`content` as compact UTF-8 JSON; lone surrogates escaped (still valid JSON)."""
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
 
 
 async def controller_error(request: Request, exc: Exception) -> JSONResponse:

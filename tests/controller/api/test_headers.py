@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 import ssl
 import urllib.error
@@ -16,8 +17,9 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+from starlette.responses import JSONResponse as StarletteJSON
 
-from controller.api import headers
+from controller.api import errors, headers
 from controller.api.deps import SESSION_COOKIE
 from controller.api.routes import docs, health
 from controller.platform import csvfile
@@ -198,3 +200,14 @@ def test_the_register_opens_in_a_spreadsheet_without_running_formulas(
 )
 def test_formula_like_cells_are_quoted(cell: str | None, written: str) -> None:
     assert csvfile.spreadsheet_safe(cell) == written
+
+
+def test_an_answer_that_echoes_a_lone_surrogate_is_still_sent() -> None:
+    """A character UTF-8 cannot encode (a lone surrogate) in an answer is written as its JSON
+    escape: Starlette's own JSONResponse raises UnicodeEncodeError there, a 500."""
+    content = {"detail": [{"loc": ["body", "name\udb03"], "msg": "Әлия"}]}
+    with pytest.raises(UnicodeEncodeError):
+        StarletteJSON(content)
+    sent = errors.JSONResponse(content).body
+    assert json.loads(sent) == content
+    assert "Әлия".encode() in sent, "other text stays UTF-8"
