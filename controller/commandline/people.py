@@ -6,9 +6,12 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
 from controller.commandline.common import (
     EXIT_OK,
     EXIT_REFUSED,
+    EXIT_USAGE,
     actor,
     said,
     sessions_of,
@@ -22,7 +25,11 @@ from controller.loans.people_schemas import PromoteRequest
 def pupils(args: argparse.Namespace) -> int:
     """Promote the pupils (of `--school`), or with `--dry-run` only say what would change."""
     settings = settings_of(args)
-    request = PromoteRequest(school=args.school, dry_run=args.dry_run, force=args.force)
+    try:
+        request = PromoteRequest(school=args.school, dry_run=args.dry_run, force=args.force)
+    except ValidationError:
+        sys.stderr.write("kitkeeper-controller: --school: 2 to 255 characters\n")
+        return EXIT_USAGE
     with sessions_of(settings)() as session:
         try:
             report = people_service.promote(
