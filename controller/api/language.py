@@ -75,7 +75,6 @@ def request_lang(
     lang: Annotated[
         str | None,
         Query(
-            max_length=35,
             description="The language of texts in the answer: kk, ru or en (another value is "
             "ignored: then Accept-Language, else en).",
         ),

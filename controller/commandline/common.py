@@ -9,7 +9,7 @@ file of `KITKEEPER_*=value` lines (a dotenv file):
   broker directory, ports and personal-data keys), when it exists and the default database
   `var/kitkeeper.db` does not: run from the project's folder, the command line works on the demo.
   Never for a command given its own database (`--db` or `KITKEEPER_DB`: the demo's keys and PKI
-  must not reach a real site's data), nor for `serve`, `db` and `pki`, which set a site up.
+  must not reach a real site's data), nor for `serve` and `pki`, which set a site up.
 
 A command that opens the database but was given none (no `--db`, no `KITKEEPER_DB`, no file) while
 the default database does not exist refuses rather than create a second, empty one;
@@ -56,8 +56,9 @@ SITE_CONFIG: Final = Path("var/kitkeeper.env")
 DEMO_CONFIG: Final = Path("var/demo/kitkeeper.env")
 
 
-_SETS_UP: Final = frozenset({"serve", "db", "pki"})
-"""Commands that set a site up: they never fall back on the demo's configuration."""
+_SETS_UP: Final = frozenset({"serve", "pki"})
+"""Commands that set a site up: they never fall back on the demo's configuration (`db upgrade`
+does: run in the demo's folder, it migrates the demo's database rather than create another)."""
 
 
 def config_file(

@@ -183,9 +183,10 @@ def act(
 
     Who signed is stored encrypted with `cipher`. Reporting the kit lost also marks the kit lost,
     revokes its certificates and publishes the revocation (`revocations`), in the same
-    transaction. The document a step signs is frozen, dated at the school (`zone`).
+    transaction. The document a step signs is frozen, dated at the school (`zone`). The row is
+    locked for the step (as a replacement locks it), so the two never interleave.
     """
-    row = get_contract(session, number)
+    row = get_contract(session, number, lock=True)
     if action is lifecycle.Action.SIGN and row.state == lifecycle.ContractState.DRAFT.value:
         _refresh_draft(session, row, actor=actor, now=now)
     before = machine(row, cipher)
@@ -378,10 +379,10 @@ def replace_kit(
     parts = _lendable_parts(session, new_kit_id)
     contract = current_contract(session, kit_id=old_kit_id, lock=True)
     if contract is not None:
-        if contract.state not in lifecycle.ON_LOAN_STATES:
+        if contract.state not in lifecycle.LENT_STATES:  # current_contract: always so
             raise ContractsError(
-                f"contract {contract.number} is {contract.state}: "
-                "only a kit on loan is replaced under its contract"
+                f"contract {contract.number} is {contract.state}: only a kit promised or on "
+                "loan (signed, active, return_due) is replaced under its contract"
             )
         before = {
             "kit_id": contract.kit_id,

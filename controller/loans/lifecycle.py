@@ -182,7 +182,8 @@ LENT_STATES: Final = frozenset(
 with them (active, due for return). The one definition the other domains use."""
 
 ON_LOAN_STATES: Final = frozenset(s.value for s in (ContractState.ACTIVE, ContractState.RETURN_DUE))
-"""The kit is with its pupil: handed over, not back yet (its parts are replaced under an annex)."""
+"""The kit is with its pupil: handed over, not back yet. (A part or the whole kit is replaced
+under an annex in any of LENT_STATES: promised, or with the pupil.)"""
 
 OPEN_STATES: Final = LENT_STATES | {ContractState.DRAFT.value}
 """A kit has at most one contract in these states."""

@@ -7,11 +7,13 @@ lent; a whole kit goes through `loans.replace_kit_in_transaction`. Nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from common.i18n import Lang, catalogue
 from controller.loans import service as loans
 from controller.loans.errors import ContractsError
 from controller.loans.schemas import ComponentUpdate, ReplacementCreate
@@ -47,7 +49,11 @@ def replace_component(
         raise TicketsError("error.no_component", 404, serial=new_serial)
     if old is not None and new.kind != old.kind:
         raise TicketsError(
-            "error.other_kind", 422, serial=new_serial, kind=new.kind, old_kind=old.kind
+            "error.other_kind",
+            422,
+            serial=new_serial,
+            kind=_kind_said(new.kind),
+            old_kind=_kind_said(old.kind),
         )
     contract = loans.current_contract(session, kit_id=row.kit_id)
     try:
@@ -79,4 +85,13 @@ def replace_component(
         why = exc.messages() or str(exc)
         raise TicketsError("error.replacement_failed", exc.status, why=why) from exc
     except ValidationError as exc:
-        raise TicketsError("error.replacement_failed", 422, why=str(exc)) from exc
+        why = "; ".join(str(error["msg"]) for error in exc.errors(include_url=False))
+        raise TicketsError("error.replacement_failed", 422, why=why) from exc
+
+
+def _kind_said(kind: str) -> Mapping[Lang, str] | str:
+    """A component kind in every language, from the inventory's labels (an older free-text kind
+    as it was recorded)."""
+    labels = catalogue("inventory")
+    key = f"kind.{kind}"
+    return labels.texts(key) if key in labels.keys("en") else kind

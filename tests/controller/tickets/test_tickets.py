@@ -490,6 +490,9 @@ def test_closing_a_replacement_ticket_moves_the_component_and_annexes_the_contra
     status, body = controller.post(f"/api/v1/tickets/{tid}/close", other_kind, "technician")
     assert status == 422
     assert "cannot replace a headset" in body["detail"]
+    assert "гарнитура" in body["messages"]["ru"], "the kinds in the reader's language"
+    assert "веб-камера" in body["messages"]["kk"]
+    assert "webcam" not in body["messages"]["ru"] + body["messages"]["kk"]
     add_kits(controller, "kit-t9")
     lent = {"serial": "HS-T-9", "kind": "headset", "model": "Logitech H390", "kit_id": "kit-t9"}
     assert controller.post("/api/v1/components", lent, "admin")[0] == 201
