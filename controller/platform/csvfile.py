@@ -63,12 +63,14 @@ class RowError:
     key: str | None = field(default=None, compare=False)
     """The catalogue key of the reason (None: the reason is in English only)."""
     params: Mapping[str, object] = field(default_factory=dict, compare=False)
+    domain: str = field(default=DOMAIN, compare=False)
+    """The catalogue `key` is in (the imports' unless another domain's import names its own)."""
 
     def messages(self) -> dict[Lang, str]:
         """The reason in every language (the English one thrice when it has no key)."""
         if self.key is None:
             return {"kk": self.reason, "ru": self.reason, "en": self.reason}
-        texts: dict[Lang, str] = catalogue(DOMAIN).texts(self.key, **self.params)
+        texts: dict[Lang, str] = catalogue(self.domain).texts(self.key, **self.params)
         return texts
 
 

@@ -47,11 +47,13 @@ from typing import Any, Final
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from common.i18n import Lang
 from controller.platform import csvfile
 from controller.platform.csvfile import HEADER_LINE, RowError
 from controller.platform.iin import IinError, parse_iin
-from controller.schedules import limits, model, validation
+from controller.schedules import limits, line_errors, model, validation
 from controller.schedules.errors import Problem, ScheduleImportError
+from controller.schedules.line_errors import invalid, line_error, value_error
 from protocol.timebounds import RANGE, within
 
 _PUPIL_COLUMNS: Final = ("pupil_ref", "pupil_iin")
@@ -174,10 +176,10 @@ def parse_date(value: str) -> date:
             parsed = date.fromisoformat(text)
     except ValueError:
         if match or re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError("this date does not exist") from None
-        raise ValueError("a date is written YYYY-MM-DD or DD.MM.YYYY") from None
+            raise invalid("import.date_missing") from None
+        raise invalid("import.date_form") from None
     if not within(parsed):
-        raise ValueError(f"{parsed} is not within {RANGE}")
+        raise invalid("import.date_range", day=parsed, range=RANGE)
     return parsed
 
 
@@ -188,12 +190,10 @@ def parse_weekday(value: str) -> int:
         number = int(text)
         if 1 <= number <= 7:
             return number - 1
-        raise ValueError("a weekday number is 1 (Monday) to 7 (Sunday)")
+        raise invalid("import.weekday_number")
     if text in WEEKDAYS:
         return WEEKDAYS[text]
-    raise ValueError(
-        "a weekday is 1-7 (Monday is 1) or a name such as Monday, понедельник, дүйсенбі"
-    )
+    raise invalid("import.weekday")
 
 
 def parse_mode(value: str) -> str:
@@ -201,14 +201,16 @@ def parse_mode(value: str) -> str:
     text = " ".join(value.strip().lower().split())
     if text in MODES:
         return MODES[text]
-    raise ValueError("the mode is online, home_visit or self_study")
+    raise invalid("import.mode")
 
 
-def _reason(error: ErrorDetails) -> str:
-    message = error["msg"].removeprefix("Value error, ")
+def _model_error(line: int, column: str | None, error: ErrorDetails) -> RowError:
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ValueError):
+        return value_error(line, column, cause)
     if error["type"] == "string_too_short":
-        return "is empty"
-    return message
+        return line_error(line, column, "import.empty")
+    return line_error(line, column, "import.invalid", detail=error["msg"])
 
 
 class _Reader:
@@ -225,9 +227,7 @@ class _Reader:
         kind_text = cells.get("kind", "").strip().lower() or "slot"
         kind = KINDS.get(kind_text)
         if kind is None:
-            self.errors.append(
-                RowError(line, "kind", "the kind is slot, term, holiday, cancel, move or extra")
-            )
+            self.errors.append(line_error(line, "kind", "import.kind"))
             return
         errors = [*self._pupil(line, cells), *self._columns(line, kind, cells)]
         if errors:
@@ -240,7 +240,7 @@ class _Reader:
             try:
                 values[_FIELD_OF[kind].get(column, column)] = self._value(column, cell)
             except ValueError as exc:
-                errors.append(RowError(line, column, str(exc)))
+                errors.append(value_error(line, column, exc))
         if kind == "holiday" and "end" not in values and "start" in values:
             values["end"] = values["start"]
         if errors:
@@ -251,10 +251,8 @@ class _Reader:
         except ValidationError as exc:
             column_of = {field: column for column, field in _FIELD_OF[kind].items()}
             self.errors.extend(
-                RowError(
-                    line,
-                    column_of.get(str(e["loc"][0]), str(e["loc"][0])) if e["loc"] else None,
-                    _reason(e),
+                _model_error(
+                    line, column_of.get(str(e["loc"][0]), str(e["loc"][0])) if e["loc"] else None, e
                 )
                 for e in exc.errors(include_url=False)
             )
@@ -277,18 +275,20 @@ class _Reader:
         used = {"kind", *_PUPIL_COLUMNS, *_REQUIRED[kind], *_OPTIONAL[kind]}
         for column in _REQUIRED[kind]:
             if not cells.get(column, "").strip():
-                yield RowError(line, column, f"is required in a {kind} row")
+                yield line_error(line, column, "import.required", kind=kind)
         for column, cell in cells.items():
             if cell.strip() and column not in used:
-                yield RowError(line, column, f"is not used in a {kind} row; leave it empty")
+                yield line_error(line, column, "import.unused", kind=kind)
 
     def _pupil(self, line: int, cells: dict[str, str]) -> Iterator[RowError]:
         ref = cells.get("pupil_ref", "").strip()
         if ref and ref != self.pupil_ref:
-            yield RowError(
+            yield line_error(
                 line,
                 "pupil_ref",
-                f"this row is for pupil {ref!r}; the file is imported for {self.pupil_ref!r}",
+                "import.other_pupil",
+                pupil=repr(ref),
+                imported=repr(self.pupil_ref),
             )
         iin = cells.get("pupil_iin", "").strip()
         if not iin:
@@ -296,40 +296,39 @@ class _Reader:
         try:
             digits = parse_iin(iin).value
         except IinError as exc:
-            yield RowError(line, "pupil_iin", f"invalid IIN: {exc}")
+            yield csvfile.row_error(line, "pupil_iin", f"iin.{exc.reason}")
             return
         if self.iin_matches is None:
-            yield RowError(
-                line,
-                "pupil_iin",
-                "an IIN cannot be checked without the personal-data keys; use pupil_ref",
-            )
+            yield line_error(line, "pupil_iin", "import.iin_unchecked")
         elif not self.iin_matches(digits):
-            yield RowError(
-                line,
-                "pupil_iin",
-                f"this IIN is not pupil {self.pupil_ref!r}'s; one file, one pupil",
-            )
+            yield line_error(line, "pupil_iin", "import.iin_other", pupil=repr(self.pupil_ref))
 
 
-def _header_reason(header: list[str]) -> str | None:
-    problems = csvfile.header_problems(header, known=COLUMNS)
-    if not problems:
-        return None
-    return "; ".join(problems) + f" (the columns are: {', '.join(COLUMNS)})"
+def _header_errors(header: list[str]) -> list[RowError]:
+    return csvfile.header_errors(header, known=COLUMNS)
 
 
-def _lines(reader: _Reader, problem: Problem) -> tuple[int, str]:
+def _line_of(reader: _Reader, problem: Problem) -> RowError:
+    """A contradiction on the first line it concerns, naming the others."""
     lines = sorted({reader.lines[part] for part in problem.parts if part in reader.lines})
-    if not lines:
-        return HEADER_LINE, problem.message
     others = ", ".join(str(n) for n in lines[1:])
-    return lines[0], problem.message + (f" (see also line {others})" if others else "")
+    see_also = line_errors.text("import.see_also", lines=others) if others else None
+    add_term = line_errors.text("import.add_term") if not problem.parts else None
+
+    def say(lang: Lang) -> str:
+        return "".join(
+            [problem.text(lang), *(extra(lang) for extra in (see_also, add_term) if extra)]
+        )
+
+    return line_errors.said(lines[0] if lines else HEADER_LINE, None, say)
 
 
 def _read(text: str, reader: _Reader) -> None:
     lines = csvfile.read_rows(
-        text, reader.errors, check_header=_header_reason, if_empty="the file is empty"
+        text,
+        reader.errors,
+        check_header=_header_errors,
+        if_empty=line_error(HEADER_LINE, None, "import.empty_file"),
     )
     try:
         for line, cells in lines:
@@ -366,14 +365,9 @@ def parse_csv(
         content = model.ScheduleContent.model_validate({"timezone": zone, **parts})
     except ValidationError as exc:
         raise ScheduleImportError(
-            [RowError(HEADER_LINE, None, _reason(e)) for e in exc.errors(include_url=False)], "csv"
+            [_model_error(HEADER_LINE, None, e) for e in exc.errors(include_url=False)], "csv"
         ) from exc
-    errors = []
-    for problem in validation.problems(content):
-        line, message = _lines(reader, problem)
-        if not problem.parts:
-            message += ": add a row with kind term, date and end_date"
-        errors.append(RowError(line, None, message))
+    errors = [_line_of(reader, problem) for problem in validation.problems(content)]
     if errors:
         raise ScheduleImportError(errors, "csv")
     return content

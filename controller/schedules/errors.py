@@ -100,16 +100,38 @@ class ScheduleImportError(ScheduleError):
 
     def detail(self) -> str:
         """How many errors, in which kind of file; `body` lists them."""
-        return f"nothing imported: {len(self.errors)} error(s) in the {self.file_format} file"
+        return str(self.messages()["en"])
+
+    def messages(self) -> dict[Lang, str]:
+        """How many errors, in which kind of file, in kk, ru and en."""
+        return catalogue(DOMAIN).texts(
+            "import.nothing", count=len(self.errors), format=self.file_format
+        )
 
     def body(self) -> dict[str, Any]:
-        """The detail and every error with its line (none for an iCalendar file) and column."""
+        """The detail and every error with its line (none for an iCalendar file), column and
+        reason (English), and both in every language (`messages`)."""
         return {
             "detail": self.detail(),
+            "messages": self.messages(),
             "errors": [
-                {"row": e.row or None, "column": e.column, "reason": e.reason} for e in self.errors
+                {
+                    "row": e.row or None,
+                    "column": e.column,
+                    "reason": e.reason,
+                    "messages": e.messages(),
+                }
+                for e in self.errors
             ],
         }
+
+    def body_in(self, lang: Lang) -> dict[str, Any]:
+        """`body()` with the detail and each reason in `lang`."""
+        body = self.body()
+        if lang == "en":
+            return body
+        errors = [{**e, "reason": e["messages"][lang]} for e in body["errors"]]
+        return {**body, "detail": body["messages"][lang], "errors": errors}
 
 
 class ScheduleTooLargeError(ScheduleImportError):
@@ -125,7 +147,7 @@ class ScheduleTooLargeError(ScheduleImportError):
         self.key = key
         self.params = params
         reason = catalogue(DOMAIN).text(key, "en", **params)
-        super().__init__([RowError(0, column, reason)], "schedule")
+        super().__init__([RowError(0, column, reason, key, params, DOMAIN)], "schedule")
 
     def messages(self) -> dict[Lang, str]:
         """The reason in Kazakh, Russian and English."""
@@ -138,3 +160,8 @@ class ScheduleTooLargeError(ScheduleImportError):
     def body(self) -> dict[str, Any]:
         """The reason as every import error is, and in each language (`messages`)."""
         return {**super().body(), "detail": self.detail(), "messages": self.messages()}
+
+    def body_in(self, lang: Lang) -> dict[str, Any]:
+        """`body()` with the reason in `lang`."""
+        body = super().body_in(lang)
+        return body if lang == "en" else {**body, "detail": self.messages()[lang]}
