@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.loans import documents, inventory
-from controller.loans.errors import ContractsError
+from controller.loans.errors import ContractsError, said
 from controller.loans.tables import Component, LoanContract
 from controller.platform import audit
 
@@ -61,11 +61,9 @@ def find(row: LoanContract, number: int | None) -> dict[str, Any]:
     for annex in row.annexes:
         if number is not None and annex.get("number") == str(number):
             return annex
-    made = ", ".join(a["number"] for a in row.annexes) or "none"
-    raise ContractsError(
-        f"contract {row.number} has no annex {number}; ask for one of its annexes (?annex=N): "
-        f"{made}",
-        404,
+    made = ", ".join(a["number"] for a in row.annexes) or said("annex.none")
+    raise ContractsError.refused(
+        "refused.no_annex", 404, number=row.number, annex=number, ask="?annex=N", made=made
     )
 
 

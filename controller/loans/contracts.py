@@ -34,7 +34,7 @@ from controller.loans import (
     records,
     signatures,
 )
-from controller.loans.errors import ContractsError
+from controller.loans.errors import ContractsError, said, said_state
 from controller.loans.schemas import ContractAction, ContractCreate, ReplacementCreate
 from controller.loans.tables import Component, LoanContract, Pupil
 from controller.platform import audit
@@ -56,10 +56,10 @@ def _lendable_parts(session: Session, kit_id: str) -> list[Component]:
         )
     )
     if open_one:
-        raise ContractsError(f"kit {kit_id} is already lent under contract {open_one}")
+        raise ContractsError.refused("refused.kit_lent", kit=kit_id, contract=open_one)
     parts = inventory.kit_components(session, kit_id)
     if not parts:
-        raise ContractsError(f"kit {kit_id} has no components recorded", 422)
+        raise ContractsError.refused("refused.kit_empty", 422, kit=kit_id)
     return parts
 
 
@@ -68,13 +68,15 @@ def create_contract(
 ) -> LoanContract:
     """A draft contract lending the kit's components as they are now."""
     if session.scalar(select(LoanContract.id).where(LoanContract.number == data.number)):
-        raise ContractsError(f"contract {data.number!r} already exists")
+        raise ContractsError.refused("refused.contract_exists", number=data.number)
     pupil = session.scalar(select(Pupil).where(Pupil.ref == data.pupil_ref))
     guardian = people.find_guardian(session, data.guardian_ref)
     if pupil is None or guardian is None:
-        raise ContractsError("unknown pupil or guardian", 404)
+        raise ContractsError.refused("refused.unknown_party", 404)
     if guardian.pupil_id != pupil.id:
-        raise ContractsError(f"{data.guardian_ref} does not sign for {data.pupil_ref}", 422)
+        raise ContractsError.refused(
+            "refused.not_guardian", 422, guardian=data.guardian_ref, pupil=data.pupil_ref
+        )
     parts = _lendable_parts(session, data.kit_id)
     row = LoanContract(
         **data.model_dump(),
@@ -102,7 +104,7 @@ def get_contract(session: Session, number: str, *, lock: bool = False) -> LoanCo
     query = select(LoanContract).where(LoanContract.number == number)
     row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
-        raise ContractsError(f"no contract {number!r}", 404)
+        raise ContractsError.refused("refused.no_contract", 404, number=number)
     return row
 
 
@@ -131,7 +133,7 @@ def _refresh_draft(session: Session, row: LoanContract, *, actor: str, now: date
     draft's kit is not locked: parts may have come or gone); the change is audited."""
     parts = inventory.kit_components(session, row.kit_id)
     if not parts:
-        raise ContractsError(f"kit {row.kit_id} has no components recorded", 422)
+        raise ContractsError.refused("refused.kit_empty", 422, kit=row.kit_id)
     current = annexes.lines(parts)
     if current == row.components:
         return
@@ -301,16 +303,17 @@ def replace_component(
     old_condition = act_input.check_condition(data.old_serial, data.old_condition)
     row = get_contract(session, number, lock=True)
     if row.state not in lifecycle.LENT_STATES:
-        raise ContractsError(
-            f"contract {number} is {row.state}: only a kit promised or on loan "
-            "(signed, active, return_due) has parts replaced"
+        raise ContractsError.refused(
+            "refused.replace_part_state", number=number, state=said_state(row.state)
         )
     serials = [c["serial"] for c in row.components]
     if data.old_serial not in serials:
-        raise ContractsError(f"{data.old_serial} is not lent under contract {number}", 422)
+        raise ContractsError.refused(
+            "refused.not_lent_part", 422, serial=data.old_serial, number=number
+        )
     new = inventory.get_component(session, data.new_serial)
     if new.kit_id is not None:
-        raise ContractsError(f"{data.new_serial} belongs to kit {new.kit_id}, not to spare stock")
+        raise ContractsError.refused("refused.not_spare", serial=data.new_serial, kit=new.kit_id)
     old = inventory.get_component(session, data.old_serial)
     taken = annexes.lines([old])[0] | {"condition": old_condition}
     old.kit_id, old.condition = None, old_condition
@@ -370,19 +373,21 @@ def replace_kit(
     """
     new_kit = fleet.get_kit(session, kit_id=new_kit_id)
     if new_kit is None:
-        raise ContractsError(f"no kit {new_kit_id!r}", 404)
+        raise ContractsError.refused("refused.no_kit", 404, kit=new_kit_id)
     if new_kit.lifecycle != "active":
-        raise ContractsError(
-            f"kit {new_kit_id} is {new_kit.lifecycle}: only an active kit can go out "
-            "(a returned kit is enrolled again first)"
+        raise ContractsError.refused(
+            "refused.kit_not_active",
+            kit=new_kit_id,
+            kit_state=said(f"kit_state.{new_kit.lifecycle}", new_kit.lifecycle),
         )
     parts = _lendable_parts(session, new_kit_id)
     contract = current_contract(session, kit_id=old_kit_id, lock=True)
     if contract is not None:
         if contract.state not in lifecycle.LENT_STATES:  # current_contract: always so
-            raise ContractsError(
-                f"contract {contract.number} is {contract.state}: only a kit promised or on "
-                "loan (signed, active, return_due) is replaced under its contract"
+            raise ContractsError.refused(
+                "refused.replace_kit_state",
+                number=contract.number,
+                state=said_state(contract.state),
             )
         before = {
             "kit_id": contract.kit_id,

@@ -1,18 +1,87 @@
-"""What the loans domain refuses, each error with the HTTP status that fits it."""
+"""What the loans domain refuses, each error with the HTTP status that fits it.
+
+A contract or inventory change refused is a `ContractsError`, said in Kazakh, Russian and English
+from the `contracts` catalogue (`refused.*`): `ContractsError.refused(key, status, **params)`. A
+parameter may itself be said in each reader's language: a mapping from language to text (`said`
+gives one for a key of the catalogue, as a contract's state).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
+from common.i18n import LANGS, Lang, catalogue
 from controller.errors import ControllerError
 
 
-class ContractsError(ControllerError):
-    """An inventory or contract change refused; `status` is the HTTP status that fits."""
+def said(key: str, english: str | None = None) -> dict[Lang, str]:
+    """The `contracts` catalogue's `key` in every language; `english` instead of its English
+    text where the English sentence names the thing bare (a state as `draft`), and in every
+    language when the catalogue has no such key (a value recorded before it had one)."""
+    texts = catalogue("contracts")
+    if key not in texts.keys("en"):
+        return dict.fromkeys(LANGS, english or key)
+    words: dict[Lang, str] = texts.texts(key)
+    return words if english is None else {**words, "en": english}
 
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
+
+def said_state(state: str) -> dict[Lang, str]:
+    """A contract's state: bare in English (`draft`, as the API names it), as a phrase in kk and
+    ru (`state.*`: "a draft contract")."""
+    return said(f"state.{state}", state)
+
+
+def _in(value: object, lang: Lang) -> object:
+    if isinstance(value, Mapping):
+        return value.get(lang) or value.get("en", "")
+    return value
+
+
+class ContractsError(ControllerError):
+    """An inventory or contract change refused; `status` is the HTTP status that fits.
+
+    `refused(key, status, **params)` says it from the `contracts` catalogue in every language
+    (a mapping parameter is said in each reader's language); never put a person's name, IIN or
+    phone in the parameters.
+    """
+
+    domain: ClassVar[str | None] = "contracts"
+
+    def __init__(
+        self,
+        message: str = "",
+        status: int = 409,
+        /,
+        *,
+        key: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        """An English `message`, or the catalogue's `key` with its `params` (kk, ru, en)."""
         self.status = status
+        if key is None:
+            super().__init__(message)
+            return
+        self.message_key, self.message_params = key, dict(params or {})
+        super().__init__(self.text("en"))
+
+    @classmethod
+    def refused(cls, key: str, status: int = 409, /, **params: object) -> Self:
+        """The refusal `key` of the catalogue, its placeholders filled by `params`."""
+        return cls("", status, key=key, params=params)
+
+    def text(self, lang: Lang) -> str:
+        """The refusal in `lang` (its English message when it has no key)."""
+        if self.message_key is None:
+            return str(self)
+        params = {name: _in(value, lang) for name, value in self.message_params.items()}
+        return str(self._catalogue().text(self.message_key, lang, **params))
+
+    def messages(self) -> dict[Lang, str] | None:
+        """The refusal in kk, ru and en when it has a key, else None."""
+        if self.message_key is None:
+            return None
+        return {lang: self.text(lang) for lang in LANGS}
 
 
 class PeopleError(ControllerError):

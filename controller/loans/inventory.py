@@ -29,7 +29,7 @@ def get_component(session: Session, serial: str) -> Component:
     """The component with this serial (ContractsError 404 when there is none)."""
     row = find_component(session, serial)
     if row is None:
-        raise ContractsError(f"no component {serial!r}", 404)
+        raise ContractsError.refused("refused.no_component", 404, serial=serial)
     return row
 
 
@@ -73,7 +73,7 @@ def add_component(
 ) -> Component:
     """Record a component in a known kit (not one under contract) or in spare stock."""
     if session.scalar(select(Component.id).where(Component.serial == data.serial)):
-        raise ContractsError(f"component {data.serial!r} already exists")
+        raise ContractsError.refused("refused.component_exists", serial=data.serial)
     if data.kit_id is not None:
         known_kit(session, data.kit_id)
         _not_lent(session, data.kit_id, data.serial)

@@ -48,7 +48,7 @@ def _loan_document(
     pupil = session.scalar(select(Pupil).where(Pupil.ref == row.pupil_ref))
     guardian = people.find_guardian(session, row.guardian_ref)
     if pupil is None or guardian is None:
-        raise ContractsError("the contract's pupil or guardian is gone", 409)
+        raise ContractsError.refused("refused.parties_gone")
     return documents.LoanDocument(
         number=row.number,
         school=row.school,
@@ -134,7 +134,7 @@ def _return_act(
     session: Session, row: LoanContract, cipher: FieldCipher, lang: documents.Lang, zone: ZoneInfo
 ) -> bytes:
     if row.return_act is None:
-        raise ContractsError("no return act yet: the kit has not been returned", 409)
+        raise ContractsError.refused("refused.no_return_act")
     act = row.return_act
     doc = _loan_document(session, row, cipher, _lent_now(row), zone)
     notes, claim = signatures.notes_and_claim(act, cipher)
