@@ -26,6 +26,7 @@ from controller.remediation.errors import (
     RemediationNotFoundError,
     RunRequestError,
 )
+from controller.remediation.history import said
 from controller.remediation.incidents import Incidents
 from controller.remediation.kit_lessons import kit_lessons
 from controller.remediation.outgoing import Outgoing, Sender
@@ -130,7 +131,7 @@ class RemediationActions:
         now = _now(now)
         known_kit(session, kit_id)
         if request.force and request.when == "next_window":
-            raise RunRequestError("force runs now: ask for when=now with force, or next_window")
+            raise RunRequestError.translated("error.force_in_window")
         out = Outgoing()
         command = self._technician_run(
             session, out, kit_id=kit_id, playbook=playbook, request=request, actor=actor, now=now
@@ -169,7 +170,7 @@ class RemediationActions:
     ) -> RemediationCommand:
         info = catalogue_of(self._bundle).get(playbook)
         if info is None:
-            raise RemediationNotFoundError(f"no playbook {playbook!r}: see GET /api/v1/playbooks")
+            raise RemediationNotFoundError.translated("error.no_playbook", playbook=playbook)
         lessons = kit_lessons(session, kit_id, now - LOOK_BACK, now + LOOK_AHEAD, now=now)
         free = may_disrupt(now, info.timeout, lessons, self._guard)
         not_before: datetime | None = None
@@ -177,11 +178,11 @@ class RemediationActions:
             window = next_free_start(now, info.timeout, lessons, self._guard)
             if request.when == "now":
                 running = current(now, lessons)
-                what = "a lesson is running" if running else "a lesson starts soon"
                 raise LessonConflictError(
-                    f"{playbook} is disruptive and {what}: the next free window starts at "
-                    f"{clock(window, self._zone)} (ask for when=next_window, or force it)",
                     window,
+                    "error.lesson_running" if running else "error.lesson_soon",
+                    playbook=playbook,
+                    window=clock(window, self._zone),
                 )
             not_before = window
         return self._commands.queue_run(
@@ -205,9 +206,12 @@ class RemediationActions:
         row = known_incident(session, incident_id)
         out = Outgoing()
         if not self._incidents.force(session, out, row, actor=actor, now=now):
-            raise RemediationConflictError(
-                f"incident {incident_id} is not on a remote remediation step "
-                f"(it is {row.phase} on step {row.step + 1}: {row.step_action})"
+            raise RemediationConflictError.translated(
+                "error.not_remote",
+                incident=incident_id,
+                phase=row.phase,
+                step=row.step + 1,
+                action=row.step_action,
             )
         _audit_and_commit(
             session,
@@ -233,9 +237,15 @@ class RemediationActions:
         now = _now(now)
         row = known_incident(session, incident_id)
         if row.resolved_at is not None:
-            raise RemediationConflictError(f"incident {incident_id} is already resolved")
+            raise RemediationConflictError.translated(
+                "error.already_resolved", incident=incident_id
+            )
         self._incidents.resolve(
-            session, row, now=now, how=f"resolved by {actor}: {note}", actor=actor
+            session,
+            row,
+            now=now,
+            how=said("history.resolved_by", actor=actor, note=note),
+            actor=actor,
         )
         _audit_and_commit(
             session,
@@ -301,6 +311,4 @@ def _audit_and_commit(
         session.commit()
     except StaleDataError:
         session.rollback()
-        raise RemediationConflictError(
-            f"incident {incident_id} changed while you acted on it: look again and retry"
-        ) from None
+        raise RemediationConflictError.translated("error.changed", incident=incident_id) from None

@@ -66,7 +66,7 @@ class Commands:
             try:
                 extra_vars = check_vars(declared, extra_vars)
             except VarsError as exc:
-                raise RunRequestError(f"vars: {exc}") from exc
+                raise RunRequestError.translated("error.vars", problem=str(exc)) from exc
         command = RemediationCommand(
             command_id=new_msg_id(),
             kit_id=kit_id,

@@ -1,8 +1,13 @@
-"""What the remediation service refuses, each with the HTTP status that fits."""
+"""What the remediation service refuses, each with the HTTP status that fits.
+
+Each refusal is said in kk/ru/en from common/locale/*/remediation.toml (`error.*` keys):
+`RemediationNotFoundError.translated("error.no_kit", kit_id=...)`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from controller.errors import ConflictError, ControllerError, NotFoundError
 
@@ -11,6 +16,7 @@ class RemediationError(ControllerError):
     """A technician's action on the ladder refused; `status` is the HTTP status that fits."""
 
     status = 409
+    domain: ClassVar[str | None] = "remediation"
 
 
 class RemediationNotFoundError(RemediationError, NotFoundError):
@@ -28,8 +34,9 @@ class RemediationConflictError(RemediationError, ConflictError):
 class LessonConflictError(RemediationConflictError):
     """A disruptive run asked for now, during a lesson or its guard time."""
 
-    def __init__(self, message: str, window: datetime) -> None:
-        super().__init__(message)
+    def __init__(self, window: datetime, key: str, /, **params: object) -> None:
+        """The refusal `key` of the remediation catalogue, and when the next free window starts."""
+        super().__init__(key=key, params=params)
         self.window = window
         """When the next free window starts."""
 
@@ -44,3 +51,9 @@ class UploadUnreadableError(RemediationError):
     """A kit's diagnostics upload that cannot be unpacked (the kit sent something broken)."""
 
     status = 502
+
+
+class RemediationUnavailableError(RemediationError):
+    """Remediation is not running on this controller."""
+
+    status = 503

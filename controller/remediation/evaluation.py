@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.remediation import cursors, fleet_reads
+from controller.remediation.history import said
 from controller.remediation.incidents import Incidents, open_incident_for
 from controller.remediation.outgoing import Outgoing
 from controller.remediation.tables import Incident, RulesCursor
@@ -157,11 +158,11 @@ class RuleEvaluator:
             elif isinstance(action, Cleared):
                 gone = open_incident_for(session, kit_id, action.rule.id)
                 if gone is not None:
-                    self._incidents.resolve(session, gone, now=now, how="the fault is gone")
+                    self._incidents.resolve(session, gone, now=now, how=said("history.fault_gone"))
         # Incidents the kit reported first clear on the facts too (their rule never fired here).
         for row in session.scalars(
             select(Incident).where(Incident.kit_id == kit_id, Incident.resolved_at.is_(None))
         ):
             rule = self.by_id.get(row.rule_id)
             if rule is not None and rule is not PRELESSON_RULE and rule.is_clear(facts):
-                self._incidents.resolve(session, row, now=now, how="the fault is gone")
+                self._incidents.resolve(session, row, now=now, how=said("history.fault_gone"))

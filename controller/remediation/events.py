@@ -29,6 +29,7 @@ from controller.remediation.commands import Commands
 from controller.remediation.distribution import Distribution
 from controller.remediation.evaluation import PRELESSON_RULE
 from controller.remediation.fleet_reads import Event
+from controller.remediation.history import said
 from controller.remediation.incidents import (
     LADDER,
     Incidents,
@@ -223,7 +224,7 @@ class EventHandlers:
                 kit_id=event.kit_id,
                 rule=rule,
                 now=now,
-                why=f"the kit noticed it first: {rule.description or rule.id}",
+                why=said("history.kit_noticed", rule=rule.description or rule.id),
             )
         note(
             session,
@@ -248,11 +249,9 @@ class EventHandlers:
         row = open_incident_for(session, event.kit_id, PRELESSON_RULE.id)
         if check.ok:
             if row is not None:
-                self._incidents.resolve(
-                    session, row, now=now, how="the next readiness check passed"
-                )
+                self._incidents.resolve(session, row, now=now, how=said("history.check_passed"))
             return
-        failures = ", ".join(check.failures) or "not ready"
+        failures = ", ".join(check.failures) or "not ready"  # the check's own words
         if row is None:
             if not self._within_quota(session, event, now, quotas.INCIDENT_OPENED):
                 return
@@ -262,11 +261,20 @@ class EventHandlers:
                 kit_id=event.kit_id,
                 rule=PRELESSON_RULE,
                 now=now,
-                why=f"not ready for the lesson at {clock(check.lesson_start, self._incidents.zone)}"
-                f": {failures}",
+                why=said(
+                    "history.not_ready",
+                    start=clock(check.lesson_start, self._incidents.zone),
+                    failures=failures,
+                ),
             )
         else:
-            note(session, row, at=now, kind="prelesson", message=f"still not ready: {failures}")
+            note(
+                session,
+                row,
+                at=now,
+                kind="prelesson",
+                message=said("history.still_not_ready", failures=failures),
+            )
 
     def _on_diagnostics(self, session: Session, out: Outgoing, event: Event, now: datetime) -> None:
         diagnostics.store_upload(session, event.kit_id, _data(event), now, self.refusals)

@@ -22,6 +22,7 @@ from common.i18n import catalogue
 from controller.platform.localtime import DEFAULT_ZONE, clock
 from controller.remediation import cursors
 from controller.remediation.commands import Commands, not_run
+from controller.remediation.history import Said, english, said, with_text
 from controller.remediation.kit_lessons import kit_lessons
 from controller.remediation.outgoing import Outgoing
 from controller.remediation.tables import Incident, IncidentEntry, RemediationCommand
@@ -52,7 +53,7 @@ class _At:
     now: datetime
     zone: ZoneInfo
 
-    def note(self, kind: str, message: str, data: dict[str, Any]) -> None:
+    def note(self, kind: str, message: str | Said, data: dict[str, Any]) -> None:
         note(self.session, self.row, at=self.now, kind=kind, message=message, data=data)
 
 
@@ -105,13 +106,18 @@ def note(
     *,
     at: datetime,
     kind: str,
-    message: str,
+    message: str | Said,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Add a line to the incident's history."""
+    """Add a line to the incident's history (a `Said` note: its English, its key in `data`)."""
     session.add(
         IncidentEntry(
-            incident_id=row.id, at=at, step=row.step, kind=kind, message=message, data=data or {}
+            incident_id=row.id,
+            at=at,
+            step=row.step,
+            kind=kind,
+            message=english(message),
+            data=with_text(data, message),
         )
     )
 
@@ -194,7 +200,7 @@ class Incidents:
         kit_id: str,
         rule: Rule,
         now: datetime,
-        why: str,
+        why: str | Said,
         first_step: int = 0,
     ) -> Incident:
         """Open an incident for a rule on a kit (or return the one still open) and act at once."""
@@ -221,7 +227,7 @@ class Incidents:
         plan = self.plan(session, row, now)
         state, actions = ladder.open_incident(plan, now, first_step=first_step)
         self.carry_out(session, out, row, state, actions, plan, now)
-        _LOGGER.info("incident %d on kit %s: %s", row.id, kit_id, why)
+        _LOGGER.info("incident %d on kit %s: %s", row.id, kit_id, english(why))
         return row
 
     def carry_out(  # noqa: PLR0917 - the transaction, the incident, and the decision
@@ -315,12 +321,18 @@ class Incidents:
         state, actions = ladder.force(incident_state(row), plan)
         if not actions:
             return False
-        note(session, row, at=now, kind="forced", message=f"forced now by {actor}")
+        note(session, row, at=now, kind="forced", message=said("history.forced", actor=actor))
         self.carry_out(session, out, row, state, actions, plan, now)
         return True
 
     def resolve(
-        self, session: Session, row: Incident, *, now: datetime, how: str, actor: str = LADDER
+        self,
+        session: Session,
+        row: Incident,
+        *,
+        now: datetime,
+        how: str | Said,
+        actor: str = LADDER,
     ) -> None:
         """The fault is gone: close the incident and count what it cost."""
         if row.resolved_at is not None:
@@ -328,19 +340,17 @@ class Incidents:
         row.resolved_at = now
         row.phase = Phase.RESOLVED.value
         row.wake_at = None
-        row.resolution = how[:500]
+        row.resolution = english(how)[:500]
         row.lesson_minutes_lost = self.minutes_lost(session, row, now)
-        lost = (
-            f"; {row.lesson_minutes_lost:.0f} lesson minutes lost"
-            if round(row.lesson_minutes_lost)
-            else ""
-        )
+        if round(row.lesson_minutes_lost):
+            lost = f"; {row.lesson_minutes_lost:.0f} lesson minutes lost"
+            how = how.lost(row.lesson_minutes_lost) if isinstance(how, Said) else f"{how}{lost}"
         note(
             session,
             row,
             at=now,
             kind="resolved",
-            message=f"{how}{lost}",
+            message=how,
             data={"by": actor, "lesson_minutes_lost": row.lesson_minutes_lost},
         )
         for command in session.scalars(
@@ -394,7 +404,12 @@ class Incidents:
     def _escalate(at: _At, action: ladder.Escalate) -> None:
         at.note(
             "escalated",
-            f"step {action.from_step + 1} → {action.to_step + 1}: {action.reason}",
+            said(
+                "history.escalated",
+                from_step=action.from_step + 1,
+                to_step=action.to_step + 1,
+                reason=action.reason,
+            ),
             {"from": action.from_step, "to": action.to_step},
         )
         at.row.step = action.to_step
@@ -403,7 +418,7 @@ class Incidents:
     def _await_kit(at: _At, action: ladder.AwaitKit) -> None:
         at.note(
             "self_heal",
-            f"the kit heals itself with {action.playbook}",
+            said("history.self_heal", playbook=action.playbook),
             {"playbook": action.playbook},
         )
 
@@ -411,7 +426,12 @@ class Incidents:
     def _defer(at: _At, action: ladder.Defer) -> None:
         at.note(
             "deferred",
-            f"{action.playbook} waits until {clock(action.until, at.zone)}: {action.reason}",
+            said(
+                "history.deferred",
+                playbook=action.playbook,
+                until=clock(action.until, at.zone),
+                reason=action.reason,
+            ),
             {"playbook": action.playbook, "until": action.until.isoformat()},
         )
 
@@ -433,8 +453,7 @@ class Incidents:
         later = self._queue(at, action.playbook, action.step, not_before=action.until)
         at.note(
             "deferred",
-            f"{action.playbook} will still run at {clock(action.until, at.zone)}, "
-            "the first free window, unless the fault is gone by then",
+            said("history.run_later", playbook=action.playbook, until=clock(action.until, at.zone)),
             {"playbook": action.playbook, "command_id": later.command_id},
         )
 
@@ -444,8 +463,10 @@ class Incidents:
         )
         at.note(
             "run_requested",
-            f"{action.playbook} sent to the kit"
-            + (" (forced by a technician)" if action.forced else ""),
+            said(
+                "history.run_forced" if action.forced else "history.run_requested",
+                playbook=action.playbook,
+            ),
             {"playbook": action.playbook, "command_id": command.command_id},
         )
 
@@ -468,9 +489,13 @@ class Incidents:
             actor=LADDER,
             now=at.now,
         )
-        due = f", due by {clock(ticket.due_by, at.zone)}" if ticket.due_by else ""
+        text = said(
+            "history.ticket", kind=str(action.kind), ticket=ticket.id, priority=str(action.priority)
+        )
+        if ticket.due_by:
+            text = said("history.ticket_due", **text.params, due=clock(ticket.due_by, at.zone))
         at.note(
             "ticket",
-            f"{action.kind} ticket #{ticket.id} opened, {action.priority}{due}",
+            text,
             {"ticket_id": ticket.id, "kind": action.kind},
         )

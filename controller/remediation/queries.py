@@ -12,9 +12,11 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from common.i18n import Lang
 from controller.fleet import queries as fleet
 from controller.remediation.diagnostics import UploadRefusedError, unpack
 from controller.remediation.errors import RemediationNotFoundError, UploadUnreadableError
+from controller.remediation.history import entry_text
 from controller.remediation.schemas import (
     CommandOut,
     DiagnosticsOut,
@@ -33,14 +35,14 @@ from controller.tickets import service as tickets
 def known_kit(session: Session, kit_id: str) -> None:
     """Nothing if the kit is known, else RemediationNotFoundError."""
     if fleet.get_kit(session, kit_id=kit_id) is None:
-        raise RemediationNotFoundError(f"no kit {kit_id}")
+        raise RemediationNotFoundError.translated("error.no_kit", kit_id=kit_id)
 
 
 def known_incident(session: Session, incident_id: int) -> Incident:
     """The incident, or RemediationNotFoundError."""
     row = session.get(Incident, incident_id)
     if row is None:
-        raise RemediationNotFoundError(f"no incident {incident_id}")
+        raise RemediationNotFoundError.translated("error.no_incident", incident=incident_id)
     return row
 
 
@@ -88,8 +90,9 @@ def summary(session: Session, *, since: datetime | None) -> IncidentsSummary:
     )
 
 
-def incident_detail(session: Session, *, incident_id: int) -> IncidentDetail:
-    """An incident with its whole history, every playbook run and every ticket."""
+def incident_detail(session: Session, *, incident_id: int, lang: Lang = "en") -> IncidentDetail:
+    """An incident with its whole history (each entry's text in `lang`), every playbook run and
+    every ticket."""
     row = known_incident(session, incident_id)
     history = session.scalars(
         select(IncidentEntry).where(IncidentEntry.incident_id == row.id).order_by(IncidentEntry.id)
@@ -102,10 +105,16 @@ def incident_detail(session: Session, *, incident_id: int) -> IncidentDetail:
     found = tickets.tickets_of_incident(session, kit_id=row.kit_id, incident_id=row.id)
     return IncidentDetail(
         **IncidentOut.model_validate(row).model_dump(),
-        history=[HistoryOut.model_validate(h) for h in history],
+        history=[_entry(h, lang) for h in history],
         commands=[CommandOut.model_validate(c) for c in commands],
         tickets=[IncidentTicket.model_validate(t) for t in found],
     )
+
+
+def _entry(row: IncidentEntry, lang: Lang) -> HistoryOut:
+    out = HistoryOut.model_validate(row)
+    out.text = entry_text(row.message, row.data, lang)
+    return out
 
 
 def kit_commands(session: Session, *, kit_id: str, limit: int) -> list[CommandOut]:
@@ -124,7 +133,7 @@ def command(session: Session, *, command_id: str) -> CommandOut:
     """One playbook run and its result."""
     row = session.get(RemediationCommand, command_id)
     if row is None:
-        raise RemediationNotFoundError(f"no command {command_id}")
+        raise RemediationNotFoundError.translated("error.no_command", command_id=command_id)
     return CommandOut.model_validate(row)
 
 
@@ -141,17 +150,17 @@ def diagnostics_upload(session: Session, *, diagnostics_id: int) -> DiagnosticsU
     """One diagnostics upload, unpacked (within the upload caps); not found until it arrives."""
     row = session.get(Diagnostics, diagnostics_id)
     if row is None:
-        raise RemediationNotFoundError(f"no diagnostics {diagnostics_id}")
-    if row.refused_reason is not None:
-        raise UploadUnreadableError(
-            f"the kit's diagnostics upload was refused: {row.refused_reason}"
+        raise RemediationNotFoundError.translated(
+            "error.no_diagnostics", diagnostics=diagnostics_id
         )
+    if row.refused_reason is not None:
+        raise UploadUnreadableError.translated("error.upload_refused", reason=row.refused_reason)
     if row.payload is None:
-        raise RemediationNotFoundError(
-            f"diagnostics {diagnostics_id} asked at {row.requested_at} has not arrived yet"
+        raise RemediationNotFoundError.translated(
+            "error.not_arrived", diagnostics=diagnostics_id, asked=str(row.requested_at)
         )
     try:
         content = unpack(row.payload)[0]
     except UploadRefusedError as exc:
-        raise UploadUnreadableError(f"the kit's diagnostics upload cannot be read: {exc}") from exc
+        raise UploadUnreadableError.translated("error.upload_unreadable", problem=str(exc)) from exc
     return DiagnosticsUpload(**DiagnosticsOut.model_validate(row).model_dump(), content=content)

@@ -23,6 +23,9 @@ class HistoryOut(BaseModel):
     message: str
     data: dict[str, Any]
     at_local: str | None = Field(default=None, description="`at` in the school's time zone")
+    text: str | None = Field(
+        default=None, description="`message` in the request's language (as stored if it has none)"
+    )
 
 
 class CommandOut(BaseModel):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from controller.api.deps import SessionDep, StateDep, require
+from controller.api.language import RequestLang
 from controller.remediation import queries
 from controller.remediation.actions import RemediationActions
+from controller.remediation.errors import RemediationUnavailableError
 from controller.remediation.schemas import (
     CommandOut,
     DiagnosticsIn,
@@ -42,7 +44,7 @@ RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 def _actions(state: StateDep) -> RemediationActions:
     if state.remediator is None:
-        raise HTTPException(status_code=503, detail="remediation is not running on this controller")
+        raise RemediationUnavailableError.translated("error.unavailable")
     return state.remediator.actions
 
 
@@ -79,10 +81,14 @@ def incidents_summary(
 
 @router.get("/incidents/{incident_id}")
 def get_incident(
-    incident_id: RowId, session: SessionDep, state: StateDep, user: Staff
+    incident_id: RowId, session: SessionDep, state: StateDep, user: Staff, lang: RequestLang
 ) -> IncidentDetail:
-    """An incident with its whole history, every playbook run and every ticket."""
-    detail = queries.incident_detail(session, incident_id=incident_id)
+    """An incident with its whole history, every playbook run and every ticket.
+
+    Each history entry's `text` is its `message` in the request's language (`?lang=`,
+    Accept-Language); `message` stays as stored (English).
+    """
+    detail = queries.incident_detail(session, incident_id=incident_id, lang=lang)
     detail.localised(state.settings.school_zone)
     return detail
 
