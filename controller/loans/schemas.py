@@ -96,7 +96,7 @@ def _iin(value: str) -> str:
     try:
         return parse_iin(value).value
     except IinError as exc:
-        raise ValueError(f"IIN: {exc}") from None
+        raise InvalidValue("people", f"value.iin.{exc.reason}") from None
 
 
 def normalise_phone(value: str) -> str:
@@ -107,7 +107,7 @@ def normalise_phone(value: str) -> str:
     elif re.fullmatch(r"7\d{10}", digits):
         digits = "+" + digits
     if not re.fullmatch(r"\+7\d{10}", digits):
-        raise ValueError("phone: expected +7 and ten digits, e.g. +7 701 234 56 78")
+        raise InvalidValue("people", "value.phone")
     return digits
 
 
@@ -141,11 +141,11 @@ class PupilCreate(BaseModel):
     @model_validator(mode="after")
     def _temporary(self) -> PupilCreate:
         if self.basis is Basis.TEMPORARY and self.temporary_until is None:
-            raise ValueError("temporary home-schooling needs its end date (temporary_until)")
+            raise InvalidValue("people", "value.temporary.required")
         if self.basis is Basis.TEMPORARY and self.program is not Program.GENERAL:
-            raise ValueError("temporarily home-schooled pupils follow the general program")
+            raise InvalidValue("people", "value.temporary.program")
         if self.basis is Basis.DISABILITY and self.temporary_until is not None:
-            raise ValueError("temporary_until is only for basis temporary: leave it out")
+            raise InvalidValue("people", "value.temporary.unexpected")
         return self
 
 
@@ -307,7 +307,7 @@ class ContractCreate(BaseModel):
     @model_validator(mode="after")
     def _term(self) -> ContractCreate:
         if self.end <= self.start:
-            raise ValueError("the contract must end after it starts")
+            raise InvalidValue("contracts", "value.term")
         return self
 
 
