@@ -22,7 +22,7 @@ from common.i18n import catalogue
 from controller.platform.localtime import DEFAULT_ZONE, clock
 from controller.remediation import cursors
 from controller.remediation.commands import Commands, not_run
-from controller.remediation.history import Said, english, said, with_text
+from controller.remediation.history import Said, english, reason_of, said, with_text
 from controller.remediation.kit_lessons import kit_lessons
 from controller.remediation.outgoing import Outgoing
 from controller.remediation.tables import Incident, IncidentEntry, RemediationCommand
@@ -408,7 +408,7 @@ class Incidents:
                 "history.escalated",
                 from_step=action.from_step + 1,
                 to_step=action.to_step + 1,
-                reason=action.reason,
+                reason=reason_of(action.reason),
             ),
             {"from": action.from_step, "to": action.to_step},
         )
@@ -430,7 +430,7 @@ class Incidents:
                 "history.deferred",
                 playbook=action.playbook,
                 until=clock(action.until, at.zone),
-                reason=action.reason,
+                reason=reason_of(action.reason),
             ),
             {"playbook": action.playbook, "until": action.until.isoformat()},
         )

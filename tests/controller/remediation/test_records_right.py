@@ -27,13 +27,15 @@ from sqlalchemy import select
 from controller.fleet.tables import Event
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.remediation.events import EventHandlers
+from controller.remediation.history import Said, entry_text, reason_of, said
 from controller.remediation.outgoing import Outgoing
 from controller.remediation.quotas import Refusals
-from controller.remediation.tables import Incident
+from controller.remediation.tables import Incident, IncidentEntry
 from controller.tickets import opening
 from controller.tickets import queries as ticket_queries
 from controller.tickets import service as tickets
 from controller.tickets.tables import Ticket
+from policy import ladder
 from tests.controller.records import CONTRACT, add_kits, lend
 from tests.support import Broker, Controller, one_off_lesson, start_broker, wait_for
 
@@ -250,6 +252,15 @@ def test_a_refusal_near_a_lesson_gives_the_time_in_the_schools_zone(
     assert status == 409, body
     assert re.search(r"starts at \d{4}-\d\d-\d\d \d\d:\d\d \(Asia/Almaty\)", body["detail"]), body
     assert "UTC" not in body["detail"]
+    # Issue 13: the refusal reaches kk and ru readers in their language, the time as well.
+    status, said = controller.post(
+        f"/api/v1/kits/{KIT}/playbooks/network-reset/run?lang=ru", {"when": "now"}, "technician"
+    )
+    assert status == 409, said
+    assert said["detail"].startswith("сценарий network-reset прерывает работу"), said
+    assert "(Asia/Almaty)" in said["detail"]
+    assert said["messages"]["en"] == body["detail"]
+    assert said["messages"]["kk"].startswith("network-reset сценарийі жұмысты үзеді")
 
 
 def test_a_ticket_by_hand_is_due_by_the_next_lesson_and_follows_the_schedule(
@@ -455,3 +466,91 @@ def test_ticket_refusals_and_notes_come_in_the_readers_language(
     # Item 8: a language not supported is ignored (as the error handler does), not a 422.
     status, seen = controller.get(f"/api/v1/tickets/{ticket['id']}?lang=de", "technician")
     assert (status, seen["contact_note"]) == (200, "the kit is not lent under a contract")
+
+
+def add_old_entry(controller: Controller, incident_id: int, message: str) -> None:
+    """A history entry as the controller wrote them before issue 13: English only."""
+    engine = make_engine(controller.db)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            at = datetime.now(UTC)
+            session.add(
+                IncidentEntry(
+                    incident_id=incident_id, at=at, step=0, kind="note", message=message, data={}
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def test_remediation_refusals_and_history_come_in_the_readers_language(
+    running: tuple[Controller, datetime],
+) -> None:
+    """Issue 13: what the ladder refuses a technician and the notes it writes in an incident's
+    history reach kk and ru readers in their language; English stays the stored `message` and
+    the `detail` when no language is asked, and an entry written before is read as stored."""
+    controller, _ = running
+    status, body = controller.get("/api/v1/incidents/987654?lang=ru", "technician")
+    assert (status, body["detail"]) == (404, "инцидента №987654 нет"), body
+    assert body["messages"] == {
+        "kk": "№987654 оқиға жоқ",
+        "ru": "инцидента №987654 нет",
+        "en": "no incident 987654",
+    }
+    status, body = controller.get("/api/v1/incidents/987654", "technician")
+    assert (status, body["detail"]) == (404, "no incident 987654")
+    both = {"when": "next_window", "force": True}
+    status, body = controller.post(
+        f"/api/v1/kits/{KIT}/playbooks/network-reset/run?lang=kk", both, "technician"
+    )
+    assert status == 422, body
+    assert body["detail"].startswith("мәжбүрлі іске қосу бірден орындалады"), body
+
+    fault = open_incident(controller, "usb-lost", SELF_HEAL_THEN_TECHNICIAN)
+    wait_for(lambda: incident(controller, fault)["tickets"], 15, "the repair ticket")
+    resolve(controller, fault, "replugged")
+    add_old_entry(controller, fault, "a note written before issue 13")
+    status, body = controller.post(
+        f"/api/v1/incidents/{fault}/resolve?lang=ru", {"note": "again"}, "technician"
+    )
+    assert (status, body["detail"]) == (409, f"инцидент №{fault} уже закрыт"), body
+
+    status, story = controller.get(f"/api/v1/incidents/{fault}?lang=ru", "technician")
+    assert status == 200, story
+    texts = {h["kind"]: (h["message"], h["text"]) for h in story["history"]}
+    assert texts["escalated"] == (
+        "step 1 → 2: no fix before the step's deadline",
+        "шаг 1 → 2: неисправность не устранена до срока шага",
+    )
+    assert texts["ticket"][1].startswith("открыта заявка №"), texts["ticket"]
+    assert texts["resolved"] == (
+        "resolved by technician: replugged",
+        "закрыл technician: replugged",
+    )
+    assert texts["note"] == ("a note written before issue 13",) * 2
+    resolved = next(h for h in story["history"] if h["kind"] == "resolved")
+    assert resolved["data"]["text_key"] == "history.resolved_by"
+    status, story = controller.get(f"/api/v1/incidents/{fault}", "technician")
+    assert all(h["text"] == h["message"] for h in story["history"]), story["history"]
+
+    # A key or a value this version does not know leaves the stored text as it is.
+    unknown = {"text_key": "history.gone", "text_params": {}}
+    assert entry_text("as stored", unknown, "kk") == "as stored"
+    missing = {"text_key": "history.self_heal", "text_params": {}}
+    assert entry_text("as stored", missing, "ru") == "as stored"
+
+
+def test_every_reason_the_ladder_gives_has_its_catalogue_text() -> None:
+    """The ladder's reasons (policy.ladder, English) are said from the catalogue, word for word."""
+    reasons = [*ladder._WHY_ESCALATED.values(), "the playbook failed"]
+    reasons += ["the kit could not run it yet: sent again later"]
+    reasons += ["disruptive: waits for the next time no lesson is running or about to start"]
+    reasons += ["wifi-reset is disruptive and no free window comes before the deadline"]
+    for reason in reasons:
+        note = reason_of(reason)
+        assert isinstance(note, Said), reason
+        assert note.text("en") == reason
+        kept = said("history.escalated", from_step=1, to_step=2, reason=note).stored()
+        assert reason not in entry_text("as stored", kept, "kk")
+        assert entry_text("as stored", kept, "en") == f"step 1 → 2: {reason}"
+    assert reason_of("something new") == "something new"
