@@ -30,6 +30,7 @@ from agent.identity import (
     verify_issued,
 )
 from common.files import PUBLIC_MODE, write_atomic
+from common.i18n import default_lang
 from protocol.bundle import BundleError, load_public_key
 from protocol.topics import is_valid_kit_id
 
@@ -88,6 +89,21 @@ def _fetch_ca(base_url: str, pin: str) -> bytes:
     return ca_pem
 
 
+def _refusal(exc: urllib.error.HTTPError) -> object:
+    """Why the controller refused: in the technician's language when the answer says it so
+    (`messages`), else its `detail` (English), else the HTTP reason."""
+    try:
+        body = json.load(exc)
+    except (ValueError, AttributeError):
+        return exc.reason
+    if not isinstance(body, dict):
+        return exc.reason
+    messages = body.get("messages")
+    if isinstance(messages, dict) and isinstance(said := messages.get(default_lang()), str):
+        return said
+    return body.get("detail", exc.reason)
+
+
 def _post(url: str, body: dict[str, Any], context: ssl.SSLContext) -> dict[str, Any]:
     request = urllib.request.Request(  # noqa: S310 - the URL scheme is checked by enroll()
         url,
@@ -99,11 +115,9 @@ def _post(url: str, body: dict[str, Any], context: ssl.SSLContext) -> dict[str, 
         with urllib.request.urlopen(request, context=context, timeout=30) as resp:  # noqa: S310
             result = json.load(resp)
     except urllib.error.HTTPError as exc:
-        try:
-            detail = json.load(exc).get("detail", exc.reason)
-        except (ValueError, AttributeError):
-            detail = exc.reason
-        raise EnrollError(f"the controller refused enrolment ({exc.code}): {detail}") from exc
+        raise EnrollError(
+            f"the controller refused enrolment ({exc.code}): {_refusal(exc)}"
+        ) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise EnrollError(f"cannot reach the controller at {url}: {exc}") from exc
     except ValueError as exc:

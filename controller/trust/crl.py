@@ -53,10 +53,12 @@ def read_crl_times(paths: pki.PkiPaths) -> CrlTimes:
     try:
         crl = x509.load_pem_x509_crl(paths.crl.read_bytes())
     except (OSError, ValueError) as exc:
-        raise PkiError(f"cannot read the revocation list {paths.crl}: {exc}") from exc
+        raise PkiError(
+            key="pki.crl_unreadable", params={"path": paths.crl, "detail": str(exc)}, domain="trust"
+        ) from exc
     next_update = crl.next_update_utc
     if next_update is None:
-        raise PkiError(f"the revocation list {paths.crl} has no next update")
+        raise PkiError(key="pki.crl_no_next_update", params={"path": paths.crl}, domain="trust")
     return CrlTimes(
         this_update=crl.last_update_utc,
         next_update=next_update,

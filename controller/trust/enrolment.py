@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -77,12 +78,24 @@ expired by then, even with a clock a little behind the controller's."""
 
 
 class TrustError(ControllerError):
-    """A trust operation refused, with the reason in words; its status follows its kind."""
+    """A trust operation refused, with the reason in words; its status follows its kind.
+
+    `key` (+ `params`) is the reason in the trust catalogue (`refused.*`): its message is the
+    English text, and the answer carries it in kk, ru and en (`messages`)."""
+
+    domain = "trust"
 
     def __init__(
-        self, kind: TrustErrorKind, message: str, *, retry_at: datetime | None = None
+        self,
+        kind: TrustErrorKind,
+        key: str,
+        /,
+        *,
+        retry_at: datetime | None = None,
+        params: Mapping[str, object] | None = None,
+        domain: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(key=key, params=params, domain=domain)
         self.kind = kind
         self.status = STATUS_OF_KIND[kind]
         self.retry_at = retry_at
@@ -119,13 +132,19 @@ def instant(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
+def _bad_request(exc: PkiError) -> TrustError:
+    """A CSR the device CA refused, for the kit that sent it (its reason in words)."""
+    if exc.message_key is None:
+        return TrustError(TrustErrorKind.BAD_REQUEST, "refused.csr", params={"detail": str(exc)})
+    return TrustError(
+        TrustErrorKind.BAD_REQUEST, exc.message_key, params=exc.message_params, domain=exc.domain
+    )
+
+
 def ensure_kit(session: Session, kit_id: str) -> fleet_service.Kit:
     """The kit with this id, created (active, never seen) if it is not known yet."""
     if not is_valid_kit_id(kit_id):
-        raise TrustError(
-            TrustErrorKind.BAD_REQUEST,
-            f"invalid kit id {kit_id!r}: 1-64 letters, digits, '.', '_' or '-'",
-        )
+        raise TrustError(TrustErrorKind.BAD_REQUEST, "refused.kit_id", params={"kit": repr(kit_id)})
     return fleet_service.ensure_kit(session, kit_id)
 
 
@@ -144,7 +163,8 @@ def create_token(
     if kit.lifecycle in REVOKING_LIFECYCLES:
         raise TrustError(
             TrustErrorKind.KIT_REVOKED,
-            f"kit {kit_id} is marked {kit.lifecycle}; mark it active before enrolling it again",
+            "refused.token_for_revoked",
+            params={"kit": kit_id, "lifecycle": kit.lifecycle},
         )
     secret = secrets.token_urlsafe(24)
     expires_at = token_expiry(now, ttl)
@@ -214,7 +234,7 @@ def enroll(
     """
     parts = token.strip().split(":")
     if len(parts) != 3 or not all(parts):
-        raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "unknown enrolment token")
+        raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "refused.unknown_token")
     kit_id, secret, _ = parts
     row = session.scalar(
         select(EnrollToken).where(
@@ -222,24 +242,28 @@ def enroll(
         )
     )
     if row is None:
-        raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "unknown enrolment token")
+        raise TrustError(TrustErrorKind.UNKNOWN_TOKEN, "refused.unknown_token")
     if row.used_at is not None:
         raise TrustError(
-            TrustErrorKind.TOKEN_USED,
-            f"this enrolment token was already used at {instant(row.used_at)}; create a new one",
+            TrustErrorKind.TOKEN_USED, "refused.token_used_at", params={"at": instant(row.used_at)}
         )
     if token_expired(row.expires_at, now):
         raise TrustError(
             TrustErrorKind.TOKEN_EXPIRED,
-            f"this enrolment token expired at {instant(row.expires_at)}; create a new one",
+            "refused.token_expired",
+            params={"at": instant(row.expires_at)},
         )
     kit = ensure_kit(session, kit_id)
     if kit.lifecycle in REVOKING_LIFECYCLES:
-        raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} is marked {kit.lifecycle}")
+        raise TrustError(
+            TrustErrorKind.KIT_REVOKED,
+            "refused.kit_marked",
+            params={"kit": kit_id, "lifecycle": kit.lifecycle},
+        )
     try:
         cert = pki.sign_csr(paths, csr_pem.encode(), kit_id=kit_id, now=now, days=days)
     except PkiError as exc:
-        raise TrustError(TrustErrorKind.BAD_REQUEST, str(exc)) from exc
+        raise _bad_request(exc) from exc
     # One-time: only the request that flips used_at from NULL gets the certificate.
     spent = session.execute(
         update(EnrollToken)
@@ -247,7 +271,7 @@ def enroll(
         .values(used_at=now)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
-        raise TrustError(TrustErrorKind.TOKEN_USED, "this enrolment token was already used")
+        raise TrustError(TrustErrorKind.TOKEN_USED, "refused.token_used")
     superseded = _supersede(session, kit_id=kit_id, now=now)
     _record(session, kit_id=kit_id, cert=cert, now=now, via="enroll")
     audit.record(
@@ -311,12 +335,14 @@ def renew(
     """
     kit = fleet.get_kit(session, kit_id=kit_id)
     if kit is None or kit.lifecycle in REVOKING_LIFECYCLES:
-        raise TrustError(TrustErrorKind.KIT_REVOKED, f"kit {kit_id} may not renew")
+        raise TrustError(
+            TrustErrorKind.KIT_REVOKED, "refused.may_not_renew", params={"kit": kit_id}
+        )
     _check_renewal_limit(session, kit_id=kit_id, now=now, per_day=per_day)
     try:
         cert = pki.sign_csr(paths, csr_pem.encode(), kit_id=kit_id, now=now, days=days)
     except PkiError as exc:
-        raise TrustError(TrustErrorKind.BAD_REQUEST, str(exc)) from exc
+        raise _bad_request(exc) from exc
     superseded = _supersede(session, kit_id=kit_id, now=now, keep=current_serial)
     _record(session, kit_id=kit_id, cert=cert, now=now, via="renew")
     audit.record(
@@ -348,9 +374,9 @@ def _check_renewal_limit(session: Session, *, kit_id: str, now: datetime, per_da
     retry_at = recent[len(recent) - per_day] + RENEWAL_WINDOW
     raise TrustError(
         TrustErrorKind.RENEWAL_LIMIT,
-        f"kit {kit_id} already renewed its certificate {len(recent)} times in 24 hours "
-        f"(at most {per_day}); ask again after {instant(retry_at)}",
+        "refused.renewal_limit",
         retry_at=retry_at,
+        params={"kit": kit_id, "count": len(recent), "limit": per_day, "at": instant(retry_at)},
     )
 
 
@@ -393,13 +419,13 @@ def set_lifecycle(
     if lifecycle not in LIFECYCLES:
         raise TrustError(
             TrustErrorKind.BAD_REQUEST,
-            f"unknown kit state {lifecycle!r}; one of {', '.join(sorted(LIFECYCLES))}",
+            "refused.lifecycle",
+            params={"lifecycle": repr(lifecycle), "accepted": ", ".join(sorted(LIFECYCLES))},
         )
     kit = fleet.get_kit(session, kit_id=kit_id)
     if kit is None:
         raise TrustError(
-            TrustErrorKind.UNKNOWN_KIT,
-            f"no kit {kit_id!r}: record it first (an enrolment token, or the kits CSV import)",
+            TrustErrorKind.UNKNOWN_KIT, "refused.unknown_kit", params={"kit": repr(kit_id)}
         )
     before = kit.lifecycle
     kit.lifecycle = lifecycle
@@ -474,7 +500,7 @@ def reload_broker(broker_dir: Path) -> bool:
 def ca_certificate(paths: pki.PkiPaths) -> bytes:
     """The device CA's certificate (PEM, public); NotFoundError when there is no device CA."""
     if not paths.exists():
-        raise NotFoundError("this controller has no device CA")
+        raise NotFoundError(key="refused.no_ca", domain="trust")
     return paths.ca_cert.read_bytes()
 
 
@@ -488,7 +514,7 @@ def enroll_kit(
     """
     paths = pki.PkiPaths(settings.pki_dir)
     if not paths.exists():
-        raise PkiError("this controller has no device CA")
+        raise PkiError(key="refused.no_ca", domain="trust")
     with session.begin():
         kit_id, cert_pem, superseded = enroll(
             session, token=token, csr_pem=csr_pem, paths=paths, now=now, days=settings.cert_days

@@ -170,7 +170,7 @@ def init_pki(
 def load_ca(paths: PkiPaths) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """The CA's private key and certificate, checked to belong together."""
     if not paths.exists():
-        raise PkiError(f"no device CA in {paths.root}: initialise it first")
+        raise _refused("pki.no_ca", root=paths.root)
     try:
         key = load_private_key(paths.ca_key, "the device CA's key")
         cert = load_certificate(paths.ca_cert, "the device CA's certificate")
@@ -205,6 +205,11 @@ def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
+def _refused(key: str, /, **params: object) -> PkiError:
+    """The device CA's refusal in words from the trust catalogue (`pki.*`)."""
+    return PkiError(key=key, params=params, domain="trust")
+
+
 def sign_csr(
     paths: PkiPaths, csr_pem: bytes, *, kit_id: str, now: datetime, days: int = 365
 ) -> x509.Certificate:
@@ -212,35 +217,30 @@ def sign_csr(
     now = _aware(now, "now")
     _positive(days, "days")
     if not is_valid_kit_id(kit_id):
-        raise PkiError(f"{kit_id!r} is not a valid kit id")
+        raise _refused("pki.kit_id", kit=repr(kit_id))
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
     except ValueError as exc:
-        raise PkiError("the certificate request is not a readable PEM CSR") from exc
+        raise _refused("pki.csr_unreadable") from exc
     try:
         signature_ok = csr.is_signature_valid
         public_key = csr.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise PkiError(f"the certificate request cannot be checked: {exc}") from exc
+        raise _refused("pki.csr_unchecked", detail=str(exc)) from exc
     if not signature_ok:
-        raise PkiError("the certificate request's signature is invalid")
+        raise _refused("pki.csr_signature")
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
         public_key.curve, ec.SECP256R1
     ):
-        raise PkiError("the certificate request's public key is not an EC P-256 key")
+        raise _refused("pki.csr_key")
     common_names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if len(common_names) != 1:
-        raise PkiError(
-            f"the certificate request must have exactly one common name, it has {len(common_names)}"
-        )
+        raise _refused("pki.csr_names", count=len(common_names))
     if common_names[0].value != kit_id:
-        raise PkiError(
-            f"the certificate request's common name {common_names[0].value!r} "
-            f"does not match kit id {kit_id!r}"
-        )
+        raise _refused("pki.csr_other_kit", name=repr(common_names[0].value), kit=repr(kit_id))
     ca_key, ca_cert = load_ca(paths)
     if now >= ca_cert.not_valid_after_utc:
-        raise PkiError(f"the device CA expired on {ca_cert.not_valid_after_utc.isoformat()}")
+        raise _refused("pki.ca_expired", date=ca_cert.not_valid_after_utc.isoformat())
     cert = _issue(
         ca_key,
         ca_cert,
@@ -314,7 +314,7 @@ def write_crl(
     try:
         write_atomic(paths.crl, crl.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE)
     except OSError as exc:
-        raise PkiError(f"cannot write {paths.crl}: {exc}") from exc
+        raise _refused("pki.crl_unwritable", path=paths.crl, detail=str(exc)) from exc
     _LOGGER.info("CRL written with %d revoked certificates", len(revoked))
     return paths.crl
 
