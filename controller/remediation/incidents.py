@@ -490,7 +490,10 @@ class Incidents:
             now=at.now,
         )
         text = said(
-            "history.ticket", kind=str(action.kind), ticket=ticket.id, priority=str(action.priority)
+            "history.ticket",
+            kind=said(f"kind.{action.kind}"),
+            ticket=ticket.id,
+            priority=said(f"priority.{action.priority}"),
         )
         if ticket.due_by:
             text = said("history.ticket_due", **text.params, due=clock(ticket.due_by, at.zone))

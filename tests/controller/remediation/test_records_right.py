@@ -522,7 +522,11 @@ def test_remediation_refusals_and_history_come_in_the_readers_language(
         "step 1 → 2: no fix before the step's deadline",
         "шаг 1 → 2: неисправность не устранена до срока шага",
     )
-    assert texts["ticket"][1].startswith("открыта заявка №"), texts["ticket"]
+    assert re.fullmatch(
+        r"открыта заявка №\d+ \(ремонт\), приоритет срочный, срок — .+ \(Asia/Almaty\)",
+        texts["ticket"][1],
+    ), texts["ticket"]
+    assert re.fullmatch(r"repair ticket #\d+ opened, urgent, due by .+", texts["ticket"][0])
     assert texts["resolved"] == (
         "resolved by technician: replugged",
         "закрыл technician: replugged",
