@@ -36,10 +36,8 @@ from controller.schedules.ics_events import (
     LessonInfo,
     aware,
     check_bounds,
-    event_name,
     exact_end,
-    fail,
-    first_error,
+    first_error_said,
     has_end,
     is_cancelled,
     kind_of,
@@ -49,6 +47,8 @@ from controller.schedules.ics_events import (
     override_info,
     real_minutes,
     recurrence_id,
+    refuse,
+    refuse_for,
     span_of,
     text_of,
     timed,
@@ -95,16 +95,12 @@ class Converter:
 
     def _sort(self, event: Event) -> None:
         if event.get("DTSTART") is None:
-            raise fail("DTSTART", f"{event_name(event)}: an event needs DTSTART")
+            raise refuse("DTSTART", event, "ics.no_start")
         check_bounds(event)
         if not timed(event):
             kind = kind_of(event)
             if kind not in ("term", "holiday"):
-                raise fail(
-                    "X-KITKEEPER-KIND",
-                    f"{event_name(event)}: an all-day event is a term or a holiday "
-                    "(X-KITKEEPER-KIND or CATEGORIES); a lesson needs a start time",
-                )
+                raise refuse("X-KITKEEPER-KIND", event, "ics.all_day")
             self._add("terms" if kind == "term" else "holidays", span_of(event, kind), event)
             return
         uid = text_of(event, "UID")
@@ -112,11 +108,11 @@ class Converter:
             self.overrides[uid].append(event)
         elif event.get("RRULE") is not None and uid:
             if uid in self.masters:
-                raise fail("UID", f"{event_name(event)}: two recurring events with the UID {uid!r}")
+                raise refuse("UID", event, "ics.uid_twice", uid=repr(uid))
             if not is_cancelled(event):
                 self.masters[uid] = event
         elif event.get("RRULE") is not None:
-            raise fail("UID", f"{event_name(event)}: a recurring event needs a UID")
+            raise refuse("UID", event, "ics.no_uid")
         elif not is_cancelled(event):
             self.singles.append(event)
 
@@ -154,20 +150,14 @@ class Converter:
             elif bounded:
                 found = query.all()
             else:
-                raise fail(
-                    "RRULE",
-                    f"{event_name(master)}: the weekly lessons never end; add UNTIL or COUNT, or "
-                    "term events (all-day, X-KITKEEPER-KIND:term)",
-                )
+                raise refuse("RRULE", master, "ics.endless")
             occurrences: list[Event] = []
             for occurrence in found:
                 occurrences.append(occurrence)
                 if len(occurrences) > MAX_OCCURRENCES:
-                    raise fail(
-                        "RRULE", f"{event_name(master)}: more than {MAX_OCCURRENCES} lessons"
-                    )
+                    raise refuse("RRULE", master, "ics.too_many", limit=MAX_OCCURRENCES)
         except (ValueError, TypeError, recurring_ical_events.InvalidCalendar) as exc:
-            raise fail("RRULE", f"{event_name(master)}: {exc}") from exc
+            raise refuse("RRULE", master, "import.invalid", detail=str(exc)) from exc
         self._raw[uid] = occurrences
         return occurrences
 
@@ -231,7 +221,7 @@ class Converter:
                 }
             )
         except ValidationError as exc:
-            raise fail(None, f"{event_name(master)}: {first_error(exc)}") from exc
+            raise refuse_for(None, master, first_error_said(exc)) from exc
 
     def _gives(
         self, master: Event, slots: list[dict[str, Any]]

@@ -17,7 +17,7 @@ schedule cannot hold:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -25,9 +25,11 @@ from zoneinfo import ZoneInfo
 from icalendar import Component, Event
 from pydantic import ValidationError
 
+from common.i18n import Lang, catalogue
 from controller.platform.csvfile import RowError
-from controller.schedules import model
+from controller.schedules import line_errors, model
 from controller.schedules.csv_format import MODES
+from controller.schedules.line_errors import Say
 from protocol.models import LessonMode
 from protocol.timebounds import RANGE, within
 
@@ -67,21 +69,41 @@ class ConversionError(Exception):
         self.errors = errors
 
 
-def fail(prop: str | None, reason: str) -> ConversionError:
-    return ConversionError([RowError(NO_LINE, prop, reason)])
-
-
-def event_name(event: Component) -> str:
-    """The event as a person finds it in their calendar: its SUMMARY (else its UID) and start."""
+def event_said(event: Component) -> Say:
+    """The event as a person finds it in their calendar: its SUMMARY (else its UID) and start,
+    in any language."""
     start = event.get("DTSTART")
-    when = f" on {start.dt}" if start is not None else ""
+    when = line_errors.text("ics.on", start=start.dt) if start is not None else ""
     summary = str(event.get("SUMMARY", "")).strip()
     uid = str(event.get("UID", "")).strip()
     if summary:
-        return f"event {summary!r}{when}"
+        return line_errors.text("ics.event", summary=repr(summary), when=when)
     if uid:
-        return f"event with UID {uid!r} (no SUMMARY){when}"
-    return f"event without SUMMARY or UID{when}"
+        return line_errors.text("ics.event_uid", uid=repr(uid), when=when)
+    return line_errors.text("ics.event_unnamed", when=when)
+
+
+def named(events: Sequence[Component], reason: Say) -> Say:
+    """The reason after the events it is about (their names joined by "and")."""
+    if not events:
+        return reason
+    names = [event_said(e) for e in events]
+
+    def say(lang: Lang) -> str:
+        joiner = catalogue(line_errors.DOMAIN).text("ics.and", lang)
+        return f"{joiner.join(name(lang) for name in names)}: {reason(lang)}"
+
+    return say
+
+
+def refuse(prop: str | None, event: Component, key: str, /, **params: object) -> ConversionError:
+    """The event refused for `key` of the schedules catalogue, named before the reason."""
+    return refuse_for(prop, event, line_errors.text(key, **params))
+
+
+def refuse_for(prop: str | None, event: Component, reason: Say) -> ConversionError:
+    """The event refused for `reason`, named before it."""
+    return ConversionError([line_errors.said(NO_LINE, prop, named([event], reason))])
 
 
 def text_of(event: Component, prop: str) -> str:
@@ -115,7 +137,7 @@ def check_bounds(event: Component) -> None:
     for prop in _DATED:
         for moment in _moments(event, prop):
             if isinstance(moment, dt.date) and not within(moment):
-                raise fail(prop, f"{event_name(event)}: {prop} {moment} is not within {RANGE}")
+                raise refuse(prop, event, "ics.outside", prop=prop, moment=moment, range=RANGE)
 
 
 def categories(event: Component) -> set[str]:
@@ -155,11 +177,8 @@ def local_start(event: Component, zone: ZoneInfo) -> tuple[dt.date, dt.time]:
     day, clock = local(value, zone)
     read = dt.datetime.combine(day, clock, tzinfo=zone).astimezone(dt.UTC)
     if read != aware(value, zone).astimezone(dt.UTC):
-        raise fail(
-            "DTSTART",
-            f"{event_name(event)}: it starts at {day} {clock:%H:%M} in {zone.key} the second time "
-            "the clocks show it (they go back that night), and a schedule reads a local time the "
-            "clocks repeat as the first; move this lesson out of the repeated hour",
+        raise refuse(
+            "DTSTART", event, "ics.repeated_hour", day=day, clock=f"{clock:%H:%M}", zone=zone.key
         )
     return day, clock
 
@@ -183,9 +202,7 @@ def kind_of(event: Component) -> str:
 
 def span_of(event: Event, kind: str) -> dict[str, Any]:
     if event.get("RRULE") is not None:
-        raise fail(
-            "RRULE", f"{event_name(event)}: a repeating {kind} is not supported; list each one"
-        )
+        raise refuse("RRULE", event, f"ics.repeating_{kind}")
     start = event.get("DTSTART").dt
     end_prop = event.get("DTEND")
     last = start
@@ -211,10 +228,7 @@ def _mode(event: Component) -> LessonMode:
     marker = text_of(event, "X-KITKEEPER-MODE").lower()
     if marker:
         if marker not in MODES:
-            raise fail(
-                "X-KITKEEPER-MODE",
-                f"{event_name(event)}: the mode is online, home_visit or self_study",
-            )
+            raise refuse("X-KITKEEPER-MODE", event, "import.mode")
         return LessonMode(MODES[marker])
     for word in sorted(categories(event)):
         if word in MODES:
@@ -235,19 +249,15 @@ def _server(event: Component, mode: LessonMode) -> str | None:
         except ValueError as exc:
             if prop == "LOCATION" and explicit:
                 continue
-            raise fail(prop, f"{event_name(event)}: {exc}") from None
+            raise refuse_for(prop, event, line_errors.reason_of(exc)) from None
         return str(server)
-    raise fail(
-        "LOCATION",
-        f"{event_name(event)}: an online lesson needs its server as X-KITKEEPER-SERVER or LOCATION "
-        "(host:port or https://...)",
-    )
+    raise refuse("LOCATION", event, "ics.no_server")
 
 
 def lesson_info(event: Component) -> LessonInfo:
     subject = text_of(event, "SUMMARY")
     if not subject:
-        raise fail("SUMMARY", f"{event_name(event)}: a lesson needs its subject (SUMMARY)")
+        raise refuse("SUMMARY", event, "ics.no_subject")
     mode = _mode(event)
     return LessonInfo(subject[:200], _teacher(event), mode, _server(event, mode))
 
@@ -272,19 +282,13 @@ def real_minutes(event: Component, zone: ZoneInfo) -> int:
     """The event's length in whole minutes of real time, refused unless it fits a lesson."""
     length = _length(event, zone)
     if length is None:
-        raise fail("DTEND", f"{event_name(event)}: a lesson needs its end (DTEND or DURATION)")
+        raise refuse("DTEND", event, "ics.no_end")
     prop = "DURATION" if event.get("DURATION") is not None else "DTEND"
     minutes = int(length.total_seconds() // 60)
     if minutes < 1:
-        raise fail(
-            prop, f"{event_name(event)}: it ends before it starts or less than a minute after"
-        )
+        raise refuse(prop, event, "ics.too_short")
     if minutes > model.MAX_LESSON_MINUTES:
-        raise fail(
-            prop,
-            f"{event_name(event)}: it lasts {minutes} minutes in real time; a lesson is at most "
-            f"{model.MAX_LESSON_MINUTES}",
-        )
+        raise refuse(prop, event, "ics.too_long", minutes=minutes, limit=model.MAX_LESSON_MINUTES)
     return minutes
 
 
@@ -315,7 +319,14 @@ def override_info(event: Event, master: LessonInfo) -> LessonInfo:
     return LessonInfo(subject[:200], teacher, mode, server)
 
 
-def first_error(exc: ValidationError) -> str:
+def first_error_said(exc: ValidationError) -> Say:
+    """`first_error` in any language."""
     error = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in error["loc"])
-    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+    cause = (error.get("ctx") or {}).get("error")
+    reason = (
+        line_errors.reason_of(cause)
+        if isinstance(cause, ValueError)
+        else line_errors.text("import.invalid", detail=error["msg"].removeprefix("Value error, "))
+    )
+    return lambda lang: f"{where}: {reason(lang)}"

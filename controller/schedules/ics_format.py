@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,25 +49,26 @@ from icalendar import Calendar, Event
 from pydantic import ValidationError
 
 from controller.platform.csvfile import RowError
-from controller.schedules import expansion, ics_limits, limits, model, validation
+from controller.schedules import expansion, ics_limits, limits, line_errors, model, validation
 from controller.schedules.errors import ScheduleImportError
 from controller.schedules.ics_conversion import Converter
 from controller.schedules.ics_events import (
     NO_LINE,
     ConversionError,
     aware,
-    event_name,
     exact_end,
-    fail,
-    first_error,
+    first_error_said,
     has_end,
     is_cancelled,
     local,
+    named,
     real_minutes,
     recurrence_id,
+    refuse_for,
     text_of,
     timed,
 )
+from controller.schedules.line_errors import Say, line_error
 from protocol.timebounds import RANGE, outside
 
 
@@ -91,7 +93,9 @@ def _zone_of(calendar: Calendar, timezone: str | None) -> ZoneInfo:
             return ZoneInfo(model.check_timezone(candidate))
         except ValueError:
             if timezone:
-                raise fail("X-WR-TIMEZONE", f"unknown time zone {candidate!r}") from None
+                raise ConversionError(
+                    [line_error(NO_LINE, "X-WR-TIMEZONE", "ics.timezone", zone=repr(candidate))]
+                ) from None
     return ZoneInfo(model.DEFAULT_TIMEZONE)
 
 
@@ -166,19 +170,19 @@ def _check_faithful(
             events.setdefault(key, origin)
     if missing := expected - given:
         key = min(missing)
-        what = "its lesson of {} would be lost"
+        what = "ics.unfaithful_lost"
     elif extra := given - expected:
         key = min(extra)
-        what = "a lesson on {} would be added that the calendar does not have"
+        what = "ics.unfaithful_added"
     else:
         return
     when = f"{key[0].astimezone(zone):%Y-%m-%d %H:%M}-{key[1].astimezone(zone):%H:%M}"
-    who = event_name(events[key]) if key in events else f"event {key[2]!r}"
-    raise fail(
-        None,
-        f"{who}: {what.format(when)} if its rules were read as weekly lessons with cancellations "
-        "and moves; simplify them or send a CSV",
-    )
+    reason = line_errors.text(what, when=when)
+    if key in events:
+        raise refuse_for(None, events[key], reason)
+    name = line_errors.text("ics.event_only", summary=repr(key[2]))
+    said = line_errors.text("ics.of", event=name, reason=reason)
+    raise ConversionError([line_errors.said(NO_LINE, None, said)])
 
 
 def _key(start: dt.date | dt.datetime, minutes: int, subject: str, zone: ZoneInfo) -> _Key:
@@ -189,14 +193,14 @@ def _key(start: dt.date | dt.datetime, minutes: int, subject: str, zone: ZoneInf
     )
 
 
-def _named(converter: Converter, parts: Iterable[tuple[str, int] | None], message: str) -> str:
-    """The message, after the events the parts of the schedule it is about come from."""
+def _named(converter: Converter, parts: Iterable[tuple[str, int] | None], reason: Say) -> RowError:
+    """The reason, after the events the parts of the schedule it is about come from."""
     events: list[Event] = []
     for part in parts:
         event = converter.origins.get(part) if part is not None else None
         if event is not None and all(e is not event for e in events):
             events.append(event)
-    return f"{' and '.join(event_name(e) for e in events)}: {message}" if events else message
+    return line_errors.said(NO_LINE, None, named(events, reason))
 
 
 def _part(where: Sequence[object]) -> tuple[str, int] | None:
@@ -224,9 +228,7 @@ def _content(converter: Converter) -> model.ScheduleContent:
         )
     except ValidationError as exc:
         where = _part(exc.errors(include_url=False)[0]["loc"])
-        raise ConversionError(
-            [RowError(NO_LINE, None, _named(converter, [where], first_error(exc)))]
-        ) from exc
+        raise ConversionError([_named(converter, [where], first_error_said(exc))]) from exc
 
 
 def parse_ics(text: str, *, timezone: str | None = None) -> model.ScheduleContent:
@@ -235,12 +237,10 @@ def parse_ics(text: str, *, timezone: str | None = None) -> model.ScheduleConten
         calendar = Calendar.from_ical(text)
     except (ValueError, KeyError, IndexError) as exc:
         raise ScheduleImportError(
-            [RowError(NO_LINE, None, f"not an iCalendar file: {exc}")], "ics"
+            [line_error(NO_LINE, None, "ics.unreadable", detail=str(exc))], "ics"
         ) from exc
     if not isinstance(calendar, Calendar):
-        raise ScheduleImportError(
-            [RowError(NO_LINE, None, "not an iCalendar file (VCALENDAR)")], "ics"
-        )
+        raise ScheduleImportError([line_error(NO_LINE, None, "ics.not_calendar")], "ics")
     try:
         converter = Converter(calendar, _zone_of(calendar, timezone))
         converter.sort()
@@ -261,20 +261,18 @@ def parse_ics(text: str, *, timezone: str | None = None) -> model.ScheduleConten
         # A rule repeated far enough (COUNT) may still reach past the bounds.
         _stop_on(
             [
-                RowError(
-                    NO_LINE,
-                    where,
-                    _named(converter, [_part(where.split("."))], f"{value} is not within {RANGE}"),
+                replace(
+                    _named(
+                        converter,
+                        [_part(where.split("."))],
+                        line_errors.text("import.date_range", day=value, range=RANGE),
+                    ),
+                    column=where,
                 )
                 for where, value in outside(content)
             ]
         )
-        _stop_on(
-            [
-                RowError(NO_LINE, None, _named(converter, p.parts, p.message))
-                for p in validation.problems(content)
-            ]
-        )
+        _stop_on([_named(converter, p.parts, p.text) for p in validation.problems(content)])
         _check_faithful(calendar, converter, content)
     except ConversionError as exc:
         raise ScheduleImportError(exc.errors, "ics") from exc

@@ -63,6 +63,13 @@ def value_error(row: int, column: str | None, exc: ValueError) -> RowError:
     return line_error(row, column, "import.invalid", detail=str(exc))
 
 
+def reason_of(exc: ValueError) -> Say:
+    """What a parser or validator refused, in any language (from its catalogue when it has one)."""
+    if isinstance(exc, InvalidValue):
+        return exc.text
+    return text("import.invalid", detail=str(exc))
+
+
 def invalid(key: str, /, **params: object) -> InvalidValue:
     """A parser's refusal from the schedules catalogue (a ValueError)."""
     return InvalidValue(DOMAIN, key, **params)

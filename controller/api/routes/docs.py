@@ -20,10 +20,11 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from controller.api.deps import UserDep
+from controller.trust.refusals import RouteRefusedError
 
 router = APIRouter(include_in_schema=False)
 
@@ -105,7 +106,7 @@ form.addEventListener("submit", async (e) => {
 def _static_dir() -> Path:
     spec = importlib.util.find_spec("swagger_ui")
     if spec is None or not spec.submodule_search_locations:
-        raise HTTPException(status_code=503, detail="the API docs are not installed")
+        raise RouteRefusedError(503, "route.docs_missing")
     return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
@@ -116,9 +117,9 @@ def asset_bytes(name: str) -> bytes:
     try:
         data = (_static_dir() / name).read_bytes()
     except OSError as exc:
-        raise HTTPException(status_code=503, detail="the API docs are not installed") from exc
+        raise RouteRefusedError(503, "route.docs_missing") from exc
     if hashlib.sha256(data).hexdigest() != expected:
-        raise HTTPException(status_code=503, detail=f"{name} is not the file this version expects")
+        raise RouteRefusedError(503, "route.docs_changed", name=name)
     return data
 
 

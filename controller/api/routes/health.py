@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -18,6 +18,7 @@ from controller.api.deps import SessionDep, StateDep, TokenDep, current_user
 from controller.fleet import health
 from controller.fleet.schemas import Health
 from controller.trust import peers
+from controller.trust.refusals import RouteRefusedError
 from controller.trust.staff import Role
 
 router = APIRouter(tags=["health"])
@@ -81,7 +82,7 @@ def metrics_reader(state: StateDep, session: SessionDep, token: TokenDep) -> Non
         return
     user = current_user(session, token)
     if user.role not in METRICS_READERS:
-        raise HTTPException(status_code=403, detail="the metrics need an admin or a technician")
+        raise RouteRefusedError(403, "route.metrics_role")
 
 
 @router.get(
@@ -101,16 +102,15 @@ def probing_kit(request: Request, session: SessionDep) -> str:
     cert = peer.client_certificate(request.scope)
     kit_id = peers.admitted_kit(session, cert) if cert is not None else None
     if kit_id is None:
-        raise HTTPException(
-            status_code=403,
-            detail="the throughput probe is for enrolled kits: present the kit's certificate",
-        )
+        raise RouteRefusedError(403, "route.probe_kits_only")
     now = time.monotonic()
     if not _probes.allow(kit_id, now):
-        raise HTTPException(
-            status_code=429,
-            detail=f"a kit may probe {PROBES_PER_WINDOW} times in {PROBE_WINDOW_S:g} seconds",
+        raise RouteRefusedError(
+            429,
+            "route.probe_quota",
             headers={"Retry-After": str(_probes.retry_after(kit_id, now))},
+            count=PROBES_PER_WINDOW,
+            seconds=f"{PROBE_WINDOW_S:g}",
         )
     return kit_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.schedules import csv_format
+from controller.schedules import csv_format, ics_format
 from controller.schedules.errors import ScheduleImportError
 
 HEADER = "kind,weekday,date,end_date,start,duration_min,subject,teacher,mode,server\n"
@@ -65,3 +65,30 @@ def test_a_contradiction_and_a_bad_time_zone_are_said_in_every_language() -> Non
     assert "unknown time zone 'Mars/Olympus'" in zone.reason
     assert zone.messages()["kk"].startswith("белгісіз сағат белдеуі")
     assert refusal("\ufeff\n").errors[0].messages()["ru"] == "файл пуст"
+
+
+def _calendar(*events: str) -> str:
+    body = "".join(f"BEGIN:VEVENT\r\nDTSTAMP:20260825T000000Z\r\n{e}END:VEVENT\r\n" for e in events)
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{body}END:VCALENDAR\r\n"
+
+
+def test_an_icalendar_files_errors_name_the_event_in_every_language() -> None:
+    no_end = (
+        "UID:d\r\nDTSTART:20260907T040000Z\r\nSUMMARY:English\r\nX-KITKEEPER-MODE:self_study\r\n"
+    )
+    with pytest.raises(ScheduleImportError) as raised:
+        ics_format.parse_ics(_calendar(no_end))
+    (error,) = raised.value.errors
+    assert error.reason == (
+        "event 'English' on 2026-09-07 04:00:00+00:00: a lesson needs its end (DTEND or DURATION)"
+    ), "English as before"
+    assert error.messages()["ru"] == (
+        "событие 'English' на 2026-09-07 04:00:00+00:00: уроку нужно время окончания "
+        "(`DTEND` или `DURATION`)"
+    )
+    ru = raised.value.body_in("ru")
+    assert ru["detail"] == "ничего не импортировано: ошибок в файле ics: 1"
+    assert ru["errors"][0]["reason"] == error.messages()["ru"]
+    with pytest.raises(ScheduleImportError) as raised:
+        ics_format.parse_ics("weekday,start\n1,09:00\n")
+    assert raised.value.errors[0].messages()["kk"].startswith("бұл iCalendar файлы емес")

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.identity import generate_key, make_csr
+from controller.api.routes import docs
 from controller.trust import enrolment as trust
 from controller.trust import pki
+from controller.trust.refusals import RouteRefusedError
 from tests.support import HOSTS, MigratedDb
 
 
@@ -70,3 +72,26 @@ def test_an_unknown_kit_state_is_refused_in_every_language(migrated_db: Migrated
     messages = caught.value.messages()
     assert messages is not None
     assert messages["ru"].startswith("неизвестное состояние комплекта 'gone'; допустимы: ")
+
+
+def test_the_routes_own_refusals_are_said_in_every_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "odd.js").write_text("changed")
+    monkeypatch.setattr(docs, "ASSETS", {"odd.js": ("0" * 64, "text/javascript")})
+    monkeypatch.setattr(docs, "_static_dir", lambda: tmp_path)
+    docs.asset_bytes.cache_clear()
+    with pytest.raises(RouteRefusedError) as caught:
+        docs.asset_bytes("odd.js")
+    assert caught.value.status == 503
+    assert str(caught.value) == "odd.js is not the file this version expects"
+    assert (
+        caught.value.body_in("ru")["detail"] == "odd.js — не тот файл, который ожидает эта версия"
+    )
+    quota = RouteRefusedError(
+        429, "route.probe_quota", headers={"Retry-After": "7"}, count=5, seconds="60"
+    )
+    assert str(quota) == "a kit may probe 5 times in 60 seconds"
+    assert quota.headers == {"Retry-After": "7"}
+    assert RouteRefusedError.headers is None, "the class keeps none"
+    assert quota.body_in("kk")["detail"] == "жинақ байланысты 60 с ішінде 5 рет тексере алады"
