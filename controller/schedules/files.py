@@ -18,6 +18,7 @@ from controller.platform import csvfile
 from controller.platform.crypto import FieldCipher
 from controller.platform.iin import IinError, parse_iin
 from controller.schedules import csv_format, ics_format, model
+from controller.schedules.errors import DOMAIN
 
 MAX_UPLOAD: Final = 1024 * 1024
 """The largest schedule file accepted (a year of lessons as CSV is a few tens of KiB)."""
@@ -26,8 +27,16 @@ Format = Literal["csv", "ics"]
 
 
 def decode(raw: bytes) -> str:
-    """The text of an uploaded schedule file; 413 over MAX_UPLOAD bytes, 422 if not UTF-8."""
-    return csvfile.decode(raw, max_bytes=MAX_UPLOAD, what="a schedule file")
+    """The text of an uploaded schedule file; 413 over MAX_UPLOAD bytes, 422 if not UTF-8
+    (said in kk/ru/en from the schedules catalogue)."""
+    if len(raw) > MAX_UPLOAD:
+        raise csvfile.FileTooLargeError(
+            key="import.too_large", params={"limit": MAX_UPLOAD}, domain=DOMAIN
+        )
+    try:
+        return csvfile.decode(raw)
+    except csvfile.FileRefusedError as exc:
+        raise csvfile.FileRefusedError(key="import.not_text", domain=DOMAIN) from exc
 
 
 def iin_matcher(

@@ -29,6 +29,7 @@ from common.i18n import Lang, catalogue
 from controller.platform.csvfile import RowError
 from controller.schedules import line_errors, model
 from controller.schedules.csv_format import MODES
+from controller.schedules.errors import DOMAIN
 from controller.schedules.line_errors import Say
 from protocol.models import LessonMode
 from protocol.timebounds import RANGE, within
@@ -90,7 +91,7 @@ def named(events: Sequence[Component], reason: Say) -> Say:
     names = [event_said(e) for e in events]
 
     def say(lang: Lang) -> str:
-        joiner = catalogue(line_errors.DOMAIN).text("ics.and", lang)
+        joiner = catalogue(DOMAIN).text("ics.and", lang)
         return f"{joiner.join(name(lang) for name in names)}: {reason(lang)}"
 
     return say

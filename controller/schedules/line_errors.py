@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from common.i18n import LANGS, Lang, catalogue
 from controller.errors import InvalidValue
 from controller.platform.csvfile import RowError
-
-DOMAIN = "schedules"
+from controller.schedules.errors import DOMAIN
 
 Say = Callable[[Lang], str]
 

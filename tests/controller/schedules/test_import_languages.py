@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.schedules import csv_format, ics_format
+from controller.platform.csvfile import FileRefusedError, FileTooLargeError
+from controller.schedules import csv_format, files, ics_format
 from controller.schedules.errors import ScheduleImportError
 
 HEADER = "kind,weekday,date,end_date,start,duration_min,subject,teacher,mode,server\n"
@@ -92,3 +93,17 @@ def test_an_icalendar_files_errors_name_the_event_in_every_language() -> None:
     with pytest.raises(ScheduleImportError) as raised:
         ics_format.parse_ics("weekday,start\n1,09:00\n")
     assert raised.value.errors[0].messages()["kk"].startswith("бұл iCalendar файлы емес")
+
+
+def test_a_file_refused_whole_is_said_in_every_language() -> None:
+    with pytest.raises(FileRefusedError) as not_text:
+        files.decode(b"\xff\xfe bad")
+    assert str(not_text.value) == "the file is not UTF-8 text"
+    assert not_text.value.body_in("kk")["detail"].startswith("файл UTF-8 кодтауындағы мәтін емес")
+    with pytest.raises(FileTooLargeError) as too_large:
+        files.decode(b"x" * (files.MAX_UPLOAD + 1))
+    assert too_large.value.status == 413
+    assert str(too_large.value) == f"a schedule file is at most {files.MAX_UPLOAD} bytes"
+    messages = too_large.value.messages()
+    assert messages is not None
+    assert messages["ru"] == f"файл расписания — не больше {files.MAX_UPLOAD} байт"
