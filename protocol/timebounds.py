@@ -25,7 +25,14 @@ EARLIEST: Final = MIN_TS.date()
 LATEST: Final = (MAX_TS - timedelta(days=1)).date()
 """The last day a date may be (2100-12-31)."""
 RANGE: Final = f"the years {EARLIEST.year} to {LATEST.year} ({EARLIEST} to {LATEST})"
-"""The bounds, as a person reads them in an error."""
+"""The bounds, as a person reads them in an error (English)."""
+BOUNDS: Final = {
+    "first_year": EARLIEST.year,
+    "last_year": LATEST.year,
+    "first": EARLIEST,
+    "last": LATEST,
+}
+"""The bounds as the parameters of a catalogue's text, so that each language words them."""
 ERROR_TYPE: Final = "date_out_of_range"
 
 _NAIVE_MIN: Final = MIN_TS.replace(tzinfo=None)

@@ -54,7 +54,7 @@ from controller.platform.iin import IinError, parse_iin
 from controller.schedules import limits, line_errors, model, validation
 from controller.schedules.errors import Problem, ScheduleImportError
 from controller.schedules.line_errors import invalid, line_error, value_error
-from protocol.timebounds import RANGE, within
+from protocol.timebounds import BOUNDS, within
 
 _PUPIL_COLUMNS: Final = ("pupil_ref", "pupil_iin")
 
@@ -179,7 +179,7 @@ def parse_date(value: str) -> date:
             raise invalid("import.date_missing") from None
         raise invalid("import.date_form") from None
     if not within(parsed):
-        raise invalid("import.date_range", day=parsed, range=RANGE)
+        raise invalid("import.date_range", day=parsed, **BOUNDS)
     return parsed
 
 

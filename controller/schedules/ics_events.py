@@ -32,7 +32,7 @@ from controller.schedules.csv_format import MODES
 from controller.schedules.errors import DOMAIN
 from controller.schedules.line_errors import Say
 from protocol.models import LessonMode
-from protocol.timebounds import RANGE, within
+from protocol.timebounds import BOUNDS, within
 
 NO_LINE: Final = 0
 """iCalendar errors name the event, not a line."""
@@ -138,7 +138,7 @@ def check_bounds(event: Component) -> None:
     for prop in _DATED:
         for moment in _moments(event, prop):
             if isinstance(moment, dt.date) and not within(moment):
-                raise refuse(prop, event, "ics.outside", prop=prop, moment=moment, range=RANGE)
+                raise refuse(prop, event, "ics.outside", prop=prop, moment=moment, **BOUNDS)
 
 
 def categories(event: Component) -> set[str]:

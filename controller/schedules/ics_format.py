@@ -69,7 +69,7 @@ from controller.schedules.ics_events import (
     timed,
 )
 from controller.schedules.line_errors import Say, line_error
-from protocol.timebounds import RANGE, outside
+from protocol.timebounds import BOUNDS, outside
 
 
 def _zone_of(calendar: Calendar, timezone: str | None) -> ZoneInfo:
@@ -265,7 +265,7 @@ def parse_ics(text: str, *, timezone: str | None = None) -> model.ScheduleConten
                     _named(
                         converter,
                         [_part(where.split("."))],
-                        line_errors.text("import.date_range", day=value, range=RANGE),
+                        line_errors.text("import.date_range", day=value, **BOUNDS),
                     ),
                     column=where,
                 )

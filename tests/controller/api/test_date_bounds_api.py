@@ -120,9 +120,14 @@ def test_imports_name_the_far_date_by_line_and_column(running: Controller) -> No
         running, "POST", "/api/v1/pupils/p-001/schedule/import?format=csv", csv.encode()
     )
     refused(status, body)
-    assert body["errors"] == [
-        {"row": 2, "column": "end_date", "reason": f"9999-12-31 is not within {RANGE}"}
-    ]
+    (error,) = body["errors"]
+    assert {key: error[key] for key in ("row", "column", "reason")} == {
+        "row": 2,
+        "column": "end_date",
+        "reason": f"9999-12-31 is not within {RANGE}",
+    }
+    assert "9999-12-31 вне промежутка 2000–2100 годов" in error["messages"]["ru"]
+    assert "2000–2100 жылдар" in error["messages"]["kk"], "the bounds worded in each language"
     pupils = (
         "pupil_ref,name,grade,program,basis,temporary_until,school,iin\n"
         "p-010,Дана Ерланқызы,5,general,temporary,31.12.9999,№42 мектеп,070101500014\n"
