@@ -19,6 +19,8 @@ message (`str`, the command line) is then the English text, and the API's answer
 (`?lang=` or Accept-Language; English when nothing is asked): `body_in(lang)`, which an error
 with structure overrides (a schedule's problems); the command line prints `messages()` in the
 user's locale. Never put a submitted personal value (an IIN, a name, a phone) in `params`.
+A parameter that is itself said in each language is a mapping of languages ({kk, ru, en}: a
+kind's label, a state's name) or has a `say(lang)` method; each language's text takes its own.
 
 A pydantic validator that refuses a value raises `InvalidValue(domain, key, **params)` (a
 `ValueError`) the same way: the API's 422 then says it in the request's language.
@@ -29,7 +31,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from common.i18n import Lang, catalogue
+from common.i18n import LANGS, Lang, catalogue
+
+
+def said_in(value: object, lang: Lang) -> object:
+    """A message parameter as `lang` says it: a mapping of languages gives its `lang` text (else
+    its English), an object with `say(lang)` says itself; anything else is as it is."""
+    if isinstance(value, Mapping):
+        return value.get(lang) or value.get("en", "")
+    say = getattr(value, "say", None)
+    return say(lang) if callable(say) else value
 
 
 class ControllerError(Exception):
@@ -57,7 +68,7 @@ class ControllerError(Exception):
             self.message_key = key
             self.message_params: dict[str, object] = dict(params or {})
         if key is not None and not args:
-            args = (self._catalogue().text(key, "en", **self.message_params),)
+            args = (self.text("en"),)
         super().__init__(*args)
 
     @classmethod
@@ -70,12 +81,18 @@ class ControllerError(Exception):
             raise TypeError(f"{type(self).__name__} has a message key but no catalogue domain")
         return catalogue(self.domain)
 
+    def text(self, lang: Lang) -> str:
+        """The message in `lang` (its English message when it has no key)."""
+        if self.message_key is None:
+            return str(self)
+        params = {name: said_in(value, lang) for name, value in self.message_params.items()}
+        return str(self._catalogue().text(self.message_key, lang, **params))
+
     def messages(self) -> dict[Lang, str] | None:
         """The message in every language (kk, ru, en) when it has a key, else None."""
         if self.message_key is None:
             return None
-        texts: dict[Lang, str] = self._catalogue().texts(self.message_key, **self.message_params)
-        return texts
+        return {lang: self.text(lang) for lang in LANGS}
 
     def detail(self) -> Any:
         """What the API answers in `detail` (a sentence; children may add structure)."""

@@ -32,12 +32,6 @@ def said_state(state: str) -> dict[Lang, str]:
     return said(f"state.{state}", state)
 
 
-def _in(value: object, lang: Lang) -> object:
-    if isinstance(value, Mapping):
-        return value.get(lang) or value.get("en", "")
-    return value
-
-
 class ContractsError(ControllerError):
     """An inventory or contract change refused; `status` is the HTTP status that fits.
 
@@ -61,27 +55,13 @@ class ContractsError(ControllerError):
         self.status = status
         if key is None:
             super().__init__(message)
-            return
-        self.message_key, self.message_params = key, dict(params or {})
-        super().__init__(self.text("en"))
+        else:
+            super().__init__(key=key, params=params)
 
     @classmethod
     def refused(cls, key: str, status: int = 409, /, **params: object) -> Self:
         """The refusal `key` of the catalogue, its placeholders filled by `params`."""
         return cls("", status, key=key, params=params)
-
-    def text(self, lang: Lang) -> str:
-        """The refusal in `lang` (its English message when it has no key)."""
-        if self.message_key is None:
-            return str(self)
-        params = {name: _in(value, lang) for name, value in self.message_params.items()}
-        return str(self._catalogue().text(self.message_key, lang, **params))
-
-    def messages(self) -> dict[Lang, str] | None:
-        """The refusal in kk, ru and en when it has a key, else None."""
-        if self.message_key is None:
-            return None
-        return {lang: self.text(lang) for lang in LANGS}
 
 
 class PeopleError(ControllerError):

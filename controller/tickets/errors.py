@@ -7,11 +7,10 @@ tickets catalogue (a state, a kind, why a step is refused), and a mapping from l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from common.i18n import LANGS, Lang, catalogue
+from common.i18n import Lang, catalogue
 from controller.errors import ControllerError
 
 
@@ -21,13 +20,9 @@ class Said:
 
     key: str
 
-
-def _in(value: object, lang: Lang) -> object:
-    if isinstance(value, Said):
-        return catalogue("tickets").text(value.key, lang)
-    if isinstance(value, Mapping):
-        return value.get(lang) or value.get("en", "")
-    return value
+    def say(self, lang: Lang) -> str:
+        """The key's text in `lang` (`ControllerError` fills a parameter with it)."""
+        return catalogue("tickets").text(self.key, lang)
 
 
 class TicketsError(ControllerError):
@@ -43,19 +38,8 @@ class TicketsError(ControllerError):
     def __init__(self, key: str, status: int = 409, /, **params: object) -> None:
         """The refusal `key` of the tickets catalogue, its placeholders filled by `params`."""
         self.reason: str = key
-        self._key, self._said = key, params
-        english = self.text("en")
-        super().__init__(english, key=key, params={k: _in(v, "en") for k, v in params.items()})
+        super().__init__(key=key, params=params)
         self.status = status
-
-    def text(self, lang: Lang) -> str:
-        """The refusal in `lang`."""
-        params = {name: _in(value, lang) for name, value in self._said.items()}
-        return catalogue("tickets").text(self._key, lang, **params)
-
-    def messages(self) -> dict[Lang, str]:
-        """The refusal in kk, ru and en."""
-        return {lang: self.text(lang) for lang in LANGS}
 
     def body(self) -> dict[str, Any]:
         """`detail` in English, `reason` and `messages` in every language for the pages."""
