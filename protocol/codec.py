@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
+from protocol.content import ManifestMessage
 from protocol.errors import ProtocolError, RejectReason
 from protocol.limits import MAX_PAYLOAD_BYTES, MAX_TS_AHEAD, SCHEMA_VERSION
 from protocol.models import (
@@ -29,6 +30,7 @@ MESSAGE_TYPES: dict[Channel, type[Envelope]] = {
     Channel.ACK: AckMessage,
     Channel.CMD: CommandMessage,
     Channel.SCHEDULE: ScheduleMessage,
+    Channel.MANIFEST: ManifestMessage,
 }
 
 

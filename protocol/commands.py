@@ -27,6 +27,8 @@ class CommandKind(StrEnum):
     INSTALL_BUNDLE = "install_bundle"
     RUN_PLAYBOOK = "run_playbook"
     COLLECT_DIAGNOSTICS = "collect_diagnostics"
+    SYNC_CONTENT = "sync_content"
+    """Fetch the latest content manifest now (args: none)."""
 
 
 class EventKind(StrEnum):

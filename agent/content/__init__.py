@@ -1,0 +1,1 @@
+"""The kit's offline content: the store, the sync and what the pupil's page reads."""
