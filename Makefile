@@ -12,7 +12,7 @@ APT_PACKAGES := mosquitto mosquitto-clients mosquitto-dev gcc smartmontools font
 # What the tests need beyond the demo: network namespaces with loss and delay, umockdev devices,
 # libfaketime for the runs at other dates.
 TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0 poppler-utils \
-	faketime
+	faketime chromium nginx-light
 
 .PHONY: demo test test-slow pytest-slow lint typecheck pytest pytest-any-date system-deps test-deps apt-install venv clean bench bench-ingest bench-ingest-hostile bench-agent bench-week
 
