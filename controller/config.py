@@ -75,6 +75,18 @@ class ControllerSettings(BaseSettings):
         description="Where `broker-config` wrote the broker's configuration, ACL and pid file; "
         "revocation rewrites the ACL there and makes the broker reload.",
     )
+    content_dir: Path = Field(
+        default=Path("var/content"),
+        description="The content catalogue's files, each stored once by its sha256 "
+        "(`blobs/ab/abcdef...`); uploads are staged beside them.",
+    )
+    content_max_upload_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        le=4 * 1024**3,
+        description="Largest file a content upload or import may bring (each kind has its own "
+        "cap below this too: see controller/content/README.md); larger ones are refused (413).",
+    )
     plain: bool = Field(
         default=False,
         description="Development only: plain MQTT and HTTP even when a PKI exists.",
