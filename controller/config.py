@@ -187,6 +187,13 @@ class ControllerSettings(BaseSettings):
         le=60,
         description="Seconds between passes over new events, new telemetry and due deadlines.",
     )
+    content_publish_interval: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds between the content publisher's passes (kits' manifests rebuilt "
+        "where their inputs changed; an assignment or a schedule change runs one at once).",
+    )
     guard_minutes: int = Field(
         default=15,
         ge=0,
