@@ -39,6 +39,7 @@ from controller.trust import enrolment as trust
 from controller.trust import pki
 from controller.trust.crl import CrlKeeper
 from protocol.codec import TsRefusedError
+from protocol.content import ManifestMessage, ManifestPointer
 from protocol.errors import ProtocolError, RejectReason
 from protocol.models import (
     Ack,
@@ -406,6 +407,15 @@ class Ingest:
         )
         self._client.publish(
             kit_topic(kit_id, Channel.SCHEDULE), message.to_bytes(), qos=1, retain=True
+        )
+
+    def publish_manifest(self, kit_id: str, pointer: ManifestPointer) -> None:
+        """Announce a kit's newest content manifest, retained (`controller.content.publisher`)."""
+        message = ManifestMessage(
+            kit_id=kit_id, msg_id=new_msg_id(), seq=0, ts=datetime.now(UTC), body=pointer
+        )
+        self._client.publish(
+            kit_topic(kit_id, Channel.MANIFEST), message.to_bytes(), qos=1, retain=True
         )
 
     def flooded(self) -> bool:
