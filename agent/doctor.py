@@ -166,12 +166,15 @@ def _params(check: Check, lang: Lang) -> dict[str, object]:
     return params
 
 
+def say(check: Check, lang: Lang) -> str:
+    """One check's message in `lang` (the doctor's line, the pupil's page)."""
+    return t(check.code, lang, **_params(check, lang))
+
+
 def render(checks: list[Check], lang: Lang) -> str:
     """The report as plain text lines in `lang`."""
     lines = [t("title", lang), ""]
-    for check in checks:
-        params = _params(check, lang)
-        lines.append(f"{MARKS[check.status]} {t(check.code, lang, **params)}")
+    lines.extend(f"{MARKS[check.status]} {say(check, lang)}" for check in checks)
     lines.append("")
     if any(c.status == "fail" for c in checks):
         lines.append(t("verdict.not_ready", lang))
