@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import IO, Final
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class BlobStore:
         """Whether the blob is stored."""
         return self.path(sha256).is_file()
 
-    def put(self, stream: BinaryIO, *, limit: int | None = None) -> tuple[str, int]:
+    def put(self, stream: IO[bytes], *, limit: int | None = None) -> tuple[str, int]:
         """Store what `stream` holds; returns its (sha256, size). Over `limit` bytes: refused."""
         staging = self.root / "staging"
         staging.mkdir(parents=True, exist_ok=True)

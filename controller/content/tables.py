@@ -74,4 +74,4 @@ class ContentCaption(Base):
 
 
 SEARCH_TABLE = "content_search"
-"""SQLite's FTS5 table over the searched columns (rowid = the resource's `search_rowid`)."""
+"""SQLite's FTS5 table over the searched columns, one row per resource (`search.py` keeps it)."""
