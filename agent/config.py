@@ -136,6 +136,28 @@ class AgentSettings(BaseSettings):
         "data partition the mount list hides; the rules watch them like the others.",
     )
 
+    # --- offline content (agent/content/) -------------------------------------------------------
+    content_rate: float = Field(
+        default=4 * 1024 * 1024,
+        ge=0,
+        description="Bandwidth cap of content downloads, bytes/s (0: none); none during lessons.",
+    )
+    content_reserve_bytes: int = Field(
+        default=1024**3,
+        ge=0,
+        description="Free space content sync leaves on its disk: this many bytes or "
+        "content_reserve_ratio of the disk, whichever is smaller.",
+    )
+    content_reserve_ratio: float = Field(
+        default=0.10, ge=0, le=1, description="The reserve as a share of the disk's size."
+    )
+    content_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds without a byte before a download retries."
+    )
+    content_retry: float = Field(
+        default=60.0, gt=0, le=86400, description="Seconds between sync attempts after a failure."
+    )
+
     @field_validator("kit_id")
     @classmethod
     def _kit_id(cls, value: str | None) -> str | None:
