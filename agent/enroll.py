@@ -38,6 +38,8 @@ _LOGGER = logging.getLogger(__name__)
 ENROLLMENT_FILE = "enrollment.json"
 BUNDLE_KEY_FILE = "bundle-signing.pub"
 """The public key that signs playbook bundles, in the state directory (from enrolment)."""
+CONTENT_KEY_FILE = "content-signing.pub"
+"""The public key that signs content manifests, in the state directory (from enrolment)."""
 PIN_LENGTH = 32
 
 
@@ -161,6 +163,7 @@ def enroll(controller_url: str, token_text: str, state_dir: Path) -> dict[str, A
     pending_key.replace(state_dir / KEY_FILE)
     save_identity(state_dir, cert_pem=reply["certificate_pem"].encode(), ca_pem=ca_pem)
     _save_bundle_key(state_dir, reply.get("bundle_key_pem"))
+    _save_bundle_key(state_dir, reply.get("content_key_pem"), CONTENT_KEY_FILE, "content manifests")
     record = {
         "kit_id": kit_id,
         "controller_url": base,
@@ -188,17 +191,19 @@ def _previous_identity(state_dir: Path, kit_id: str) -> Identity | None:
     return previous
 
 
-def _save_bundle_key(state_dir: Path, pem: object) -> None:
-    """Keep the key that signs playbook bundles (`bundle-signing.pub`, 0644), if one came."""
+def _save_bundle_key(
+    state_dir: Path, pem: object, name: str = BUNDLE_KEY_FILE, what: str = "bundles"
+) -> None:
+    """Keep a signing key from the answer (`bundle-signing.pub`, `content-signing.pub`; 0644)."""
     if not isinstance(pem, str) or not pem:
-        _LOGGER.warning("the controller sent no bundle signing key: bundles will be refused")
+        _LOGGER.warning("the controller sent no signing key for %s: they will be refused", what)
         return
     try:
         load_public_key(pem.encode())
     except BundleError as exc:  # the certificate is issued and the token spent: keep going
-        _LOGGER.warning("ignoring the controller's bundle signing key: %s", exc)
+        _LOGGER.warning("ignoring the controller's signing key for %s: %s", what, exc)
         return
-    write_atomic(state_dir / BUNDLE_KEY_FILE, pem.encode(), PUBLIC_MODE)
+    write_atomic(state_dir / name, pem.encode(), PUBLIC_MODE)
 
 
 def read_enrollment(state_dir: Path) -> dict[str, Any]:

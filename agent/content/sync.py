@@ -34,6 +34,7 @@ from agent.content.fetch import BlobFetcher, BlobRefusedError, Client, LessonOnE
 from agent.content.pacing import TokenBucket, lesson_on
 from agent.content.plan import Segment, chunk_index, plan, remaining, remote_bytes, shortfall
 from agent.content.store import ContentStore
+from agent.enroll import CONTENT_KEY_FILE
 from common.files import PUBLIC_MODE, write_atomic
 from policy.lessons import Lesson
 from protocol.content import (
@@ -55,8 +56,6 @@ from protocol.models import Event, Severity
 
 _LOGGER = logging.getLogger(__name__)
 
-CONTENT_KEY_FILE = "content-signing.pub"
-"""The pinned public key that signs content manifests, in the state directory (from enrolment)."""
 POINTER_FILE = "pointer.json"
 
 

@@ -20,7 +20,8 @@ import fastcdc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.content.sync import CONTENT_KEY_FILE, ContentSync, SyncSettings
+from agent.content.sync import ContentSync, SyncSettings
+from agent.enroll import CONTENT_KEY_FILE
 from agent.identity import load_identity
 from common import mqtt
 from controller.trust import pki
