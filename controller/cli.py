@@ -95,7 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     _people_parsers(sub)
     _schedule_parsers(sub)  # schedules (controller/schedules)
     _bundle_parsers(sub)  # playbook bundles (controller/remediation)
+    _content_key_parsers(sub)  # the content manifests' key (controller/content/keys.py)
     return parser
+
+
+def _content_key_parsers(sub: Any) -> None:
+    """`content-key rotate` and `content-key show`: the key that signs content manifests."""
+    key = sub.add_parser("content-key", help="the key that signs kits' content manifests")
+    key_sub = key.add_subparsers(dest="content_key_command", required=True)
+    rotate = key_sub.add_parser(
+        "rotate", help="a new content key, handed over to kits by a statement the old signs"
+    )
+    show = key_sub.add_parser("show", help="the content key's file and fingerprint (made once)")
+    for command in (rotate, show):
+        command.add_argument("--pki-dir", type=Path, help=_PKI_HELP)
 
 
 def _bundle_parsers(sub: Any) -> None:
@@ -250,6 +263,12 @@ def _bundles() -> dict[str, Handler]:
     return {"bundle": bundles.bundle}
 
 
+def _content_keys() -> dict[str, Handler]:
+    from controller.commandline import content_keys  # noqa: PLC0415
+
+    return {"content-key": content_keys.content_key}
+
+
 def _schedules() -> dict[str, Handler]:
     from controller.commandline import schedules  # noqa: PLC0415
 
@@ -269,6 +288,7 @@ _COMMANDS: dict[str, Callable[[], dict[str, Handler]]] = {
     "pupils": _people,
     "schedule": _schedules,
     "bundle": _bundles,
+    "content-key": _content_keys,
 }
 """Each command's domain: its module is imported only when the command runs."""
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.config import ControllerSettings
+from controller.content.publisher import ContentPublisher, ScheduleRequests
 from controller.fleet.ingest import Ingest
 from controller.platform.db.engine import make_engine, make_sessionmaker
 from controller.platform.db.migrate import upgrade
@@ -45,8 +46,10 @@ class Runtime:
     """The MQTT adapter: None when the process runs without MQTT."""
     remediator: Remediator | None
     """The escalation ladder: None without MQTT or with remediation turned off."""
-    publisher: SchedulePublisher | None
+    publisher: SchedulePublisher | ScheduleRequests | None
     """Publishes kits' schedules after a change: the remediator's, when it runs."""
+    content: ContentPublisher | None = None
+    """Keeps kits' content manifests current and announced (runs only with MQTT)."""
     signin: SignIn = field(init=False)
     """Staff sign-in: throttled, its password hashing bounded and off the event loop."""
 
@@ -59,10 +62,14 @@ class Runtime:
             self.ingest.start()
         if self.remediator is not None:
             self.remediator.start()
+        if self.content is not None and self.ingest is not None:
+            self.content.start()
 
     def stop(self) -> None:
         """Stop the ladder, then ingest (the last acks go out), then close the database."""
         try:
+            if self.content is not None:
+                self.content.stop()
             if self.remediator is not None:
                 self.remediator.stop()
             if self.ingest is not None:
@@ -85,7 +92,10 @@ def build(settings: ControllerSettings, *, with_mqtt: bool = True) -> Runtime:
         metrics=metrics,
     )
     if not with_mqtt:
-        return Runtime(settings, engine, sessions, metrics, crl, None, None, None)
+        content = ContentPublisher(
+            settings=settings, sessions=sessions, metrics=metrics, publish=None
+        )
+        return Runtime(settings, engine, sessions, metrics, crl, None, None, None, content)
     ingest = Ingest(settings=settings, sessions=sessions, metrics=metrics, crl=crl)
     remediator = None
     if settings.remediation:
@@ -98,5 +108,8 @@ def build(settings: ControllerSettings, *, with_mqtt: bool = True) -> Runtime:
             flooded=ingest.flooded,
             refusals=Refusals(metrics.registry),
         )
-    publisher = remediator.schedules if remediator is not None else None
-    return Runtime(settings, engine, sessions, metrics, crl, ingest, remediator, publisher)
+    content = ContentPublisher(
+        settings=settings, sessions=sessions, metrics=metrics, publish=ingest.publish_manifest
+    )
+    publisher = ScheduleRequests(remediator.schedules, content) if remediator is not None else None
+    return Runtime(settings, engine, sessions, metrics, crl, ingest, remediator, publisher, content)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common import pem
 from controller.config import ControllerSettings
+from controller.content import keys as content_keys
 from controller.errors import ControllerError, NotFoundError, PkiError
 from controller.fleet import queries as fleet
 from controller.fleet import service as fleet_service
@@ -527,6 +528,11 @@ def enroll_kit(
     except bundles.BundleBuildError:
         _LOGGER.exception("no bundle signing key: kit %s will refuse every bundle", kit_id)
         bundle_key = None
+    try:  # content manifests: signed by a key of their own (controller/content/keys.py)
+        content_key: bytes | None = content_keys.public_pem(settings.pki_dir)
+    except ControllerError:
+        _LOGGER.exception("no content signing key: kit %s will refuse every manifest", kit_id)
+        content_key = None
     return EnrollResponse(
         kit_id=kit_id,
         certificate_pem=cert_pem.decode(),
@@ -535,4 +541,5 @@ def enroll_kit(
         mqtt_host=settings.public_mqtt_host or settings.mqtt_host,
         mqtt_port=settings.public_mqtt_port or settings.mqtt_port,
         bundle_key_pem=bundle_key.decode("ascii") if bundle_key else None,
+        content_key_pem=content_key.decode("ascii") if content_key else None,
     )

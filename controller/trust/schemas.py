@@ -30,6 +30,11 @@ class EnrollResponse(BaseModel):
         description="The Ed25519 public key that signs playbook bundles (PEM): the kit installs "
         "only bundles it verifies",
     )
+    content_key_pem: str | None = Field(
+        default=None,
+        description="The Ed25519 public key that signs content manifests (PEM): the kit syncs "
+        "only manifests it verifies (or signed by a key this one handed over to)",
+    )
 
 
 class Credentials(BaseModel):
