@@ -111,7 +111,7 @@ def pupil_content(ref: RefPath, session: SessionDep, user: Staff) -> PupilConten
     return sync_status_views.pupil_content(session, user=user, pupil_ref=ref, now=datetime.now(UTC))
 
 
-@router.get("/content/alerts", response_model=list[ContentAlert])
+@router.get("/alerts/content", response_model=list[ContentAlert])
 def content_alerts(session: SessionDep, user: Reader, lang: RequestLang) -> list[ContentAlert]:
     """Lessons within 30 minutes whose content is not on the kit."""
     return sync_status_views.alerts(session, now=datetime.now(UTC), lang=lang)
