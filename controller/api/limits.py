@@ -15,6 +15,7 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from controller.content import packages
 from controller.schedules import files
 
 DEFAULT_LIMIT: Final = 64 * 1024
@@ -36,6 +37,7 @@ ROUTE_LIMITS: Final = (
     RouteLimit("POST", re.compile(r"/api/v1/import/[^/]+"), MAX_CSV_IMPORT),
     RouteLimit("POST", re.compile(r"/api/v1/pupils/[^/]+/schedule/import"), files.MAX_UPLOAD),
     RouteLimit("PUT", re.compile(r"/api/v1/pupils/[^/]+/schedule"), files.MAX_UPLOAD),
+    RouteLimit("POST", re.compile(r"/api/v1/content"), packages.MAX_REQUEST),
 )
 
 

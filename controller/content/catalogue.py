@@ -9,7 +9,7 @@ and `restore` own the catalogue's rules, audit every change and commit; `find`, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import IO
 
@@ -172,7 +172,7 @@ def upload(
     *,
     meta: ResourceCreate,
     file: IO[bytes],
-    captions: dict[str, bytes],
+    captions: Mapping[str, IO[bytes]],
     actor: str,
     now: datetime,
     max_upload: int,

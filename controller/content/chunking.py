@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Final
 
-import fastcdc
+import fastcdc  # type: ignore[import-untyped]  # no stubs nor py.typed
 
 from protocol.content import Chunk
 

@@ -19,9 +19,10 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.i18n import LANGS
 from controller.content import chunking, packages, search
 from controller.content.blobstore import BlobStore, BlobTooLargeError
-from controller.content.errors import ContentTooLargeError
+from controller.content.errors import ContentRefusedError, ContentTooLargeError
 from controller.content.schemas import ResourceCreate
 from controller.content.tables import ContentBlob, ContentCaption, ContentResource
 from controller.platform import audit
@@ -47,18 +48,26 @@ def file_size(file: IO[bytes]) -> int:
     return size
 
 
+def read_captions(files: Mapping[str, IO[bytes]]) -> dict[str, bytes]:
+    """Each captions file's bytes by language (read at most one byte past the limit)."""
+    return {lang: f.read(packages.MAX_CAPTIONS_BYTES + 1) for lang, f in files.items()}
+
+
 def prepare(
-    meta: ResourceCreate, file: IO[bytes], captions: Mapping[str, bytes], *, configured: int
+    meta: ResourceCreate, file: IO[bytes], captions: Mapping[str, IO[bytes]], *, configured: int
 ) -> Prepared:
-    """Check the main file against the kind and limits, and each captions file; refused with a
-    reason (`ContentRefusedError`) otherwise."""
+    """Check the main file against the kind and limits, and each captions file (kk, ru, en);
+    refused with a reason (`ContentRefusedError`) otherwise."""
     size = file_size(file)
     checked = packages.check(
         file, kind=meta.kind, size=size, configured=configured, entry=meta.entry
     )
-    for data in captions.values():
+    read = read_captions(captions)
+    for language, data in read.items():
+        if language not in LANGS:
+            raise ContentRefusedError("captions_language", language=language[:20])
         packages.check_captions(meta.kind, data)
-    return Prepared(meta, file, size, checked, dict(captions))
+    return Prepared(meta, file, size, checked, read)
 
 
 @dataclass

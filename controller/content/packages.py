@@ -35,6 +35,9 @@ KIND_MAX_BYTES: Final[Mapping[ResourceKind, int]] = {
 }
 """Each kind's own cap; the settings' `content_max_upload_bytes` caps them all."""
 MAX_CAPTIONS_BYTES: Final = 1 * MiB
+MAX_REQUEST: Final = max(KIND_MAX_BYTES.values()) + 3 * MAX_CAPTIONS_BYTES + 1 * MiB
+"""The largest upload request the API reads at all (the file, captions, form fields); the
+settings' smaller limit is applied to the file as it is checked."""
 MAX_ZIP_ENTRIES: Final = 10_000
 MAX_UNPACKED_BYTES: Final = 2 * GiB
 MAX_RATIO: Final = 100
