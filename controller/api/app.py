@@ -13,6 +13,7 @@ from controller.api.routes import (
     alerts,
     audit,
     auth,
+    content,
     contracts,
     docs,
     enroll,
@@ -68,4 +69,5 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
     app.include_router(tickets.router)
     app.include_router(remediation.router)
     app.include_router(schedules.router)
+    app.include_router(content.router)
     return app
