@@ -26,6 +26,7 @@ from agent.bundles import BundleStore
 from agent.certificates import CertificateKeeper, finish_renewal
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings, default_kit_id
+from agent.content import sync as content_sync
 from agent.enroll import read_enrollment
 from agent.errors import ConfigError, IdentityError
 from agent.identity import Identity, load_identity
@@ -45,6 +46,7 @@ from protocol.commands import (
     RemediationResult,
     RunPlaybookArgs,
 )
+from protocol.content import ManifestMessage
 from protocol.errors import ProtocolError
 from protocol.models import (
     AckMessage,
@@ -148,6 +150,14 @@ class Agent:
         self.transport = self._mqtt_transport(broker)
         self.certificates = self._certificate_keeper(identity, controller_url)
         self.kit = self._kit_view(broker, controller_url)
+        self.content = content_sync.from_settings(
+            settings,
+            kit_id=self.kit_id,
+            controller_url=controller_url,
+            tls=self._tls,
+            publish_event=self.publish_event,
+            lessons=self.selfheal.lessons,
+        )
 
     def _playbook_runner(self) -> Runner:
         # The kit's profile goes to every playbook (accessibility-restore needs it).
@@ -162,6 +172,7 @@ class Agent:
             CommandKind.INSTALL_BUNDLE.value: self._install_bundle,
             CommandKind.RUN_PLAYBOOK.value: self._run_playbook,
             CommandKind.COLLECT_DIAGNOSTICS.value: self._collect_diagnostics,
+            CommandKind.SYNC_CONTENT.value: self._sync_content,
         }
 
     def _mqtt_transport(self, broker: tuple[str, int]) -> MqttTransport:
@@ -176,7 +187,8 @@ class Agent:
             tls=self._tls,
             will=self._status("offline", "connection lost"),
             subscriptions=[
-                kit_topic(self.kit_id, c) for c in (Channel.ACK, Channel.CMD, Channel.SCHEDULE)
+                kit_topic(self.kit_id, c)
+                for c in (Channel.ACK, Channel.CMD, Channel.SCHEDULE, Channel.MANIFEST)
             ],
             on_connect=self._on_connect,
             on_message=self._on_message,
@@ -311,6 +323,11 @@ class Agent:
                 self.selfheal.on_schedule(message.body)
             except OSError:
                 _LOGGER.exception("cannot keep the lesson schedule")
+        elif isinstance(message, ManifestMessage) and self.content is not None:
+            try:
+                self.content.on_pointer(message.body)
+            except OSError:
+                _LOGGER.exception("cannot keep the content manifest pointer")
 
     def _run_command(self, command: CommandMessage) -> None:
         if not self._seen_commands.first_time(command.msg_id):
@@ -426,6 +443,13 @@ class Agent:
 
         threading.Thread(target=collect, name="diagnostics", daemon=True).start()
 
+    def _sync_content(self, command: CommandMessage) -> None:
+        if self.content is None:
+            self._report_command(command, ok=False, detail="this kit is not enrolled: no content")
+            return
+        self.content.request()
+        self._report_command(command, ok=True, detail="content sync started")
+
     def _install_certificate(self, command: CommandMessage) -> None:
         if self.certificates is None:
             raise IdentityError("no renewal is pending")
@@ -452,6 +476,8 @@ class Agent:
             self.transport.start()
         self.kit.start()
         self.selfheal.start()
+        if self.content is not None:
+            self.content.start()
         self.publish_event(
             Event(kind="agent_started", message=f"kitkeeper agent {__version__} started")
         )
@@ -474,6 +500,8 @@ class Agent:
                     next_at = now + self.settings.interval
                 stop.wait(next_at - now)
         finally:
+            if self.content is not None:
+                self.content.stop()
             self.selfheal.stop()
             self.runner.close()  # a playbook still running reports `canceled` before we go
             self.kit.stop()

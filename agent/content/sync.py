@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.config import AgentSettings
 from agent.content import readiness
 from agent.content.fetch import BlobFetcher, BlobRefusedError, Client, LessonOnError, SyncError
 from agent.content.pacing import TokenBucket, lesson_on
@@ -381,3 +382,32 @@ def _message(kind: ContentEventKind, status: ContentStatus) -> str:
             f"content missing for the lesson at {first.start:%H:%M} UTC: {', '.join(first.missing)}"
         )
     return f"content {kind.value.removeprefix('content_')}: {status.reason}: {status.detail}"
+
+
+def from_settings(
+    settings: AgentSettings,
+    *,
+    kit_id: str,
+    controller_url: str | None,
+    tls: ssl.SSLContext | None,
+    publish_event: Callable[[Event], None],
+    lessons: Callable[[], list[Lesson]],
+) -> ContentSync | None:
+    """The agent's content sync (None for a kit never enrolled: no controller to fetch from)."""
+    if controller_url is None or tls is None:
+        return None
+    return ContentSync(
+        state_dir=settings.state_dir,
+        kit_id=kit_id,
+        controller_url=controller_url,
+        tls=tls,
+        publish_event=publish_event,
+        lessons=lessons,
+        settings=SyncSettings(
+            rate=settings.content_rate,
+            reserve_bytes=settings.content_reserve_bytes,
+            reserve_ratio=settings.content_reserve_ratio,
+            timeout=settings.content_timeout,
+            retry=settings.content_retry,
+        ),
+    )
