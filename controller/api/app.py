@@ -11,6 +11,7 @@ from controller import __version__
 from controller.api import errors, headers, limits, origin
 from controller.api.routes import (
     alerts,
+    assignments,
     audit,
     auth,
     content,
@@ -18,6 +19,7 @@ from controller.api.routes import (
     docs,
     enroll,
     health,
+    kit_content,
     kits,
     people,
     remediation,
@@ -70,4 +72,6 @@ def create_app(settings: ControllerSettings, *, with_ingest: bool = True) -> Fas
     app.include_router(remediation.router)
     app.include_router(schedules.router)
     app.include_router(content.router)
+    app.include_router(assignments.router)
+    app.include_router(kit_content.router)
     return app
