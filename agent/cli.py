@@ -24,6 +24,8 @@ from protocol.base import Unavailable
 
 if TYPE_CHECKING:
     from agent.kit import KitView
+    from agent.service import Agent
+    from agent.web.server import PupilPage
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -48,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="development only: connect without TLS or a kit certificate",
+    )
+    run.add_argument(
+        "--web-port",
+        type=int,
+        help="port of the pupil's page on 127.0.0.1 (default 8765; its materials on the next "
+        "port; 0: no page)",
     )
 
     enroll = sub.add_parser("enroll", help="get this kit's certificate with a one-time token")
@@ -107,6 +115,7 @@ def _settings(args: argparse.Namespace) -> AgentSettings:
             "plain_mqtt",
             "profile",
             "webinar",
+            "web_port",
         )
         if getattr(args, key, None) is not None
     }
@@ -124,8 +133,31 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    agent.run(stop)
+    page = _pupil_page(agent) if agent.settings.web_port else None
+    try:
+        agent.run(stop)
+    finally:
+        if page is not None:
+            page.stop()
     return EXIT_OK
+
+
+def _pupil_page(agent: Agent) -> PupilPage:
+    """Start the pupil's page (the web stack is imported only here: memory on a kit counts)."""
+    from agent.i18n import default_lang  # noqa: PLC0415
+    from agent.service import readiness  # noqa: PLC0415
+    from agent.web.server import PupilPage  # noqa: PLC0415
+
+    settings = agent.settings
+    page = PupilPage(
+        state_dir=settings.state_dir,
+        port=settings.web_port,
+        profile=settings.profile,
+        kit_lang=default_lang(),
+        checks=lambda: readiness(agent),
+    )
+    page.start()
+    return page
 
 
 def _enroll(args: argparse.Namespace) -> int:

@@ -130,6 +130,14 @@ class AgentSettings(BaseSettings):
         "they set what no playbook lets a command set (kk_agent_venv, kk_pip_index_url).",
     )
 
+    web_port: int = Field(
+        default=8765,
+        ge=0,
+        le=65534,
+        description="Port of the pupil's page on 127.0.0.1 (its materials on the next port); "
+        "0: no page (the web stack is then not even loaded).",
+    )
+
     disk_paths: list[Path] = Field(
         default_factory=list,
         description="Extra paths whose file systems are reported as disks (JSON list), e.g. a "

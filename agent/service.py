@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from agent import __version__, diagnostics
+from agent import __version__, diagnostics, doctor
 from agent import help as help_request
 from agent.bundles import BundleStore
 from agent.certificates import CertificateKeeper, finish_renewal
@@ -37,6 +37,7 @@ from agent.selfheal import SelfHeal
 from agent.transport import MqttTransport
 from common import mqtt
 from common.files import PUBLIC_MODE, write_atomic
+from protocol.base import Unavailable
 from protocol.bundle import BundleError
 from protocol.codec import decode
 from protocol.commands import (
@@ -130,6 +131,7 @@ class Agent:
         )
         self._collector = SystemCollector(disk_paths=settings.disk_paths)
         self._wake = threading.Event()
+        self.latest: Telemetry | None = None  # the last snapshot: the pupil's page reads it
         self._reconnected = threading.Event()
         self._acked_at = time.monotonic()
         # --- remediation: the accepted bundle (agent/bundles.py), its runner (agent/playbooks.py)
@@ -262,6 +264,7 @@ class Agent:
     def publish_snapshot(self) -> Telemetry:
         """Collect one telemetry snapshot and queue it; the snapshot."""
         body = self._snapshot()
+        self.latest = body
         self._enqueue(Channel.TELEMETRY, lambda f: TelemetryMessage(**f, body=body))
         return body
 
@@ -510,6 +513,20 @@ class Agent:
             self.transport.stop(final=self._status("offline", "agent stopped"))
             self.outbox.close()
             _LOGGER.info("agent stopped")
+
+
+def readiness(agent: Agent) -> list[doctor.Check] | None:
+    """The doctor's checks on the agent's latest snapshot (the pupil's page); None before one."""
+    body = agent.latest
+    if body is None:
+        return None
+    return doctor.evaluate(
+        peripherals=body.peripherals or Unavailable(unavailable="not collected"),
+        connectivity=body.connectivity,
+        disks=body.disks,
+        battery=body.battery,
+        profile=body.profile,
+    )
 
 
 class SeenCommands:

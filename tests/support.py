@@ -497,7 +497,12 @@ class Agent(Proc):
                 str(self.state_dir),
             ],
             tmp / f"agent-{kit_id}.log",
-            env={"KITKEEPER_RECONNECT_MAX_DELAY": "2", "KITKEEPER_ACK_TIMEOUT": "5", **env},
+            env={
+                "KITKEEPER_RECONNECT_MAX_DELAY": "2",
+                "KITKEEPER_ACK_TIMEOUT": "5",
+                "KITKEEPER_WEB_PORT": "0",  # no pupil's page: agents of parallel tests share 8765
+                **env,
+            },
         )
 
     def last_seq(self) -> int:

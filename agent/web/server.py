@@ -93,6 +93,7 @@ class PupilPage:
 
     def start(self) -> bool:
         """Bind both ports and serve in a thread; False (logged) when a port is taken."""
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # no "started" twice
         try:
             sockets = [_bind(self.port), _bind(self.material_port)]
         except OSError as exc:
