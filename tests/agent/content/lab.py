@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +25,7 @@ from agent.enroll import CONTENT_KEY_FILE
 from agent.identity import load_identity
 from common import mqtt
 from controller.trust import pki
+from policy.lessons import Lesson
 from protocol.content import (
     BlobRef,
     Chunk,
@@ -134,7 +135,7 @@ class Lab:
             total_bytes=manifest.total_bytes,
         )
 
-    def sync(self, **settings: Any) -> ContentSync:
+    def sync(self, lessons: Callable[[], list[Lesson]] = list, **settings: Any) -> ContentSync:
         """The kit's sync against the lab's server (events into `self.events`)."""
         identity = load_identity(self.state)
         assert identity is not None
@@ -145,6 +146,7 @@ class Lab:
             controller_url=self.url,
             tls=tls,
             publish_event=self.events.append,
+            lessons=lessons,
             settings=SyncSettings(**{"rate": 0, "timeout": 5.0, **settings}),
         )
         self.syncs.append(sync)
