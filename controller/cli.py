@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _people_parsers(sub)
     _schedule_parsers(sub)  # schedules (controller/schedules)
+    _content_parsers(sub)  # the content catalogue (controller/content)
     _bundle_parsers(sub)  # playbook bundles (controller/remediation)
     _content_key_parsers(sub)  # the content manifests' key (controller/content/keys.py)
     return parser
@@ -223,6 +224,25 @@ def _schedule_parsers(sub: Any) -> None:
     show.add_argument("--db", help=_DB_HELP)
 
 
+def _content_parsers(sub: Any) -> None:
+    """`content import`: a batch of catalogue resources from a folder and a metadata file."""
+    content = sub.add_parser("content", help="the content catalogue")
+    content_sub = content.add_subparsers(dest="content_command", required=True)
+    imp = content_sub.add_parser(
+        "import",
+        help="import resources from a folder and a CSV or JSON metadata file "
+        "(exit 0 all created, 1 rows refused, 2 bad input)",
+    )
+    imp.add_argument("folder", type=Path, metavar="DIR", help="the folder holding the files")
+    imp.add_argument("--metadata", type=Path, required=True, metavar="FILE", help=".csv or .json")
+    imp.add_argument(
+        "--partial", action="store_true", help="store the valid rows even if some are refused"
+    )
+    imp.add_argument("--json", action="store_true", help="the report as JSON, for machines")
+    imp.add_argument("--content-dir", type=Path, help="the blobs' folder (default var/content)")
+    imp.add_argument("--db", help=_DB_HELP)
+
+
 def _server() -> dict[str, Handler]:
     from controller.commandline import server  # noqa: PLC0415 - the web stack only to serve
 
@@ -275,6 +295,12 @@ def _schedules() -> dict[str, Handler]:
     return {"schedule": schedules.schedule}
 
 
+def _content() -> dict[str, Handler]:
+    from controller.commandline import content  # noqa: PLC0415
+
+    return {"content": content.content}
+
+
 _COMMANDS: dict[str, Callable[[], dict[str, Handler]]] = {
     "serve": _server,
     "db": _server,
@@ -289,6 +315,7 @@ _COMMANDS: dict[str, Callable[[], dict[str, Handler]]] = {
     "schedule": _schedules,
     "bundle": _bundles,
     "content-key": _content_keys,
+    "content": _content,
 }
 """Each command's domain: its module is imported only when the command runs."""
 

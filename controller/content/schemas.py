@@ -116,11 +116,12 @@ class FacetsPublic(BaseModel):
 
 
 class ImportRow(BaseModel):
-    """One row of an import: created (with its id), valid but not stored, or refused (why)."""
+    """One row of an import: created (with its id), refused (why), or not stored because
+    another row was refused (all or nothing)."""
 
     row: int = Field(description="the row's number (1 = the first row after the header)")
     file: str
-    outcome: Literal["created", "valid", "refused", "not_stored"]
+    outcome: Literal["created", "refused", "not_stored"]
     id: str | None = None
     reason: str | None = None
     message: str | None = None
