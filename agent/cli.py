@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings
+from agent.content import cli as content_cli
 from agent.errors import AgentError, EnrollError
 from protocol.base import Unavailable
 
@@ -85,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     help_.add_argument("message", nargs="?", default="", help="what is wrong, in a few words")
     help_.add_argument("--lang", choices=["kk", "ru", "en"], help="default: from the locale")
     help_.add_argument("--state-dir", type=Path, help="durable state directory (default var/agent)")
+
+    content_cli.add_parser(sub)
 
     collect = sub.add_parser("collect", help="print one telemetry snapshot as JSON")
     collect.add_argument(
@@ -262,6 +265,10 @@ def _help(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _content(args: argparse.Namespace) -> int:
+    return content_cli.run(args, _settings(args))
+
+
 def _kit_view(settings: AgentSettings) -> KitView:
     """The kit's view (peripherals, profile, connectivity) towards the endpoints it was given."""
     from agent.enroll import read_enrollment  # noqa: PLC0415
@@ -308,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             "doctor": _doctor,
             "firmware-hook": _firmware_hook,
             "help": _help,
+            "content": _content,
         }
         return commands[args.command](args)
     except ValidationError as exc:
