@@ -14,7 +14,7 @@ APT_PACKAGES := mosquitto mosquitto-clients mosquitto-dev gcc smartmontools font
 TEST_APT_PACKAGES := iproute2 iptables libnetfilter-queue-dev umockdev python3-gi gir1.2-umockdev-1.0 poppler-utils \
 	faketime chromium nginx-light
 
-.PHONY: demo test test-slow pytest-slow lint typecheck pytest pytest-any-date system-deps test-deps apt-install venv clean bench bench-ingest bench-ingest-hostile bench-agent bench-week
+.PHONY: demo test test-slow pytest-slow lint typecheck pytest pytest-any-date system-deps test-deps apt-install venv clean bench bench-ingest bench-ingest-hostile bench-agent bench-week bench-content-serve bench-content-sync
 
 venv: $(STAMP)
 
@@ -87,8 +87,10 @@ bench-ingest: venv system-deps
 bench-ingest-hostile:
 	$(MAKE) bench-ingest HOSTILE=$${HOSTILE:-0.2}
 
-bench-agent: venv system-deps
-	$(BIN)/python bench/agent_footprint.py --minutes $${MINUTES:-10} --interval $${INTERVAL:-30}
+# A healthy kit's steady state (umockdev peripherals, no rule fires), then one playbook run apart.
+bench-agent: test-deps
+	$(BIN)/python bench/agent_footprint.py --minutes $${MINUTES:-2.5} --interval $${INTERVAL:-30} \
+	  --playbook $${PLAYBOOK:-audio-reset}
 
 bench-week: venv
 	$(BIN)/python bench/simulate_week.py --runs $${RUNS:-200} --seed $${SEED:-1}

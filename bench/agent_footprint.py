@@ -1,80 +1,224 @@
-"""Agent footprint: resident memory and CPU of `kitkeeper-agent run` at a 30 s interval.
+"""Agent footprint: a healthy kit's steady state, and one remediation run, measured apart.
 
-Runs a TLS broker, the controller and one enrolled agent (the real processes, as in the tests) for
-`--minutes` (10 by default), samples the agent's resident memory every few seconds, and reports its
-CPU time over the run as a share of one core. Prints figures; asserts nothing.
+(a) Steady state: a TLS broker, the controller and one enrolled `kitkeeper-agent run` (the real
+processes, as in the tests) on a kit that is healthy, so no rule fires and nothing self-heals:
+its camera and headset are umockdev recordings (tests/agent/data/webcam.umockdev and
+usb-headset.umockdev, merged) that the agent sees through `umockdev-run`, its profile asks for
+exactly what they give (a camera, a microphone, speakers, a browser), and the audio and time
+services it checks are stand-in processes of those names (this machine runs no systemd, no audio
+server and no time daemon: the collector then looks for processes by name). The agent's resident
+memory is sampled every few seconds and its CPU time (user + system, with the subprocesses it
+waited for) is given as a share of one core. The run checks that no playbook ran and no incident
+opened; if one did, the figure is not a steady state and says so.
 
-    .venv/bin/python bench/agent_footprint.py --minutes 10 --interval 30
+(b) One remediation run: `bench/remediation_cost.py` (the agent's runner, ansible-runner and
+ansible-playbook) apart, in a fresh process: CPU seconds and peak memory.
+
+    .venv/bin/python bench/agent_footprint.py --minutes 2.5 --interval 30
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import remediation_cost  # noqa: E402
 from tests.support import Agent, Controller, start_broker, wait_for  # noqa: E402
 
+DATA = ROOT / "tests" / "agent" / "data"
+RECORDINGS = ("webcam.umockdev", "usb-headset.umockdev")
+KIT = "kit-footprint"
+PROFILE = """\
+name: bench-healthy
+description: The benchmark's healthy kit (a webcam and a USB headset from umockdev recordings).
+peripherals:
+  - {label: camera, kind: camera}
+  - {label: microphone, kind: audio_capture}
+  - {label: speakers or headset, kind: audio_playback}
+software:
+  - {label: web browser, binaries: [chromium, firefox-esr, firefox], packages: [chromium]}
+"""
+# The service roles the agent checks (agent/collectors/services.py) and a name it accepts for each.
+STAND_INS = ("NetworkManager", "pipewire", "chronyd")
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--interval", type=float, default=30.0)
-    parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "bench" / "results" / "agent_footprint.json"
+
+def merged_recording(target: Path) -> Path:
+    """One umockdev recording with every device of RECORDINGS, shared parents once."""
+    seen: set[str] = set()
+    blocks: list[str] = []
+    for name in RECORDINGS:
+        for raw in (DATA / name).read_text(encoding="utf-8").split("\n\n"):
+            block = raw.strip()
+            if block and block.splitlines()[0] not in seen:
+                seen.add(block.splitlines()[0])
+                blocks.append(block)
+    target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return target
+
+
+def stand_in_services(work: Path, stack: ExitStack) -> None:
+    """Processes named as the network, audio and time services (copies of `sleep`)."""
+    bin_dir = work / "services"
+    bin_dir.mkdir()
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    for name in STAND_INS:
+        shutil.copy(sleep, bin_dir / name)
+        proc = subprocess.Popen([str(bin_dir / name), "infinity"])
+        stack.callback(_end, proc)
+
+
+def _end(proc: subprocess.Popen[Any]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def healthy_agent(work: Path, broker: Any, interval: float) -> Agent:
+    """An enrolled agent started under umockdev-run with the merged recording and its profile."""
+    profiles = work / "profiles"
+    profiles.mkdir(exist_ok=True)
+    (profiles / "bench-healthy.yaml").write_text(PROFILE, encoding="utf-8")
+    recording = merged_recording(work / "kit.umockdev")
+    root = work / "playbook-root"
+    root.mkdir(exist_ok=True)
+    agent = Agent(
+        work,
+        broker,
+        KIT,
+        interval=interval,
+        KITKEEPER_PROFILE="bench-healthy",
+        KITKEEPER_PROFILES_DIR=str(profiles),
+        KITKEEPER_PLAYBOOK_VARS=json.dumps({"kk_root": str(root), "kk_live": False}),
     )
-    args = parser.parse_args()
+    agent.args = ["umockdev-run", "-d", str(recording), "--", *agent.args]
+    return agent
 
-    with tempfile.TemporaryDirectory(prefix="kk-footprint-") as tmp:
+
+def agent_process(agent: Agent) -> psutil.Process:
+    """The agent's Python process: umockdev-run's child."""
+    assert agent.process is not None
+    wrapper = psutil.Process(agent.process.pid)
+    children: list[psutil.Process] = wait_for(wrapper.children, 30, "the agent's process")
+    return children[0]
+
+
+def stop_agent(agent: Agent, proc: psutil.Process) -> None:
+    """SIGTERM to the agent itself (it ends cleanly), then its umockdev-run."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        proc.kill()
+    agent.stop()
+
+
+def healthy(controller: Controller) -> bool:
+    """The kit reported its camera and headset, accepted the bundle, and nothing is wrong."""
+    status, kit = controller.get(f"/api/v1/kits/{KIT}")
+    if status != 200 or not kit.get("latest"):
+        return False
+    kinds = {d["kind"] for d in kit["latest"].get("peripherals", {}).get("devices", [])}
+    bundle = controller.get(f"/api/v1/kits/{KIT}/bundle")[1]
+    return {"camera", "audio_capture", "audio_playback"} <= kinds and bool(bundle["accepted"])
+
+
+def steady(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the healthy kit for `args.minutes` and measure its agent."""
+    if shutil.which("umockdev-run") is None:
+        raise SystemExit("umockdev is not installed: `make system-deps` (Debian: umockdev)")
+    with tempfile.TemporaryDirectory(prefix="kk-footprint-") as tmp, ExitStack() as stack:
         work = Path(tmp)
+        stand_in_services(work, stack)
         broker = start_broker(work)
+        stack.callback(broker.stop)
         controller = Controller(work, broker).start()
-        agent = Agent(work, broker, "kit-footprint", interval=args.interval).start()
-        try:
-            assert agent.process is not None
-            proc = psutil.Process(agent.process.pid)
-            wait_for(lambda: controller.get("/api/v1/kits/kit-footprint")[0] == 200, 60, "the kit")
-            time.sleep(5)  # past start-up (imports, first snapshot)
-            cpu_start = sum(proc.cpu_times()[:4])  # with the subprocesses it ran
-            started = time.monotonic()
-            rss: list[int] = []
-            while time.monotonic() - started < args.minutes * 60:
-                rss.append(proc.memory_info().rss)
-                time.sleep(args.sample)
-            wall = time.monotonic() - started
-            cpu = sum(proc.cpu_times()[:4]) - cpu_start
-            kit = controller.get("/api/v1/kits/kit-footprint")[1]
-        finally:
-            agent.stop()
-            controller.stop()
-            broker.stop()
-    result = {
-        "when": datetime.now(UTC).isoformat(),
-        "minutes": round(wall / 60, 1),
+        stack.callback(controller.stop)
+        agent = healthy_agent(work, broker, args.interval)
+        agent.start()
+        proc = agent_process(agent)
+        stack.callback(stop_agent, agent, proc)
+        wait_for(lambda: healthy(controller), 120, "the healthy kit reported, bundle accepted")
+        time.sleep(args.settle)  # past start-up (imports, first snapshots, the bundle)
+        cpu_start = sum(proc.cpu_times()[:4])  # with the subprocesses it ran
+        seq_start = controller.get(f"/api/v1/kits/{KIT}")[1]["last_seq"]
+        started = time.monotonic()
+        rss: list[int] = []
+        while time.monotonic() - started < args.minutes * 60:
+            rss.append(proc.memory_info().rss)
+            time.sleep(args.sample)
+        wall = time.monotonic() - started
+        cpu = sum(proc.cpu_times()[:4]) - cpu_start
+        kit = controller.get(f"/api/v1/kits/{KIT}")[1]
+        incidents = controller.get(f"/api/v1/incidents?state=all&kit_id={KIT}")[1]
+        runs = sorted(p.name for p in (agent.state_dir / "runs").glob("*"))
+        profile = kit["latest"]["profile"]
+    return {
+        "minutes": round(wall / 60, 2),
         "interval_s": args.interval,
-        "snapshots_stored": kit["last_seq"],
+        "snapshots_stored": kit["last_seq"] - seq_start,
+        "profile_complete": profile["complete"],
+        "incidents": [i["rule_id"] for i in incidents],
+        "playbook_runs": len(runs),
         "rss_mb_mean": round(statistics.mean(rss) / 2**20, 1),
         "rss_mb_max": round(max(rss) / 2**20, 1),
         "cpu_seconds": round(cpu, 2),
         "cpu_percent_of_one_core": round(100 * cpu / wall, 3),
     }
-    print(
-        f"agent over {result['minutes']} min at {args.interval:g} s: "
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One line for a person."""
+    quiet = not result["incidents"] and not result["playbook_runs"]
+    return (
+        f"healthy kit, {result['minutes']} min at {result['interval_s']:g} s: "
         f"RSS mean {result['rss_mb_mean']} MB, max {result['rss_mb_max']} MB; "
         f"CPU {result['cpu_seconds']} s = {result['cpu_percent_of_one_core']}% of one core "
-        "(goal: under 60 MB and 0.5%)"
+        "(goal: under 60 MB and 0.5%); "
+        + (
+            "no rule fired, no playbook ran"
+            if quiet
+            else f"NOT STEADY: incidents {result['incidents']}, {result['playbook_runs']} runs"
+        )
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=2.5, help="steady-state measurement")
+    parser.add_argument("--interval", type=float, default=30.0)
+    parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds before measuring")
+    parser.add_argument("--playbook", default="audio-reset", help="the remediation run measured")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "agent_footprint.json"
+    )
+    args = parser.parse_args()
+    result: dict[str, Any] = {"when": datetime.now(UTC).isoformat(), "steady": steady(args)}
+    print(describe(result["steady"]))
+    result["remediation"] = remediation_cost.measure(args.playbook)
+    print(remediation_cost.describe(result["remediation"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
