@@ -28,6 +28,7 @@ from tests.support import (
     provision_kit,
     ssl_context,
     start_broker,
+    wait_for,
 )
 
 KIT = "kit-l1"
@@ -47,6 +48,8 @@ class Scene:
     resources: list[str]
     blobs: list[str]
     lesson_start: datetime
+    first_key: bytes
+    """The content key the controller made at its start: what the kits were given."""
 
     def auth(self, role: str, lang: str | None = None) -> dict[str, str]:
         """Headers for a member of staff with `role` (and a language)."""
@@ -63,10 +66,6 @@ class Scene:
         """An HTTPS client presenting the kit's certificate."""
         context = ssl_context(self.broker.pki, self.tmp / kit_id)
         return httpx.Client(base_url=self.controller.url, verify=context, timeout=30)
-
-    def content_key(self) -> bytes:
-        """The content key's public half, as kits pin it."""
-        return keys.public_pem(self.broker.pki.root)
 
     def assign(self, role: str = "admin", **fields: Any) -> httpx.Response:
         """POST an assignment (default: resource 0 to p-001, due in two days)."""
@@ -145,7 +144,17 @@ def _build(tmp: Path) -> Scene:
     second = _upload(controller, SECOND_PDF, "Проценты")
     for kit_id in (KIT, OTHER_KIT):
         provision_kit(broker.pki, tmp / kit_id, kit_id)
-    return Scene(controller, broker, tmp, [first[0], second[0]], [first[1], second[1]], start)
+    made = keys.key_path(broker.pki.root)  # by the controller's first pass: read, not made here
+    wait_for(made.exists, 20, "the content key")
+    return Scene(
+        controller,
+        broker,
+        tmp,
+        [first[0], second[0]],
+        [first[1], second[1]],
+        start,
+        keys.public_pem(broker.pki.root),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -161,4 +170,3 @@ def scene(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
 
         request.config.add_cleanup(stop)
     return _SHARED["scene"]
-

@@ -5,11 +5,15 @@ certificate. The manifest's pointer is retained on the broker."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
+from agent.identity import generate_key, make_csr
+from controller.content import keys
 from protocol.content import ManifestMessage, document_digest, verify_manifest
 from tests.controller.content.assignments_support import (
     KIT,
@@ -19,7 +23,7 @@ from tests.controller.content.assignments_support import (
     scene,
 )
 from tests.controller.content.catalogue_files import PDF
-from tests.support import wait_for
+from tests.support import BIN, wait_for
 
 pytestmark = pytest.mark.processes
 __all__ = ["scene"]
@@ -43,7 +47,7 @@ def manifest(scene: Scene) -> httpx.Response:
 def test_the_kit_gets_its_signed_manifest(scene: Scene, manifest: httpx.Response) -> None:
     """Signed by the content key the kit pins, for this kit, naming the task's resource."""
     signed, _ = verify_manifest(
-        manifest.content, pinned_key_pem=scene.content_key(), kit_id=KIT, now=datetime.now(UTC)
+        manifest.content, pinned_key_pem=scene.first_key, kit_id=KIT, now=datetime.now(UTC)
     )
     assert manifest.headers["etag"] == f'"{document_digest(manifest.content)}"'
     assert scene.resources[0] in {r.id for r in signed.resources}
@@ -113,3 +117,41 @@ def test_what_a_kit_may_not_have(scene: Scene, manifest: httpx.Response) -> None
             staff.get(f"/api/v1/kits/{OTHER_KIT}/manifest", headers=scene.auth("admin")).status_code
             == 404
         )
+
+
+def test_enrolment_gives_the_content_key(scene: Scene, tmp_path: Path) -> None:
+    """A kit enrolling is given the content key (beside the bundle key, not the same)."""
+    made = scene.controller.cli("enroll-token", "create", "--kit-id", "kit-e3")
+    assert made.returncode == 0, made.stderr
+    key = generate_key(tmp_path / "kit.key")
+    status, body = scene.controller.post(
+        "/api/v1/enroll",
+        {
+            "token": made.stdout.strip().splitlines()[-1],
+            "csr_pem": make_csr(key, "kit-e3").decode(),
+        },
+    )
+    assert status == 201, body
+    assert body["content_key_pem"].encode() == scene.first_key
+    assert body["content_key_pem"] != body["bundle_key_pem"]
+
+
+def test_after_a_key_rotation_kits_follow_the_hand_over(scene: Scene) -> None:
+    """`content-key rotate`: the next manifest is signed by the new key and carries the
+    hand-over, so a kit pinned to the first key takes it and learns the new key."""
+    rotated = subprocess.run(
+        [str(BIN / "kitkeeper-controller"), "content-key", "rotate",
+         "--pki-dir", str(scene.broker.pki.root)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    assert "hand-over 1" in rotated.stdout
+    assert scene.assign(text="after the rotation").status_code == 201
+    found = wait_for(lambda: _manifest_naming(scene, "after the rotation"), 20, "a new manifest")
+    assert found is not None
+    signed, key_pem = verify_manifest(
+        found.content, pinned_key_pem=scene.first_key, kit_id=KIT, now=datetime.now(UTC)
+    )
+    assert key_pem != scene.first_key
+    assert key_pem == keys.public_pem(scene.broker.pki.root)
+    assert any(t.text == "after the rotation" for t in signed.tasks)
