@@ -6,19 +6,25 @@ days), so the page shows the same at any date.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
+import socket
 import struct
 import wave
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.content.store import ContentStore
+from agent.web.server import PupilPage
 from protocol.content import (
     BlobRef,
     Caption,
@@ -29,6 +35,7 @@ from protocol.content import (
     sign_manifest,
 )
 from protocol.models import LessonMode
+from tests.support import free_port, wait_for
 
 KIT = "kit-web-1"
 ZONE = "Asia/Almaty"
@@ -205,7 +212,8 @@ def resources(page_port: int) -> tuple[list[ManifestResource], dict[str, tuple[b
 def manifest(now: datetime, page_port: int, version: int = 1) -> tuple[ContentManifest, dict]:
     """A fortnight's manifest around `now` with every kind of material; its blobs."""
     found, blobs = resources(page_port)
-    under_way = now.replace(microsecond=0) - timedelta(minutes=10)
+    midnight = now.astimezone(ZoneInfo(ZONE)).replace(hour=0, minute=0, second=0, microsecond=0)
+    under_way = max(now.replace(microsecond=0) - timedelta(minutes=10), midnight)  # today there
     lessons = [
         ManifestLesson(
             start=under_way,
@@ -280,3 +288,32 @@ def filled_store(state_dir: Path, now: datetime, page_port: int) -> Content:
     store.switch(sign_manifest(made, Ed25519PrivateKey.generate()))
     by_id = {r.id: blobs[r.sha256][0] for r in made.resources}
     return Content(store, made, by_id)
+
+
+def free_pair() -> int:
+    """A port P such that P and P + 1 are both free now (the page and its materials)."""
+    for _ in range(50):
+        port = free_port()
+        if port < 65535:
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise AssertionError("no two free ports in a row")
+
+
+@contextlib.contextmanager
+def serving(state_dir: Path, now: datetime, **page: Any) -> Iterator[tuple[PupilPage, Content]]:
+    """The pupil's page (in this process: threads, no network beyond 127.0.0.1) over a store
+    filled for it."""
+    port = free_pair()
+    content = filled_store(state_dir, now, port)
+    server = PupilPage(state_dir=state_dir, port=port, store=content.store, **page)
+    assert server.start()
+    wait_for(server.started, 10, "the pupil's page to listen")
+    try:
+        yield server, content
+    finally:
+        server.stop()
