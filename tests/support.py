@@ -83,6 +83,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A port P with P and P + 1 free (the pupil's page and its materials)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two free ports side by side")
+
+
 def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
     """Poll `probe` until it returns something truthy; fail the test with `what` otherwise."""
     deadline = time.monotonic() + timeout

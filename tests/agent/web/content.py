@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import io
 import math
-import socket
 import struct
 import wave
 import zipfile
@@ -35,7 +34,7 @@ from protocol.content import (
     sign_manifest,
 )
 from protocol.models import LessonMode
-from tests.support import free_port, wait_for
+from tests.support import free_port_pair, wait_for
 
 KIT = "kit-web-1"
 ZONE = "Asia/Almaty"
@@ -290,25 +289,11 @@ def filled_store(state_dir: Path, now: datetime, page_port: int) -> Content:
     return Content(store, made, by_id)
 
 
-def free_pair() -> int:
-    """A port P such that P and P + 1 are both free now (the page and its materials)."""
-    for _ in range(50):
-        port = free_port()
-        if port < 65535:
-            with socket.socket() as probe:
-                try:
-                    probe.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise AssertionError("no two free ports in a row")
-
-
 @contextlib.contextmanager
 def serving(state_dir: Path, now: datetime, **page: Any) -> Iterator[tuple[PupilPage, Content]]:
     """The pupil's page (in this process: threads, no network beyond 127.0.0.1) over a store
     filled for it."""
-    port = free_pair()
+    port = free_port_pair()
     content = filled_store(state_dir, now, port)
     server = PupilPage(state_dir=state_dir, port=port, store=content.store, **page)
     assert server.start()
