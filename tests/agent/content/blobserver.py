@@ -5,7 +5,8 @@ documents at `/api/v1/kits/{kit}/manifest?version=N` and blobs at `/api/v1/conte
 with `Range` (or ignoring it, on demand), and counts every body byte it writes to a socket (the
 figure the interruption test measures). The send buffer is kept small so that what counts as sent
 is close to what left the machine. Runs in a thread (`serving`) or as a script in a network
-namespace (`python blobserver.py ROOT CERT KEY CA HOST PORT`), whose `/_stats` tells the count.
+namespace (`python blobserver.py ROOT CERT KEY CA HOST PORT`), which keeps the count in
+`ROOT/sent`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -156,8 +158,12 @@ def _main() -> None:
     root, cert, key, ca, host, port = sys.argv[1:7]
     served = Served(Path(root))
     server = _Server((host, int(port)), served, server_context(Path(cert), Path(key), Path(ca)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     print("ready", flush=True)
-    server.serve_forever()
+    count = Path(root) / "sent"
+    while True:  # the count, for a test outside this network namespace
+        count.write_text(str(served.sent))
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":
