@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from controller.content import catalogue
@@ -201,10 +201,18 @@ def listed(
     elif user.role == Role.TEACHER:
         refs = [p.ref for p in people.visible_pupils(session, user, "all")]
         query = query.where(Assignment.pupil_ref.in_(refs))
-    rows: Sequence[Assignment] = session.scalars(query.limit(MAX_LISTED * 4)).all()
     if active is not None:
-        rows = [r for r in rows if is_active(r, now) == active]
-    return [public(r) for r in rows[:MAX_LISTED]]
+        since = now - RECENT_DUE
+        current = and_(
+            Assignment.cancelled_at.is_(None),
+            or_(  # each side NULL-safe, so that NOT of it is true for the others
+                and_(Assignment.due_at.is_not(None), Assignment.due_at >= since),
+                and_(Assignment.lesson_start.is_not(None), Assignment.lesson_start >= since),
+            ),
+        )
+        query = query.where(current if active else not_(current))
+    rows: Sequence[Assignment] = session.scalars(query.limit(MAX_LISTED)).all()
+    return [public(r) for r in rows]
 
 
 def cancel(

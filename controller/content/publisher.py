@@ -106,7 +106,7 @@ class ContentPublisher:
                     with session.begin_nested():
                         if manifest_store.refresh(session, kit_id, now, signer) is not None:
                             self.issued.inc()
-                except SQLAlchemyError:
+                except Exception:  # one kit's bad data must not stop the others' manifests
                     _LOGGER.exception("content: the manifest of kit %s failed", kit_id)
             kit_ids = fleet.active_kit_ids(session)
             newest = manifest_store.newest_per_kit(session, kit_ids)

@@ -96,8 +96,8 @@ def test_several_pupils_get_one_assignment_each_cancelled_on_its_own(scene: Scen
     assert mine["batch"] == other["batch"]
     with scene.staff() as client:
 
-        def active(pupil: str) -> list[int]:
-            got = client.get("/api/v1/assignments", params={"pupil": pupil, "active": "true"},
+        def active(pupil: str, value: str = "true") -> list[int]:
+            got = client.get("/api/v1/assignments", params={"pupil": pupil, "active": value},
                              headers=scene.auth("admin"))  # fmt: skip
             return [a["id"] for a in got.json()]
 
@@ -114,4 +114,6 @@ def test_several_pupils_get_one_assignment_each_cancelled_on_its_own(scene: Scen
         assert again.status_code == 409
         assert "бас тартылған" in again.json()["detail"]
         assert other["id"] not in active(OTHER)
+        assert other["id"] in active(OTHER, "false")
+        assert mine["id"] not in active(PUPIL, "false")
         assert mine["id"] in active(PUPIL)
