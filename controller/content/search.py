@@ -15,7 +15,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Float, String, and_, column, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    String,
+    and_,
+    column,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from controller.content.tables import ContentResource
@@ -57,11 +67,13 @@ def fts_query(q: str | None) -> str | None:
     return " ".join(f'"{w}"*' for w in found) if found else None
 
 
-def _document() -> ColumnElement[Any]:
-    parts: list[Any] = []
-    for name in _SEARCHED:
-        parts.extend([getattr(ContentResource, name), " "])
-    return func.to_tsvector("simple", func.concat(*parts[:-1]))
+_DOCUMENT: Final = (
+    "to_tsvector('simple', content_resources.title || ' ' || content_resources.author || ' ' || "
+    "content_resources.description || ' ' || content_resources.keywords || ' ' || "
+    "content_resources.provider)"
+)
+"""The searched text as PostgreSQL indexes it: the expression of migration 0027's GIN index,
+written out (not bound parameters) so that the planner matches it to the index."""
 
 
 def _conditions(session: Session, filters: Filters) -> tuple[list[ColumnElement[bool]], Any]:
@@ -76,7 +88,7 @@ def _conditions(session: Session, filters: Filters) -> tuple[list[ColumnElement[
     if words(filters.q):
         if session.get_bind().dialect.name == "postgresql":
             query = func.plainto_tsquery("simple", " ".join(words(filters.q)))
-            where.append(_document().op("@@")(query))
+            where.append(literal_column(_DOCUMENT).op("@@")(query))
         else:
             matched = (
                 text(_MATCH_SQL)
