@@ -180,6 +180,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from agent import doctor  # noqa: PLC0415
+    from agent.content.readiness import on_kit  # noqa: PLC0415
     from agent.errors import IdentityError  # noqa: PLC0415
     from agent.i18n import default_lang  # noqa: PLC0415
     from agent.identity import load_identity  # noqa: PLC0415
@@ -200,6 +201,7 @@ def _doctor(args: argparse.Namespace) -> int:
         profile=kit.check_profile(devices),
         certificate_not_after=identity.not_after if identity else None,
         now=datetime.now(UTC),
+        content=on_kit(settings.state_dir, now=datetime.now(UTC)),
     )
     if args.json:
         sys.stdout.write(

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from agent import doctor_words as words
+from agent.content.readiness import OnKit
 from agent.i18n import Lang, t
 from protocol.base import Unavailable
 from protocol.inventory import Connectivity, DeviceKind, Peripherals, ProfileCheck, Verdict
@@ -107,6 +108,15 @@ def _certificate_check(not_after: datetime | None, now: datetime) -> Check | Non
     return Check("certificate", "ok", "certificate.ok", {"date": f"{not_after:%Y-%m-%d}"})
 
 
+def _content_check(content: OnKit | None) -> Check | None:
+    """The lesson's materials (teachers' assigned resources) are on the kit, verified."""
+    if content is None:  # no lesson ahead, or it has no materials: nothing to say
+        return None
+    if content.missing:
+        return Check("content", "fail", "content.missing", {"missing": ", ".join(content.missing)})
+    return Check("content", "ok", "content.ok", {"count": content.resources})
+
+
 def evaluate(
     *,
     peripherals: Peripherals | Unavailable,
@@ -117,6 +127,7 @@ def evaluate(
     min_free_gb: float = 2.0,
     certificate_not_after: datetime | None = None,
     now: datetime | None = None,
+    content: OnKit | None = None,
 ) -> list[Check]:
     """Every check of the pre-lesson readiness, in the order a person reads them."""
     checks = [
@@ -127,7 +138,7 @@ def evaluate(
         _disk_check(disks, min_free_gb),
         _profile_check(profile),
     ]
-    extra = [_battery_check(battery)]
+    extra = [_content_check(content), _battery_check(battery)]
     if now is not None:
         extra.append(_certificate_check(certificate_not_after, now))
     return checks + [c for c in extra if c is not None]

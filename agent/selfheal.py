@@ -25,6 +25,7 @@ from pathlib import Path
 
 from agent import doctor
 from agent.bundles import BundleStore
+from agent.content.readiness import OnKit, on_kit
 from agent.playbooks import Runner
 from common.files import PUBLIC_MODE, write_atomic
 from policy.lessons import Lesson, may_disrupt, windows
@@ -316,7 +317,8 @@ class SelfHeal:
 
     def check_readiness(self, lesson: Lesson, now: datetime) -> PrelessonCheck:
         """Check, fix what a playbook can fix (never disturbing the lesson), check again."""
-        failures = _failures(self._fresh_snapshot(lesson.server))
+        content = on_kit(self._state_dir, lesson.start)  # the lesson's materials, verified
+        failures = _failures(self._fresh_snapshot(lesson.server), content)
         remediated: list[str] = []
         for playbook in dict.fromkeys(FIXES[f] for f in failures if f in FIXES):
             allowed, why = self.may_disrupt(playbook, datetime.now(UTC))  # time has passed
@@ -327,7 +329,7 @@ class SelfHeal:
             if result.ok:
                 remediated.append(playbook)
         if remediated:
-            failures = _failures(self._fresh_snapshot(lesson.server))
+            failures = _failures(self._fresh_snapshot(lesson.server), content)
         return PrelessonCheck(
             lesson_start=lesson.start,
             ok=not failures,
@@ -337,7 +339,7 @@ class SelfHeal:
         )
 
 
-def _failures(body: Telemetry) -> list[str]:
+def _failures(body: Telemetry, content: OnKit | None = None) -> list[str]:
     unavailable = Unavailable(unavailable="not collected")
     checks = doctor.evaluate(
         peripherals=body.peripherals or unavailable,
@@ -345,5 +347,6 @@ def _failures(body: Telemetry) -> list[str]:
         disks=body.disks,
         battery=body.battery,
         profile=body.profile,
+        content=content,
     )
     return [c.what for c in doctor.failing(checks)]

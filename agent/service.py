@@ -27,6 +27,7 @@ from agent.certificates import CertificateKeeper, finish_renewal
 from agent.collectors import SystemCollector
 from agent.config import AgentSettings, default_kit_id
 from agent.content import sync as content_sync
+from agent.content.readiness import on_kit
 from agent.enroll import read_enrollment
 from agent.errors import ConfigError, IdentityError
 from agent.identity import Identity, load_identity
@@ -526,6 +527,7 @@ def readiness(agent: Agent) -> list[doctor.Check] | None:
         disks=body.disks,
         battery=body.battery,
         profile=body.profile,
+        content=on_kit(agent.settings.state_dir, now=_now()),
     )
 
 

@@ -7,8 +7,11 @@ a resource is on the kit when its main file and its captions are held, verified.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from agent.content.store import ContentStore
 from protocol.content import ContentManifest, LessonContent, ManifestResource
 
 HORIZON = timedelta(days=7)
@@ -43,3 +46,41 @@ def upcoming(
 def missing_resources(manifest: ContentManifest, has: Callable[[str], bool]) -> list[str]:
     """The ids of the manifest's resources not (completely) on the kit."""
     return [r.id for r in manifest.resources if not resource_held(r, has)]
+
+
+@dataclass(frozen=True, slots=True)
+class OnKit:
+    """One lesson's content on the kit, for the doctor: how many resources, those missing."""
+
+    resources: int
+    missing: tuple[str, ...]
+    """The missing resources' titles."""
+
+
+def for_lesson(
+    manifest: ContentManifest | None, start: datetime, has: Callable[[str], bool]
+) -> OnKit | None:
+    """The content of the lesson starting at `start` (None: the lesson has none)."""
+    resources = manifest.resources_for(start) if manifest else []
+    if not resources:
+        return None
+    missing = tuple(r.title for r in resources if not resource_held(r, has))
+    return OnKit(len(resources), missing)
+
+
+def next_start(manifest: ContentManifest | None, now: datetime) -> datetime | None:
+    """The start of the manifest's next lesson not over yet (running or to come)."""
+    starts = sorted(x.start for x in (manifest.lessons if manifest else []) if x.end > now)
+    return starts[0] if starts else None
+
+
+def on_kit(
+    state_dir: Path, start: datetime | None = None, now: datetime | None = None
+) -> OnKit | None:
+    """The content of the lesson at `start` (default: the next one) as the kit holds it now."""
+    store = ContentStore(state_dir)
+    pending = store.pending()
+    manifest = pending.manifest if pending else store.current()
+    if start is None and now is not None:
+        start = next_start(manifest, now)
+    return None if start is None else for_lesson(manifest, start, store.has)
