@@ -146,8 +146,11 @@ def _unready(
     status: KitContentStatus | None,
     now: datetime,
 ) -> list[tuple[datetime, str, list[str]]]:
-    """The lessons starting within ALERT_LEAD whose resources are not on the kit: missing ids."""
-    reported = {lesson.start: lesson for lesson in _lessons(status)}
+    """The lessons starting within ALERT_LEAD whose resources are not on the kit: missing ids.
+
+    The kit's own per-lesson report counts only when it is about the newest manifest."""
+    current = status is not None and status.manifest_version == latest.version
+    reported = {lesson.start: lesson for lesson in _lessons(status)} if current else {}
     found = []
     for lesson in manifest.lessons:
         if not now <= lesson.start <= now + ALERT_LEAD:

@@ -32,6 +32,12 @@ def _kit(scene: Scene) -> dict[str, Any]:
     return _get(scene, f"/api/v1/kits/{KIT}/content", "teacher")
 
 
+def _task(kit: dict[str, Any], task_id: str) -> dict[str, Any] | None:
+    return next(
+        (t for t in kit["assignments"] if t["task_id"] == task_id and t["in_manifest"]), None
+    )
+
+
 def test_sync_status_and_the_lesson_alert(scene: Scene) -> None:
     """A lesson in 20 minutes with a task: alerted until the kit says its content is there; the
     kit's progress, failure (kept as the last error) and sync show per kit and per pupil."""
@@ -39,11 +45,13 @@ def test_sync_status_and_the_lesson_alert(scene: Scene) -> None:
                         resources=scene.resources[:1])  # fmt: skip
     assert made.status_code == 201, made.text
     task_id = made.json()[0]["task_id"]
+    listed = wait_for(lambda: _task(_kit(scene), task_id), 20, "the task in a manifest")
+    assert listed["synced"] is False
+    version = _kit(scene)["latest_version"]
     alert = wait_for(lambda: next(iter(_alerts(scene)), None), 20, "the content alert")
     assert alert["missing"] == scene.resources[:1]
     assert alert["pupil_ref"] == PUPIL
     assert "Mathematics" in _alerts(scene, "ru")[0]["message"]
-    version = wait_for(lambda: _kit(scene)["latest_version"], 10, "a manifest")
 
     voice = KitVoice(scene)
     try:
