@@ -50,6 +50,17 @@ class BlobRefusedError(SyncError):
         self.sha256 = sha256
 
 
+class DiskFullError(SyncError):
+    """The disk cannot take what is missing and keep the reserve: `bytes_missing` more needed."""
+
+    def __init__(self, needed: int, short: int, free: int) -> None:
+        super().__init__(
+            "disk_full",
+            f"{needed} bytes to download, {free} free: {short} more needed with the reserve",
+        )
+        self.bytes_missing = short
+
+
 class LessonOnError(Exception):
     """An online lesson began: the download stops here and continues after it."""
 

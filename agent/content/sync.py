@@ -26,15 +26,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.config import AgentSettings
-from agent.content import readiness
-from agent.content.fetch import BlobFetcher, BlobRefusedError, Client, LessonOnError, SyncError
+from agent.content.fetch import (
+    BlobFetcher,
+    BlobRefusedError,
+    Client,
+    DiskFullError,
+    LessonOnError,
+    SyncError,
+)
 from agent.content.pacing import TokenBucket, lesson_on
 from agent.content.plan import Segment, chunk_index, plan, remaining, remote_bytes, shortfall
-from agent.content.store import ContentStore
+from agent.content.report import Reporter
+from agent.content.store import ContentStore, Held
 from agent.enroll import CONTENT_KEY_FILE
 from common.files import PUBLIC_MODE, write_atomic
 from policy.lessons import Lesson
@@ -50,14 +57,17 @@ from protocol.content import (
     ManifestRefusal,
     SyncState,
     document_digest,
-    status_data,
     verify_manifest,
 )
-from protocol.models import Event, Severity
+from protocol.models import Event
 
 _LOGGER = logging.getLogger(__name__)
 
 POINTER_FILE = "pointer.json"
+TICK = 60.0
+"""The sync thread looks again at least this often (seconds): pointers, lessons coming."""
+PRELESSON = timedelta(minutes=30)
+"""Content readiness is reported again this long before each lesson."""
 
 
 def _now() -> datetime:
@@ -106,7 +116,8 @@ class ContentSync:
         self._thread: threading.Thread | None = None
         self._bucket = TokenBucket(self.settings.rate, now=time.monotonic())
         self._last_progress = 0.0
-        self._status = ContentStatus(state=SyncState.SYNCED)
+        self._announced: set[datetime] = set()
+        self.reporter = Reporter(self.store, publish_event, now)
         self.fetcher = BlobFetcher(self._client, self.store, self._gate)
 
     # --- triggers ----------------------------------------------------------------------------
@@ -144,10 +155,26 @@ class ContentSync:
             except Exception:  # the boundary of a thread: log, wait, try again
                 _LOGGER.exception("content sync failed")
                 status = ContentStatus(state=SyncState.FAILED)
-            if status.state is SyncState.SYNCED or status.state is SyncState.REFUSED:
-                self._wake.wait(self.settings.retry * 10)
-            else:
-                self._wake.wait(self.settings.retry)
+            try:
+                self._before_lessons()
+            except Exception:
+                _LOGGER.exception("content readiness failed")
+            settled = status.state in (SyncState.SYNCED, SyncState.REFUSED)
+            self._wake.wait(TICK if settled else min(self.settings.retry, TICK))
+
+    def _before_lessons(self) -> None:
+        """Report readiness once as each lesson with content comes within PRELESSON."""
+        pending = self.store.pending()
+        manifest = pending.manifest if pending else self.store.current()
+        now = self._now()
+        due = [
+            x.start
+            for x in (manifest.lessons if manifest else [])
+            if now < x.start <= now + PRELESSON and x.start not in self._announced
+        ]
+        if due:
+            self._announced.update(due)
+            self.report_readiness()
 
     # --- one pass ----------------------------------------------------------------------------
 
@@ -159,9 +186,9 @@ class ContentSync:
         pending = self.store.pending()
         document = self.store.pending_document()
         if pending is None or document is None:
-            return self._status_of(None, SyncState.SYNCED)
+            return self.reporter.status_of(None, SyncState.SYNCED)
         if pending.digest in self._refused:
-            return self._status_of(pending.manifest, SyncState.REFUSED)
+            return self.reporter.status_of(pending.manifest, SyncState.REFUSED)
         status = self._guarded(lambda: self._bring(pending.manifest), pending.digest)
         return status or self._switch(document, pending.manifest)
 
@@ -170,22 +197,22 @@ class ContentSync:
         try:
             step()
         except ManifestError as exc:
-            return self._report_refused(exc.reason.value, exc.detail)
+            return self.reporter.refused(exc.reason.value, exc.detail)
         except LessonOnError:
-            return self._emit(ContentEventKind.CONTENT_PROGRESS, SyncState.WAITING_LESSON)
+            return self.reporter.emit(ContentEventKind.CONTENT_PROGRESS, SyncState.WAITING_LESSON)
         except BlobRefusedError as exc:
             if digest is not None:
                 self._refused.add(digest)  # not switched to; a new pointer or a command retries
-            return self._report_refused(exc.reason, exc.detail)
+            return self.reporter.refused(exc.reason, exc.detail)
         except SyncError as exc:
-            return self._report(ContentEventKind.CONTENT_FAILED, SyncState.FAILED, exc)
+            return self.reporter.failed(exc)
         return None
 
     def _switch(self, document: bytes, manifest: ContentManifest) -> ContentStatus:
         self.store.switch(document)
         freed = self.store.collect()
         _LOGGER.info("content version %d served (%d bytes freed)", manifest.version, freed)
-        status = self._emit(ContentEventKind.CONTENT_SYNCED, SyncState.SYNCED)
+        status = self.reporter.emit(ContentEventKind.CONTENT_SYNCED, SyncState.SYNCED)
         self.report_readiness()
         return status
 
@@ -205,26 +232,33 @@ class ContentSync:
             pointer.sha256 in self._refused
         ):
             return
-        self._refused.add(pointer.sha256)  # until it checks out: no retry storm on a bad one
         document = self._client.document(pointer.url, min(pointer.size, MAX_MANIFEST_BYTES))
+        try:
+            manifest, key_pem = self._verified(pointer, document, newest)
+        except ManifestError:
+            self._refused.add(pointer.sha256)  # not fetched again: no retry storm on a bad one
+            raise
+        if key_pem != self._pinned_key():  # a hand-over followed: the new key from now on
+            write_atomic(self._key_path, key_pem, PUBLIC_MODE)
+        self.store.set_pending(document)
+        _LOGGER.info(
+            "content manifest %d accepted: %d blobs", manifest.version, len(manifest.blobs)
+        )
+
+    def _verified(
+        self, pointer: ManifestPointer, document: bytes, newest: Held | None
+    ) -> tuple[ContentManifest, bytes]:
         if len(document) != pointer.size or document_digest(document) != pointer.sha256:
             raise ManifestError(
                 ManifestRefusal.DIGEST, "the document does not match the pointer's digest"
             )
-        manifest, key_pem = verify_manifest(
+        return verify_manifest(
             document,
             pinned_key_pem=self._pinned_key(),
             kit_id=self._kit_id,
             now=self._now(),
             held_version=newest.manifest.version if newest else None,
             held_digest=newest.digest if newest else None,
-        )
-        if key_pem != self._pinned_key():  # a hand-over followed: the new key from now on
-            write_atomic(self._key_path, key_pem, PUBLIC_MODE)
-        self.store.set_pending(document)
-        self._refused.discard(pointer.sha256)
-        _LOGGER.info(
-            "content manifest %d accepted: %d blobs", manifest.version, len(manifest.blobs)
         )
 
     def _pinned_key(self) -> bytes:
@@ -261,7 +295,7 @@ class ContentSync:
         )
         if short:
             raise DiskFullError(needed, short, usage.free)
-        self._to_go = sum(
+        self.reporter.to_go = sum(
             remote_bytes(remaining(p, self.fetcher.partial_size(b.sha256))) for b, p in todo
         )
         self._gate(0)
@@ -277,111 +311,22 @@ class ContentSync:
             self._stop.wait(wait)
         if self._stop.is_set():
             raise SyncError("stopped", "the agent is stopping")
-        self._to_go = max(0, getattr(self, "_to_go", 0) - n)
+        self.reporter.to_go = max(0, self.reporter.to_go - n)
         if time.monotonic() - self._last_progress >= self.settings.progress_every:
             self._last_progress = time.monotonic()
             pending = self.store.pending()
             if pending is not None:
-                self._emit(ContentEventKind.CONTENT_PROGRESS, SyncState.SYNCING)
+                self.reporter.emit(ContentEventKind.CONTENT_PROGRESS, SyncState.SYNCING)
 
     # --- what the kit reports ----------------------------------------------------------------
 
     def status(self) -> ContentStatus:
         """The last status reported."""
-        return self._status
-
-    def _status_of(
-        self, manifest: ContentManifest | None, state: SyncState, **extra: object
-    ) -> ContentStatus:
-        served = self.store.current()
-        target = manifest or served
-        missing = readiness.missing_resources(target, self.store.has) if target else []
-        total = target.total_bytes if target else 0
-        have = sum(b.size for b in target.blobs if self.store.has(b.sha256)) if target else 0
-        fields: dict[str, object] = {
-            "manifest_version": target.version if target else None,
-            "serving_version": served.version if served else None,
-            "state": state,
-            "bytes_total": total,
-            "bytes_have": have,
-            "bytes_to_go": getattr(self, "_to_go", total - have)
-            if state is SyncState.SYNCING
-            else total - have,
-            "missing": missing[:2000],
-            **extra,
-        }
-        self._status = ContentStatus.model_validate(fields)
-        return self._status
-
-    def _emit(
-        self, kind: ContentEventKind, state: SyncState, extra: dict[str, object] | None = None
-    ) -> ContentStatus:
-        pending = self.store.pending()
-        status = self._status_of(pending.manifest if pending else None, state, **(extra or {}))
-        failed = kind in (ContentEventKind.CONTENT_FAILED, ContentEventKind.CONTENT_REFUSED)
-        message = _message(kind, status)
-        level = logging.DEBUG if kind is ContentEventKind.CONTENT_PROGRESS else logging.INFO
-        _LOGGER.log(logging.WARNING if failed else level, "%s", message)
-        self._publish(
-            Event(
-                kind=kind.value,
-                severity=Severity.WARNING if failed else Severity.INFO,
-                message=message,
-                data=status_data(status),
-            )
-        )
-        return status
-
-    def _report(self, kind: ContentEventKind, state: SyncState, exc: SyncError) -> ContentStatus:
-        extra: dict[str, object] = {"reason": exc.reason[:64], "detail": exc.detail}
-        if isinstance(exc, DiskFullError):
-            extra["bytes_missing"] = exc.bytes_missing
-        return self._emit(kind, state, extra)
-
-    def _report_refused(self, reason: str, detail: str) -> ContentStatus:
-        return self._emit(
-            ContentEventKind.CONTENT_REFUSED,
-            SyncState.REFUSED,
-            {"reason": reason[:64], "detail": detail[:500]},
-        )
+        return self.reporter.last
 
     def report_readiness(self) -> list[LessonContent]:
         """Report, per upcoming lesson, whether its content is on the kit (`content_readiness`)."""
-        pending = self.store.pending()
-        manifest = pending.manifest if pending else self.store.current()
-        if manifest is None:
-            return []
-        lessons = readiness.upcoming(manifest, self.store.has, self._now())
-        self._emit(ContentEventKind.CONTENT_READINESS, self._status.state, {"lessons": lessons})
-        return lessons
-
-
-class DiskFullError(SyncError):
-    def __init__(self, needed: int, short: int, free: int) -> None:
-        super().__init__(
-            "disk_full",
-            f"{needed} bytes to download, {free} free: {short} more needed with the reserve",
-        )
-        self.bytes_missing = short
-
-
-def _message(kind: ContentEventKind, status: ContentStatus) -> str:
-    version = status.manifest_version
-    if kind is ContentEventKind.CONTENT_SYNCED:
-        return f"content version {version} synced and served ({status.bytes_total} bytes)"
-    if kind is ContentEventKind.CONTENT_PROGRESS:
-        if status.state is SyncState.WAITING_LESSON:
-            return f"content version {version}: waiting for the online lesson to end"
-        return f"content version {version}: {status.bytes_to_go} bytes to go"
-    if kind is ContentEventKind.CONTENT_READINESS:
-        late = [x for x in status.lessons if not x.ready]
-        if not late:
-            return "content ready for every upcoming lesson"
-        first = late[0]
-        return (
-            f"content missing for the lesson at {first.start:%H:%M} UTC: {', '.join(first.missing)}"
-        )
-    return f"content {kind.value.removeprefix('content_')}: {status.reason}: {status.detail}"
+        return self.reporter.readiness()
 
 
 def from_settings(

@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.content import ContentStatus, SyncState
-from tests.agent.content.lab import Lab, lab
+from tests.agent.content.lab import KIT, Lab, lab
+from tests.support import free_port
 
 
 @pytest.fixture
@@ -146,3 +147,23 @@ def test_a_server_ignoring_range_restarts_the_file_cleanly(kit: Lab) -> None:
     sync.on_pointer(kit.publish(kit.manifest(1, [blob])))
     assert sync.run_once().state is SyncState.SYNCED
     assert sync.store.blob_path(blob.sha256).read_bytes() == data
+
+
+def test_an_unreachable_controller_is_reported_once_and_tried_again(kit: Lab) -> None:
+    blob = kit.blob(os.urandom(1000))
+    pointer = kit.publish(kit.manifest(1, [blob]))
+    port, kit.port = kit.port, free_port()  # nothing listens there
+    sync = kit.sync(timeout=1.0)
+    sync.on_pointer(pointer)
+    assert sync.run_once().state is SyncState.FAILED
+    assert sync.run_once().state is SyncState.FAILED
+    assert kit.kinds() == ["content_failed"], "one outage, one event"
+    assert _last(kit, "content_failed").reason == "unreachable"
+    kit.port = port
+    sync = kit.sync()
+    document = kit.served.root / "manifests" / f"{KIT}-1.json"
+    document.rename(document.with_suffix(".away"))  # the controller answers 404 for a while
+    assert sync.run_once().state is SyncState.FAILED
+    assert _last(kit, "content_failed").reason == "http_404"
+    document.with_suffix(".away").rename(document)  # back: the same pointer is fetched again
+    assert sync.run_once().state is SyncState.SYNCED
