@@ -267,7 +267,8 @@ def create_page_app(config: PageConfig) -> guard.Guard:
         "content-security-policy": guard.page_policy(page.material_origin),
         "x-frame-options": "DENY",
         "x-content-type-options": "nosniff",
-        "referrer-policy": "no-referrer",
+        # same-origin, not no-referrer: with no-referrer the page's own forms say `Origin: null`
+        "referrer-policy": "same-origin",
         "cross-origin-opener-policy": "same-origin",
     }
     return guard.Guard(app, guard.hosts(config.port), headers)
