@@ -77,7 +77,7 @@ test: lint typecheck pytest pytest-any-date
 
 # Benchmarks print figures (and write bench/results/*.json); they assert nothing and are not
 # part of `make test`.
-bench: bench-ingest bench-agent bench-week
+bench: bench-ingest bench-agent bench-content-serve bench-content-sync bench-week
 
 bench-ingest: venv system-deps
 	$(BIN)/python bench/ingest.py --kits $${KITS:-2000} --messages $${MESSAGES:-100000} \
@@ -91,6 +91,15 @@ bench-ingest-hostile:
 bench-agent: test-deps
 	$(BIN)/python bench/agent_footprint.py --minutes $${MINUTES:-2.5} --interval $${INTERVAL:-30} \
 	  --playbook $${PLAYBOOK:-audio-reset}
+
+# The pupil's page serving a 100 KB and a 100 MB resource against Debian's nginx, one load generator.
+bench-content-serve: test-deps
+	$(BIN)/python bench/content_serve.py --seconds $${SECONDS_PER_LOAD:-10} \
+	  --connections $${CONNECTIONS:-16}
+
+# The agent's content sync against curl: the same blobs, the same TLS link and client certificate.
+bench-content-sync: test-deps
+	$(BIN)/python bench/content_sync.py --mib $${MIB:-256} --repeat $${REPEAT:-3}
 
 bench-week: venv
 	$(BIN)/python bench/simulate_week.py --runs $${RUNS:-200} --seed $${SEED:-1}
