@@ -13,6 +13,9 @@ import pytest
 from tests.controller.records import add_kits
 from tests.support import Broker, Controller, loan_period, mqtt_client, provision_kit, wait_for
 
+RESOURCE = "c0ffee00c0ffee00c0ffee00c0ffee00"
+"""A content resource's id that does not exist."""
+
 # (path, admin, technician, teacher, none)
 TABLE = [
     ("/healthz", 200, 200, 200, 200),
@@ -54,6 +57,9 @@ TABLE = [
     ("/api/v1/kits/kit-auth/bundle", 200, 200, 403, 401),  # remediation
     ("/api/v1/kits/kit-auth/diagnostics", 200, 200, 403, 401),  # remediation
     ("/api/v1/diagnostics/1", 404, 404, 403, 401),  # remediation: none yet
+    ("/api/v1/content", 200, 200, 200, 401),  # content catalogue
+    ("/api/v1/content/facets", 200, 200, 200, 401),  # content catalogue
+    ("/api/v1/content/" + RESOURCE, 404, 404, 404, 401),  # content catalogue: none such
 ]
 
 
@@ -153,6 +159,7 @@ def test_the_openapi_schema_lists_no_endpoint_this_table_forgets(controller: Con
         .replace("/incidents/1", "/incidents/{incident_id}")
         .replace("/commands/c0", "/commands/{command_id}")
         .replace("/diagnostics/1", "/diagnostics/{diagnostics_id}")
+        .replace(RESOURCE, "{resource_id}")  # content catalogue
         for p, *_ in TABLE
     }
     assert gets <= covered, f"GET endpoints without an authorization row: {gets - covered}"
@@ -219,6 +226,11 @@ WRITES = [
     ("POST", "/api/v1/incidents/1/resolve", {"admin", "technician"}),
     ("POST", "/api/v1/kits/kit-auth/playbooks/no-such-book/run", {"admin", "technician"}),
     ("POST", "/api/v1/kits/kit-gone/diagnostics", {"admin", "technician"}),
+    # content catalogue: an upload without its form (422), no such resource (404)
+    ("POST", "/api/v1/content", {"admin", "teacher"}),
+    ("PATCH", "/api/v1/content/c0ffee00c0ffee00c0ffee00c0ffee00", {"admin", "teacher"}),
+    ("POST", "/api/v1/content/c0ffee00c0ffee00c0ffee00c0ffee00/archive", {"admin", "teacher"}),
+    ("POST", "/api/v1/content/c0ffee00c0ffee00c0ffee00c0ffee00/restore", {"admin", "teacher"}),
     # staff: no such user (404), a password change without a body (422)
     ("POST", "/api/v1/users/no-such-user/disable", {"admin"}),
     ("POST", "/api/v1/users/no-such-user/enable", {"admin"}),
@@ -281,6 +293,7 @@ def _template(path: str) -> str:
     path = path.replace("/incidents/1", "/incidents/{incident_id}")  # remediation
     path = path.replace("kit-auth", "{kit_id}").replace("kit-gone", "{kit_id}")
     path = path.replace("no-such-book", "{playbook}").replace("no-such-user", "{username}")
+    path = path.replace(RESOURCE, "{resource_id}")  # content catalogue
     if "/actions/" in path:
         path = path.rsplit("/", 1)[0] + "/{action}"
     if "/import/" in path:
