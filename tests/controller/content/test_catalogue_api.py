@@ -16,6 +16,7 @@ from tests.controller.content.catalogue_files import OGG, PDF, VTT, bomb, epub, 
 from tests.support import Controller, migrated, start_broker
 
 pytestmark = pytest.mark.processes
+MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]:
     """One controller (and broker) for the module, its blobs under its own folder."""
     tmp = tmp_path_factory.mktemp("catalogue")
     broker = start_broker(tmp)
-    controller = Controller(tmp, broker, KITKEEPER_CONTENT_DIR=str(tmp / "content"))
+    limits = {
+        "KITKEEPER_CONTENT_DIR": str(tmp / "content"),
+        "KITKEEPER_CONTENT_MAX_UPLOAD_BYTES": str(2 * MiB),
+    }
+    controller = Controller(tmp, broker, **limits)
     try:
         yield controller.start()
     finally:
@@ -50,6 +55,7 @@ def upload(
     role: str = "teacher",
     captions: dict[str, bytes] | None = None,
     name: str = "file.bin",
+    headers_lang: str | None = None,
     **meta: Any,
 ) -> httpx.Response:
     fields = {"title": "Сабақ", "subject": "Математика", "grade": "5", "language": "kk"}
@@ -59,7 +65,8 @@ def upload(
         f"captions_{lang}": (f"{lang}.vtt", vtt, "text/vtt")
         for lang, vtt in (captions or {}).items()
     }
-    return client.post("/api/v1/content", data=fields, files=files, headers=headers(served, role))
+    sent = headers(served, role, headers_lang)
+    return client.post("/api/v1/content", data=fields, files=files, headers=sent)
 
 
 def blob_files(served: Controller) -> list[Path]:
@@ -192,6 +199,13 @@ def test_refusals_say_why_and_store_nothing(
     assert set(answer.json()["messages"]) == {"kk", "ru", "en"}
     assert blob_files(served) == before
     assert client.get("/api/v1/content", headers=headers(served)).json()["total"] == total
+
+
+def test_a_file_over_the_configured_limit_is_413(served: Controller, client: httpx.Client) -> None:
+    answer = upload(served, client, PDF + bytes(2 * MiB), kind="pdf", headers_lang="ru")
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["reason"] == "too_large"
+    assert "байт" in answer.json()["detail"]
 
 
 def test_bad_metadata_is_a_plain_422(served: Controller, client: httpx.Client) -> None:
