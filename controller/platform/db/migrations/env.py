@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 # Every domain's tables, so that the metadata is whole (this is the one place that knows them all).
+from controller.content import tables as content_tables
 from controller.fleet import tables as fleet_tables
 from controller.loans import tables as loans_tables
 from controller.platform import audit_table
@@ -16,6 +17,7 @@ from controller.trust import tables as trust_tables
 
 ALL_TABLES = (
     audit_table,
+    content_tables,
     fleet_tables,
     loans_tables,
     remediation_tables,
