@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +37,8 @@ from controller.trust.tables import User
 
 _LOGGER = logging.getLogger(__name__)
 
-Wake = Callable[[], None]
+Wake = Callable[[list[str]], None]
+"""Asks the content publisher to look at these kits' manifests now."""
 MAX_LISTED = 500
 """The most assignments one list answers (newest first)."""
 
@@ -138,7 +139,7 @@ def create(
     session.flush()
     for row in rows:
         _audit(session, user, "assignment.create", row, now, after=_summary(row))
-    _commit(session, wake)
+    _commit(session, wake, pupils)
     return [public(row) for row in rows]
 
 
@@ -168,11 +169,12 @@ def _audit(
     )
 
 
-def _commit(session: Session, wake: Wake | None) -> None:
+def _commit(session: Session, wake: Wake | None, pupils: Iterable[str]) -> None:
+    kit_ids = sorted({k for p in pupils for k in schedules.kits_for_pupil(session, p)})
     session.commit()
-    if wake is not None:
+    if wake is not None and kit_ids:
         try:
-            wake()
+            wake(kit_ids)
         except Exception:
             _LOGGER.exception("waking the content publisher failed")
 
@@ -225,7 +227,7 @@ def cancel(
     before = _summary(row)
     row.cancelled_at, row.cancelled_by = now, user.username
     _audit(session, user, "assignment.cancel", row, now, before=before, after=_summary(row))
-    _commit(session, wake)
+    _commit(session, wake, [row.pupil_ref])
     return public(row)
 
 

@@ -10,11 +10,11 @@ the catalogue's entries for the resources those name. `refresh` builds the manif
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from controller.content import assignments, catalogue, manifests
@@ -107,13 +107,24 @@ def latest(session: Session, kit_id: str) -> IssuedManifest | None:
     )
 
 
+def held(session: Session, kit_id: str) -> manifests.Issued | None:
+    """The version, content digest and expiry of the kit's newest manifest (not its bytes)."""
+    row = session.execute(
+        select(IssuedManifest.version, IssuedManifest.content_digest, IssuedManifest.expires_at)
+        .where(IssuedManifest.kit_id == kit_id)
+        .order_by(IssuedManifest.version.desc())
+        .limit(1)
+    ).first()
+    return manifests.Issued(row[0], row[1], row[2]) if row is not None else None
+
+
 def refresh(session: Session, kit_id: str, now: datetime, signer: Signer) -> IssuedManifest | None:
     """Issue the kit a new manifest if its content changed or the held one nears expiry.
 
     A kit lent to nobody that was given manifests before gets an empty one (its content goes).
     The new row, or None when the newest one stands (or the document would be too large).
     """
-    previous = latest(session, kit_id)
+    previous = held(session, kit_id)
     inputs = inputs_for(session, kit_id, now)
     if inputs is None:
         if previous is None:
@@ -121,12 +132,7 @@ def refresh(session: Session, kit_id: str, now: datetime, signer: Signer) -> Iss
         inputs = manifests.Inputs(kit_id, "Asia/Almaty", [], [], [], [])
     built = manifests.build(inputs, version=1, issued_at=now)
     digest = manifests.content_digest(built)
-    held = (
-        manifests.Issued(previous.version, previous.content_digest, previous.expires_at)
-        if previous is not None
-        else None
-    )
-    version = manifests.next_issue(held, digest, now)
+    version = manifests.next_issue(previous, digest, now)
     if version is None:
         return None
     manifest = built.model_copy(update={"version": version})
@@ -198,11 +204,21 @@ def deliverable(session: Session, kit_id: str, now: datetime) -> Sequence[Issued
     return [r for r in rows if r.expires_at > now]
 
 
-def newest_per_kit(session: Session, kit_ids: Sequence[str]) -> dict[str, IssuedManifest]:
-    """The newest manifest of each of these kits that has one."""
-    found: dict[str, IssuedManifest] = {}
-    for kit_id in kit_ids:
-        row = latest(session, kit_id)
-        if row is not None:
-            found[kit_id] = row
-    return found
+def newest_per_kit(
+    session: Session, kit_ids: Collection[str] | None = None
+) -> dict[str, IssuedManifest]:
+    """The newest manifest of each kit (of these kits) that has one, in one query."""
+    query = select(IssuedManifest.kit_id, func.max(IssuedManifest.version).label("version"))
+    if kit_ids is not None:
+        query = query.where(IssuedManifest.kit_id.in_(sorted(set(kit_ids))))
+    newest = query.group_by(IssuedManifest.kit_id).subquery()
+    rows = session.scalars(
+        select(IssuedManifest).join(
+            newest,
+            and_(
+                IssuedManifest.kit_id == newest.c.kit_id,
+                IssuedManifest.version == newest.c.version,
+            ),
+        )
+    )
+    return {row.kit_id: row for row in rows}

@@ -1,11 +1,14 @@
 """The content publisher: a background thread that keeps every kit's manifest current.
 
-Each pass (every `content_publish_interval` seconds, and at once when woken after an assignment
-or a schedule change) reads the kits' new content events into their sync status, issues a new
-manifest to each active kit whose content changed or whose manifest nears expiry
-(`manifest_store.refresh`, signed with the content key), and publishes the retained pointer of
-every manifest this process has not announced yet on `kits/{id}/manifest`. It also sets the
-gauges of manifests issued and of lessons soon whose content is not on the kit.
+Each pass (every `content_publish_interval` seconds, and at once when asked after an assignment
+or a schedule change) reads the kits' new content events into their sync status and looks again
+at the manifests of the kits asked for (`request`); every `FULL_SWEEP` (and at the first pass) it
+looks at every active kit, which takes up what no request names: the window of lessons moving on,
+catalogue edits, a manifest nearing expiry. A kit gets a new manifest when its content changed or
+its manifest nears expiry (`manifest_store.refresh`, signed with the content key); the retained
+pointer of each new manifest (after a restart: of every newest one) is published on
+`kits/{id}/manifest`, again at the next pass if that failed. It also sets the gauges of
+manifests issued and of lessons soon whose content is not on the kit.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +34,10 @@ from protocol.content import ManifestPointer
 _LOGGER = logging.getLogger(__name__)
 
 PublishPointer = Callable[[str, ManifestPointer], None]
+KITS_PER_COMMIT = 25
+"""Kits refreshed per transaction: a few tens of milliseconds of write lock at a time."""
+FULL_SWEEP = timedelta(minutes=15)
+"""How often every active kit's manifest is looked at again, asked for or not."""
 
 
 class ContentPublisher:
@@ -48,6 +55,9 @@ class ContentPublisher:
         self._sessions = sessions
         self._publish = publish
         self._announced: dict[str, int] = {}
+        self._requested: set[str] = set()
+        self._lock = threading.Lock()
+        self._swept_at: datetime | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,8 +84,10 @@ class ContentPublisher:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def wake(self) -> None:
-        """Run a pass now (an assignment or a schedule changed)."""
+    def request(self, kit_ids: Iterable[str]) -> None:
+        """Look at these kits' manifests now (their assignments or schedule changed)."""
+        with self._lock:
+            self._requested.update(kit_ids)
         self._wake.set()
 
     def _loop(self) -> None:
@@ -89,27 +101,38 @@ class ContentPublisher:
             elapsed = time.monotonic() - started
             self._wake.wait(max(0.0, self._settings.content_publish_interval - elapsed))
 
-    def run_once(self, now: datetime) -> list[tuple[str, ManifestPointer]]:
-        """One pass: statuses read, manifests issued, pointers published; those published."""
+    def run_once(
+        self, now: datetime, *, everything: bool | None = None
+    ) -> list[tuple[str, ManifestPointer]]:
+        """One pass (over every active kit when `everything`, by default when FULL_SWEEP has
+        passed, else over the kits asked for): statuses read, manifests issued, pointers
+        published; those published."""
         try:
             with self._sessions.begin() as session:
                 sync_status.apply_new(session, now)
         except SQLAlchemyError:
             _LOGGER.exception("content: reading the kits' content events failed")
+        with self._lock:
+            requested, self._requested = self._requested, set()
+        if everything is None:
+            everything = self._swept_at is None or now - self._swept_at >= FULL_SWEEP
         try:
             signer = keys.signer(self._settings.pki_dir)
         except ContentKeyError:
             return []  # logged where it failed; the kits keep their manifests
-        with self._sessions.begin() as session:
-            for kit_id in fleet.active_kit_ids(session):
-                try:
-                    with session.begin_nested():
-                        if manifest_store.refresh(session, kit_id, now, signer) is not None:
-                            self.issued.inc()
-                except Exception:  # one kit's bad data must not stop the others' manifests
-                    _LOGGER.exception("content: the manifest of kit %s failed", kit_id)
-            kit_ids = fleet.active_kit_ids(session)
-            newest = manifest_store.newest_per_kit(session, kit_ids)
+        with self._sessions() as session:
+            kit_ids = fleet.active_kit_ids(session, kit_ids=None if everything else requested)
+        for start in range(0, len(kit_ids), KITS_PER_COMMIT):  # short write locks
+            self._refresh(kit_ids[start : start + KITS_PER_COMMIT], now, signer)
+        if everything:
+            self._swept_at = now
+        with self._sessions() as session:
+            if everything:
+                active = set(kit_ids)
+                newest = manifest_store.newest_per_kit(session)
+                newest = {k: row for k, row in newest.items() if k in active}
+            else:
+                newest = manifest_store.newest_per_kit(session, [*kit_ids, *self._unannounced()])
             due = [
                 (kit_id, manifest_store.pointer(row))
                 for kit_id, row in newest.items()
@@ -117,6 +140,28 @@ class ContentPublisher:
             ]
             self.unready.set(len(sync_status_views.alerts(session, now=now)))
         return [(k, p) for k, p in due if self._announce(k, p)]
+
+    def _refresh(self, kit_ids: list[str], now: datetime, signer: keys.Signer) -> None:
+        issued: list[str] = []
+        try:
+            with self._sessions.begin() as session:
+                for kit_id in kit_ids:
+                    try:
+                        with session.begin_nested():
+                            if manifest_store.refresh(session, kit_id, now, signer) is not None:
+                                issued.append(kit_id)
+                    except Exception:  # one kit's bad data must not stop the others'
+                        _LOGGER.exception("content: the manifest of kit %s failed", kit_id)
+        except SQLAlchemyError:
+            _LOGGER.exception("content: storing the manifests of kits %s failed", kit_ids)
+            return
+        for kit_id in issued:
+            self.issued.inc()
+            self._announced.pop(kit_id, None)
+
+    def _unannounced(self) -> list[str]:
+        """Kits whose newest pointer could not be published (retried at each pass)."""
+        return [k for k, v in self._announced.items() if v < 0]
 
     def _announce(self, kit_id: str, pointer: ManifestPointer) -> bool:
         if self._publish is None:
@@ -127,6 +172,7 @@ class ContentPublisher:
             _LOGGER.exception(
                 "content: announcing manifest %d to kit %s failed", pointer.version, kit_id
             )
+            self._announced[kit_id] = -1  # tried again at the next pass
             return False
         self._announced[kit_id] = pointer.version
         return True
@@ -141,5 +187,6 @@ class ScheduleRequests:
 
     def request(self, kit_ids: Iterable[str]) -> None:
         """Publish these kits' schedules, and look at their manifests now."""
+        kit_ids = list(kit_ids)
         self._schedules.request(kit_ids)
-        self._content.wake()
+        self._content.request(kit_ids)

@@ -47,6 +47,17 @@ def manifest_of(row: IssuedManifest) -> ContentManifest | None:
         return None
 
 
+def lesson_soon(document: bytes, now: datetime) -> bool:
+    """Whether a stored manifest lists a lesson starting within ALERT_LEAD (read cheaply: the
+    whole manifest is parsed only for those)."""
+    try:
+        lessons = json.loads(document)["signed"]["lessons"]
+        starts = [datetime.fromisoformat(lesson["start"]) for lesson in lessons]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return any(now <= start <= now + ALERT_LEAD for start in starts)
+
+
 def _task_sync(
     row: Assignment,
     manifest: ContentManifest | None,
@@ -170,9 +181,11 @@ def alerts(session: Session, *, now: datetime, lang: Lang = "en") -> list[Conten
     """Every lesson within ALERT_LEAD whose content is not on its kit."""
     texts = catalogue("assignments")
     out = []
-    kit_ids = fleet.active_kit_ids(session)
-    for kit_id, latest in manifest_store.newest_per_kit(session, kit_ids).items():
-        manifest = manifest_of(latest)
+    active = set(fleet.active_kit_ids(session))
+    for kit_id, latest in manifest_store.newest_per_kit(session).items():
+        if kit_id not in active:
+            continue
+        manifest = manifest_of(latest) if lesson_soon(latest.document, now) else None
         if manifest is None:
             continue
         status = status_of(session, kit_id)

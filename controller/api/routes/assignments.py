@@ -22,7 +22,7 @@ IdPath = Annotated[int, Path(ge=1, le=2**62, description="the assignment's id")]
 
 def _wake(state: StateDep) -> assignments.Wake | None:
     """What runs the content publisher's pass now, if this process has one."""
-    return state.content.wake if state.content is not None else None
+    return state.content.request if state.content is not None else None
 
 
 @router.post(
