@@ -45,6 +45,8 @@ MAX_RATIO: Final = 100
 _RATIO_FLOOR: Final = 1 * MiB
 """A zip that unpacks to less than this is never a bomb, whatever its ratio."""
 _READ: Final = 1 * MiB
+HEAD_BYTES: Final = 512
+"""The first bytes read to tell a file's type."""
 EPUB_MIMETYPE: Final = b"application/epub+zip"
 ENTRY_PAGES: Final = ("index.html", "index.htm")
 
@@ -81,8 +83,17 @@ def sniff(head: bytes) -> str | None:
 
 
 def _is_epub(head: bytes) -> bool:
-    """An EPUB's zip starts with its stored `mimetype` entry (OCF: name at 30, content after)."""
-    return head[30:38] == b"mimetype" and head[38:58] == EPUB_MIMETYPE
+    """An EPUB's zip starts with its `mimetype` entry, stored, holding `application/epub+zip`
+    (OCF); read from the first local header (name and extra lengths at 26 and 28)."""
+    if len(head) < 30 or head[8:10] != b"\x00\x00":  # not stored (compressed)
+        return False
+    name_length = int.from_bytes(head[26:28], "little")
+    extra_length = int.from_bytes(head[28:30], "little")
+    start = 30 + name_length + extra_length
+    return (
+        head[30 : 30 + name_length] == b"mimetype"
+        and head[start : start + len(EPUB_MIMETYPE)] == EPUB_MIMETYPE
+    )
 
 
 def media_type(kind: ResourceKind, head: bytes) -> str:
@@ -135,7 +146,7 @@ def check(
     reason otherwise. The file is left at its start."""
     check_size(kind, size, configured)
     file.seek(0)
-    head = file.read(64)
+    head = file.read(HEAD_BYTES)
     file.seek(0)
     media = media_type(kind, head)
     if entry is not None and kind is not ResourceKind.HTML5:
@@ -220,7 +231,7 @@ def entry_page(names: set[str], entry: str | None) -> str:
     for page in ENTRY_PAGES:
         if page in names:
             return page
-    tops = {name.split("/", 1)[0] for name in names}
+    tops = {name.split("/", 1)[0] for name in names} - {"__MACOSX"}  # macOS's resource forks
     if len(tops) == 1:
         (top,) = tops
         for page in ENTRY_PAGES:

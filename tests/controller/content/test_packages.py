@@ -143,11 +143,24 @@ def test_a_nested_zip_is_kept_as_a_file_not_opened() -> None:
         (["lesson/index.html", "lesson/a.js"], None, "lesson/index.html"),
         (["start.html", "a.js"], "start.html", "start.html"),
         (["index.htm"], None, "index.htm"),
+        (["lesson/index.html", "__MACOSX/lesson/._index.html"], None, "lesson/index.html"),
     ],
 )
 def test_the_entry_page_is_found(names: list[str], given: str | None, entry: str) -> None:
     data = zipped((name, PAGE) for name in names)
     assert check(K.HTML5, data, given).entry == entry
+
+
+def test_an_epub_whose_mimetype_entry_has_an_extra_field_is_an_epub() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        info = zipfile.ZipInfo("mimetype")
+        info.extra = b"\x55\x54\x05\x00\x01\x00\x00\x00\x00"  # a timestamp field
+        archive.writestr(info, b"application/epub+zip")
+        archive.writestr("OEBPS/ch1.xhtml", b"<html/>", zipfile.ZIP_DEFLATED)
+    assert check(K.EPUB, out.getvalue()).media_type == "application/epub+zip"
+    compressed = zipped([("mimetype", b"application/epub+zip"), ("a.xhtml", b"<html/>")])
+    assert refusal(K.EPUB, compressed) == "wrong_type"  # OCF: the mimetype entry is stored
 
 
 def test_a_named_entry_page_must_be_in_the_package() -> None:
