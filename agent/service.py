@@ -189,10 +189,7 @@ class Agent:
             reconnect_max_delay=settings.reconnect_max_delay,
             tls=self._tls,
             will=self._status("offline", "connection lost"),
-            subscriptions=[
-                kit_topic(self.kit_id, c)
-                for c in (Channel.ACK, Channel.CMD, Channel.SCHEDULE, Channel.MANIFEST)
-            ],
+            subscriptions=[kit_topic(self.kit_id, c) for c in sorted(CONTROLLER_TO_AGENT)],
             on_connect=self._on_connect,
             on_message=self._on_message,
         )
@@ -328,10 +325,7 @@ class Agent:
             except OSError:
                 _LOGGER.exception("cannot keep the lesson schedule")
         elif isinstance(message, ManifestMessage) and self.content is not None:
-            try:
-                self.content.on_pointer(message.body)
-            except OSError:
-                _LOGGER.exception("cannot keep the content manifest pointer")
+            self.content.on_pointer(message.body)
 
     def _run_command(self, command: CommandMessage) -> None:
         if not self._seen_commands.first_time(command.msg_id):
@@ -449,8 +443,7 @@ class Agent:
 
     def _sync_content(self, command: CommandMessage) -> None:
         if self.content is None:
-            self._report_command(command, ok=False, detail="this kit is not enrolled: no content")
-            return
+            raise ConfigError("this kit is not enrolled: no content to sync")
         self.content.request()
         self._report_command(command, ok=True, detail="content sync started")
 

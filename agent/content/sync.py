@@ -123,10 +123,13 @@ class ContentSync:
     # --- triggers ----------------------------------------------------------------------------
 
     def on_pointer(self, pointer: ManifestPointer) -> None:
-        """Keep the controller's latest pointer and sync to it."""
-        write_atomic(
-            self.store.root / POINTER_FILE, pointer.model_dump_json().encode(), PUBLIC_MODE
-        )
+        """Keep the controller's latest pointer and sync to it (on paho's thread: never raises)."""
+        try:
+            write_atomic(
+                self.store.root / POINTER_FILE, pointer.model_dump_json().encode(), PUBLIC_MODE
+            )
+        except OSError:
+            _LOGGER.exception("cannot keep the content manifest pointer")
         self._wake.set()
 
     def request(self) -> None:
