@@ -12,10 +12,13 @@ with a reason code (`ContentTooLargeError`, 413, for sizes).
 
 from __future__ import annotations
 
+import lzma
 import posixpath
 import re
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Final
@@ -209,6 +212,21 @@ def _unpack_counting(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> 
                     raise ContentRefusedError("zip_bomb", limit=MAX_UNPACKED_BYTES)
 
 
+_DAMAGED: Final = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,  # a compression method zipfile does not have
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    struct.error,
+    ValueError,  # offsets that point before the file's start
+    OSError,  # bz2's damaged stream
+    RuntimeError,
+)
+"""What reading a damaged zip raises (found by corrupting zips at random)."""
+
+
 def check_zip(file: IO[bytes]) -> set[str]:
     """Check a zip's entries and unpack it once, counting; returns the names of its files."""
     try:
@@ -216,7 +234,7 @@ def check_zip(file: IO[bytes]) -> set[str]:
             infos = archive.infolist()
             _check_entries(infos)
             _unpack_counting(archive, infos)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+    except _DAMAGED as exc:
         raise ContentRefusedError("zip_damaged") from exc
     return {i.filename for i in infos if not i.is_dir()}
 

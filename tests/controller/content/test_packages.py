@@ -3,7 +3,9 @@ captions (controller/content/packages.py, pure: files in memory)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import random
 import warnings
 import zipfile
 
@@ -212,3 +214,16 @@ def test_every_refusal_says_itself_in_each_language() -> None:
     body = caught.value.body_in("ru")
     assert body["reason"] == "zip_traversal"
     assert body["detail"] == messages["ru"]
+
+
+def test_a_damaged_package_is_refused_never_an_error() -> None:
+    """Bytes of real packages changed at random: each is accepted or refused with a reason."""
+    rng = random.Random(14)
+    packed = [html5(), epub(), zipped([("index.html", PAGE * 300)], method=zipfile.ZIP_BZIP2)]
+    for _ in range(600):
+        data = bytearray(rng.choice(packed))
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        kind = K.EPUB if data[30:38] == b"mimetype" else K.HTML5
+        with contextlib.suppress(ContentRefusedError):
+            check(kind, bytes(data))
