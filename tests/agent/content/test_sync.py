@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.enroll import CONTENT_KEY_FILE
+from protocol import bundle_keys
 from protocol.content import ContentStatus, SyncState
-from tests.agent.content.lab import KIT, Lab, lab
+from tests.agent.content.lab import KIT, Lab, lab, public_pem
 from tests.support import free_port
 
 
@@ -167,3 +169,17 @@ def test_an_unreachable_controller_is_reported_once_and_tried_again(kit: Lab) ->
     assert _last(kit, "content_failed").reason == "http_404"
     document.with_suffix(".away").rename(document)  # back: the same pointer is fetched again
     assert sync.run_once().state is SyncState.SYNCED
+
+
+def test_a_key_hand_over_is_followed_and_the_new_key_pinned(kit: Lab) -> None:
+    _served_v1(kit)
+    old, new = kit.key, Ed25519PrivateKey.generate()
+    said = bundle_keys.statement(public_pem(old), public_pem(new), datetime.now(UTC))
+    handover = bundle_keys.encode(said, old.sign(said))
+    blob = kit.blob(os.urandom(1000))
+    sync = kit.sync()
+    sync.on_pointer(kit.publish(kit.manifest(2, [blob]), key=new, handovers=[handover]))
+    assert sync.run_once().state is SyncState.SYNCED
+    assert (kit.state / CONTENT_KEY_FILE).read_bytes() == public_pem(new)
+    third = kit.manifest(3, [blob])
+    assert _refused(kit, kit.publish(third, key=old), serving=2).reason == "signature"
