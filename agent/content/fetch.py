@@ -26,6 +26,7 @@ from agent.content.store import ContentStore
 from protocol.content import BlobRef
 
 _LOGGER = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per blob request in the log
 
 PIECE: Final = 64 * 1024
 RECEIVE_BUFFER: Final = 128 * 1024
