@@ -9,23 +9,42 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from controller.content.errors import DOMAIN
+from controller.errors import InvalidValue
 from protocol.content import ResourceKind
 
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters (NUL and the like; tabs and line breaks are text)."""
+    if _CONTROL.search(value):
+        raise InvalidValue(DOMAIN, "invalid.control")
+    return value
+
+
+Printable = AfterValidator(_printable)
 Language = Literal["kk", "ru", "en"]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
-Keywords = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Printable
+]
+Subject = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), Printable]
+Keywords = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), Printable]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), Printable]
 Grade = Annotated[int, Field(ge=1, le=11, description="school grade, 1 to 11")]
 Entry = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    Printable,
     Field(description="an HTML5 package's entry page inside the zip (default index.html)"),
 ]
 

@@ -48,7 +48,7 @@ def _filters(
         ),
     ] = None,
     grade: Annotated[Grade | None, Query()] = None,
-    subject: Annotated[str | None, Query(max_length=200)] = None,
+    subject: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] = None,
     lang: Annotated[Language | None, Query(description="the resource's language")] = None,
     kind: Annotated[ResourceKind | None, Query()] = None,
     archived: Annotated[

@@ -214,3 +214,8 @@ def test_bad_metadata_is_a_plain_422(served: Controller, client: httpx.Client) -
     assert "grade" in json.dumps(answer.json())
     assert upload(served, client, PDF, kind="film").status_code == 422
     assert upload(served, client, PDF, kind="pdf", language="de").status_code == 422
+    nul = upload(served, client, PDF, kind="pdf", title="a\x00b", headers_lang="kk")
+    assert nul.status_code == 422
+    assert "басқару таңбалары" in json.dumps(nul.json(), ensure_ascii=False)
+    search = client.get("/api/v1/content", params={"subject": "a\x00"}, headers=headers(served))
+    assert search.status_code == 422
