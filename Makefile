@@ -94,7 +94,7 @@ bench-agent: test-deps
 
 # The pupil's page serving a 100 KB and a 100 MB resource against Debian's nginx, one load generator.
 bench-content-serve: test-deps
-	$(BIN)/python bench/content_serve.py --seconds $${SECONDS_PER_LOAD:-10} \
+	$(BIN)/python bench/content_serve.py --seconds $${SECONDS_PER_LOAD:-5} --rounds $${ROUNDS:-3} \
 	  --connections $${CONNECTIONS:-16}
 
 # The agent's content sync against curl: the same blobs, the same TLS link and client certificate.

@@ -7,11 +7,13 @@ fetched the way the page has them fetched, from the materials' origin: `GET /blo
 (Starlette's FileResponse, with the origin's security headers). Debian's nginx (a child process,
 one worker: one process against one, `sendfile on`, the same headers added) serves the same files
 at the same paths. One load generator (`bench/loadgen.py`: kept-alive connections, one request
-in flight on each) drives both, one after the other in one run.
+in flight on each) drives both in one run, one after the other, alternating which goes first,
+`--rounds` times; the figures are the medians (the machine may be busy with other work: the load
+average before and after is recorded).
 
 Prints figures and writes bench/results/content_serve.json; asserts nothing.
 
-    .venv/bin/python bench/content_serve.py --seconds 10 --connections 16
+    .venv/bin/python bench/content_serve.py --seconds 5 --rounds 3 --connections 16
 """
 
 from __future__ import annotations
@@ -151,8 +153,16 @@ def drive(
     return outcome
 
 
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median requests/s (an odd count: the middle one)."""
+    return sorted(runs, key=lambda run: run["requests_per_s"])[len(runs) // 2]
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Both servers, small then large, one after the other."""
+    """Both servers, small then large, alternating which goes first, `args.rounds` times."""
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        size: {"kit": [], "nginx": []} for size in ("small", "large")
+    }
     with tempfile.TemporaryDirectory(prefix="kk-serve-bench-") as tmp:
         work = Path(tmp)
         files = blob_files(work / "www")
@@ -161,26 +171,36 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             (work / "nginx").mkdir()
             locations = NGINX_LOCATIONS.format(root=work / "www")
             with nginx.serving(work / "nginx", locations) as (nginx_port, nginx_proc):
-                kit = psutil.Process(page.pid)
-                results: dict[str, Any] = {}
-                for name, connections in (("small", args.connections), ("large", args.large)):
-                    path = f"/blob/{files[name].name}"
-                    results[name] = {
-                        "kit": drive(kit, page_port, path, args, connections),
-                        "nginx": drive(nginx_proc, nginx_port, path, args, connections),
-                        "connections": connections,
-                    }
+                servers = {
+                    "kit": (psutil.Process(page.pid), page_port),
+                    "nginx": (nginx_proc, nginx_port),
+                }
+                for round_ in range(args.rounds):
+                    order = ["kit", "nginx"] if round_ % 2 == 0 else ["nginx", "kit"]
+                    for size, connections in (("small", args.connections), ("large", args.large)):
+                        for name in order:
+                            proc, port = servers[name]
+                            path = f"/blob/{files[size].name}"
+                            runs[size][name].append(drive(proc, port, path, args, connections))
         finally:
             assert page.stdin is not None
             page.stdin.close()
             page.wait(30)
-    return results
+    return {
+        size: {
+            "connections": args.connections if size == "small" else args.large,
+            **{name: _median_run(found) for name, found in by_server.items()},
+            "runs": by_server,
+        }
+        for size, by_server in runs.items()
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured, per load")
-    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured, per load")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=3, help="each load this often (medians)")
     parser.add_argument("--connections", type=int, default=16, help="for the 100 KB blob")
     parser.add_argument("--large", type=int, default=2, help="connections for the 100 MB blob")
     parser.add_argument("--processes", type=int, default=1, help="load generator processes")
@@ -189,12 +209,15 @@ def main() -> int:
     )
     args = parser.parse_args()
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     results = measure(args)
     small, large = results["small"], results["large"]
     result = {
         "when": datetime.now(UTC).isoformat(),
         "seconds_per_load": args.seconds,
+        "rounds": args.rounds,
         "load_processes": args.processes,
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         **results,
         "requests_ratio": round(
             small["kit"]["requests_per_s"] / small["nginx"]["requests_per_s"], 3
@@ -204,7 +227,7 @@ def main() -> int:
     print(
         f"100 KB resource, {small['connections']} connections: kit "
         f"{small['kit']['requests_per_s']} req/s, nginx {small['nginx']['requests_per_s']} "
-        f"req/s: ratio {result['requests_ratio']} (goal >= 0.3)"
+        f"req/s: ratio {result['requests_ratio']} (goal >= 0.3; medians of {args.rounds})"
     )
     print(
         f"100 MB resource, {large['connections']} connections: kit {large['kit']['mib_per_s']} "
@@ -216,7 +239,8 @@ def main() -> int:
         f"{small['nginx']['server_cpu_share']}; {large['nginx']['server_cpu_share']}; the load "
         f"generator's CPU seconds over {args.seconds:g} s against the kit "
         f"{small['kit']['client_cpu_s']}, against nginx {small['nginx']['client_cpu_s']} "
-        f"({time.monotonic() - started:.0f} s in all)"
+        f"({time.monotonic() - started:.0f} s in all; load average "
+        f"{result['load_average_1m'][0]} before, {result['load_average_1m'][1]} after)"
     )
     common.save(result, args.out)
     return 0
