@@ -3,12 +3,14 @@ of large files), archived resources left out, and no file left behind by a faile
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import fastcdc  # type: ignore[import-untyped]  # no stubs nor py.typed
 import pytest
 from sqlalchemy.orm import Session
 
@@ -96,3 +98,18 @@ def test_a_store_that_fails_leaves_no_file(
     files = [p for p in (tmp_path / "content" / "blobs").rglob("*") if p.is_file()]
     assert [p.name for p in files] == [catalogue.get(session, kept).sha256]
     assert not list((tmp_path / "content" / "staging").iterdir())
+
+
+def test_chunks_read_a_window_at_a_time_are_those_of_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "video.bin"
+    path.write_bytes(os.urandom(chunking.CHUNKED_FROM + 3 * 1024 * 1024 + 123))
+    whole = fastcdc.fastcdc(
+        str(path), min_size=chunking.MIN_SIZE, avg_size=chunking.AVG_SIZE,
+        max_size=chunking.MAX_SIZE, fat=False, hf=hashlib.sha256,
+    )  # fmt: skip
+    monkeypatch.setattr(chunking, "WINDOW", 1024 * 1024 + 17)  # many windows, odd edges
+    assert [(c.length, c.sha256) for c in chunking.chunks(path, path.stat().st_size)] == [
+        (c.length, c.hash) for c in whole
+    ]
