@@ -154,6 +154,13 @@ def test_media_have_range_and_are_readable_by_the_page_only(site: Site) -> None:
     assert part.headers["access-control-allow-origin"] == site.origin
     other = site.materials.get(blob, headers={"origin": "http://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+    whole = site.materials.get(blob)
+    assert whole.content == site.content.files["r-video"]
+    assert whole.headers["etag"] == f'"{video.sha256}"'  # content-addressed: the hash is the tag
+    assert (
+        site.materials.get(blob, headers={"if-none-match": whole.headers["etag"]}).status_code
+        == 304
+    )
     vtt = site.materials.get(f"/blob/{video.captions[0].sha256}")
     assert vtt.headers["content-type"].startswith("text/vtt")
 
