@@ -144,7 +144,7 @@ def server_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
 def serving(served: Served, tls: ssl.SSLContext, host: str = "127.0.0.1") -> Iterator[int]:
     """Serve in a thread; yields the port."""
     server = _Server((host, 0), served, tls)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server.server_address[1]
