@@ -83,6 +83,7 @@ class Client:
             transport=transport,
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
+            headers={"Accept-Encoding": "identity"},  # bytes as stored: ranges and hashes hold
         )
 
     def close(self) -> None:
