@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pytest
 from axe_playwright_python.base import AxeResults
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from agent.help import REQUESTS_DIR
 from common.i18n import LANGS, catalogue
@@ -50,6 +51,8 @@ class Site:
     content: Content
     state_dir: Path
     browser: Browser
+    outside: list[str] = field(default_factory=list)
+    """What a page tried to fetch beyond 127.0.0.1 (nothing: the page needs no internet)."""
 
     @property
     def origin(self) -> str:
@@ -61,16 +64,16 @@ class Site:
         context = self.browser.new_context()
         jar = [{"name": k, "value": v, "url": self.origin} for k, v in cookies.items()]
         context.add_cookies(jar)  # type: ignore[arg-type]
-        context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), _cut)
+        context.route(re.compile(r"^(?:https?|wss?|ftp)://(?!127\.0\.0\.1:)"), self._cut)
         return context
+
+    def _cut(self, route: Route) -> None:
+        self.outside.append(route.request.url)
+        route.abort("internetdisconnected")
 
     def requests(self) -> list[Path]:
         """The help requests waiting for the agent."""
         return sorted((self.state_dir / REQUESTS_DIR).glob("help-*.json"))
-
-
-def _cut(route: Route) -> None:
-    route.abort("internetdisconnected")
 
 
 @pytest.fixture(scope="module")
@@ -214,4 +217,10 @@ def test_every_material_opens_with_the_network_cut(site: Site) -> None:
     assert download.status == 200
     assert download.headers["content-disposition"].startswith("attachment")
     assert download.body() == site.content.files["r-epub"]
+    assert site.outside == []  # nothing above needed the internet
+    webinar = "https://webinar.example.kz/room/1"
+    with pytest.raises(PlaywrightError, match="INTERNET_DISCONNECTED"):
+        page.goto(webinar)  # and the internet is indeed cut
+    assert site.outside == [webinar]
+    site.outside.clear()
     context.close()
