@@ -7,6 +7,7 @@ fill the outbox: the same failure is reported again only after FAILED_EVERY.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from protocol.models import Event, Severity
 
 _LOGGER = logging.getLogger(__name__)
 
+MAX_EVENT_DATA = 40 * 1024
+"""An event's data stays well inside the wire's 64 KiB payload (`protocol.limits`)."""
 FAILED_EVERY = 1800.0
 """The same failure (reason) is reported at most this often (seconds) while it lasts."""
 
@@ -90,7 +93,7 @@ class Reporter:
                 kind=kind.value,
                 severity=Severity.WARNING if failed else Severity.INFO,
                 message=message,
-                data=status_data(status),
+                data=fitted(status),
             )
         )
         return status
@@ -128,6 +131,18 @@ class Reporter:
         lessons = readiness.upcoming(manifest, self.store.has, self._now())
         self.emit(ContentEventKind.CONTENT_READINESS, self.last.state, {"lessons": lessons})
         return lessons
+
+
+def fitted(status: ContentStatus) -> dict[str, object]:
+    """The status as event data, its lists cut (first ones kept) until it fits MAX_EVENT_DATA."""
+    data = status_data(status)
+    for lessons, missing in ((60, 400), (20, 100), (5, 20), (0, 0)):
+        if len(json.dumps(data)) <= MAX_EVENT_DATA:
+            break
+        short = [x.model_copy(update={"missing": x.missing[:10]}) for x in status.lessons]
+        cut = {"missing": status.missing[:missing], "lessons": short[:lessons]}
+        data = status_data(status.model_copy(update=cut))
+    return data
 
 
 def _message(kind: ContentEventKind, status: ContentStatus) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,14 +11,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import doctor
 from agent.content.readiness import for_lesson, next_start, on_kit, upcoming
+from agent.content.report import MAX_EVENT_DATA, fitted
 from agent.content.store import ContentStore
 from protocol.base import Unavailable
 from protocol.content import (
     BlobRef,
     ContentManifest,
+    ContentStatus,
+    LessonContent,
     ManifestLesson,
     ManifestResource,
     ManifestTask,
+    SyncState,
     sign_manifest,
 )
 from tests.agent.content.lab import KIT
@@ -102,3 +107,20 @@ def test_the_kit_reads_the_lesson_content_from_its_store(tmp_path: Path) -> None
     got = on_kit(tmp_path, now=NOW)
     assert got is not None
     assert got.missing == ("Әліппе", "Математика 2")  # nothing held yet
+
+
+def test_a_status_with_long_lists_fits_in_one_event() -> None:
+    lesson = LessonContent(start=NOW, ready=False, missing=[f"res-{i:060d}" for i in range(50)])
+    status = ContentStatus(
+        state=SyncState.SYNCING,
+        missing=[f"resource-{i:055d}" for i in range(2000)],
+        lessons=[lesson] * 200,
+    )
+    data = fitted(status)
+    assert len(json.dumps(data)) <= MAX_EVENT_DATA
+    assert data["missing"][:2] == status.missing[:2]  # type: ignore[index]
+    assert fitted(ContentStatus(state=SyncState.SYNCED)) == {"state": "synced", **_zeros()}
+
+
+def _zeros() -> dict[str, object]:
+    return {"bytes_total": 0, "bytes_have": 0, "bytes_to_go": 0, "missing": [], "lessons": []}
