@@ -92,9 +92,12 @@ def _cursor(session: Session) -> ContentCursor:
 def apply_new(session: Session, now: datetime) -> set[str]:
     """Keep the status each new content event reports; the kits whose status changed."""
     cursor = _cursor(session)
+    newest = fleet_reads.newest_event_id(session)
     events = fleet_reads.events_after(
         session, after_id=cursor.value, kinds=KINDS, limit=EVENTS_PER_PASS
     )
+    if not events:  # none of ours: the next pass need not read the others again
+        cursor.value = max(cursor.value, newest)
     changed: set[str] = set()
     for event in events:
         cursor.value = event.id
