@@ -13,7 +13,9 @@ Two clients, alternating, each run on an empty kit:
   free space checked, every blob fetched with `Range` into its partial file with the sha256 computed
   while streaming, verified, adopted (fsync, rename) and the store switched;
 - **curl**, one process fetching the same blobs over one kept-alive connection with the same
-  client certificate into files (no hashing, no fsync).
+  client certificate into files (no hashing, no fsync): the goal's peer;
+- **curl + sha256sum + sync**: the same, then every file checked with `sha256sum -c` and flushed
+  with `sync FILE...`: the agent's whole job done by C tools, one step after the other.
 
 Throughput is the content's bytes over the wall time of each run; the ratio is of the medians.
 Prints figures and writes bench/results/content_sync.json; asserts nothing.
@@ -83,8 +85,12 @@ def agent_run(lab: Lab, blobs: list[BlobRef], version: int) -> float:
     return took
 
 
-def curl_run(lab: Lab, blobs: list[BlobRef], out: Path) -> float:
-    """curl fetching `blobs` over one connection with the kit's certificate; seconds."""
+def curl_run(lab: Lab, blobs: list[BlobRef], out: Path, *, verify: bool = False) -> float:
+    """curl fetching `blobs` over one connection with the kit's certificate; seconds.
+
+    With `verify`, then what the agent does beyond the download, by C tools: `sha256sum -c` of
+    every file and `sync` of the files (fsync each).
+    """
     identity = load_identity(lab.state)
     assert identity is not None
     out.mkdir(parents=True, exist_ok=True)
@@ -94,6 +100,10 @@ def curl_run(lab: Lab, blobs: list[BlobRef], out: Path) -> float:
         command += ["-o", str(out / blob.sha256), f"{lab.url}/api/v1/content/blobs/{blob.sha256}"]
     started = time.perf_counter()
     subprocess.run(command, check=True, timeout=600)
+    if verify:
+        sums = "".join(f"{blob.sha256}  {out / blob.sha256}\n" for blob in blobs)
+        subprocess.run(["sha256sum", "--quiet", "-c"], input=sums.encode(), check=True)
+        subprocess.run(["sync", *(str(out / blob.sha256) for blob in blobs)], check=True)
     took = time.perf_counter() - started
     got = sum((out / blob.sha256).stat().st_size for blob in blobs)
     if got != sum(blob.size for blob in blobs):
@@ -137,15 +147,18 @@ def measure(mib: int, repeat: int, chunks: bool, profile: bool = False) -> dict[
             total = sum(blob.size for blob in blobs)
             agent_s: list[float] = []
             curl_s: list[float] = []
+            verified_s: list[float] = []
             curl_run(lab, blobs, work / "warm")  # the server's files in the page cache
             for n in range(repeat):
                 curl_s.append(curl_run(lab, blobs, work / "curl"))
+                verified_s.append(curl_run(lab, blobs, work / "curl", verify=True))
                 agent_s.append(agent_run(lab, blobs, version=n + 1))
             if profile:
                 print(profile_run(lab, blobs, version=repeat + 1))
             tls_used = _tls_used(work / "nginx")
     agent_rate = total / statistics.median(agent_s) / 2**20
     curl_rate = total / statistics.median(curl_s) / 2**20
+    verified_rate = total / statistics.median(verified_s) / 2**20
     return {
         "when": datetime.now(UTC).isoformat(),
         "content_mib": round(total / 2**20, 1),
@@ -154,9 +167,12 @@ def measure(mib: int, repeat: int, chunks: bool, profile: bool = False) -> dict[
         "tls": tls_used,
         "agent_seconds": [round(s, 3) for s in agent_s],
         "curl_seconds": [round(s, 3) for s in curl_s],
+        "curl_verified_seconds": [round(s, 3) for s in verified_s],
         "agent_mib_s": round(agent_rate, 1),
         "curl_mib_s": round(curl_rate, 1),
+        "curl_verified_mib_s": round(verified_rate, 1),
         "ratio": round(agent_rate / curl_rate, 2),
+        "ratio_to_verified": round(agent_rate / verified_rate, 2),
     }
 
 
@@ -177,7 +193,8 @@ def main() -> int:
         f"sync of {result['content_mib']} MiB in {result['blobs']} blobs over TLS "
         f"({', '.join(result['tls'])}): agent {result['agent_mib_s']} MiB/s, "
         f"curl {result['curl_mib_s']} MiB/s (medians of {args.repeat}); "
-        f"ratio {result['ratio']} (goal >= 0.8)"
+        f"ratio {result['ratio']} (goal >= 0.8); curl + sha256sum + sync "
+        f"{result['curl_verified_mib_s']} MiB/s, ratio {result['ratio_to_verified']}"
     )
     common.save(result, args.out)
     return 0
