@@ -77,6 +77,10 @@ class Reporter:
         self, kind: ContentEventKind, state: SyncState, extra: dict[str, object] | None = None
     ) -> ContentStatus:
         """Publish a `kind` event with the pending manifest's status (a repeated failure: not)."""
+        waiting = SyncState.WAITING_LESSON
+        progress = kind is ContentEventKind.CONTENT_PROGRESS
+        if progress and state is waiting and self.last.state is waiting:
+            return self.last  # said once when the lesson began, not at every look
         pending = self.store.pending()
         status = self.status_of(pending.manifest if pending else None, state, **(extra or {}))
         failed = kind in (ContentEventKind.CONTENT_FAILED, ContentEventKind.CONTENT_REFUSED)

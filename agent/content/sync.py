@@ -176,7 +176,7 @@ class ContentSync:
             if now < x.start <= now + PRELESSON and x.start not in self._announced
         ]
         if due:
-            self._announced.update(due)
+            self._announced = {s for s in self._announced if s > now - PRELESSON} | set(due)
             self.report_readiness()
 
     # --- one pass ----------------------------------------------------------------------------
@@ -208,6 +208,8 @@ class ContentSync:
                 self._refused.add(digest)  # not switched to; a new pointer or a command retries
             return self.reporter.refused(exc.reason, exc.detail)
         except SyncError as exc:
+            if self._stop.is_set():  # the agent stops: nothing failed, the partial file stays
+                return self.reporter.status_of(None, SyncState.SYNCING)
             return self.reporter.failed(exc)
         return None
 

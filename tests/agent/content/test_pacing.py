@@ -66,5 +66,8 @@ def test_no_download_during_an_online_lesson(tmp_path: Path) -> None:
         status = ContentStatus.model_validate(kit.events[-1].data)
         assert status.state is SyncState.WAITING_LESSON
         assert status.bytes_to_go == 200_000
+        events = len(kit.events)
+        assert sync.run_once().state is SyncState.WAITING_LESSON
+        assert len(kit.events) == events, "said once, not at every look"
         schedule.clear()  # the lesson is over
         assert sync.run_once().state is SyncState.SYNCED
