@@ -73,6 +73,7 @@ class Page:
             autoescape=select_autoescape(default=True),
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,
         )
         self.env.filters["path"] = lambda name: quote(str(name), safe="/")
 
@@ -105,7 +106,7 @@ class Page:
         words = view.Words(lang)
         query = {k: v for k, v in request.query_params.items() if k != "lang"}
         links = {
-            code: request.url.path + "?" + urlencode({**query, "lang": code}) for code in LANGS
+            other: request.url.path + "?" + urlencode({**query, "lang": other}) for other in LANGS
         }
         here = request.url.path + (f"?{urlencode(query)}" if query else "")
         html = self.env.get_template(template).render(
