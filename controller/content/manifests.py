@@ -19,6 +19,9 @@ from typing import Final
 
 from protocol.content import (
     LESSON_DAYS,
+    MAX_LESSONS,
+    MAX_RESOURCES,
+    MAX_TASKS,
     BlobRef,
     ContentManifest,
     Language,
@@ -84,11 +87,14 @@ def language_of(resources: Sequence[ManifestResource]) -> Language:
 def build(inputs: Inputs, *, version: int, issued_at: datetime) -> ContentManifest:
     """The manifest of `inputs`: tasks whose resources are known, only those resources' blobs."""
     known = {r.id: r for r in inputs.resources}
-    tasks = [
-        t.model_copy(update={"resources": [r for r in t.resources if r in known]})
-        for t in inputs.tasks
-    ]
-    named = {r for t in tasks for r in t.resources}
+    tasks: list[ManifestTask] = []
+    named: set[str] = set()
+    for task in inputs.tasks:  # the soonest first, within the manifest's limits
+        mine = [r for r in task.resources if r in known]
+        if len(tasks) == MAX_TASKS or len(named | set(mine)) > MAX_RESOURCES:
+            break
+        tasks.append(task.model_copy(update={"resources": mine}))
+        named.update(mine)
     resources = sorted((known[r] for r in named), key=lambda r: r.id)
     wanted = {sha for r in resources for sha in (r.sha256, *(c.sha256 for c in r.captions))}
     blobs = sorted((b for b in inputs.blobs if b.sha256 in wanted), key=lambda b: b.sha256)
@@ -99,7 +105,7 @@ def build(inputs: Inputs, *, version: int, issued_at: datetime) -> ContentManife
         expires_at=issued_at + VALIDITY,
         language=language_of(resources),
         timezone=inputs.timezone,
-        lessons=sorted(inputs.lessons, key=lambda lesson: (lesson.start, lesson.end)),
+        lessons=sorted(inputs.lessons, key=lambda lesson: (lesson.start, lesson.end))[:MAX_LESSONS],
         tasks=tasks,
         resources=resources,
         blobs=blobs,

@@ -9,6 +9,7 @@ import pytest
 from controller.content import manifests
 from controller.content.manifests import Inputs, Issued
 from protocol.content import (
+    MAX_TASKS,
     BlobRef,
     Caption,
     ManifestLesson,
@@ -150,3 +151,14 @@ def test_language_of(languages: list[str], expected: str) -> None:
     """The pupil's language is that of most of their resources (Kazakh first on a tie)."""
     resources = [_resource(f"r{i}", SHA["a"], lang) for i, lang in enumerate(languages)]
     assert manifests.language_of(resources) == expected
+
+
+def test_a_manifest_stays_within_its_limits() -> None:
+    """More current tasks than a manifest may list: the soonest are kept, the build succeeds."""
+    tasks = [_task(f"a{n}", due=timedelta(hours=n + 1)) for n in range(MAX_TASKS + 5)]
+    inputs = Inputs(
+        "kit-1", "Asia/Almaty", [], tasks, [_resource("r1", SHA["a"])], [_blob(SHA["a"])]
+    )
+    manifest = manifests.build(inputs, version=1, issued_at=NOW)
+    assert len(manifest.tasks) == MAX_TASKS
+    assert manifest.tasks[0].id == "a0"
