@@ -130,6 +130,7 @@ def test_the_keyboard_alone_reaches_every_task_and_asks_for_help(site: Site) -> 
     page.goto(site.origin + "/")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
     reached: list[str] = []
     for _ in range(100):
         page.keyboard.press("Tab")
@@ -147,6 +148,7 @@ def test_the_keyboard_alone_reaches_every_task_and_asks_for_help(site: Site) -> 
     page.keyboard.type("The camera does not work")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.type") == "submit"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url.endswith("/help?sent=1")
