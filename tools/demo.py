@@ -210,6 +210,9 @@ def _enroll(http_port: int, kit_id: str, agent_dir: Path) -> bool:
 def _print_urls(base: str, kit_id: str, mqtt_port: int) -> None:
     print(f"  fleet       {base}/api/v1/kits")
     print(f"  this kit    {base}/api/v1/kits/{kit_id}")
+    page = os.environ.get("KITKEEPER_WEB_PORT", "8765")
+    if page != "0":
+        print(f"  pupil page  http://127.0.0.1:{page}/  (served by the kit's agent, offline too)")
     print(f"  telemetry   {base}/api/v1/kits/{kit_id}/telemetry?after_seq=0&limit=10")
     print(f"  API docs    {base}/docs  (staff only: sign in at {base}/docs/sign-in)")
     print(f"  health      {base}/healthz    metrics {base}/metrics  (staff or the metrics token)")
