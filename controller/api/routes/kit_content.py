@@ -21,6 +21,7 @@ from controller.content.blobstore import BlobStore
 from controller.loans import people
 from controller.trust.staff import Role, authenticate
 from controller.trust.tables import User
+from protocol.content import SignedManifest
 from protocol.limits import KIT_ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["content delivery"])
@@ -45,7 +46,7 @@ Asking = Annotated[delivery.Reader, Depends(asking)]
     "/kits/{kit_id}/manifest",
     response_class=Response,
     responses={
-        200: {"content": {"application/json": {}}, "description": "the signed manifest"},
+        200: {"model": SignedManifest, "description": "the signed manifest document's bytes"},
         403: {"description": "not that kit's certificate, nor an admin"},
         404: {"description": "no such manifest"},
     },

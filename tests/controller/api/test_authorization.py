@@ -15,6 +15,8 @@ from tests.support import Broker, Controller, loan_period, mqtt_client, provisio
 
 RESOURCE = "c0ffee00c0ffee00c0ffee00c0ffee00"
 """A content resource's id that does not exist."""
+BLOB = "0" * 64
+"""A blob's sha256 no kit's manifest names."""
 
 # (path, admin, technician, teacher, none)
 TABLE = [
@@ -60,6 +62,13 @@ TABLE = [
     ("/api/v1/content", 200, 200, 200, 401),  # content catalogue
     ("/api/v1/content/facets", 200, 200, 200, 401),  # content catalogue
     ("/api/v1/content/" + RESOURCE, 404, 404, 404, 401),  # content catalogue: none such
+    ("/api/v1/assignments", 200, 200, 200, 401),  # assignments
+    ("/api/v1/assignments/1", 404, 404, 404, 401),  # assignments: none yet
+    ("/api/v1/kits/kit-auth/content", 200, 200, 404, 401),  # a draft contract: no pupil's kit
+    ("/api/v1/pupils/p-auth/content", 200, 200, 200, 401),  # the teacher's own pupil
+    ("/api/v1/alerts/content", 200, 200, 403, 401),
+    ("/api/v1/kits/kit-auth/manifest", 404, 403, 403, 403),  # the kit's certificate, or admins
+    ("/api/v1/content/blobs/" + BLOB, 403, 403, 403, 403),  # kits only (their certificate)
 ]
 
 
@@ -160,6 +169,8 @@ def test_the_openapi_schema_lists_no_endpoint_this_table_forgets(controller: Con
         .replace("/commands/c0", "/commands/{command_id}")
         .replace("/diagnostics/1", "/diagnostics/{diagnostics_id}")
         .replace(RESOURCE, "{resource_id}")  # content catalogue
+        .replace("/assignments/1", "/assignments/{assignment_id}")
+        .replace(BLOB, "{sha256}")
         for p, *_ in TABLE
     }
     assert gets <= covered, f"GET endpoints without an authorization row: {gets - covered}"
@@ -231,6 +242,9 @@ WRITES = [
     ("PATCH", "/api/v1/content/c0ffee00c0ffee00c0ffee00c0ffee00", {"admin", "teacher"}),
     ("POST", "/api/v1/content/c0ffee00c0ffee00c0ffee00c0ffee00/archive", {"admin", "teacher"}),
     ("POST", "/api/v1/content/c0ffee00c0ffee00c0ffee00c0ffee00/restore", {"admin", "teacher"}),
+    # assignments: no body (422), no such assignment (404)
+    ("POST", "/api/v1/assignments", {"admin", "teacher"}),
+    ("POST", "/api/v1/assignments/1/cancel", {"admin", "teacher"}),
     # staff: no such user (404), a password change without a body (422)
     ("POST", "/api/v1/users/no-such-user/disable", {"admin"}),
     ("POST", "/api/v1/users/no-such-user/enable", {"admin"}),
@@ -294,6 +308,7 @@ def _template(path: str) -> str:
     path = path.replace("kit-auth", "{kit_id}").replace("kit-gone", "{kit_id}")
     path = path.replace("no-such-book", "{playbook}").replace("no-such-user", "{username}")
     path = path.replace(RESOURCE, "{resource_id}")  # content catalogue
+    path = path.replace("/assignments/1", "/assignments/{assignment_id}")
     if "/actions/" in path:
         path = path.rsplit("/", 1)[0] + "/{action}"
     if "/import/" in path:
