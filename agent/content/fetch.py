@@ -17,13 +17,14 @@ import socket
 import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Final
-
-import httpx
+from typing import IO, TYPE_CHECKING, Final
 
 from agent.content.plan import Local, Remote, Segment, remaining
 from agent.content.store import ContentStore
 from protocol.content import BlobRef
+
+if TYPE_CHECKING:
+    import httpx
 
 _LOGGER = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per blob request in the log
@@ -71,32 +72,47 @@ Gate = Callable[[int], None]
 
 
 class Client:
-    """HTTPS to the controller with the kit's certificate (one connection pool)."""
+    """HTTPS to the controller with the kit's certificate (one connection pool, made on first
+    use: a kit with nothing to fetch never loads httpx, a few megabytes of its memory)."""
 
     def __init__(self, base_url: str, tls: ssl.SSLContext | None, *, timeout: float) -> None:
-        transport = httpx.HTTPTransport(
-            verify=tls if tls is not None else True,
-            socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)],
-        )
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers={"Accept-Encoding": "identity"},  # bytes as stored: ranges and hashes hold
-        )
+        self._base_url = base_url.rstrip("/")
+        self._tls = tls
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            import httpx  # noqa: PLC0415 - see the class docstring
+
+            transport = httpx.HTTPTransport(
+                verify=self._tls if self._tls is not None else True,
+                socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)],
+            )
+            self._client = httpx.Client(
+                base_url=self._base_url,
+                transport=transport,
+                timeout=httpx.Timeout(self._timeout),
+                follow_redirects=False,
+                headers={"Accept-Encoding": "identity"},  # bytes as stored: ranges, hashes hold
+            )
+        return self._client
 
     def close(self) -> None:
-        """Close the connections."""
-        self._http.close()
+        """Close the connections (a later request opens new ones)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def document(self, path: str, limit: int) -> bytes:
         """GET a document of at most `limit` bytes from a path on the controller."""
+        import httpx  # noqa: PLC0415
+
         if not path.startswith("/") or path.startswith("//"):
             raise SyncError("malformed", "the manifest's URL is not a path on the controller")
         body = bytearray()
         try:
-            with self._http.stream("GET", path) as response:
+            with self._http().stream("GET", path) as response:
                 _check_status(response)
                 for piece in response.iter_raw(PIECE):
                     body += piece
@@ -108,11 +124,14 @@ class Client:
 
     def blob(self, sha256: str, start: int, end: int) -> httpx.Response:
         """Open a GET of the blob's bytes `start`..`end` (inclusive); the caller closes it."""
-        request = self._http.build_request(
+        import httpx  # noqa: PLC0415
+
+        http = self._http()
+        request = http.build_request(
             "GET", BLOB_PATH.format(sha256=sha256), headers={"Range": f"bytes={start}-{end}"}
         )
         try:
-            response = self._http.send(request, stream=True)
+            response = http.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise SyncError("unreachable", f"{type(exc).__name__}: {exc}") from exc
         if response.status_code not in (200, 206):
@@ -219,6 +238,8 @@ class BlobFetcher:
         return False
 
     def _stream(self, response: httpx.Response, part: _Partial, length: int, blob: BlobRef) -> None:
+        import httpx  # noqa: PLC0415 - loaded already: a response is here
+
         got = 0
         try:
             for piece in response.iter_raw(PIECE):

@@ -214,6 +214,7 @@ class ContentSync:
         return None
 
     def _switch(self, document: bytes, manifest: ContentManifest) -> ContentStatus:
+        self._client.close()  # nothing more to fetch: no idle connection kept
         self.store.switch(document)
         freed = self.store.collect()
         _LOGGER.info("content version %d served (%d bytes freed)", manifest.version, freed)
