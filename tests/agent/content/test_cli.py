@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,10 @@ def test_content_sync_then_status(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_content_sync_on_a_kit_never_enrolled_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "state").mkdir()
     assert cli.main(["content", "sync", "--state-dir", str(tmp_path / "state")]) == 2
+
+
+@pytest.mark.processes
+def test_the_agent_loads_no_http_client_until_it_has_something_to_fetch() -> None:
+    code = "import sys, agent.cli, agent.service; assert 'httpx' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
