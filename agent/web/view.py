@@ -78,12 +78,13 @@ def safe_link(url: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Material:
-    """A material as a link: its id, its name with its kind."""
+    """A material as a link: its id, title, kind (in the page's language) and language."""
 
     id: str
     title: str
     kind: str
-    label: str
+    language: str
+    """The material's own language (its title is marked with it for a screen reader)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +126,7 @@ class Home:
 def material(resource: ManifestResource, words: Words) -> Material:
     """A resource as a link."""
     kind = words.kind(resource)
-    return Material(
-        resource.id, resource.title, kind, words("material", title=resource.title, kind=kind)
-    )
+    return Material(resource.id, resource.title, kind, resource.language)
 
 
 def _when(moment: datetime | None, tz: tzinfo, words: Words) -> tuple[str, str] | None:
